@@ -1,0 +1,1 @@
+"""Blocking I/O behind the domain ports: Docker SDK, paramiko, psutil, httpx."""

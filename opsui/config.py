@@ -1,0 +1,249 @@
+"""Load and validate ``opsui.toml``.
+
+Where the file is found: ``--config PATH``, else ``./opsui.toml``, else
+``$XDG_CONFIG_HOME/opsui/opsui.toml`` (``~/.config/opsui/opsui.toml``). No file at all
+is fine: opsui then shows the local engine with defaults. Every mistake raises
+:class:`ConfigError` naming the file, the dotted key and what was expected, because an
+operator fixing config mid-incident should not have to guess.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from opsui.domain.errors import ConfigError
+from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, ConfirmPolicy
+
+CONFIG_NAME = "opsui.toml"
+LOCAL_HOST_NAME = "local"
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """One host: the local engine (``docker_host``) or a remote one over SSH (``ssh``).
+
+    ``ssh`` is ``ssh://user@host:port`` or a Host alias from ``~/.ssh/config``.
+    """
+
+    name: str
+    ssh: str | None = None
+    docker_host: str | None = None
+    read_only: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return self.ssh is None
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """An application on a host: which container or compose service, and its health URLs."""
+
+    name: str
+    host: str = LOCAL_HOST_NAME
+    container: str | None = None
+    service: str | None = None  # compose "project/service"
+    health_urls: tuple[str, ...] = ()
+    health_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings; defaults make ``Config()`` a working zero-config setup."""
+
+    source: str = "(defaults)"
+    theme: str = "opsui-dark"
+    read_only: bool = False
+    refresh_seconds: float = 15.0
+    stats_seconds: float = 3.0
+    metrics_seconds: float = 2.0
+    health_seconds: float = 10.0
+    confirm: Mapping[str, ConfirmPolicy] = field(
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_CONFIRMATIONS))
+    )
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hosts: tuple[HostConfig, ...] = (HostConfig(LOCAL_HOST_NAME),)
+    apps: tuple[AppConfig, ...] = ()
+    known_hosts: str | None = None
+    ssh_config: str | None = None
+
+    def host(self, name: str) -> HostConfig | None:
+        return next((h for h in self.hosts if h.name == name), None)
+
+
+def find_config(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    """The config file to use, or None when there is none (zero-config)."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(str(path), "--config", "an existing file")
+        return path
+    local = (cwd or Path.cwd()) / CONFIG_NAME
+    if local.is_file():
+        return local
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user = base / "opsui" / CONFIG_NAME
+    return user if user.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Parse and validate; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    source = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "(file)", f"valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "(file)", f"a readable UTF-8 file ({exc})") from None
+    return _Reader(source).config(data)
+
+
+_TOP_KEYS = {
+    "theme", "read_only", "refresh_seconds", "stats_seconds", "metrics_seconds",
+    "health_seconds", "confirm", "keys", "hosts", "apps", "ssh",
+}
+_HOST_KEYS = {"ssh", "docker_host", "read_only"}
+_APP_KEYS = {"host", "container", "service", "health_urls", "health_url", "health_timeout"}
+
+
+class _Reader:
+    """Walks the parsed TOML, checking types and naming keys by their dotted path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, expected: str, got: object | None = None) -> ConfigError:
+        return ConfigError(self.source, key, expected, got)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail(f"{prefix}{key}", f"one of the known keys ({known})", "unknown key")
+
+    def table(self, value: object, key: str) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "a table", type(value).__name__)
+        return value
+
+    def boolean(self, table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(path, "true or false", value)
+        return value
+
+    def seconds(self, table: Mapping[str, Any], key: str, default: float) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.fail(key, "a positive number of seconds", value)
+        return float(value)
+
+    def text(self, table: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, "a non-empty string", value)
+        return value
+
+    def config(self, data: Mapping[str, Any]) -> Config:
+        self.check_keys(data, _TOP_KEYS, "")
+        theme = self.text(data, "theme", "theme") or Config.theme
+        ssh = self.table(data.get("ssh", {}), "ssh")
+        self.check_keys(ssh, {"known_hosts", "config"}, "ssh.")
+        return Config(
+            source=self.source,
+            theme=theme,
+            read_only=self.boolean(data, "read_only", "read_only", False),
+            refresh_seconds=self.seconds(data, "refresh_seconds", Config.refresh_seconds),
+            stats_seconds=self.seconds(data, "stats_seconds", Config.stats_seconds),
+            metrics_seconds=self.seconds(data, "metrics_seconds", Config.metrics_seconds),
+            health_seconds=self.seconds(data, "health_seconds", Config.health_seconds),
+            confirm=MappingProxyType(self.confirmations(data.get("confirm", {}))),
+            keys=MappingProxyType(self.keys(data.get("keys", {}))),
+            hosts=self.hosts(data.get("hosts", {})),
+            apps=self.apps(data.get("apps", {})),
+            known_hosts=self.text(ssh, "known_hosts", "ssh.known_hosts"),
+            ssh_config=self.text(ssh, "config", "ssh.config"),
+        )
+
+    def confirmations(self, value: object) -> dict[str, ConfirmPolicy]:
+        table = self.table(value, "confirm")
+        policies = dict(DEFAULT_CONFIRMATIONS)
+        choices = ", ".join(f'"{p.value}"' for p in ConfirmPolicy)
+        for action, raw in table.items():
+            if action not in DEFAULT_CONFIRMATIONS:
+                known = ", ".join(sorted(DEFAULT_CONFIRMATIONS))
+                raise self.fail(f"confirm.{action}", f"an action name ({known})", "unknown action")
+            try:
+                policies[action] = ConfirmPolicy(raw)
+            except ValueError:
+                raise self.fail(f"confirm.{action}", f"one of {choices}", raw) from None
+        return policies
+
+    def keys(self, value: object) -> dict[str, str]:
+        table = self.table(value, "keys")
+        keys: dict[str, str] = {}
+        for binding_id, raw in table.items():
+            if not isinstance(raw, str) or not raw.strip():
+                raise self.fail(f"keys.{binding_id}", 'a key name such as "ctrl+r" or "f5,r"', raw)
+            keys[binding_id] = raw
+        return keys
+
+    def hosts(self, value: object) -> tuple[HostConfig, ...]:
+        table = self.table(value, "hosts")
+        hosts: list[HostConfig] = []
+        for name, raw in table.items():
+            entry = self.table(raw, f"hosts.{name}")
+            self.check_keys(entry, _HOST_KEYS, f"hosts.{name}.")
+            ssh = self.text(entry, "ssh", f"hosts.{name}.ssh")
+            docker_host = self.text(entry, "docker_host", f"hosts.{name}.docker_host")
+            if ssh and docker_host:
+                raise self.fail(f"hosts.{name}", "either 'ssh' or 'docker_host', not both")
+            hosts.append(
+                HostConfig(
+                    name=name,
+                    ssh=ssh,
+                    docker_host=docker_host,
+                    read_only=self.boolean(entry, "read_only", f"hosts.{name}.read_only", False),
+                )
+            )
+        if not any(h.name == LOCAL_HOST_NAME for h in hosts) and not hosts:
+            hosts.append(HostConfig(LOCAL_HOST_NAME))
+        return tuple(hosts)
+
+    def apps(self, value: object) -> tuple[AppConfig, ...]:
+        table = self.table(value, "apps")
+        apps: list[AppConfig] = []
+        for name, raw in table.items():
+            entry = self.table(raw, f"apps.{name}")
+            self.check_keys(entry, _APP_KEYS, f"apps.{name}.")
+            urls = entry.get("health_urls", [])
+            if "health_url" in entry:
+                urls = [entry["health_url"], *urls]
+            if not isinstance(urls, list) or not all(
+                isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+            ):
+                raise self.fail(f"apps.{name}.health_urls", "a list of http:// or https:// URLs", urls)
+            service = self.text(entry, "service", f"apps.{name}.service")
+            if service is not None and "/" not in service:
+                raise self.fail(f"apps.{name}.service", 'a compose "project/service"', service)
+            apps.append(
+                AppConfig(
+                    name=name,
+                    host=self.text(entry, "host", f"apps.{name}.host") or LOCAL_HOST_NAME,
+                    container=self.text(entry, "container", f"apps.{name}.container"),
+                    service=service,
+                    health_urls=tuple(urls),
+                    health_timeout=self.seconds(entry, "health_timeout", 5.0),
+                )
+            )
+        return tuple(apps)

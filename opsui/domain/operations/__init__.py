@@ -1,0 +1,1 @@
+"""Actions on hosts, and the single gate every action passes through."""

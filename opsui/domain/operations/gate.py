@@ -1,0 +1,169 @@
+"""The one gate every host-changing action passes: read-only, confirmation, audit.
+
+Screens and CLI commands never decide on their own whether an action may run. They
+ask :meth:`ActionGate.confirmation_for` what to ask the operator, show it however
+they show things, and hand the answer to :meth:`ActionGate.execute`, which refuses
+or runs the action and records the outcome. Keeping this in one place means a new
+screen cannot forget read-only mode or skip a type-the-name confirmation.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, Action, ConfirmPolicy
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What the operator wants to do, to what, where."""
+
+    action: Action
+    host: str
+    target_id: str
+    target_name: str
+
+    def describe(self) -> str:
+        return f"{self.action.value} {self.target_name} on {self.host}"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What must be asked before the action runs."""
+
+    request: ActionRequest
+    policy: ConfirmPolicy
+    question: str
+
+    @property
+    def expected_text(self) -> str:
+        """What the operator must type under the ``type`` policy."""
+        return self.request.target_name
+
+    def accepts(self, answer: bool | str | None) -> bool:
+        if self.policy is ConfirmPolicy.NONE:
+            return True
+        if self.policy is ConfirmPolicy.YES:
+            return answer is True or (isinstance(answer, str) and answer == self.expected_text)
+        return isinstance(answer, str) and answer == self.expected_text
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Who did what, where, when, and how it ended."""
+
+    request: ActionRequest
+    user: str
+    machine: str
+    started_at: datetime
+    duration_s: float
+    outcome: str  # "ok" | "failed" | "refused"
+    error: str = ""
+
+
+class AuditSink(Protocol):
+    def record(self, entry: AuditRecord) -> None: ...
+
+
+@dataclass
+class MemoryAudit:
+    """Keeps records in memory and logs them; the host journal replaces it later."""
+
+    entries: list[AuditRecord] = field(default_factory=list)
+
+    def record(self, entry: AuditRecord) -> None:
+        self.entries.append(entry)
+        log.info(
+            "audit: %s by %s@%s: %s %s",
+            entry.request.describe(), entry.user, entry.machine, entry.outcome, entry.error,
+        )
+
+
+def operator_identity() -> tuple[str, str]:
+    """(user, machine) of the operator, for audit lines."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return user, socket.gethostname()
+
+
+class ActionGate:
+    """Applies read-only mode and confirmation policy, runs the action, audits it."""
+
+    def __init__(
+        self,
+        confirm: Mapping[str, ConfirmPolicy] = DEFAULT_CONFIRMATIONS,
+        read_only: bool = False,
+        read_only_hosts: frozenset[str] = frozenset(),
+        audit: AuditSink | None = None,
+    ) -> None:
+        self._confirm = confirm
+        self._read_only = read_only
+        self._read_only_hosts = read_only_hosts
+        self.audit: AuditSink = audit or MemoryAudit()
+
+    def is_read_only(self, host: str) -> bool:
+        return self._read_only or host in self._read_only_hosts
+
+    def refusal(self, request: ActionRequest) -> str | None:
+        """Why the action may not run at all, or None when it may."""
+        if self._read_only:
+            return "opsui runs in read-only mode (--read-only or read_only = true)"
+        if request.host in self._read_only_hosts:
+            return f"host '{request.host}' is read-only in opsui.toml"
+        return None
+
+    def confirmation_for(self, request: ActionRequest) -> Confirmation:
+        """What to ask; raises ActionRefused when the action is not allowed at all."""
+        reason = self.refusal(request)
+        if reason:
+            raise ActionRefused(f"Refused to {request.describe()}: {reason}.",
+                                hint="Run without --read-only, or change read_only in opsui.toml.")
+        policy = self._confirm.get(request.action.value, ConfirmPolicy.YES)
+        if policy is ConfirmPolicy.TYPE:
+            question = (f"{request.action.value.capitalize()} {request.target_name} on "
+                        f"{request.host}? Type '{request.target_name}' to confirm.")
+        else:
+            question = f"{request.action.value.capitalize()} {request.target_name} on {request.host}?"
+        return Confirmation(request, policy, question)
+
+    def execute(self, request: ActionRequest, answer: bool | str | None,
+                run: Callable[[], T]) -> T:
+        """Check the answer against the policy, run the action, record the outcome."""
+        user, machine = operator_identity()
+        started = datetime.now(UTC)
+        clock = time.monotonic()
+
+        def record(outcome: str, error: str = "") -> None:
+            self.audit.record(AuditRecord(request, user, machine, started,
+                                          time.monotonic() - clock, outcome, error))
+
+        try:
+            confirmation = self.confirmation_for(request)
+        except ActionRefused as exc:
+            record("refused", str(exc))
+            raise
+        if not confirmation.accepts(answer):
+            record("refused", "not confirmed")
+            raise ActionRefused(f"Not confirmed: {request.describe()}.",
+                                hint=f"Confirm with '{confirmation.expected_text}'"
+                                if confirmation.policy is ConfirmPolicy.TYPE else "Answer yes.")
+        try:
+            result = run()
+        except OpsuiError as exc:
+            record("failed", str(exc))
+            raise
+        record("ok")
+        return result

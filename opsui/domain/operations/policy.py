@@ -1,0 +1,41 @@
+"""Confirmation policies: how much an operator must do before an action runs."""
+
+from __future__ import annotations
+
+import enum
+from types import MappingProxyType
+
+
+class ConfirmPolicy(enum.Enum):
+    """``none`` runs at once; ``yes`` asks yes/no; ``type`` asks for the target's name."""
+
+    NONE = "none"
+    YES = "yes"
+    TYPE = "type"
+
+
+class Action(enum.Enum):
+    """Every action that changes a host. Read-only mode refuses all of them."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+    MIGRATE = "migrate"
+    BACKUP = "backup"
+    RESTORE = "restore"
+
+
+DEFAULT_CONFIRMATIONS = MappingProxyType(
+    {
+        Action.START.value: ConfirmPolicy.YES,
+        Action.STOP.value: ConfirmPolicy.YES,
+        Action.RESTART.value: ConfirmPolicy.YES,
+        Action.DEPLOY.value: ConfirmPolicy.YES,
+        Action.ROLLBACK.value: ConfirmPolicy.YES,
+        Action.MIGRATE.value: ConfirmPolicy.YES,
+        Action.BACKUP.value: ConfirmPolicy.YES,
+        Action.RESTORE.value: ConfirmPolicy.TYPE,
+    }
+)

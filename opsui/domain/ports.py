@@ -1,0 +1,120 @@
+"""What the domain and UI need from a host, as Protocols the backends implement.
+
+All methods block: the UI calls them from worker threads, never from the event loop.
+They raise :mod:`opsui.domain.errors` types, never library exceptions. Implementations
+live in :mod:`opsui.backends`; tests use small fakes of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from opsui.domain.models import (
+    Container,
+    ContainerDetail,
+    ContainerEvent,
+    ContainerStats,
+    HostMetrics,
+    HttpHealth,
+)
+
+
+class EventStream(Protocol):
+    """A live stream of container events. ``close()`` from another thread ends iteration."""
+
+    def __iter__(self) -> Iterator[ContainerEvent]: ...
+
+    def close(self) -> None: ...
+
+
+class ContainerEngine(Protocol):
+    """The Docker engine of one host."""
+
+    def ping(self) -> float:
+        """Round trip in milliseconds; raises EngineUnavailable / HostError."""
+        ...
+
+    def list_containers(self) -> list[Container]:
+        """Every container, running or not, with health and restart counts filled in."""
+        ...
+
+    def get_container(self, container_id: str) -> Container | None:
+        """One container re-read after an event; None when it no longer exists."""
+        ...
+
+    def inspect(self, container_id: str) -> ContainerDetail:
+        """Everything the detail view shows, with secret-looking env values masked."""
+        ...
+
+    def stats(self, container_id: str) -> ContainerStats | None:
+        """One resource sample (non-streaming); None when the container is not running."""
+        ...
+
+    def events(self) -> EventStream:
+        """Container events from now on."""
+        ...
+
+    def start(self, container_id: str) -> None: ...
+
+    def stop(self, container_id: str, timeout: int = 10) -> None: ...
+
+    def restart(self, container_id: str, timeout: int = 10) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MetricsSource(Protocol):
+    """CPU, memory, disk and load of the host itself."""
+
+    def sample(self) -> HostMetrics: ...
+
+
+class HealthProber(Protocol):
+    """Probes HTTP health URLs as the host sees them (through SSH for remote hosts)."""
+
+    def probe(self, url: str, timeout: float = 5.0) -> HttpHealth: ...
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+class CommandRunner(Protocol):
+    """Runs a command on the host (locally, or over an SSH exec channel)."""
+
+    def run(self, argv: list[str], timeout: float = 30.0, stdin: bytes | None = None) -> CommandResult:
+        ...
+
+
+class HostConnection(Protocol):
+    """Everything about one host, opened once and shared by every view of it.
+
+    ``connect()`` raises HostError subclasses; after it returns, ``engine``, ``metrics``,
+    ``prober`` and ``runner`` are usable. ``is_alive()`` is cheap and says whether the
+    underlying link (SSH transport) still stands, so the supervisor can rebuild it.
+    """
+
+    name: str
+
+    def connect(self) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+    @property
+    def engine(self) -> ContainerEngine: ...
+
+    @property
+    def metrics(self) -> MetricsSource: ...
+
+    @property
+    def prober(self) -> HealthProber: ...
+
+    @property
+    def runner(self) -> CommandRunner: ...
+
+    def close(self) -> None: ...

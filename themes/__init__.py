@@ -1,0 +1,1 @@
+"""Bundled theme files (TOML). Users add their own in the config folder."""
