@@ -86,7 +86,7 @@ class Container:
     compose_project: str | None = None
     compose_service: str | None = None
     ports: tuple[PortBinding, ...] = ()
-    labels: Mapping[str, str] = field(default=EMPTY_LABELS, compare=False, hash=False)
+    labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS, compare=False)
     exit_code: int | None = None
 
     @property

@@ -9,7 +9,7 @@ turns such text into plain characters:
 * every escape sequence is removed: CSI, OSC, DCS/SOS/PM/APC strings, two-byte
   ESC forms, and their 8-bit C1 equivalents; SGR (colour) is the one exception
   in :func:`sanitize_line`, where it becomes style spans rather than bytes;
-* remaining C0/C1 controls and DEL become U+FFFD-free visible placeholders (``\\x1b``
+* remaining C0/C1 controls and DEL become visible Unicode "control picture" glyphs
   (␛, ␇), so they are seen but do nothing;
 * a carriage return does not let later text hide earlier text: it is shown as ␍;
 * invalid UTF-8 becomes U+FFFD; lines are capped with a visible marker.

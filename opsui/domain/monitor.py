@@ -1,0 +1,395 @@
+"""Keeps one host's picture current: link supervision, events, and chained polls.
+
+A :class:`HostMonitor` owns plain threads, one per job, so a slow job (stats over a
+high-latency link) never delays another (the link check). Every periodic job waits
+for its interval *after* it finishes, so a slow host never stacks requests. Results
+go to a :class:`MonitorListener`; the UI's listener posts Textual messages, the
+benchmarks and tests use their own. Nothing here knows Textual or Docker.
+
+The link is checked every ``link_check_seconds`` and whenever a job hits a
+:class:`HostError`; a dead link is closed and rebuilt with backoff, and the listener
+hears each state change, so the operator sees "reconnecting" instead of a frozen table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from opsui.config import AppConfig
+from opsui.domain.backoff import Backoff
+from opsui.domain.errors import (
+    AuthFailed,
+    EngineUnavailable,
+    HostError,
+    HostKeyChanged,
+    HostKeyUnknown,
+    OpsuiError,
+)
+from opsui.domain.models import (
+    Container,
+    ContainerDetail,
+    ContainerStats,
+    EventKind,
+    HostMetrics,
+    HostStatus,
+    HttpHealth,
+    LinkState,
+)
+from opsui.domain.operations.gate import ActionGate, ActionRequest
+from opsui.domain.operations.policy import Action
+from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class MonitorListener(Protocol):
+    """Receives a host's updates. Called from monitor threads: implementations hand off."""
+
+    def host_status(self, status: HostStatus) -> None: ...
+
+    def containers_snapshot(self, host: str, containers: list[Container]) -> None: ...
+
+    def container_changed(self, host: str, container: Container) -> None: ...
+
+    def container_removed(self, host: str, container_id: str) -> None: ...
+
+    def host_metrics(self, host: str, metrics: HostMetrics) -> None: ...
+
+    def container_stats(self, host: str, stats: list[ContainerStats]) -> None: ...
+
+    def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None: ...
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    refresh_seconds: float = 15.0
+    stats_seconds: float = 3.0
+    metrics_seconds: float = 2.0
+    health_seconds: float = 10.0
+    link_check_seconds: float = 5.0
+    backoff_initial: float = 1.0
+    backoff_maximum: float = 30.0
+
+
+def link_state_for(error: HostError) -> LinkState:
+    """The sidebar state that names this kind of failure."""
+    if isinstance(error, HostKeyUnknown):
+        return LinkState.HOST_KEY_UNKNOWN
+    if isinstance(error, HostKeyChanged):
+        return LinkState.HOST_KEY_CHANGED
+    if isinstance(error, AuthFailed):
+        return LinkState.AUTH_FAILED
+    if isinstance(error, EngineUnavailable):
+        return LinkState.NO_ENGINE
+    return LinkState.UNREACHABLE
+
+
+class _Session:
+    """The jobs of one successful connection; all end when ``stopped`` is set."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.events: EventStream | None = None
+
+    def end(self) -> None:
+        self.stopped.set()
+        stream, self.events = self.events, None
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # closing a broken stream may fail; it is gone either way
+                log.debug("closing event stream failed", exc_info=True)
+
+
+class HostMonitor:
+    """Connects to one host and keeps its containers, metrics and health current."""
+
+    def __init__(
+        self,
+        connection: HostConnection,
+        listener: MonitorListener,
+        gate: ActionGate,
+        settings: MonitorSettings = MonitorSettings(),
+        apps: Iterable[AppConfig] = (),
+    ) -> None:
+        self.connection = connection
+        self.name = connection.name
+        self.listener = listener
+        self.gate = gate
+        self.settings = settings
+        self.apps = tuple(apps)
+        self.status = HostStatus(self.name, LinkState.CONNECTING)
+        self._stopped = threading.Event()
+        self._link_suspect = threading.Event()
+        self._refresh_now = threading.Event()
+        self._watched: frozenset[str] = frozenset()
+        self._inspected: dict[str, Container] = {}
+        self._lock = threading.Lock()
+        self._session: _Session | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._supervise, name=f"monitor-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopped.set()
+        self._link_suspect.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self.status.state is LinkState.CONNECTED
+
+    @property
+    def read_only(self) -> bool:
+        return self.gate.is_read_only(self.name)
+
+    def watch_stats(self, container_ids: Iterable[str]) -> None:
+        """Sample stats only for these (the rows on screen)."""
+        self._watched = frozenset(container_ids)
+
+    def refresh_now(self) -> None:
+        self._refresh_now.set()
+
+    # -- blocking calls for UI workers and the CLI -----------------------------------
+
+    def engine(self) -> ContainerEngine:
+        if not self.connected:
+            raise HostError(f"{self.name}: not connected ({self.status.state.value})",
+                            hint=self.status.hint or "Wait for the link to come back.")
+        return self.connection.engine
+
+    def inspect(self, container_id: str) -> ContainerDetail:
+        return self._guarded(lambda: self.engine().inspect(container_id))
+
+    def request_for(self, action: Action, container: Container) -> ActionRequest:
+        return ActionRequest(action, self.name, container.id, container.name)
+
+    def perform(self, request: ActionRequest, answer: bool | str | None) -> None:
+        """Run a start/stop/restart through the gate, then re-read the container."""
+        operations: dict[Action, Callable[[ContainerEngine, str], None]] = {
+            Action.START: lambda engine, cid: engine.start(cid),
+            Action.STOP: lambda engine, cid: engine.stop(cid),
+            Action.RESTART: lambda engine, cid: engine.restart(cid),
+        }
+        operation = operations[request.action]
+        self.gate.execute(request, answer,
+                          lambda: self._guarded(lambda: operation(self.engine(), request.target_id)))
+        self._reread(request.target_id)
+
+    # -- supervision ------------------------------------------------------------------
+
+    def _set_status(self, state: LinkState, latency_ms: float | None = None,
+                    message: str = "", hint: str = "") -> None:
+        self.status = HostStatus(self.name, state, latency_ms, message, hint)
+        self.listener.host_status(self.status)
+
+    def _supervise(self) -> None:
+        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_maximum)
+        was_connected = False
+        while not self._stopped.is_set():
+            if was_connected:
+                self._set_status(LinkState.RECONNECTING, message="link lost; reconnecting")
+            else:
+                self._set_status(LinkState.CONNECTING)
+            try:
+                self.connection.connect()
+                latency = self.connection.engine.ping()
+            except HostError as exc:
+                self._close_connection()
+                delay = backoff.next_delay()
+                self._set_status(link_state_for(exc), message=str(exc),
+                                 hint=f"{exc.hint} Retrying in {delay:.0f}s.".strip())
+                self._stopped.wait(delay)
+                continue
+            backoff.reset()
+            was_connected = True
+            self._set_status(LinkState.CONNECTED, latency)
+            self._run_session()
+        self._close_connection()
+
+    def _run_session(self) -> None:
+        session = _Session()
+        self._session = session
+        self._link_suspect.clear()
+        jobs: list[tuple[str, Callable[[_Session], None]]] = [
+            ("events", self._follow_events),
+            ("metrics", self._every(lambda: self.settings.metrics_seconds, self._sample_metrics)),
+            ("stats", self._every(lambda: self.settings.stats_seconds, self._sample_stats)),
+        ]
+        if any(app.health_urls for app in self.apps):
+            jobs.append(("health", self._every(lambda: self.settings.health_seconds,
+                                               self._probe_health)))
+        for job_name, job in jobs:
+            thread = threading.Thread(target=job, args=(session,),
+                                      name=f"{job_name}-{self.name}", daemon=True)
+            session.threads.append(thread)
+            thread.start()
+        try:
+            self._check_link_until_lost(session)
+        finally:
+            session.end()
+            self._close_connection()
+            for thread in session.threads:
+                thread.join(2.0)
+            self._session = None
+
+    def _check_link_until_lost(self, session: _Session) -> None:
+        while not self._stopped.is_set():
+            self._link_suspect.wait(self.settings.link_check_seconds)
+            if self._stopped.is_set():
+                return
+            self._link_suspect.clear()
+            try:
+                if not self.connection.is_alive():
+                    raise HostError(f"{self.name}: connection closed")
+                latency = self.connection.engine.ping()
+            except HostError as exc:
+                log.info("link to %s lost: %s", self.name, exc)
+                return
+            if latency is not None and self.status.state is LinkState.CONNECTED:
+                self.status = dataclasses.replace(self.status, latency_ms=latency)
+                self.listener.host_status(self.status)
+
+    def _close_connection(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:
+            log.debug("closing %s failed", self.name, exc_info=True)
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        """Run a host call; a HostError also tells the supervisor to check the link now."""
+        try:
+            return call()
+        except HostError:
+            self._link_suspect.set()
+            raise
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def _every(self, interval: Callable[[], float],
+               task: Callable[[], None]) -> Callable[[_Session], None]:
+        def loop(session: _Session) -> None:
+            while not session.stopped.is_set():
+                self._run_job(task)
+                session.stopped.wait(interval())
+        return loop
+
+    def _run_job(self, task: Callable[[], None]) -> None:
+        try:
+            task()
+        except HostError as exc:
+            log.info("%s: %s", self.name, exc)
+            self._link_suspect.set()
+        except OpsuiError as exc:
+            log.warning("%s: %s", self.name, exc)
+        except Exception:
+            log.exception("%s: unexpected error in a monitor job", self.name)
+
+    def _follow_events(self, session: _Session) -> None:
+        """Subscribe first, then list, so no change between the two is missed."""
+        engine = self.connection.engine
+        try:
+            session.events = engine.events()
+        except HostError:
+            self._link_suspect.set()
+            return
+        refresher = threading.Thread(target=self._reconcile_loop, args=(session,),
+                                     name=f"reconcile-{self.name}", daemon=True)
+        refresher.start()
+        session.threads.append(refresher)
+        try:
+            for event in session.events or ():
+                if session.stopped.is_set():
+                    return
+                if event.kind is EventKind.REMOVED:
+                    with self._lock:
+                        self._inspected.pop(event.container_id, None)
+                    self.listener.container_removed(self.name, event.container_id)
+                else:
+                    self._run_job(lambda cid=event.container_id: self._reread(cid))
+        except HostError as exc:
+            log.info("%s: event stream ended: %s", self.name, exc)
+        except Exception:
+            if not session.stopped.is_set():
+                log.exception("%s: event stream failed", self.name)
+        if not session.stopped.is_set():
+            self._link_suspect.set()
+
+    def _reconcile_loop(self, session: _Session) -> None:
+        while not session.stopped.is_set():
+            self._run_job(lambda: self._reconcile(session))
+            self._refresh_now.wait(self.settings.refresh_seconds)
+            self._refresh_now.clear()
+
+    def _reconcile(self, session: _Session) -> None:
+        """Full list (one call), merged with what inspect already told us, then enrich."""
+        listed = self.connection.engine.list_containers()
+        with self._lock:
+            live = {c.id for c in listed}
+            self._inspected = {k: v for k, v in self._inspected.items() if k in live}
+            merged = [self._merge(c) for c in listed]
+            missing = [c.id for c in listed if c.id not in self._inspected]
+        self.listener.containers_snapshot(self.name, merged)
+        for container_id in missing:
+            if session.stopped.is_set():
+                return
+            self._reread(container_id)
+
+    def _merge(self, listed: Container) -> Container:
+        known = self._inspected.get(listed.id)
+        if known is None:
+            return listed
+        return dataclasses.replace(listed, restart_count=known.restart_count,
+                                   started_at=known.started_at)
+
+    def _reread(self, container_id: str) -> None:
+        container = self._guarded(lambda: self.connection.engine.get_container(container_id))
+        with self._lock:
+            if container is None:
+                self._inspected.pop(container_id, None)
+            else:
+                self._inspected[container_id] = container
+        if container is None:
+            self.listener.container_removed(self.name, container_id)
+        else:
+            self.listener.container_changed(self.name, container)
+
+    def _sample_metrics(self) -> None:
+        self.listener.host_metrics(self.name, self.connection.metrics.sample())
+
+    def _sample_stats(self) -> None:
+        engine = self.connection.engine
+        samples = [s for cid in sorted(self._watched) if (s := engine.stats(cid)) is not None]
+        if samples:
+            self.listener.container_stats(self.name, samples)
+
+    def _probe_health(self) -> None:
+        prober = self.connection.prober
+        for app in self.apps:
+            if app.health_urls:
+                results = tuple(prober.probe(url, app.health_timeout) for url in app.health_urls)
+                self.listener.app_health(self.name, app.name, results)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` passes; for CLI and tests."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
