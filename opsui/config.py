@@ -216,7 +216,7 @@ class _Reader:
                     read_only=self.boolean(entry, "read_only", f"hosts.{name}.read_only", False),
                 )
             )
-        if not any(h.name == LOCAL_HOST_NAME for h in hosts) and not hosts:
+        if not hosts:
             hosts.append(HostConfig(LOCAL_HOST_NAME))
         return tuple(hosts)
 

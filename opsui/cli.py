@@ -1,0 +1,321 @@
+"""``opsui`` opens the dashboard; subcommands do the same things headless.
+
+Exit codes: 0 success, 1 the action failed or was refused, 2 bad usage or bad config,
+3 the host could not be reached. Errors print what happened and what to do, never a
+traceback (set OPSUI_DEBUG=1 for one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from opsui import __version__
+from opsui.config import Config, HostConfig, find_config, load_config
+from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
+from opsui.domain.models import Container
+from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.policy import Action, ConfirmPolicy
+from opsui.domain.ports import HostConnection
+from opsui.wiring import (
+    build_connection,
+    build_gate,
+    build_monitor_factory,
+    check_app_hosts,
+    select_hosts,
+)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+@dataclass(frozen=True)
+class Context:
+    config: Config
+    hosts: list[HostConfig]
+    gate: ActionGate
+    args: argparse.Namespace
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsui", description="Terminal operations dashboard for Docker hosts.")
+    parser.add_argument("--version", action="version", version=f"opsui {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="opsui.toml to use")
+    parser.add_argument("--host", action="append", default=[], metavar="HOST",
+                        help="host name from opsui.toml, ssh://user@host:port, or an "
+                             "~/.ssh/config alias; repeat for several (default: all configured)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="refuse every action that changes a host")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ps = sub.add_parser("ps", help="list containers with state and health")
+    ps.add_argument("--json", action="store_true", help="machine-readable output")
+
+    for action in (Action.START, Action.STOP, Action.RESTART):
+        cmd = sub.add_parser(action.value, help=f"{action.value} a container")
+        cmd.add_argument("container", help="container name or id")
+        cmd.add_argument("--yes", action="store_true", help="confirm without asking")
+        cmd.add_argument("--confirm", metavar="NAME",
+                         help="the container's name, where policy asks to type it")
+        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+
+    inspect = sub.add_parser("inspect", help="details and health log of a container")
+    inspect.add_argument("container")
+    inspect.add_argument("--json", action="store_true")
+
+    trust = sub.add_parser("trust-host", help="add a host's SSH key to known_hosts on purpose")
+    trust.add_argument("target", help="ssh://user@host:port or an ~/.ssh/config alias")
+    trust.add_argument("--fingerprint", required=True,
+                       help="the SHA256:... fingerprint you verified out of band")
+    trust.add_argument("--known-hosts", default=str(Path.home() / ".ssh" / "known_hosts"))
+
+    sub.add_parser("check-config", help="validate opsui.toml and print what it resolves to")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        context = _context(args)
+        handler = _COMMANDS.get(args.command or "", _run_tui)
+        return handler(context)
+    except ConfigError as exc:
+        return _fail(exc, EXIT_USAGE)
+    except HostError as exc:
+        return _fail(exc, EXIT_UNREACHABLE)
+    except OpsuiError as exc:
+        return _fail(exc, EXIT_FAILED)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(error: OpsuiError, code: int) -> int:
+    if os.environ.get("OPSUI_DEBUG"):
+        logging.getLogger(__name__).exception("error")
+    print(f"opsui: {error}", file=sys.stderr)
+    if error.hint:
+        print(f"  hint: {error.hint}", file=sys.stderr)
+    return code
+
+
+def _context(args: argparse.Namespace) -> Context:
+    config = load_config(find_config(args.config))
+    hosts = select_hosts(config, args.host)
+    check_app_hosts(config, hosts)
+    read_only = args.read_only or os.environ.get("OPSUI_READ_ONLY", "") not in ("", "0")
+    return Context(config, hosts, build_gate(config, hosts, read_only), args)
+
+
+def _setup_file_logging() -> None:
+    """The TUI owns the terminal, so logs go to a file in the user's state folder."""
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    folder = state / "opsui"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(folder / "opsui.log", encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def _run_tui(context: Context) -> int:
+    _setup_file_logging()
+    from opsui.ui.app import OpsuiApp
+
+    factory = build_monitor_factory(context.config, context.gate, context.hosts)
+    app = OpsuiApp(context.config, context.gate, factory)
+    app.run()
+    return app.return_code or 0
+
+
+# -- headless commands ------------------------------------------------------------------
+
+
+def _single_host(context: Context) -> HostConfig:
+    if len(context.hosts) != 1:
+        names = ", ".join(h.name for h in context.hosts)
+        raise ConfigError(context.config.source, "--host",
+                          f"exactly one host for this command (configured: {names})")
+    return context.hosts[0]
+
+
+def _with_connection(context: Context, host: HostConfig,
+                     use: Callable[[HostConnection], int]) -> int:
+    connection = build_connection(context.config, host)
+    connection.connect()
+    try:
+        return use(connection)
+    finally:
+        connection.close()
+
+
+def _find(containers: list[Container], ref: str) -> Container:
+    exact = [c for c in containers if ref in (c.name, c.id)]
+    if exact:
+        return exact[0]
+    prefixed = [c for c in containers if c.id.startswith(ref)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    raise OpsuiError(f"no container named '{ref}'",
+                     hint="Run `opsui ps` to see names; ids may be abbreviated.")
+
+
+def _container_json(container: Container, host: str) -> dict[str, object]:
+    return {
+        "host": host,
+        "id": container.id,
+        "name": container.name,
+        "image": container.image,
+        "state": container.state.value,
+        "health": container.health.value,
+        "status": container.status_text,
+        "project": container.compose_project,
+        "service": container.compose_service,
+        "restarts": container.restart_count,
+        "ports": [str(p) for p in container.ports],
+    }
+
+
+def _cmd_ps(context: Context) -> int:
+    rows: list[dict[str, object]] = []
+    failures = 0
+    for host in context.hosts:
+        try:
+            def listing(connection: HostConnection, host: HostConfig = host) -> int:
+                rows.extend(_container_json(c, host.name)
+                            for c in connection.engine.list_containers())
+                return 0
+            _with_connection(context, host, listing)
+        except HostError as exc:
+            failures += 1
+            _fail(exc, EXIT_UNREACHABLE)
+    if context.args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows)
+    return EXIT_UNREACHABLE if failures and not rows else 0
+
+
+def _print_table(rows: list[dict[str, object]]) -> None:
+    columns = ("host", "name", "project", "image", "state", "health", "status")
+    table = [[str(row.get(c) or "") for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in table)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _ask(question: str, policy: ConfirmPolicy, expected: str) -> bool | str | None:
+    """Interactive confirmation when neither --yes nor --confirm was given."""
+    if not sys.stdin.isatty():
+        return None
+    if policy is ConfirmPolicy.TYPE:
+        return input(f"{question}\n> ").strip()
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _cmd_action(context: Context) -> int:
+    action = Action(context.args.command)
+    host = _single_host(context)
+
+    def act(connection: HostConnection) -> int:
+        container = _find(connection.engine.list_containers(), context.args.container)
+        from opsui.domain.operations.gate import ActionRequest
+
+        request = ActionRequest(action, host.name, container.id, container.name)
+        confirmation = context.gate.confirmation_for(request)
+        answer: bool | str | None = context.args.confirm or (True if context.args.yes else None)
+        if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
+            answer = _ask(confirmation.question, confirmation.policy,
+                          confirmation.expected_text)
+        operation = {Action.START: connection.engine.start, Action.STOP: connection.engine.stop,
+                     Action.RESTART: connection.engine.restart}[action]
+        try:
+            context.gate.execute(request, answer, lambda: operation(container.id))
+        except ActionRefused as exc:
+            return _fail(exc, EXIT_FAILED)
+        if context.args.json:
+            print(json.dumps({"ok": True, "action": action.value, "container": container.name,
+                              "host": host.name}))
+        else:
+            print(f"{action.value}: {container.name} on {host.name}: ok")
+        return 0
+
+    return _with_connection(context, host, act)
+
+
+def _cmd_inspect(context: Context) -> int:
+    host = _single_host(context)
+
+    def show(connection: HostConnection) -> int:
+        container = _find(connection.engine.list_containers(), context.args.container)
+        detail = connection.engine.inspect(container.id)
+        if context.args.json:
+            print(json.dumps({
+                **_container_json(detail.container, host.name),
+                "command": detail.command,
+                "env": dict(detail.env),
+                "labels": dict(detail.labels),
+                "health_log": [{"exit_code": e.exit_code, "output": e.output,
+                                "ended": e.ended_at.isoformat() if e.ended_at else None}
+                               for e in detail.health_log],
+            }, indent=2))
+            return 0
+        c = detail.container
+        print(f"{c.name}  {c.image}  {c.state.value}  health={c.health.value}")
+        print(f"command: {detail.command}")
+        for key, value in detail.env:
+            print(f"env {key}={value}")
+        for entry in detail.health_log:
+            print(f"health exit={entry.exit_code}: {entry.output.strip()}")
+        return 0
+
+    return _with_connection(context, host, show)
+
+
+def _cmd_trust_host(context: Context) -> int:
+    from opsui.backends.ssh import resolve_target, trust_host_key
+
+    target = resolve_target(context.args.target, context.config.ssh_config)
+    trust_host_key(target.hostname, target.port, context.args.fingerprint,
+                   context.args.known_hosts)
+    print(f"trusted {target.hostname}:{target.port} ({context.args.fingerprint}) "
+          f"in {context.args.known_hosts}")
+    return 0
+
+
+def _cmd_check_config(context: Context) -> int:
+    config = context.config
+    print(f"config: {config.source}")
+    print(f"theme: {config.theme}  read_only: {config.read_only}")
+    for host in config.hosts:
+        where = host.ssh or host.docker_host or "local engine (DOCKER_HOST or default socket)"
+        print(f"host {host.name}: {where}{'  (read-only)' if host.read_only else ''}")
+    for app in config.apps:
+        print(f"app {app.name} on {app.host}: {app.container or app.service or app.name}"
+              f" health={list(app.health_urls)}")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[Context], int]] = {
+    "ps": _cmd_ps,
+    "start": _cmd_action,
+    "stop": _cmd_action,
+    "restart": _cmd_action,
+    "inspect": _cmd_inspect,
+    "trust-host": _cmd_trust_host,
+    "check-config": _cmd_check_config,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

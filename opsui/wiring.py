@@ -1,0 +1,94 @@
+"""Builds host connections and monitors from config: the one place backends meet the domain.
+
+The CLI and the TUI both come through here, so a headless ``opsui restart`` uses the
+same connections, gate and audit as the key in the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from opsui.config import LOCAL_HOST_NAME, Config, HostConfig
+from opsui.domain.errors import ConfigError
+from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
+from opsui.domain.operations.gate import ActionGate
+from opsui.domain.ports import HostConnection
+
+
+def select_hosts(config: Config, requested: Sequence[str]) -> list[HostConfig]:
+    """Hosts named on the command line (config names or ssh:// URLs), else all configured."""
+    if not requested:
+        return list(config.hosts)
+    hosts: list[HostConfig] = []
+    for spec in requested:
+        known = config.host(spec)
+        if known is not None:
+            hosts.append(known)
+        elif spec == LOCAL_HOST_NAME:
+            hosts.append(HostConfig(LOCAL_HOST_NAME))
+        elif spec.startswith("ssh://") or "@" in spec:
+            hosts.append(HostConfig(name=spec.removeprefix("ssh://"), ssh=spec))
+        elif spec.startswith(("unix://", "tcp://")):
+            hosts.append(HostConfig(name=spec, docker_host=spec))
+        else:
+            # A bare name not in opsui.toml may still be a Host alias in ~/.ssh/config.
+            hosts.append(HostConfig(name=spec, ssh=spec))
+    return hosts
+
+
+def build_gate(config: Config, hosts: Sequence[HostConfig], read_only: bool) -> ActionGate:
+    return ActionGate(
+        confirm=config.confirm,
+        read_only=read_only or config.read_only,
+        read_only_hosts=frozenset(h.name for h in hosts if h.read_only),
+    )
+
+
+def build_connection(config: Config, host: HostConfig) -> HostConnection:
+    if host.ssh is None:
+        from opsui.backends.local import LocalHost
+
+        return LocalHost(host.name, host.docker_host)
+    from opsui.backends.ssh_host import SshHost
+
+    return SshHost(host.name, host.ssh, known_hosts=config.known_hosts,
+                   ssh_config=config.ssh_config)
+
+
+def monitor_settings(config: Config) -> MonitorSettings:
+    return MonitorSettings(
+        refresh_seconds=config.refresh_seconds,
+        stats_seconds=config.stats_seconds,
+        metrics_seconds=config.metrics_seconds,
+        health_seconds=config.health_seconds,
+    )
+
+
+def check_app_hosts(config: Config, hosts: Sequence[HostConfig]) -> None:
+    names = {h.name for h in config.hosts} | {h.name for h in hosts}
+    for app in config.apps:
+        if app.host not in names:
+            raise ConfigError(config.source, f"apps.{app.name}.host",
+                              f"a host defined under [hosts] ({', '.join(sorted(names))})",
+                              app.host)
+
+
+def build_monitor_factory(
+    config: Config, gate: ActionGate, hosts: Sequence[HostConfig]
+) -> Callable[[MonitorListener], list[HostMonitor]]:
+    """What the TUI calls once it has a listener to hand the monitors."""
+    settings = monitor_settings(config)
+
+    def factory(listener: MonitorListener) -> list[HostMonitor]:
+        return [
+            HostMonitor(
+                build_connection(config, host),
+                listener,
+                gate,
+                settings,
+                apps=[app for app in config.apps if app.host == host.name],
+            )
+            for host in hosts
+        ]
+
+    return factory
