@@ -20,7 +20,8 @@ from opsui import __version__
 from opsui.config import Config, HostConfig, find_config, load_config
 from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
 from opsui.domain.models import Container
-from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.container_actions import CONTAINER_ACTIONS, container_operation
+from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.ports import HostConnection
 from opsui.wiring import (
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     ps = sub.add_parser("ps", help="list containers with state and health")
     ps.add_argument("--json", action="store_true", help="machine-readable output")
 
-    for action in (Action.START, Action.STOP, Action.RESTART):
+    for action in CONTAINER_ACTIONS:
         cmd = sub.add_parser(action.value, help=f"{action.value} a container")
         cmd.add_argument("container", help="container name or id")
         cmd.add_argument("--yes", action="store_true", help="confirm without asking")
@@ -229,16 +230,13 @@ def _cmd_action(context: Context) -> int:
 
     def act(connection: HostConnection) -> int:
         container = _find(connection.engine.list_containers(), context.args.container)
-        from opsui.domain.operations.gate import ActionRequest
-
         request = ActionRequest(action, host.name, container.id, container.name)
         confirmation = context.gate.confirmation_for(request)
         answer: bool | str | None = context.args.confirm or (True if context.args.yes else None)
         if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
             answer = _ask(confirmation.question, confirmation.policy,
                           confirmation.expected_text)
-        operation = {Action.START: connection.engine.start, Action.STOP: connection.engine.stop,
-                     Action.RESTART: connection.engine.restart}[action]
+        operation = container_operation(connection.engine, action)
         try:
             context.gate.execute(request, answer, lambda: operation(container.id))
         except ActionRefused as exc:

@@ -232,7 +232,8 @@ class _Reader:
             if not isinstance(urls, list) or not all(
                 isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
             ):
-                raise self.fail(f"apps.{name}.health_urls", "a list of http:// or https:// URLs", urls)
+                raise self.fail(f"apps.{name}.health_urls",
+                                "a list of http:// or https:// URLs", urls)
             service = self.text(entry, "service", f"apps.{name}.service")
             if service is not None and "/" not in service:
                 raise self.fail(f"apps.{name}.service", 'a compose "project/service"', service)

@@ -126,11 +126,15 @@ class HostMetrics:
 
     @property
     def memory_percent(self) -> float:
-        return 100.0 * self.memory_used_bytes / self.memory_total_bytes if self.memory_total_bytes else 0.0
+        if not self.memory_total_bytes:
+            return 0.0
+        return 100.0 * self.memory_used_bytes / self.memory_total_bytes
 
     @property
     def disk_percent(self) -> float:
-        return 100.0 * self.disk_used_bytes / self.disk_total_bytes if self.disk_total_bytes else 0.0
+        if not self.disk_total_bytes:
+            return 0.0
+        return 100.0 * self.disk_used_bytes / self.disk_total_bytes
 
 
 @dataclass(frozen=True)

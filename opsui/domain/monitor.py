@@ -14,6 +14,7 @@ hears each state change, so the operator sees "reconnecting" instead of a frozen
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -41,6 +42,7 @@ from opsui.domain.models import (
     HttpHealth,
     LinkState,
 )
+from opsui.domain.operations.container_actions import container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
@@ -180,14 +182,11 @@ class HostMonitor:
 
     def perform(self, request: ActionRequest, answer: bool | str | None) -> None:
         """Run a start/stop/restart through the gate, then re-read the container."""
-        operations: dict[Action, Callable[[ContainerEngine, str], None]] = {
-            Action.START: lambda engine, cid: engine.start(cid),
-            Action.STOP: lambda engine, cid: engine.stop(cid),
-            Action.RESTART: lambda engine, cid: engine.restart(cid),
-        }
-        operation = operations[request.action]
-        self.gate.execute(request, answer,
-                          lambda: self._guarded(lambda: operation(self.engine(), request.target_id)))
+        def run() -> None:
+            operation = container_operation(self.engine(), request.action)
+            self._guarded(lambda: operation(request.target_id))
+
+        self.gate.execute(request, answer, run)
         self._reread(request.target_id)
 
     # -- supervision ------------------------------------------------------------------
@@ -320,7 +319,7 @@ class HostMonitor:
                         self._inspected.pop(event.container_id, None)
                     self.listener.container_removed(self.name, event.container_id)
                 else:
-                    self._run_job(lambda cid=event.container_id: self._reread(cid))
+                    self._run_job(functools.partial(self._reread, event.container_id))
         except HostError as exc:
             log.info("%s: event stream ended: %s", self.name, exc)
         except Exception:

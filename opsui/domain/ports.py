@@ -87,8 +87,9 @@ class CommandResult:
 class CommandRunner(Protocol):
     """Runs a command on the host (locally, or over an SSH exec channel)."""
 
-    def run(self, argv: list[str], timeout: float = 30.0, stdin: bytes | None = None) -> CommandResult:
-        ...
+    def run(
+        self, argv: list[str], timeout: float = 30.0, stdin: bytes | None = None
+    ) -> CommandResult: ...
 
 
 class HostConnection(Protocol):

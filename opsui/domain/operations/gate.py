@@ -136,7 +136,8 @@ class ActionGate:
             question = (f"{request.action.value.capitalize()} {request.target_name} on "
                         f"{request.host}? Type '{request.target_name}' to confirm.")
         else:
-            question = f"{request.action.value.capitalize()} {request.target_name} on {request.host}?"
+            question = (f"{request.action.value.capitalize()} {request.target_name} "
+                        f"on {request.host}?")
         return Confirmation(request, policy, question)
 
     def execute(self, request: ActionRequest, answer: bool | str | None,
