@@ -1,0 +1,196 @@
+"""Dashboard benchmark: 100 labelled containers, local and over SSH.
+
+Prints, for each target:
+  * launch -> populated table: wall time from starting ``opsui`` in a real terminal
+    (tmux) until the screen shows the table holding every bench container; compared
+    with ``docker ps`` listing the same containers in the same run (the reference);
+  * idle CPU: CPU time used by the opsui process over an idle window, as % of one core;
+  * RSS after the idle window.
+
+Targets (issue 2): table < 1.0 s local, < 2.0 s over SSH; idle CPU < 2 % of a core;
+RSS < 150 MB. Needs the test bed (scripts/testbed/up.sh). Run:
+
+    .venv/bin/python bench/dashboard.py [--containers 100] [--idle 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = "opsui-test/app:1.0.0"
+LABEL = "opsui.test=1"
+STATE = Path(os.environ.get("OPSUI_TEST_STATE", "/tmp/opsui-testbed"))
+
+
+def start_containers(count: int, prefix: str) -> list[str]:
+    """Start ``count`` light containers; compose labels give the table several groups."""
+    names = []
+    for index in range(count):
+        name = f"{prefix}-{index:03d}"
+        project = f"bench{index % 5}"
+        subprocess.run(
+            ["docker", "run", "-d", "--name", name, "--label", LABEL,
+             "--label", f"com.docker.compose.project={project}",
+             "--label", f"com.docker.compose.service=svc{index % 7}",
+             "--entrypoint", "/bin/sleep", IMAGE, "100000"],
+            check=True, capture_output=True,
+        )
+        names.append(name)
+    return names
+
+
+def remove_containers(prefix: str) -> None:
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={LABEL}", "--filter", f"name={prefix}"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+def docker_ps_seconds(prefix: str, count: int, repeats: int = 5) -> float:
+    """Reference: how long the docker CLI takes to list the same containers."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = subprocess.run(["docker", "ps", "-a", "--filter", f"name={prefix}",
+                              "--format", "{{.Names}} {{.Status}}"],
+                             capture_output=True, text=True, check=True).stdout
+        times.append(time.perf_counter() - start)
+        assert len(out.splitlines()) == count
+    return statistics.median(times)
+
+
+def capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                          capture_output=True, text=True, check=False).stdout
+
+
+def launch_until_populated(args: list[str], count: int, session: str,
+                           env: dict[str, str], timeout: float = 30.0) -> tuple[float, int]:
+    """Start opsui in tmux; seconds until the table's title reports every container."""
+    command = " ".join(shlex.quote(a) for a in args)
+    start = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
+                    command], check=True, env=env)
+    deadline = start + timeout
+    expected = f"{count} containers"
+    while time.perf_counter() < deadline:
+        screen = capture(session)
+        if expected in screen or f"{count} of {count}" in screen:
+            elapsed = time.perf_counter() - start
+            return elapsed, opsui_pid(session)
+        time.sleep(0.01)
+    raise SystemExit(f"table never showed {expected!r}; screen was:\n{capture(session)}")
+
+
+def opsui_pid(session: str) -> int:
+    pane_pid = int(subprocess.run(["tmux", "display-message", "-p", "-t", session,
+                                   "#{pane_pid}"], capture_output=True, text=True,
+                                  check=True).stdout.strip())
+    process = psutil.Process(pane_pid)
+    for candidate in [process, *process.children(recursive=True)]:
+        if "opsui" in " ".join(candidate.cmdline()):
+            return candidate.pid
+    return pane_pid
+
+
+def idle_usage(pid: int, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core over the window, RSS MB at its end)."""
+    process = psutil.Process(pid)
+    before = process.cpu_times()
+    start = time.perf_counter()
+    time.sleep(seconds)  # measuring an idle window: the wait *is* the measurement
+    after = process.cpu_times()
+    elapsed = time.perf_counter() - start
+    used = (after.user - before.user) + (after.system - before.system)
+    return 100.0 * used / elapsed, process.memory_info().rss / 1e6
+
+
+def stop(session: str) -> None:
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+
+
+def ssh_config_file(workdir: Path) -> Path | None:
+    ssh_config = STATE / "ssh_config"
+    known_hosts = STATE / "known_hosts"
+    if not ssh_config.exists():
+        return None
+    path = workdir / "opsui.toml"
+    path.write_text(f'[ssh]\nconfig = "{ssh_config}"\nknown_hosts = "{known_hosts}"\n'
+                    f'[hosts.bench]\nssh = "opsui-test"\n')
+    return path
+
+
+def run_target(label: str, args: list[str], count: int, idle: float, runs: int,
+               env: dict[str, str], reference: float) -> dict[str, float]:
+    times = []
+    cpu = rss = 0.0
+    for attempt in range(runs):
+        session = f"opsui-bench-{uuid.uuid4().hex[:6]}"
+        try:
+            elapsed, pid = launch_until_populated(args, count, session, env)
+            times.append(elapsed)
+            if attempt == runs - 1 and idle > 0:
+                cpu, rss = idle_usage(pid, idle)
+        finally:
+            stop(session)
+    median = statistics.median(times)
+    print(f"{label:>6}: table populated in {median:.3f}s (median of {runs}; "
+          f"runs {', '.join(f'{t:.3f}' for t in times)}); "
+          f"docker ps {reference:.3f}s -> ratio {median / reference:.1f}x")
+    if idle > 0:
+        print(f"{label:>6}: idle CPU {cpu:.2f}% of one core over {idle:.0f}s; RSS {rss:.0f} MB")
+    return {"table_s": median, "cpu_pct": cpu, "rss_mb": rss}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--idle", type=float, default=60.0)
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+    if not shutil.which("tmux"):
+        print("tmux is needed (apt-get install tmux)", file=sys.stderr)
+        return 2
+    prefix = f"opsui-bench-{uuid.uuid4().hex[:6]}"
+    opsui = [sys.executable, "-m", "opsui"]
+    print(f"starting {options.containers} containers ...", flush=True)
+    try:
+        start_containers(options.containers, prefix)
+        reference = docker_ps_seconds(prefix, options.containers)
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            env = {**os.environ, "XDG_CONFIG_HOME": str(workdir / "cfg"),
+                   "XDG_STATE_HOME": str(workdir / "state")}
+            local = [*opsui, "--config", str(ssh_config_file(workdir) or ""), "--host", "local"]
+            if local[3] == "":
+                local = [*opsui, "--host", "local"]
+            run_target("local", local, options.containers, options.idle, options.runs, env,
+                       reference)
+            config = ssh_config_file(workdir)
+            if config is None:
+                print("   ssh: skipped (no test sshd; run scripts/testbed/up.sh)")
+            else:
+                run_target("ssh", [*opsui, "--config", str(config), "--host", "bench"],
+                           options.containers, options.idle, options.runs, env, reference)
+    finally:
+        remove_containers(prefix)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
