@@ -1,0 +1,260 @@
+"""A docker.DockerClient that talks to a remote engine through OUR SSH transport.
+
+Each HTTP connection of the client is one exec channel running ``docker system
+dial-stdio`` on the host, which bridges the channel to the engine's socket (the same
+trick docker-py's own SSHHTTPAdapter uses). Two reasons not to use docker-py's
+``ssh://`` support: it opens a second SSH connection with its own host-key policy,
+and its streams cannot be cancelled (CancellableStream.close() raises for SSH).
+
+Here every connection is its own channel behind a small socket-like wrapper, so
+closing one streaming response (events, logs, stats) closes exactly that channel,
+from any thread, and the client and its other connections carry on.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import socket
+import threading
+from typing import Any
+
+import docker
+import requests
+import urllib3
+import urllib3.connection
+import urllib3.connectionpool
+from docker.transport.basehttpadapter import BaseHTTPAdapter
+
+from opsui.backends.ssh import DIAL_STDIO, SshConnection
+from opsui.domain.errors import EngineUnavailable, HostError, HostUnreachable
+from opsui.domain.sanitize import clean, clean_block
+
+BASE_URL = "http+docker://ssh"
+"""docker-py recognises this prefix as SSH when it looks for the raw stream socket."""
+_PLACEHOLDER_URL = "tcp://127.0.0.1:9"  # never dialled: the adapter below replaces it
+DEFAULT_TIMEOUT = 15
+DEFAULT_POOL_SIZE = 4
+"""Idle channels kept per client; each is a dial-stdio process and an sshd session."""
+
+NO_DOCKER_HINT = (
+    "opsui runs `docker system dial-stdio` on the host: the docker CLI must be installed "
+    "there, the engine running, and the SSH user allowed to use it (docker group)."
+)
+
+
+class DialStdioSocket:
+    """The socket http.client and docker-py expect, backed by one dial-stdio channel."""
+
+    def __init__(self, conn: SshConnection, timeout: float | None) -> None:
+        self._conn = conn
+        self._closed_here = False
+        self.channel = conn.exec_channel(DIAL_STDIO)
+        self.channel.settimeout(timeout)
+
+    # socket API used by http.client, urllib3 and docker-py
+    def settimeout(self, timeout: float | None) -> None:
+        self.channel.settimeout(timeout)
+
+    def gettimeout(self) -> float | None:
+        return self.channel.gettimeout()
+
+    def sendall(self, data: bytes) -> None:
+        self.channel.sendall(data)
+
+    def send(self, data: bytes) -> int:
+        return self.channel.send(data)
+
+    def recv(self, size: int) -> bytes:
+        data = self.channel.recv(size)
+        if not data:
+            self._raise_if_failed()
+        return data
+
+    def fileno(self) -> int:
+        return self.channel.fileno()
+
+    def makefile(self, mode: str = "rb", *args: Any,
+                 **kwargs: Any) -> io.BufferedReader[_ChannelIO]:
+        if "w" in mode:
+            raise io.UnsupportedOperation("dial-stdio sockets are written with sendall()")
+        reader = io.BufferedReader(_ChannelIO(self), buffer_size=65536)
+        # docker-py finds the raw socket of a stream as ``response.raw._fp.fp.channel``
+        reader.channel = self  # type: ignore[attr-defined]
+        return reader
+
+    def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed_here = True
+        self.channel.close()
+
+    @property
+    def dead(self) -> bool:
+        """Closed, or the remote end finished: not reusable for another request."""
+        return bool(self.channel.closed or self.channel.eof_received)
+
+    def _raise_if_failed(self) -> None:
+        """At EOF: say why, when dial-stdio itself failed (no docker, no engine...)."""
+        if self._closed_here:
+            return
+        if not self._conn.is_alive():
+            # An opsui error passes through urllib3 and requests untouched.
+            raise HostUnreachable(f"{self._conn.label}: SSH connection lost")
+        if self.channel.status_event.wait(1.0) and self.channel.exit_status_ready():
+            status = self.channel.recv_exit_status()
+            if status not in (0, -1):
+                detail = _stderr(self.channel.recv_stderr, 2000)
+                raise ConnectionError(
+                    f"{self._conn.label}: `{DIAL_STDIO}` exited {status}: "
+                    f"{detail or 'no error output'}"
+                )
+
+
+def _stderr(read: Any, limit: int) -> str:
+    chunks = []
+    total = 0
+    while total < limit * 4:
+        try:
+            chunk = read(4096)
+        except (OSError, TimeoutError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return clean_block(b"".join(chunks), max_chars=limit).strip()
+
+
+class _ChannelIO(io.RawIOBase):
+    """Raw reader over the wrapper; ``_sock`` lets CancellableStream.close() find it."""
+
+    def __init__(self, sock: DialStdioSocket) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._sock.recv(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _DialStdioConnection(urllib3.connection.HTTPConnection):
+    def __init__(self, conn: SshConnection, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._ssh = conn
+        self._timeout = timeout
+
+    def connect(self) -> None:
+        self.sock = DialStdioSocket(self._ssh, self._timeout)
+
+
+class _DialStdioPool(urllib3.connectionpool.HTTPConnectionPool):
+    def __init__(self, conn: SshConnection, timeout: float | None, maxsize: int) -> None:
+        super().__init__("localhost", timeout=timeout, maxsize=maxsize)
+        self._ssh = conn
+        self._timeout = timeout
+
+    def _new_conn(self) -> _DialStdioConnection:
+        return _DialStdioConnection(self._ssh, self._timeout)
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        """Reuse an idle channel unless it finished; never create more than we need.
+
+        urllib3's own staleness check polls ``fileno()``, which costs paramiko a pipe
+        per channel; the channel's flags say the same for free.
+        """
+        if self.pool is None:
+            raise urllib3.exceptions.ClosedPoolError(self, "Pool is closed.")
+        while True:
+            try:
+                conn = self.pool.get(block=False)
+            except queue.Empty:
+                return self._new_conn()
+            if conn is None:
+                return self._new_conn()
+            sock = getattr(conn, "sock", None)
+            if isinstance(sock, DialStdioSocket) and sock.dead:
+                conn.close()
+                continue
+            return conn
+
+
+class DialStdioAdapter(BaseHTTPAdapter):
+    """requests adapter: every request goes to the one pool of dial-stdio channels."""
+
+    def __init__(self, conn: SshConnection, timeout: float | None,
+                 max_pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        self._ssh = conn
+        self._timeout = timeout
+        self._max_pool_size = max_pool_size
+        self._pool: _DialStdioPool | None = None
+        self._pool_lock = threading.Lock()
+        super().__init__()
+
+    def get_connection(self, url: str | bytes, proxies: Any = None) -> _DialStdioPool:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = _DialStdioPool(self._ssh, self._timeout, self._max_pool_size)
+            return self._pool
+
+    def close(self) -> None:
+        super().close()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
+                      max_pool_size: int = DEFAULT_POOL_SIZE) -> docker.DockerClient:
+    """A DockerClient over ``conn``, API version agreed with the remote engine.
+
+    ``timeout`` bounds every non-streaming call, so a request on a dying link fails
+    instead of hanging; streams disable it (docker-py does) and end when the SSH
+    watchdog closes the transport.
+
+    Raises EngineUnavailable when the host answers over SSH but no engine does.
+    """
+    client = docker.DockerClient(base_url=_PLACEHOLDER_URL, version="1.24", timeout=timeout)
+    api = client.api
+    adapter = DialStdioAdapter(conn, timeout, max_pool_size)
+    api.mount(BASE_URL, adapter)
+    for prefix in ("http://", "https://"):
+        api.adapters.pop(prefix, None)  # nothing may fall back to plain TCP
+    api.base_url = BASE_URL
+    try:
+        server = api.version(api_version=False)
+        # The same choice as docker-py's version="auto": the engine's own API version.
+        api._version = str(server["ApiVersion"])  # type: ignore[attr-defined]
+    except HostError:
+        client.close()
+        raise
+    except (docker.errors.DockerException, requests.exceptions.RequestException,
+            KeyError, ValueError) as exc:
+        client.close()
+        raise EngineUnavailable(
+            f"{conn.label}: no Docker engine answers over SSH: {_reason(exc)}",
+            hint=NO_DOCKER_HINT,
+        ) from None
+    return client
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost useful message of a requests/urllib3 exception chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    message = str(exc)
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError) and "dial-stdio" in str(current):
+            message = str(current)
+            break
+        args = getattr(current, "args", ())
+        inner = next((a for a in args if isinstance(a, BaseException)), None)
+        current = inner or current.__cause__ or current.__context__
+    return clean(message, 1000)

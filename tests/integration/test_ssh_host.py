@@ -1,0 +1,556 @@
+"""SshHost and SshConnection against the test bed's real sshd (scripts/testbed/up.sh).
+
+The sshd on 127.0.0.1 fronts the same Docker engine as the local socket, so a
+container created locally must be seen over SSH. HOME is pointed at an empty folder
+and SSH_AUTH_SOCK removed for every test, so nothing from the operator's own ~/.ssh
+(known_hosts, keys, agent) can make a test pass or fail by accident.
+
+Every container made here carries ``opsui.test=1`` and a unique name and is removed
+even on failure; only loopback addresses are used; the only process killed is the
+sshd child serving this test's own connection, by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import shlex
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import httpx
+import pytest
+from docker.models.containers import Container as DockerContainer
+
+from opsui.backends.ssh import SshConnection, fingerprint, resolve_target, trust_host_key
+from opsui.backends.ssh_host import SshHost, SshHttpTransport
+from opsui.domain.errors import (
+    AuthFailed,
+    HostError,
+    HostKeyChanged,
+    HostKeyUnknown,
+    HostUnreachable,
+)
+from opsui.domain.models import ContainerEvent, HttpHealth
+
+pytestmark = pytest.mark.integration
+
+APP = "opsui-test/app:1.0.0"  # busybox httpd on 8080 serving /api/health (JSON)
+TEST_LABEL = {"opsui.test": "1"}
+STATE = Path(os.environ.get("OPSUI_TEST_STATE", "/tmp/opsui-testbed"))
+_T = TypeVar("_T")
+
+
+def wait_until(probe: Callable[[], _T | None], timeout: float = 30.0, interval: float = 0.2,
+               what: str = "") -> _T:
+    """Poll until truthy; a local stand-in for tests/integration/helpers.py (not there yet)."""
+    deadline = time.monotonic() + timeout
+    last: _T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what or probe}; last: {last!r}")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("OPSUI_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"{reason} (OPSUI_REQUIRE_DOCKER=1 turns this skip into a failure)")
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Bed:
+    """The test sshd's coordinates, from $OPSUI_TEST_STATE/env (written by up.sh)."""
+
+    host: str
+    port: int
+    user: str
+    key: str
+    known_hosts: str
+    ssh_config: str
+    host_key_pub: str
+    pid_file: str
+
+    @property
+    def url(self) -> str:
+        return f"ssh://{self.user}@{self.host}:{self.port}"
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].partition("=")
+            values[name] = shlex.split(value)[0] if value else ""
+    return values
+
+
+def _sshd_setting(config: Path, name: str) -> str:
+    for line in config.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].lower() == name.lower():
+            return parts[1]
+    raise LookupError(name)
+
+
+@pytest.fixture(scope="module")
+def bed() -> Bed:
+    env_file = STATE / "env"
+    if not env_file.is_file():
+        _unavailable(f"no SSH test bed ({env_file} missing); run scripts/testbed/up.sh")
+    env = {**_read_env(env_file), **{k: v for k, v in os.environ.items()
+                                     if k.startswith("OPSUI_TEST_")}}
+    sshd_config = STATE / "sshd_config"
+    bed = Bed(
+        host=env["OPSUI_TEST_SSH_HOST"],
+        port=int(env["OPSUI_TEST_SSH_PORT"]),
+        user=env["OPSUI_TEST_SSH_USER"],
+        key=env["OPSUI_TEST_SSH_KEY"],
+        known_hosts=env["OPSUI_TEST_SSH_KNOWN_HOSTS"],
+        ssh_config=env["OPSUI_TEST_SSH_CONFIG"],
+        host_key_pub=_sshd_setting(sshd_config, "HostKey") + ".pub",
+        pid_file=_sshd_setting(sshd_config, "PidFile"),
+    )
+    try:
+        subprocess.run(["ssh-keyscan", "-p", str(bed.port), "-T", "3", bed.host], check=True,
+                       capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        _unavailable(f"test sshd on {bed.host}:{bed.port} does not answer ({exc})")
+    return bed
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        client.images.get(APP)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"test image {APP} missing; run scripts/testbed/up.sh")
+    except docker.errors.DockerException as exc:
+        _unavailable(f"no Docker engine ({exc}); run scripts/testbed/up.sh")
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+@pytest.fixture
+def make_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., DockerContainer]]:
+    made: list[DockerContainer] = []
+
+    def make(**kwargs: Any) -> DockerContainer:
+        kwargs.setdefault("image", APP)
+        name = f"opsui-test-ssh-{uuid.uuid4().hex[:10]}"
+        container = docker_client.containers.run(
+            name=name, labels=dict(TEST_LABEL), detach=True, **kwargs)
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+
+def _client_config(tmp_path: Path, bed: Bed, key: str | None = None,
+                   known_hosts: str | None = None) -> str:
+    """An ssh_config for 127.0.0.1 naming one key and one known_hosts file only."""
+    path = tmp_path / f"ssh_config-{uuid.uuid4().hex[:6]}"
+    lines = [f"Host {bed.host}", f"    IdentityFile {key or bed.key}", "    IdentitiesOnly yes",
+             "    GlobalKnownHostsFile /dev/null"]
+    if known_hosts:
+        lines.append(f"    UserKnownHostsFile {known_hosts}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _host_key_fingerprint(bed: Bed) -> str:
+    out = subprocess.run(["ssh-keygen", "-lf", bed.host_key_pub], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()[1]
+
+
+@pytest.fixture
+def host(bed: Bed, tmp_path: Path) -> Iterator[SshHost]:
+    """Connected through an explicit ssh:// URL, test key and the bed's known_hosts."""
+    ssh_host = SshHost("bed", bed.url, known_hosts=bed.known_hosts,
+                       ssh_config=_client_config(tmp_path, bed))
+    ssh_host.connect()
+    yield ssh_host
+    ssh_host.close()
+
+
+# ----------------------------------------------------------------------- connecting
+
+
+def test_lists_a_locally_created_container_over_ssh(
+        bed: Bed, tmp_path: Path, make_container: Callable[..., DockerContainer]) -> None:
+    container = make_container()
+    started = time.perf_counter()
+    ssh_host = SshHost("bed", bed.url, known_hosts=bed.known_hosts,
+                       ssh_config=_client_config(tmp_path, bed))
+    ssh_host.connect()
+    connected = time.perf_counter()
+    try:
+        assert ssh_host.is_alive()
+        names = {c.name for c in ssh_host.engine.list_containers()}
+        listed = time.perf_counter()
+        assert container.name in names
+        assert ssh_host.engine.ping() >= 0
+        print(f"\nfirst connect {1000 * (connected - started):.0f} ms, "
+              f"list over SSH {1000 * (listed - connected):.0f} ms")
+    finally:
+        ssh_host.close()
+    assert not ssh_host.is_alive()
+
+
+def test_alias_from_the_bed_ssh_config(bed: Bed) -> None:
+    ssh_host = SshHost("alias", "opsui-test", ssh_config=bed.ssh_config)
+    ssh_host.connect()
+    try:
+        assert ssh_host.engine.ping() >= 0
+    finally:
+        ssh_host.close()
+
+
+def test_hashed_known_hosts_entry_is_accepted(bed: Bed, tmp_path: Path) -> None:
+    hashed = tmp_path / "known_hosts_hashed"
+    hashed.write_text(Path(bed.known_hosts).read_text())
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True,
+                   capture_output=True)
+    assert "|1|" in hashed.read_text()
+    conn = SshConnection(resolve_target(bed.url, _client_config(tmp_path, bed)),
+                         known_hosts=str(hashed))
+    conn.connect()
+    try:
+        assert conn.run(["true"]).exit_code == 0
+    finally:
+        conn.close()
+
+
+def test_unknown_host_key_is_refused_with_its_fingerprint(bed: Bed, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts_empty"
+    empty.write_text("")
+    conn = SshConnection(resolve_target(bed.url, _client_config(tmp_path, bed)),
+                         known_hosts=str(empty))
+    with pytest.raises(HostKeyUnknown) as info:
+        conn.connect()
+    assert info.value.fingerprint == _host_key_fingerprint(bed)
+    assert info.value.key_type == Path(bed.host_key_pub).read_text().split()[0]
+    assert info.value.host == bed.url  # as written, so the hint can be typed back
+    assert not conn.is_alive()
+
+
+def test_changed_host_key_is_a_hard_failure(bed: Bed, tmp_path: Path) -> None:
+    key_type = Path(bed.host_key_pub).read_text().split()[0]
+    other = tmp_path / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", key_type.removeprefix("ssh-"), "-N", "", "-f",
+                    str(other)], check=True)
+    wrong = tmp_path / "known_hosts_wrong"
+    blob = Path(f"{other}.pub").read_text().split()[1]
+    wrong.write_text(f"[{bed.host}]:{bed.port} {key_type} {blob}\n")
+    conn = SshConnection(resolve_target(bed.url, _client_config(tmp_path, bed)),
+                         known_hosts=str(wrong))
+    with pytest.raises(HostKeyChanged) as info:
+        conn.connect()
+    assert info.value.fingerprint == _host_key_fingerprint(bed)
+    assert "CHANGED" in str(info.value)
+
+
+def test_wrong_key_is_auth_failed_naming_user_and_host(bed: Bed, tmp_path: Path) -> None:
+    stranger = tmp_path / "stranger_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
+                   check=True)
+    ssh_host = SshHost("bed", bed.url, known_hosts=bed.known_hosts,
+                       ssh_config=_client_config(tmp_path, bed, key=str(stranger)))
+    with pytest.raises(AuthFailed) as info:
+        ssh_host.connect()
+    assert f"{bed.user}@{bed.host}" in str(info.value)
+    assert str(stranger) in str(info.value)
+    assert not ssh_host.is_alive()
+
+
+def test_closed_port_is_unreachable_quickly(tmp_path: Path) -> None:
+    conn = SshConnection(resolve_target("ssh://root@127.0.0.1:1", None), connect_timeout=5)
+    started = time.monotonic()
+    with pytest.raises(HostUnreachable) as info:
+        conn.connect()
+    assert time.monotonic() - started < 2.0
+    assert "127.0.0.1:1" in str(info.value)
+    assert "refused" in str(info.value)
+
+
+def test_trust_host_key_appends_a_line_then_connect_works(bed: Bed, tmp_path: Path) -> None:
+    known = tmp_path / "ssh" / "known_hosts_trust"
+    target = resolve_target(bed.url, _client_config(tmp_path, bed))
+    conn = SshConnection(target, known_hosts=str(known))
+    with pytest.raises(HostKeyUnknown) as info:
+        conn.connect()
+    seen = info.value
+    with pytest.raises(HostKeyChanged):  # not what the operator was shown: refused
+        trust_host_key(bed.host, bed.port, seen.key_type, "SHA256:" + "A" * 43, str(known))
+    assert not known.exists()
+
+    line = trust_host_key(bed.host, bed.port, seen.key_type, seen.fingerprint, str(known))
+    key_type, blob = Path(bed.host_key_pub).read_text().split()[:2]
+    assert line == f"[{bed.host}]:{bed.port} {key_type} {blob}"
+    assert known.read_text() == line + "\n"
+    assert known.stat().st_mode & 0o777 == 0o600
+    # trusting the same key again changes nothing
+    trust_host_key(bed.host, bed.port, seen.key_type, seen.fingerprint, str(known))
+    assert known.read_text() == line + "\n"
+    subprocess.run(["ssh-keygen", "-F", f"[{bed.host}]:{bed.port}", "-f", str(known)],
+                   check=True, capture_output=True)  # OpenSSH reads it back too
+
+    conn.connect()
+    try:
+        assert conn.is_alive()
+        assert fingerprint(conn.transport.get_remote_server_key()) == seen.fingerprint
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------ using it
+
+
+def test_run_collects_exit_status_stdout_stderr_and_stdin(host: SshHost) -> None:
+    runner = host.runner
+    result = runner.run(["sh", "-c", "cat; echo 'to stderr' >&2; exit 7"], stdin=b"hello; $HOME")
+    assert (result.exit_code, result.stdout, result.stderr) == (7, b"hello; $HOME",
+                                                                 b"to stderr\n")
+    big = runner.run(["sh", "-c", "head -c 3000000 /dev/zero; head -c 2000000 /dev/zero >&2"])
+    assert (len(big.stdout), len(big.stderr)) == (3_000_000, 2_000_000)
+    assert runner.run(["no-such-program-opsui"]).exit_code == 127
+    slow = runner.run(["sleep", "5"], timeout=0.5)
+    assert slow.exit_code == 124
+    assert b"timed out" in slow.stderr
+
+
+def test_remote_metrics_are_sane(host: SshHost) -> None:
+    first = host.metrics.sample()
+    second = host.metrics.sample()
+    for sample in (first, second):
+        assert 0.0 <= sample.cpu_percent <= 100.0
+        assert 0 < sample.memory_used_bytes <= sample.memory_total_bytes
+        assert 0 < sample.disk_used_bytes <= sample.disk_total_bytes
+        assert min(sample.load1, sample.load5, sample.load15) >= 0.0
+    # the "remote" host is this machine: same RAM as our own /proc says
+    total_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
+                    .splitlines() if line.startswith("MemTotal:"))
+    assert first.memory_total_bytes == total_kb * 1024
+    assert second.sampled_at > first.sampled_at
+
+
+def test_health_probe_goes_through_the_tunnel(
+        host: SshHost, make_container: Callable[..., DockerContainer]) -> None:
+    container = make_container(ports={"8080/tcp": ("127.0.0.1", None)})
+
+    def published() -> int | None:
+        container.reload()
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get("8080/tcp") or []
+        return int(bindings[0]["HostPort"]) if bindings else None
+
+    port = wait_until(published, timeout=15, what="published port")
+    url = f"http://127.0.0.1:{port}/api/health"
+
+    def healthy() -> HttpHealth | None:
+        probed = host.prober.probe(url, timeout=3)
+        return probed if probed.ok else None
+
+    result = wait_until(healthy, timeout=20, what=f"health at {url} over SSH")
+    assert result.status_code == 200
+    assert result.latency_ms is not None
+    assert {c.name for c in result.checks} >= {"database"}
+    refused = host.prober.probe("http://127.0.0.1:1/api/health", timeout=3)
+    assert not refused.ok
+    assert "refused" in refused.error
+
+
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """A loopback HTTPS server with a throwaway self-signed certificate for 127.0.0.1."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"status": "ok", "checks": {"tls": "ok"}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    server.daemon_threads = True
+    server.block_on_close = False
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    # handshake in the handler thread, so one stuck client cannot stall accept()
+    server.socket = context.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], str(cert)
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_health_through_the_tunnel(host: SshHost, https_server: tuple[int, str]) -> None:
+    port, cert = https_server
+    context = ssl.create_default_context(cafile=cert)
+    with httpx.Client(transport=SshHttpTransport(host.connection, verify=context)) as client:
+        response = client.get(f"https://127.0.0.1:{port}/health", timeout=5)
+        assert response.status_code == 200
+        assert response.json()["checks"] == {"tls": "ok"}
+        again = client.get(f"https://127.0.0.1:{port}/health", timeout=5)  # kept alive
+        assert again.status_code == 200
+    with httpx.Client(transport=SshHttpTransport(host.connection)) as strict, \
+            pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        strict.get(f"https://127.0.0.1:{port}/health", timeout=5)
+
+
+def test_events_stream_closes_alone_while_the_host_keeps_working(
+        host: SshHost, make_container: Callable[..., DockerContainer]) -> None:
+    engine = host.engine
+    stream = engine.events()
+    seen: list[ContainerEvent] = []
+    ended = threading.Event()
+
+    def read() -> None:
+        try:
+            seen.extend(stream)
+        finally:
+            ended.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    container = make_container()
+    wait_until(lambda: any(e.container_id == container.id for e in seen), timeout=15,
+               what="an event for the new container over SSH")
+    started = time.monotonic()
+    stream.close()
+    assert ended.wait(5), "closing the stream did not end its iteration"
+    assert time.monotonic() - started < 2.0
+    # the same host, client and SSH connection carry on
+    assert host.is_alive()
+    assert engine.ping() >= 0
+    assert container.name in {c.name for c in engine.list_containers()}
+    second = engine.events()  # and a new stream can be opened
+    second.close()
+
+
+# -------------------------------------------------------------------- dropped link
+
+
+def _socket_inode(server_port: int, client_port: int) -> str | None:
+    """The inode of sshd's end of our TCP connection, from /proc/net/tcp{,6}."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if local_port == server_port and remote_port == client_port:
+                return fields[9]
+    return None
+
+
+def _client_port(conn: SshConnection) -> int:
+    sock = conn.transport.sock
+    assert isinstance(sock, socket.socket)
+    return int(sock.getsockname()[1])
+
+
+def _sshd_child_serving(bed: Bed, client_port: int) -> int:
+    """The pid of the test sshd's child (parent = PidFile's pid) holding our socket."""
+    listener = int(Path(bed.pid_file).read_text().split()[0])
+    inode = _socket_inode(bed.port, client_port)
+    assert inode, f"no TCP entry for 127.0.0.1:{client_port} -> :{bed.port}"
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid != listener:
+                continue
+            fds = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:
+            continue
+        if f"socket:[{inode}]" in fds:
+            return int(proc.name)
+    raise AssertionError(f"no child of sshd {listener} holds socket {inode}")
+
+
+def test_dropped_link_is_noticed_then_reconnect_works(bed: Bed, host: SshHost) -> None:
+    client_port = _client_port(host.connection)
+    child = _sshd_child_serving(bed, client_port)
+    engine = host.engine
+    os.kill(child, signal.SIGKILL)
+    started = time.monotonic()
+
+    def noticed() -> bool:
+        if host.is_alive():
+            return False
+        with pytest.raises(HostError):
+            engine.ping()
+        return True
+
+    wait_until(noticed, timeout=15, interval=0.1, what="the dropped link to be noticed")
+    print(f"\nlink drop noticed after {1000 * (time.monotonic() - started):.0f} ms")
+    host.connect()
+    assert host.is_alive()
+    assert host.engine.ping() >= 0
+    assert host.engine is not engine
+
+
+def test_silent_link_is_closed_by_the_keepalive_watchdog(bed: Bed, tmp_path: Path) -> None:
+    """A peer that stops answering (frozen, not gone: no FIN, no RST) is noticed too.
+
+    SIGSTOP on the sshd child serving this connection stands in for a dead network;
+    keepalive 1 s means the watchdog must give up within about 3 s.
+    """
+    ssh_host = SshHost("frozen", bed.url, known_hosts=bed.known_hosts,
+                       ssh_config=_client_config(tmp_path, bed), keepalive=1.0)
+    ssh_host.connect()
+    child = _sshd_child_serving(bed, _client_port(ssh_host.connection))
+    engine = ssh_host.engine
+    os.kill(child, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(HostError):
+            engine.ping()  # blocks on the frozen link until the watchdog cuts it
+        assert time.monotonic() - started < 5.0
+        assert not ssh_host.is_alive()
+        assert "keepalive" in ssh_host.connection.lost_reason
+    finally:
+        os.kill(child, signal.SIGKILL)  # our own connection's sshd child, by pid
+        ssh_host.close()
