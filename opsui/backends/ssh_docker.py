@@ -46,10 +46,12 @@ NO_DOCKER_HINT = (
 class DialStdioSocket:
     """The socket http.client and docker-py expect, backed by one dial-stdio channel."""
 
-    def __init__(self, conn: SshConnection, timeout: float | None) -> None:
+    def __init__(self, conn: SshConnection, timeout: float | None,
+                 command: str = DIAL_STDIO) -> None:
         self._conn = conn
+        self._command = command
         self._closed_here = False
-        self.channel = conn.exec_channel(DIAL_STDIO)
+        self.channel = conn.exec_channel(command)
         self.channel.settimeout(timeout)
 
     # socket API used by http.client, urllib3 and docker-py
@@ -105,9 +107,10 @@ class DialStdioSocket:
         if self.channel.status_event.wait(1.0) and self.channel.exit_status_ready():
             status = self.channel.recv_exit_status()
             if status not in (0, -1):
+                self.channel.settimeout(1.0)  # stderr is complete once the channel closes
                 detail = _stderr(self.channel.recv_stderr, 2000)
                 raise ConnectionError(
-                    f"{self._conn.label}: `{DIAL_STDIO}` exited {status}: "
+                    f"{self._conn.label}: `{clean(self._command, 200)}` exited {status}: "
                     f"{detail or 'no error output'}"
                 )
 
@@ -144,23 +147,26 @@ class _ChannelIO(io.RawIOBase):
 
 
 class _DialStdioConnection(urllib3.connection.HTTPConnection):
-    def __init__(self, conn: SshConnection, timeout: float | None) -> None:
+    def __init__(self, conn: SshConnection, timeout: float | None, command: str) -> None:
         super().__init__("localhost", timeout=timeout)
         self._ssh = conn
         self._timeout = timeout
+        self._command = command
 
     def connect(self) -> None:
-        self.sock = DialStdioSocket(self._ssh, self._timeout)
+        self.sock = DialStdioSocket(self._ssh, self._timeout, self._command)
 
 
 class _DialStdioPool(urllib3.connectionpool.HTTPConnectionPool):
-    def __init__(self, conn: SshConnection, timeout: float | None, maxsize: int) -> None:
+    def __init__(self, conn: SshConnection, timeout: float | None, maxsize: int,
+                 command: str) -> None:
         super().__init__("localhost", timeout=timeout, maxsize=maxsize)
         self._ssh = conn
         self._timeout = timeout
+        self._command = command
 
     def _new_conn(self) -> _DialStdioConnection:
-        return _DialStdioConnection(self._ssh, self._timeout)
+        return _DialStdioConnection(self._ssh, self._timeout, self._command)
 
     def _get_conn(self, timeout: float | None = None) -> Any:
         """Reuse an idle channel unless it finished; never create more than we need.
@@ -188,10 +194,11 @@ class DialStdioAdapter(BaseHTTPAdapter):
     """requests adapter: every request goes to the one pool of dial-stdio channels."""
 
     def __init__(self, conn: SshConnection, timeout: float | None,
-                 max_pool_size: int = DEFAULT_POOL_SIZE) -> None:
+                 max_pool_size: int = DEFAULT_POOL_SIZE, command: str = DIAL_STDIO) -> None:
         self._ssh = conn
         self._timeout = timeout
         self._max_pool_size = max_pool_size
+        self._command = command
         self._pool: _DialStdioPool | None = None
         self._pool_lock = threading.Lock()
         super().__init__()
@@ -199,7 +206,8 @@ class DialStdioAdapter(BaseHTTPAdapter):
     def get_connection(self, url: str | bytes, proxies: Any = None) -> _DialStdioPool:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = _DialStdioPool(self._ssh, self._timeout, self._max_pool_size)
+                self._pool = _DialStdioPool(self._ssh, self._timeout, self._max_pool_size,
+                                            self._command)
             return self._pool
 
     def close(self) -> None:
@@ -211,8 +219,13 @@ class DialStdioAdapter(BaseHTTPAdapter):
 
 
 def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
-                      max_pool_size: int = DEFAULT_POOL_SIZE) -> docker.DockerClient:
+                      max_pool_size: int = DEFAULT_POOL_SIZE,
+                      command: str = DIAL_STDIO) -> docker.DockerClient:
     """A DockerClient over ``conn``, API version agreed with the remote engine.
+
+    ``command`` is what bridges a channel to the engine on the host; the default
+    suits a user in the docker group (e.g. ``sudo -n docker system dial-stdio``
+    otherwise).
 
     ``timeout`` bounds every non-streaming call, so a request on a dying link fails
     instead of hanging; streams disable it (docker-py does) and end when the SSH
@@ -222,7 +235,7 @@ def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
     """
     client = docker.DockerClient(base_url=_PLACEHOLDER_URL, version="1.24", timeout=timeout)
     api = client.api
-    adapter = DialStdioAdapter(conn, timeout, max_pool_size)
+    adapter = DialStdioAdapter(conn, timeout, max_pool_size, command)
     api.mount(BASE_URL, adapter)
     for prefix in ("http://", "https://"):
         api.adapters.pop(prefix, None)  # nothing may fall back to plain TCP

@@ -35,9 +35,11 @@ import pytest
 from docker.models.containers import Container as DockerContainer
 
 from opsui.backends.ssh import SshConnection, fingerprint, resolve_target, trust_host_key
+from opsui.backends.ssh_docker import ssh_docker_client
 from opsui.backends.ssh_host import SshHost, SshHttpTransport
 from opsui.domain.errors import (
     AuthFailed,
+    EngineUnavailable,
     HostError,
     HostKeyChanged,
     HostKeyUnknown,
@@ -334,6 +336,24 @@ def test_trust_host_key_appends_a_line_then_connect_works(bed: Bed, tmp_path: Pa
 
 
 # ------------------------------------------------------------------------ using it
+
+
+def test_no_engine_behind_ssh_is_engine_unavailable_with_remote_stderr(
+        bed: Bed, tmp_path: Path) -> None:
+    conn = SshConnection(resolve_target(bed.url, _client_config(tmp_path, bed)),
+                         known_hosts=bed.known_hosts)
+    conn.connect()
+    try:
+        fake = "sh -c 'printf \"docker: not found\\033]0;owned\\007\\n\" >&2; exit 127'"
+        with pytest.raises(EngineUnavailable) as info:
+            ssh_docker_client(conn, command=fake)
+        message = str(info.value)
+        assert "exited 127" in message
+        assert "docker: not found" in message
+        assert "\x1b" not in message  # remote stderr is sanitised
+        assert conn.is_alive()  # the engine is missing, not the host
+    finally:
+        conn.close()
 
 
 def test_run_collects_exit_status_stdout_stderr_and_stdin(host: SshHost) -> None:
