@@ -407,7 +407,10 @@ def _public_blob(path: str) -> bytes | None:
 def _candidate_keys(target: SshTarget,
                     agent: paramiko.Agent | None) -> Iterator[tuple[str, paramiko.PKey]]:
     """Keys to offer, in OpenSSH's spirit: configured identities, agent, default keys."""
-    agent_keys = list(agent.get_keys()) if agent is not None else []
+    try:
+        agent_keys = list(agent.get_keys()) if agent is not None else []
+    except (paramiko.SSHException, OSError, EOFError):  # a stale SSH_AUTH_SOCK
+        agent_keys = []
     offered: set[bytes] = set()
 
     def fresh(key: paramiko.PKey) -> bool:
