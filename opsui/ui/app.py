@@ -1,0 +1,214 @@
+"""The opsui Textual app: wires monitors to the state store and the screens.
+
+``cli.py`` builds the config, the gate and a monitor factory; this app makes the
+listener (:class:`MonitorBridge`), asks the factory for monitors, starts them, and
+stops them on exit. Monitor messages are applied to :class:`UiState` as they
+arrive; the screens redraw once per burst (see :meth:`OpsuiApp._redraw_changes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from textual import on
+from textual.binding import Binding
+from textual.dom import DOMNode
+
+from opsui.config import Config
+from opsui.domain.errors import OpsuiError
+from opsui.domain.monitor import HostMonitor, MonitorListener
+from opsui.domain.operations.gate import ActionGate
+from opsui.ui.actions import ContainerActionsApp
+from opsui.ui.bridge import MonitorBridge
+from opsui.ui.commands import OpsuiCommands, PaletteCommand
+from opsui.ui.errors import notify_error
+from opsui.ui.keys import binding_ids, unknown_binding_ids
+from opsui.ui.screens.confirm import ConfirmModal
+from opsui.ui.screens.dashboard import DashboardScreen
+from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.state import UiState
+from opsui.ui.themes import DEFAULT_THEME, LIGHT_THEME, load_themes, theme_sources
+from opsui.ui.widgets.container_table import ContainerTable
+from opsui.ui.widgets.filter_bar import FilterBar
+
+MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
+
+
+class OpsuiApp(ContainerActionsApp):
+    """A dashboard of Docker hosts: containers, health, metrics, and safe actions."""
+
+    CSS_PATH = "opsui.tcss"
+    TITLE = "opsui"
+    COMMANDS = ContainerActionsApp.COMMANDS | {OpsuiCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit",
+                tooltip="Quit opsui (containers keep running)."),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit_now", show=False, priority=True,
+                tooltip="Quit opsui from anywhere, even while typing."),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.command_palette",
+                priority=True, show=False, tooltip="Search the commands that fit this screen."),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.toggle_theme", show=False,
+                tooltip="Switch between the dark and the light theme."),
+    ]
+
+    def __init__(
+        self,
+        config: Config,
+        gate: ActionGate,
+        monitor_factory: MonitorFactory,
+        initial_host: str | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        theme_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        """Validated settings (theme, key remaps, apps with health URLs)."""
+        self.gate = gate
+        """The action gate the monitors share; read-only mode lives there."""
+        self.monitor_factory = monitor_factory
+        self.initial_host = initial_host
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now().astimezone())
+        """Now; tests and screenshots freeze it so uptimes are stable."""
+        self.theme_dir = theme_dir
+        """User theme folder (default ``$XDG_CONFIG_HOME/opsui/themes``)."""
+        self.state = UiState(apps=config.apps)
+        """What the UI knows about every host."""
+        self.bridge = MonitorBridge(self)
+        """The listener handed to the monitors."""
+        self.dashboard: DashboardScreen | None = None
+        self._flush_pending = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self._apply_themes()
+        self._apply_keymap()
+        try:
+            monitors = self.monitor_factory(self.bridge)
+        except OpsuiError as exc:
+            notify_error(self, exc, title="Cannot start monitors")
+            monitors = []
+        self.monitors = {monitor.name: monitor for monitor in monitors}
+        for monitor in monitors:
+            self.state.host(monitor.name)
+            self.state.apply_status(monitor.status)
+        self.state.take_changes()
+        self.dashboard = DashboardScreen(
+            self.state, self.monitors, self.request_container_action,
+            with_http=any(app.health_urls for app in self.config.apps),
+            clock=self.clock, initial_host=self.initial_host)
+        await self.push_screen(self.dashboard)  # mounted before the first update arrives
+        for monitor in monitors:
+            monitor.start()
+
+    def on_unmount(self) -> None:
+        self.stop_monitors()
+
+    def stop_monitors(self) -> None:
+        """Signal every monitor first, then wait for each, so quitting takes one timeout."""
+        monitors = list(self.monitors.values())
+        for monitor in monitors:
+            monitor.stop(timeout=0)
+        for monitor in monitors:
+            monitor.stop(timeout=2.0)
+
+    def _apply_themes(self) -> None:
+        loaded = load_themes(theme_sources(self.theme_dir))
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        for problem in loaded.problems:
+            self.notify(f"{problem}\nThe file was skipped.", title="Theme skipped",
+                        severity="warning", timeout=10, markup=False)
+        wanted = self.config.theme
+        if wanted not in self.available_themes:
+            fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+            self.notify(f"Unknown theme '{wanted}' (from {self.config.source}); using "
+                        f"'{fallback}'. Known: {', '.join(sorted(self.available_themes))}.",
+                        title="Theme", severity="warning", timeout=10, markup=False)
+            wanted = fallback
+        self.theme = wanted
+
+    def _apply_keymap(self) -> None:
+        keymap = dict(self.config.keys)
+        unknown = unknown_binding_ids(keymap, binding_ids(self.bound_classes()))
+        if unknown:
+            self.notify(f"Unknown key binding id(s) in {self.config.source} [keys]: "
+                        f"{', '.join(unknown)}. See the binding ids in the README.",
+                        title="Keys", severity="warning", timeout=10, markup=False)
+            keymap = {k: v for k, v in keymap.items() if k not in unknown}
+        self.set_keymap(keymap)
+
+    @staticmethod
+    def bound_classes() -> Iterable[type[DOMNode]]:
+        """Every class whose bindings an opsui.toml [keys] entry may remap."""
+        return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal)
+
+    # -- monitor updates -------------------------------------------------------------------
+
+    @on(MonitorBridge.Update)
+    def apply_monitor_update(self, message: MonitorBridge.Update) -> None:
+        """Apply one update; schedule one redraw for the whole burst."""
+        state = self.state
+        match message:
+            case MonitorBridge.Status(status=status):
+                state.apply_status(status)
+            case MonitorBridge.Snapshot(host=host, containers=containers):
+                state.apply_snapshot(host, containers)
+            case MonitorBridge.Changed(host=host, container=container):
+                state.apply_changed(host, container)
+            case MonitorBridge.Removed(host=host, container_id=container_id):
+                state.apply_removed(host, container_id)
+            case MonitorBridge.Metrics(host=host, metrics=metrics):
+                state.apply_metrics(host, metrics)
+            case MonitorBridge.Stats(host=host, stats=stats):
+                state.apply_stats(host, stats)
+            case MonitorBridge.AppHealth(host=host, app=app, results=results):
+                state.apply_app_health(host, app, results)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.call_later(self._redraw_changes)
+
+    def _redraw_changes(self) -> None:
+        """Hand everything that changed since the last flush to the screens at once."""
+        self._flush_pending = False
+        if not self.is_running or self.dashboard is None or not self.dashboard.is_mounted:
+            return  # shutting down, or the dashboard draws the whole state when it mounts
+        changes = self.state.take_changes()
+        if not changes:
+            return
+        with self.batch_update():
+            self.dashboard.apply(changes)
+            for screen in self.screen_stack:
+                if isinstance(screen, DetailScreen):
+                    host, cid = screen.host, screen.container.id
+                    if cid in changes.touched(host) | changes.removed.get(host, set()):
+                        screen.container_changed(self.state.host(host).containers.get(cid))
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def on_dashboard_screen_open_detail(self, message: DashboardScreen.OpenDetail) -> None:
+        self.open_detail(message.host, message.container_id)
+
+    def open_detail(self, host: str, container_id: str) -> None:
+        container = self.state.host(host).containers.get(container_id)
+        monitor = self.monitors.get(host)
+        if container is None or monitor is None:
+            self.notify("That container is gone.", severity="warning", markup=False)
+            return
+        self.push_screen(DetailScreen(host, container, monitor, self.state,
+                                      self.request_container_action, self.clock))
+
+    def action_toggle_theme(self) -> None:
+        wanted = LIGHT_THEME if self.current_theme.dark else DEFAULT_THEME
+        if wanted not in self.available_themes:
+            wanted = "textual-light" if self.current_theme.dark else "textual-dark"
+        self.theme = wanted
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        """App-wide palette entries (screens add their own)."""
+        yield PaletteCommand("Toggle dark / light theme", "Switch between opsui-dark and "
+                             "opsui-light.", self.action_toggle_theme)
+        yield PaletteCommand("Quit opsui", "Containers keep running.", self.exit)

@@ -1,0 +1,90 @@
+"""The one confirmation dialog, shaped by the gate's policy.
+
+The gate decides *what* to ask (:class:`~opsui.domain.operations.gate.Confirmation`);
+this modal only asks it. Under the ``yes`` policy it is a yes/no question (y / n
+keys or buttons). Under ``type`` the operator must type the target's name, and the
+confirm button stays disabled until the text matches exactly, so a reflexive Enter
+cannot restart production. The answer goes back to the gate unchanged.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from opsui.domain.operations.gate import Confirmation
+from opsui.domain.operations.policy import ConfirmPolicy
+
+Answer = bool | str | None
+"""True (yes), the typed text (type policy), or None (cancelled)."""
+
+
+class ConfirmModal(ModalScreen[Answer]):
+    """Asks one question; dismisses with the answer for ``ActionGate.execute``."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Yes", id="confirm.yes",
+                tooltip="Confirm the action (under the type policy: when the name matches)."),
+        Binding("n", "cancel", "No", id="confirm.no", tooltip="Cancel; nothing is changed."),
+        Binding("escape", "cancel", "Cancel", id="confirm.cancel",
+                tooltip="Cancel; nothing is changed."),
+    ]
+
+    def __init__(self, confirmation: Confirmation) -> None:
+        super().__init__()
+        self.confirmation = confirmation
+        """The gate's question, policy and expected answer."""
+
+    @property
+    def typed(self) -> bool:
+        return self.confirmation.policy is ConfirmPolicy.TYPE
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(Text(self.confirmation.question), id="confirm-question")
+            if self.typed:
+                yield Input(placeholder=self.confirmation.expected_text, id="confirm-input")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(self.confirmation.request.action.value.capitalize(),
+                             variant="error", id="confirm-yes", disabled=self.typed)
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        dialog = self.query_one("#confirm-dialog")
+        dialog.border_title = "Confirm"
+        if self.typed:
+            self.query_one("#confirm-input", Input).focus()
+        else:
+            self.query_one("#confirm-no", Button).focus()  # Enter alone must not act
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        matched = event.value == self.confirmation.expected_text
+        self.query_one("#confirm-yes", Button).disabled = not matched
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm-yes":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def action_confirm(self) -> None:
+        if not self.typed:
+            self.dismiss(True)
+            return
+        typed = self.query_one("#confirm-input", Input).value
+        if typed == self.confirmation.expected_text:
+            self.dismiss(typed)
+        else:
+            self.app.bell()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,288 @@
+"""The main screen: hosts on the left; status line, host gauges and containers on the right.
+
+The screen owns no data. The app applies monitor messages to the shared
+:class:`~opsui.ui.state.UiState` and calls :meth:`DashboardScreen.apply` with what
+changed; the screen forwards just that to its widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from functools import partial
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from opsui.domain.models import LinkState
+from opsui.domain.monitor import HostMonitor
+from opsui.domain.operations.policy import Action
+from opsui.ui.commands import PaletteCommand
+from opsui.ui.screens.container_keys import CONTAINER_BINDINGS, ActionRequester
+from opsui.ui.state import Changes, UiState
+from opsui.ui.widgets.container_table import ContainerTable
+from opsui.ui.widgets.filter_bar import FilterBar
+from opsui.ui.widgets.host_panel import HostPanel
+from opsui.ui.widgets.host_sidebar import HostSidebar
+from opsui.ui.widgets.no_engine import NoEnginePanel
+from opsui.ui.widgets.status_bar import StatusBar, StatusLine
+
+UPTIME_REFRESH_SECONDS = 30.0
+"""Uptime cells age without events; they are redrawn this often."""
+
+
+class DashboardScreen(Screen[None]):
+    """Every host at a glance, one host's containers in detail."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="dashboard.filter",
+                tooltip="Filter containers by name, image, compose project, state or health."),
+        *CONTAINER_BINDINGS,
+        Binding("right_square_bracket", "next_host", "Next host", id="dashboard.next_host",
+                show=False, tooltip="Show the next host's containers."),
+        Binding("left_square_bracket", "previous_host", "Previous host",
+                id="dashboard.previous_host", show=False,
+                tooltip="Show the previous host's containers."),
+        Binding("ctrl+r", "refresh_host", "Refresh", id="dashboard.refresh", show=False,
+                tooltip="Re-list the host's containers now instead of waiting for the poll."),
+    ]
+
+    class OpenDetail(Message):
+        """Bubbles to the app, which owns the monitors and builds the detail screen."""
+
+        def __init__(self, host: str, container_id: str) -> None:
+            super().__init__()
+            self.host = host
+            """The host the container runs on."""
+            self.container_id = container_id
+            """The container to show."""
+
+    def __init__(self, state: UiState, monitors: Mapping[str, HostMonitor],
+                 request_action: ActionRequester, with_http: bool,
+                 clock: Callable[[], datetime], initial_host: str | None = None) -> None:
+        super().__init__()
+        self.state = state
+        """The shared picture of every host."""
+        self.monitors = monitors
+        """Monitor per host name, for stats watching, refresh and read-only badges."""
+        self.request_action = request_action
+        self.with_http = with_http
+        self.clock = clock
+        self.initial_host = initial_host
+        self.host: str | None = None
+        """The host whose containers the table shows."""
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with Horizontal(id="body"):
+            yield HostSidebar(id="sidebar")
+            with Vertical(id="main"):
+                yield HostPanel(id="host-panel")
+                yield FilterBar(id="filter")
+                yield Static(id="empty-note")
+                yield ContainerTable(self.state, with_http=self.with_http, clock=self.clock,
+                                     id="containers")
+                yield NoEnginePanel(id="no-engine")
+        yield Footer()
+
+    @property
+    def table(self) -> ContainerTable:
+        return self.query_one(ContainerTable)
+
+    @property
+    def sidebar(self) -> HostSidebar:
+        return self.query_one(HostSidebar)
+
+    def on_mount(self) -> None:
+        self.query_one(FilterBar).display = False
+        self._refresh_hosts()
+        if self.initial_host and self.initial_host in self.state.hosts:
+            self.sidebar.select(self.initial_host)
+        elif self.state.hosts:
+            self._switch(next(iter(self.state.hosts)))
+        self.table.focus()
+        self.set_interval(UPTIME_REFRESH_SECONDS, self.table.refresh_uptimes)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+
+    # -- updates from the app ------------------------------------------------------------
+
+    def apply(self, changes: Changes) -> None:
+        """Redraw what changed; called once per burst of monitor messages."""
+        if changes.statuses or changes.containers or changes.removed:
+            self._refresh_hosts()
+        host = self.host
+        if host is not None:
+            changed = changes.touched(host)
+            removed = changes.removed.get(host, set())
+            if changed or removed:
+                self.table.apply(changed, removed)
+            if host in changes.metrics or host in changes.statuses:
+                self.query_one(HostPanel).show(self.state.hosts.get(host))
+        self._refresh_mode()
+        self._refresh_status()
+
+    def _refresh_hosts(self) -> None:
+        read_only = {name: m.read_only for name, m in self.monitors.items()}
+        self.sidebar.update_hosts(list(self.state.hosts.values()), read_only)
+
+    def _refresh_mode(self) -> None:
+        """Swap the table for the "no engine" panel when no host has an engine."""
+        no_engine = self.state.all_without_engine
+        self.set_class(no_engine, "-no-engine")
+        view = self.state.hosts.get(self.host) if self.host else None
+        offline = (view is not None and not view.containers
+                   and view.status.state is not LinkState.CONNECTED)
+        self.set_class(offline, "-offline")  # nothing to tabulate: just say why
+        panel = self.query_one(NoEnginePanel)
+        if no_engine:
+            panel.show(self.state.hosts.values())
+        note = self.query_one("#empty-note", Static)
+        message = self._empty_message()
+        note.display = bool(message) and not no_engine
+        if message:
+            note.update(message)
+
+    def _empty_message(self) -> str:
+        view = self.state.hosts.get(self.host) if self.host else None
+        if view is None or self.table.row_count:
+            return ""
+        if view.status.state is not LinkState.CONNECTED and not view.containers:
+            if view.status.state in (LinkState.CONNECTING, LinkState.RECONNECTING):
+                return f"Connecting to {view.name}…"
+            return f"{view.name} is {view.status.state.value}; see the message on the left."
+        if not view.listed:
+            return "Listing containers…"
+        if self.table.needle:
+            return "No container matches the filter. Esc in the filter clears it."
+        return f"No containers on {view.name}."
+
+    def _refresh_status(self) -> None:
+        view = self.state.hosts.get(self.host) if self.host else None
+        table = self.table
+        monitor = self.monitors.get(self.host) if self.host else None
+        arrow = "▲" if table.sort_reverse else "▼"
+        self.query_one(StatusBar).show(StatusLine(
+            host=self.host or "",
+            shown=table.row_count,
+            total=len(view.containers) if view else 0,
+            unhealthy=view.unhealthy_count if view else 0,
+            needle=table.needle,
+            sort=f"{table.sort_column.label} {arrow}" + ("" if table.grouped else " (ungrouped)"),
+            read_only=bool(monitor and monitor.read_only),
+            listed=bool(view and view.listed),
+        ))
+
+    def _restyle(self) -> None:
+        self._refresh_hosts()
+        self.table.restyle()
+        if self.host:
+            self.query_one(HostPanel).show(self.state.hosts.get(self.host))
+        self._refresh_mode()
+        self._refresh_status()
+
+    def _switch(self, host: str) -> None:
+        if host == self.host:
+            return
+        previous = self.monitors.get(self.host) if self.host else None
+        if previous is not None:
+            previous.watch_stats(())
+        self.host = host
+        self.table.show(host)
+        self.query_one(HostPanel).show(self.state.hosts.get(host))
+        self.sidebar.explain(list(self.state.hosts.values()))
+        self._refresh_mode()
+        self._refresh_status()
+
+    # -- messages from widgets ----------------------------------------------------------
+
+    def on_host_sidebar_host_selected(self, message: HostSidebar.HostSelected) -> None:
+        self._switch(message.host)
+
+    def on_container_table_visible_changed(self, message: ContainerTable.VisibleChanged) -> None:
+        monitor = self.monitors.get(self.host) if self.host else None
+        if monitor is not None:
+            monitor.watch_stats(message.container_ids)
+
+    def on_container_table_detail_requested(self, message: ContainerTable.DetailRequested) -> None:
+        message.stop()
+        if self.host is not None:
+            self.post_message(self.OpenDetail(self.host, message.container_id))
+
+    def on_filter_bar_filtered(self, message: FilterBar.Filtered) -> None:
+        self.table.show(self.host, message.needle)
+        self._refresh_mode()
+        self._refresh_status()
+
+    def on_filter_bar_done(self, _message: FilterBar.Done) -> None:
+        bar = self.query_one(FilterBar)
+        if not bar.value:
+            bar.display = False
+        self.table.focus()
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.display = True
+        bar.focus()
+
+    def action_container(self, action: str) -> None:
+        container = self.table.selected
+        if container is None or self.host is None:
+            self.notify("No container selected.", severity="warning", markup=False)
+            return
+        self.request_action(self.host, container, Action(action))
+
+    def action_next_host(self) -> None:
+        self._step_host(1)
+
+    def action_previous_host(self) -> None:
+        self._step_host(-1)
+
+    def _step_host(self, step: int) -> None:
+        names = list(self.state.hosts)
+        if not names:
+            return
+        index = names.index(self.host) if self.host in names else 0
+        self.sidebar.select(names[(index + step) % len(names)])
+
+    def show_host(self, host: str) -> None:
+        """Switch to ``host`` (from the command palette)."""
+        self.sidebar.select(host)
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        """What the palette offers here: the selected container, the table, the hosts."""
+        container, host, table = self.table.selected, self.host, self.table
+        if container is not None and host is not None:
+            yield PaletteCommand(f"Open detail: {container.name}",
+                                 "Inspect data and the health-check log.",
+                                 partial(self.post_message, self.OpenDetail(host, container.id)))
+            for action in (Action.RESTART, Action.STOP, Action.START):
+                yield PaletteCommand(f"{action.value.capitalize()} {container.name}",
+                                     "Asks first; refused in read-only mode.",
+                                     partial(self.request_action, host, container, action))
+        yield PaletteCommand("Filter containers", "By name, image, project, state or health.",
+                             self.action_filter)
+        if table.needle:
+            yield PaletteCommand("Clear the filter", "Show every container again.",
+                                 self.query_one(FilterBar).action_clear_filter)
+        yield PaletteCommand("Sort by the next column", "Name, project, image, state, health, "
+                             "uptime, restarts, CPU, memory.", table.action_cycle_sort)
+        yield PaletteCommand("Reverse the sort order", "", table.action_reverse_sort)
+        yield PaletteCommand("Group by compose project (on/off)", "", table.action_toggle_group)
+        yield PaletteCommand("Refresh this host now", "Re-list its containers.",
+                             self.action_refresh_host)
+        for name, view in self.state.hosts.items():
+            if name != host:
+                yield PaletteCommand(f"Switch to host {name}", f"Now: {view.status.state.value}.",
+                                     partial(self.show_host, name))
+
+    def action_refresh_host(self) -> None:
+        monitor = self.monitors.get(self.host) if self.host else None
+        if monitor is not None:
+            monitor.refresh_now()
+            self.notify(f"Refreshing {self.host}…", timeout=2, markup=False)

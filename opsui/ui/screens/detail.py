@@ -1,0 +1,176 @@
+"""One container in full: overview, health-check log, HTTP health, ports, networks,
+mounts, environment and labels.
+
+The inspect call blocks, so it runs in a thread worker that posts one message.
+When the dashboard hears the container changed (a health transition, a restart),
+the screen inspects again, so the health log on screen is the current one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import partial
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from opsui.domain.models import Container, ContainerDetail, Health
+from opsui.domain.monitor import HostMonitor
+from opsui.domain.operations.policy import Action
+from opsui.ui.commands import PaletteCommand
+from opsui.ui.errors import explain, report_worker_failure
+from opsui.ui.palette import Palette
+from opsui.ui.screens.container_keys import CONTAINER_BINDINGS, ActionRequester
+from opsui.ui.state import UiState
+from opsui.ui.widgets import detail_sections as sections
+from opsui.ui.widgets.container_cells import HEALTH_SYMBOL
+
+
+class DetailScreen(Screen[None]):
+    """Everything about one container; Esc goes back to the table."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail.back",
+                tooltip="Back to the container table."),
+        Binding("ctrl+r", "reinspect", "Refresh", id="detail.refresh",
+                tooltip="Inspect the container again."),
+        *CONTAINER_BINDINGS,
+    ]
+
+    class Inspected(Message):
+        """The inspect worker finished."""
+
+        def __init__(self, detail: ContainerDetail) -> None:
+            super().__init__()
+            self.detail = detail
+            """What the engine said about the container."""
+
+    def __init__(self, host: str, container: Container, monitor: HostMonitor, state: UiState,
+                 request_action: ActionRequester, clock: Callable[[], datetime]) -> None:
+        super().__init__()
+        self.host = host
+        """The host the container runs on."""
+        self.container = container
+        """The container as last seen (updated by :meth:`container_changed`)."""
+        self.monitor = monitor
+        self.state = state
+        self.request_action = request_action
+        self.clock = clock
+        self.detail: ContainerDetail | None = None
+        """The latest inspect result, once it arrived."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        yield Static(Text("Inspecting…"), id="detail-loading")
+        yield VerticalScroll(id="detail-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._title()
+        self.reinspect()
+
+    # -- data ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspect",
+          description="Inspect container")
+    def reinspect(self) -> None:
+        detail = self.monitor.inspect(self.container.id)
+        self.post_message(self.Inspected(detail))
+
+    def container_changed(self, container: Container | None) -> None:
+        """The dashboard saw this container change (or vanish): show the new truth."""
+        if container is None:
+            self.notify(f"{self.container.name} was removed", severity="warning", markup=False)
+            return
+        self.container = container
+        self._title()
+        self.reinspect()
+
+    def on_detail_screen_inspected(self, message: Inspected) -> None:
+        self.detail = message.detail
+        self.container = message.detail.container
+        self._title()
+        self._render_sections(message.detail)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_worker_failure(self.app, event)
+        if event.state is WorkerState.ERROR and self.detail is None and event.worker.error:
+            self.query_one("#detail-loading", Static).update(
+                Text(f"Inspect failed: {explain(event.worker.error)}"))
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def _title(self) -> None:
+        palette = Palette.of(self.app)
+        c = self.container
+        text = Text()
+        text.append(" ")
+        text.append(c.name, style=palette.primary)
+        text.append(f"  on {self.host}  ", style=palette.muted)
+        text.append(c.state.value, style=palette.state(c.state))
+        text.append("  ")
+        text.append(HEALTH_SYMBOL[c.health], style=palette.health(c.health))
+        if self.monitor.read_only:
+            text.append("   READ-ONLY", style=palette.warn)
+        self.query_one("#detail-title", Static).update(text)
+
+    def _render_sections(self, detail: ContainerDetail) -> None:
+        palette = Palette.of(self.app)
+        troubled = detail.container.health in (Health.UNHEALTHY, Health.STARTING)
+        http = self.state.http_health_for(self.host, detail.container)
+        health: list[tuple[str, str, RenderableType]] = [
+            ("health", "Health check", sections.health_log(detail, palette)),
+        ]
+        if http:
+            health.append(("http", "HTTP health", sections.http_health(http, palette)))
+        overview = [("overview", "Overview", sections.overview(detail, palette, self.clock()))]
+        rest: list[tuple[str, str, RenderableType]] = [
+            ("ports", "Ports", sections.ports(detail, palette)),
+            ("networks", "Networks", sections.networks(detail, palette)),
+            ("mounts", "Mounts", sections.mounts(detail, palette)),
+            ("env", "Environment", sections.pairs(detail.env, "No environment.", palette)),
+            ("labels", "Labels", sections.pairs(detail.labels, "No labels.", palette)),
+        ]
+        ordered = [*health, *overview, *rest] if troubled else [*overview, *health, *rest]
+        body = self.query_one("#detail-body", VerticalScroll)
+        with self.app.batch_update():
+            self.query_one("#detail-loading").display = False
+            for index, (key, title, renderable) in enumerate(ordered):
+                found = body.query(f"#section-{key}").results(Static)
+                section = next(found, None)
+                if section is None:
+                    section = Static(renderable, id=f"section-{key}", classes="detail-section")
+                    body.mount(section)
+                else:
+                    section.update(renderable)
+                section.border_title = title
+                section.set_class(troubled and key == "health", "-troubled")
+                if body.children.index(section) != index:
+                    body.move_child(section, before=index)
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        """What the palette offers here: act on this container, refresh, go back."""
+        for action in (Action.RESTART, Action.STOP, Action.START):
+            yield PaletteCommand(f"{action.value.capitalize()} {self.container.name}",
+                                 "Asks first; refused in read-only mode.",
+                                 partial(self.request_action, self.host, self.container, action))
+        yield PaletteCommand("Inspect again", "Re-read the health log and settings.",
+                             self.reinspect)
+        yield PaletteCommand("Back to the dashboard", "", self.action_back)
+
+    def action_container(self, action: str) -> None:
+        self.request_action(self.host, self.container, Action(action))

@@ -1,0 +1,197 @@
+"""What each container-table cell says and how it is coloured, and how rows sort.
+
+Every cell is a Rich ``Text`` built from the plain string, never from markup, so a
+container called ``[@click=app.quit]q`` is shown as exactly that. Sort keys are
+computed from the model, not from the rendered text, so "3h" sorts after "45m".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from opsui.domain.models import Container, ContainerState, ContainerStats, Health, HttpHealth
+from opsui.ui.format import human_bytes, percent, since
+from opsui.ui.palette import Palette
+
+MAX_CELL = 48
+"""Long images or port lists are cut so one container cannot push the others off screen."""
+
+HEALTH_SYMBOL = {
+    Health.HEALTHY: "● healthy",
+    Health.UNHEALTHY: "✗ unhealthy",
+    Health.STARTING: "◌ starting",
+    Health.NONE: "· none",
+}
+
+
+class KeyedText(Text):
+    """A cell that remembers its container id, so DataTable.sort can use our own order."""
+
+    container_id: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its key, header and (when sortable) its sort key."""
+
+    key: str
+    label: str
+    sort: Callable[[Container, ContainerStats | None], Any] | None = None
+
+
+_HEALTH_ORDER = {Health.UNHEALTHY: 0, Health.STARTING: 1, Health.HEALTHY: 2, Health.NONE: 3}
+_STATE_ORDER = {
+    ContainerState.RESTARTING: 0, ContainerState.DEAD: 1, ContainerState.EXITED: 2,
+    ContainerState.PAUSED: 3, ContainerState.CREATED: 4, ContainerState.REMOVING: 5,
+    ContainerState.RUNNING: 6, ContainerState.UNKNOWN: 7,
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _started(container: Container) -> datetime:
+    """Most recently started first, so "uptime" ascending means shortest uptime first."""
+    moment = container.started_at
+    if moment is None or container.state is not ContainerState.RUNNING:
+        return _EPOCH
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("name", "Name", lambda c, s: c.name.lower()),
+    Column("project", "Project/Service", lambda c, s: (c.compose_project or "~",
+                                                       c.compose_service or "")),
+    Column("image", "Image", lambda c, s: c.image.lower()),
+    Column("state", "State", lambda c, s: _STATE_ORDER[c.state]),
+    Column("health", "Health", lambda c, s: _HEALTH_ORDER[c.health]),
+    Column("uptime", "Uptime", lambda c, s: -_started(c).timestamp()),
+    Column("restarts", "Restarts", lambda c, s: -(c.restart_count or 0)),
+    Column("cpu", "CPU", lambda c, s: -(s.cpu_percent if s else -1.0)),
+    Column("mem", "Memory", lambda c, s: -(s.memory_bytes if s else -1)),
+    Column("ports", "Ports"),
+)
+HTTP_COLUMN = Column("http", "HTTP")
+SORTABLE = tuple(c for c in COLUMNS if c.sort is not None)
+
+
+def column_label(column: Column, sort_key: str, reverse: bool) -> Text:
+    """Header text; the sorted column carries an arrow, the others keep room for one."""
+    arrow = ("▲" if reverse else "▼") if column.key == sort_key else " "
+    return Text(f"{column.label} {arrow}")
+
+
+def order_key(container: Container, stats: ContainerStats | None, column: Column,
+              grouped: bool) -> tuple[Any, ...]:
+    """Sort key of one row: compose project first (when grouped), then the column, then name."""
+    assert column.sort is not None
+    group = (container.compose_project is None, container.compose_project or "") if grouped else ()
+    return (*group, column.sort(container, stats), container.name.lower(), container.id)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def http_summary(results: Sequence[tuple[str, tuple[HttpHealth, ...]]]) -> tuple[str, bool | None]:
+    """A short verdict over every HTTP health URL of the apps a container serves."""
+    probes = [probe for _, found in results for probe in found]
+    if not probes:
+        return "", None
+    failing = [p for p in probes if not p.ok or any(not c.ok for c in p.checks)]
+    if not failing:
+        return f"✓ {len(probes)}/{len(probes)} ok", True
+    first = failing[0]
+    bad_checks = [c.name for c in first.checks if not c.ok]
+    if bad_checks:
+        reason = ", ".join(bad_checks)
+    elif first.status_code is not None:
+        reason = str(first.status_code)
+    else:
+        reason = first.error or "failed"
+    return _cut(f"✗ {reason}"), False
+
+
+def row_cells(
+    container: Container,
+    stats: ContainerStats | None,
+    http: Sequence[tuple[str, tuple[HttpHealth, ...]]],
+    palette: Palette,
+    now: datetime,
+    with_http: bool,
+) -> dict[str, Text]:
+    """Every cell of one row, keyed by column."""
+    unhealthy = container.health is Health.UNHEALTHY
+    running = container.state is ContainerState.RUNNING
+    name = KeyedText(container.name, style=palette.bad if unhealthy else
+                     (palette.strong if running else palette.muted))
+    name.container_id = container.id
+    if container.compose_project:
+        project = Text(container.compose_project, style=palette.primary)
+        project.append(f"/{container.compose_service or '?'}", style=palette.accent)
+    else:
+        project = Text("—", style=palette.muted)
+    state_text = container.state.value
+    if container.state is ContainerState.EXITED and container.exit_code is not None:
+        state_text = f"exited ({container.exit_code})"
+    if running and container.started_at is not None:
+        uptime = Text(since(container.started_at, now))
+    else:
+        uptime = Text(_cut(_status_age(container.status_text)), style=palette.muted)
+    restarts = container.restart_count
+    cells = {
+        "name": name,
+        "project": project,
+        "image": Text(_cut(container.image)),
+        "state": Text(state_text, style=palette.state(container.state)),
+        "health": Text(HEALTH_SYMBOL[container.health], style=palette.health(container.health)),
+        "uptime": uptime,
+        "restarts": Text("-" if restarts is None else str(restarts),
+                         style=palette.warn if restarts else palette.muted, justify="right"),
+        "cpu": _cpu(stats, palette),
+        "mem": _memory(stats, palette),
+        "ports": Text(_cut(", ".join(str(p) for p in container.ports if p.host_port)
+                           or ", ".join(str(p) for p in container.ports)), style=palette.muted),
+    }
+    if with_http:
+        summary, ok = http_summary(http)
+        cells["http"] = Text(summary, style=palette.muted if ok is None else
+                             (palette.ok if ok else palette.bad))
+    return cells
+
+
+def _status_age(status: str) -> str:
+    """``Exited (1) 2 hours ago`` -> ``2 hours ago``: the state column already has the rest."""
+    if status.startswith("Exited (") and ") " in status:
+        return status.split(") ", 1)[1]
+    return status
+
+
+def _cpu(stats: ContainerStats | None, palette: Palette) -> Text:
+    if stats is None:
+        return Text("", justify="right")
+    style = palette.bad if stats.cpu_percent >= 90 else (
+        palette.warn if stats.cpu_percent >= 60 else None)
+    return Text(percent(stats.cpu_percent), style=style or "", justify="right")
+
+
+def _memory(stats: ContainerStats | None, palette: Palette) -> Text:
+    if stats is None:
+        return Text("", justify="right")
+    style = ""
+    if stats.memory_limit_bytes and stats.memory_bytes >= 0.9 * stats.memory_limit_bytes:
+        style = str(palette.bad)
+    return Text(human_bytes(stats.memory_bytes), style=style, justify="right")
+
+
+def matches(container: Container, needle: str) -> bool:
+    """The filter: a case-insensitive substring of name, image, project/service or state."""
+    if not needle:
+        return True
+    needle = needle.lower()
+    fields = (container.name, container.image, container.compose_project or "",
+              container.compose_service or "", container.state.value, container.health.value)
+    return any(needle in f.lower() for f in fields)

@@ -1,0 +1,287 @@
+"""The container table: one row per container of the selected host, updated by key.
+
+Rows are added, updated and removed one by one from :class:`~opsui.ui.state.Changes`,
+never rebuilt on an event, so a host with hundreds of containers stays smooth and
+the cursor stays on the container the operator chose. A full rebuild happens only
+when the operator switches host or edits the filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from opsui.domain.models import Container
+from opsui.ui.palette import Palette
+from opsui.ui.state import HostView, UiState
+from opsui.ui.widgets.container_cells import (
+    COLUMNS,
+    HTTP_COLUMN,
+    SORTABLE,
+    Column,
+    column_label,
+    matches,
+    order_key,
+    row_cells,
+)
+
+
+def same_cell(old: Text, new: Text) -> bool:
+    """Equal text *and* style (``Text.__eq__`` ignores the base style, i.e. the colour)."""
+    return old == new and old.style == new.style
+
+
+class ContainerTable(DataTable[Text]):
+    """Containers of one host, grouped by compose project, sortable and filterable."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Detail", id="dashboard.detail",
+                tooltip="Open the selected container: inspect data and its health-check log."),
+        Binding("s", "cycle_sort", "Sort", id="dashboard.sort",
+                tooltip="Sort by the next column (name, state, health, uptime, CPU...)."),
+        Binding("S", "reverse_sort", "Reverse", id="dashboard.sort_reverse", show=False,
+                tooltip="Reverse the sort order."),
+        Binding("g", "toggle_group", "Group", id="dashboard.group", show=False,
+                tooltip="Group rows by compose project, or sort across all containers."),
+    ]
+
+    class DetailRequested(Message):
+        """The operator asked for the detail view of a container."""
+
+        def __init__(self, container_id: str) -> None:
+            super().__init__()
+            self.container_id = container_id
+            """The container to open."""
+
+    class VisibleChanged(Message):
+        """The set of rows on screen changed: only these need live stats."""
+
+        def __init__(self, container_ids: frozenset[str]) -> None:
+            super().__init__()
+            self.container_ids = container_ids
+            """Ids of the rows currently on screen."""
+
+    def __init__(self, state: UiState, with_http: bool = False,
+                 clock: Callable[[], datetime] | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.state = state
+        """The shared picture of every host."""
+        self.host: str | None = None
+        """The host whose containers are shown."""
+        self.with_http = with_http
+        """Whether the HTTP health column exists (apps with health URLs are configured)."""
+        self.clock = clock or (lambda: datetime.now().astimezone())
+        """Now, for uptimes; tests freeze it."""
+        self.needle = ""
+        """The current filter text."""
+        self.sort_column: Column = SORTABLE[0]
+        """The column rows are sorted by, within their compose project."""
+        self.sort_reverse = False
+        self.grouped = True
+        """Keep compose projects together (project first in the sort key)."""
+        self._order: list[str] = []
+        self._visible: frozenset[str] = frozenset()
+
+    def on_mount(self) -> None:
+        columns = (*COLUMNS, HTTP_COLUMN) if self.with_http else COLUMNS
+        for column in columns:
+            self.add_column(column_label(column, self.sort_column.key, self.sort_reverse),
+                            key=column.key)
+
+    # -- what the screen calls ------------------------------------------------------------
+
+    @property
+    def view(self) -> HostView | None:
+        return self.state.hosts.get(self.host) if self.host else None
+
+    @property
+    def selected_id(self) -> str | None:
+        """Id of the container under the cursor, if any."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # the cursor may point past the end while rows change
+            return None
+        return key.value
+
+    @property
+    def selected(self) -> Container | None:
+        view, cid = self.view, self.selected_id
+        return view.containers.get(cid) if view and cid else None
+
+    def show(self, host: str | None, needle: str | None = None) -> None:
+        """Rebuild for a host or a filter: the one full redraw, kept off the event path."""
+        keep = self.selected_id if host == self.host else None
+        self.host = host
+        if needle is not None:
+            self.needle = needle
+        with self.app.batch_update():
+            self.clear()
+            view = self.view
+            if view is not None:
+                for container in view.containers.values():
+                    if matches(container, self.needle):
+                        self._add(view, container)
+            self._resort(keep)
+        self.call_after_refresh(self.report_visible)
+
+    def apply(self, changed: Iterable[str], removed: Iterable[str]) -> None:
+        """Update the rows of changed containers by key; add or drop rows as needed."""
+        view = self.view
+        if view is None:
+            return
+        keep = self.selected_id
+        dirty = False
+        with self.app.batch_update():
+            for cid in removed:
+                dirty |= self._drop(cid)
+            for cid in changed:
+                container = view.containers.get(cid)
+                if container is None:
+                    continue
+                if not matches(container, self.needle):
+                    dirty |= self._drop(cid)
+                elif cid in self.rows:
+                    self._update(view, container)
+                else:
+                    self._add(view, container)
+                    dirty = True
+            self._resort(keep, force=dirty)
+        self.report_visible()
+
+    def restyle(self) -> None:
+        """Rebuild every cell after a theme change (the colours live in the cells)."""
+        view = self.view
+        if view is None:
+            return
+        with self.app.batch_update():
+            for cid in list(self.rows):
+                container = view.containers.get(cid.value or "")
+                if container is not None:
+                    self._update(view, container)
+
+    def refresh_uptimes(self) -> None:
+        """Uptime cells age without events; redraw just that column now and then."""
+        view = self.view
+        if view is None:
+            return
+        now = self.clock()
+        palette = Palette.of(self.app)
+        with self.app.batch_update():
+            for key in list(self.rows):
+                container = view.containers.get(key.value or "")
+                if container is not None:
+                    cell = row_cells(container, None, (), palette, now, False)["uptime"]
+                    if not same_cell(self.get_cell(key, "uptime"), cell):
+                        self.update_cell(key, "uptime", cell, update_width=True)
+
+    # -- row bookkeeping --------------------------------------------------------------------
+
+    def _cells(self, view: HostView, container: Container) -> dict[str, Text]:
+        return row_cells(container, view.stats.get(container.id),
+                         self.state.http_health_for(view.name, container),
+                         Palette.of(self.app), self.clock(), self.with_http)
+
+    def _add(self, view: HostView, container: Container) -> None:
+        cells = self._cells(view, container)
+        self.add_row(*(cells[str(column.key.value)] for column in self.ordered_columns),
+                     key=container.id)
+
+    def _update(self, view: HostView, container: Container) -> None:
+        for key, cell in self._cells(view, container).items():
+            if not same_cell(self.get_cell(container.id, key), cell):
+                self.update_cell(container.id, key, cell, update_width=True)
+
+    def _drop(self, container_id: str) -> bool:
+        try:
+            self.remove_row(container_id)
+        except RowDoesNotExist:
+            return False
+        return True
+
+    def _desired_order(self) -> list[str]:
+        view = self.view
+        if view is None:
+            return []
+        ids = [key.value for key in self.rows if key.value in view.containers]
+        column = self.sort_column
+        ordered = sorted(
+            ids, key=lambda cid: order_key(view.containers[cid], view.stats.get(cid),
+                                           column, self.grouped))
+        if self.sort_reverse:
+            ordered = self._reverse_within_groups(view, ordered)
+        return ordered
+
+    def _reverse_within_groups(self, view: HostView, ordered: list[str]) -> list[str]:
+        if not self.grouped:
+            return ordered[::-1]
+        groups: dict[str, list[str]] = {}
+        for cid in ordered:
+            groups.setdefault(view.containers[cid].group, []).append(cid)
+        return [cid for members in groups.values() for cid in reversed(members)]
+
+    def _resort(self, keep: str | None, force: bool = False) -> None:
+        """Apply our own order to the rows; put the cursor back on the same container."""
+        order = self._desired_order()
+        if order == self._order and not force:
+            return
+        self._order = order
+        position = {cid: index for index, cid in enumerate(order)}
+        self.sort("name", key=lambda cell: position.get(getattr(cell, "container_id", ""), 0))
+        if keep is not None and keep in position:
+            self.move_cursor(row=position[keep], animate=False, scroll=False)
+
+    def report_visible(self) -> None:
+        """Tell the screen which rows are on screen, when that set changed."""
+        top = int(self.scroll_y)
+        height = max(1, self.size.height - self.header_height)
+        visible = frozenset(
+            cid for cid in self._order[top : top + height + 1]
+        )
+        if visible != self._visible:
+            self._visible = visible
+            self.post_message(self.VisibleChanged(visible))
+
+    # -- reacting to the operator -------------------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.report_visible()
+
+    def on_resize(self) -> None:
+        self.report_visible()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value:
+            self.post_message(self.DetailRequested(event.row_key.value))
+
+    def action_cycle_sort(self) -> None:
+        index = SORTABLE.index(self.sort_column)
+        self.sort_column = SORTABLE[(index + 1) % len(SORTABLE)]
+        self._relabel()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._relabel()
+
+    def action_toggle_group(self) -> None:
+        self.grouped = not self.grouped
+        self.notify("Grouped by compose project" if self.grouped else "Sorted across projects",
+                    timeout=2, markup=False)
+        self._resort(self.selected_id, force=True)
+
+    def _relabel(self) -> None:
+        for column in (*COLUMNS, HTTP_COLUMN):
+            if column.key in self.columns:
+                self.columns[column.key].label = column_label(  # type: ignore[index]
+                    column, self.sort_column.key, self.sort_reverse)
+        self._resort(self.selected_id, force=True)
+        self.refresh()

@@ -1,0 +1,115 @@
+"""The host list: each host's link state, latency and read-only badge; the chosen
+host's error message and hint underneath, so "why is prod grey" needs no keypress.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option, OptionDoesNotExist
+
+from opsui.domain.models import LinkState
+from opsui.ui.palette import Palette
+from opsui.ui.state import HostView
+
+_STATE_SYMBOL = {
+    LinkState.CONNECTED: "●",
+    LinkState.CONNECTING: "◌",
+    LinkState.RECONNECTING: "◌",
+}
+
+
+def host_prompt(view: HostView, read_only: bool, palette: Palette) -> Text:
+    """Two lines: name (and badges), then state and latency in the state's colour."""
+    status = view.status
+    style = palette.link(status.state)
+    text = Text()
+    text.append(f"{_STATE_SYMBOL.get(status.state, '✗')} ", style=style)
+    text.append(status.name, style=palette.strong)
+    if read_only:
+        text.append("  RO", style=palette.warn)
+    if view.unhealthy_count:
+        text.append(f"  ✗{view.unhealthy_count}", style=palette.bad)
+    text.append("\n  ")
+    text.append(status.state.value, style=style)
+    if status.latency_ms is not None and status.state is LinkState.CONNECTED:
+        text.append(f" · {status.latency_ms:.0f} ms", style=palette.muted)
+    return text
+
+
+def host_explanation(view: HostView, palette: Palette) -> Text:
+    """The chosen host's error message and what to do about it (empty when all is well)."""
+    status = view.status
+    text = Text()
+    if status.message:
+        text.append(status.message, style=palette.link(status.state))
+    if status.hint:
+        if text:
+            text.append("\n\n")
+        text.append(status.hint, style=palette.muted)
+    return text
+
+
+class HostSidebar(Vertical):
+    """Hosts in configuration order; moving the highlight switches the table's host."""
+
+    class HostSelected(Message):
+        """The operator moved to another host."""
+
+        def __init__(self, host: str) -> None:
+            super().__init__()
+            self.host = host
+            """The host to show."""
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(id="host-list")
+        yield Static(id="host-detail")
+
+    @property
+    def option_list(self) -> OptionList:
+        return self.query_one("#host-list", OptionList)
+
+    @property
+    def highlighted_host(self) -> str | None:
+        option = self.option_list.highlighted_option
+        return option.id if option else None
+
+    def update_hosts(self, views: list[HostView], read_only: dict[str, bool]) -> None:
+        """Redraw each host entry in place (adding missing ones), then the explanation."""
+        options = self.option_list
+        palette = Palette.of(self.app)
+        known = {option.id for option in options.options}
+        for view in views:
+            prompt = host_prompt(view, read_only.get(view.name, False), palette)
+            if view.name in known:
+                options.replace_option_prompt(view.name, prompt)
+            else:
+                options.add_option(Option(prompt, id=view.name))
+        if options.highlighted is None and options.option_count:
+            options.highlighted = 0
+        self.explain(views)
+
+    def select(self, host: str) -> None:
+        """Move the highlight to ``host`` (which also switches the table)."""
+        options = self.option_list
+        try:
+            options.highlighted = options.get_option_index(host)
+        except OptionDoesNotExist:  # an unknown host name: leave the highlight alone
+            return
+
+    def explain(self, views: list[HostView]) -> None:
+        """Show the highlighted host's message and hint under the list."""
+        current = self.highlighted_host
+        view = next((v for v in views if v.name == current), None)
+        detail = self.query_one("#host-detail", Static)
+        text = host_explanation(view, Palette.of(self.app)) if view else Text()
+        detail.update(text)
+        detail.display = bool(text)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.HostSelected(event.option.id))

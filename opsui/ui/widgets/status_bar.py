@@ -1,0 +1,57 @@
+"""The top line: which host, how many containers, how many unhealthy, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from opsui.ui.palette import Palette
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    """Everything the top line says; equal lines are not redrawn."""
+
+    host: str
+    shown: int
+    total: int
+    unhealthy: int
+    needle: str
+    sort: str
+    read_only: bool
+    listed: bool
+
+
+class StatusBar(Horizontal):
+    """A single line docked at the top of the dashboard, with a read-only badge."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-text")
+        yield Static(Text(" READ-ONLY "), id="read-only-badge")
+
+    def show(self, line: StatusLine) -> None:
+        palette = Palette.of(self.app)
+        text = Text()
+        text.append(" opsui ", style=palette.primary)
+        text.append("│ ", style=palette.muted)
+        text.append(line.host or "no host", style=palette.strong)
+        text.append(" │ ", style=palette.muted)
+        if not line.listed:
+            text.append("waiting for containers…", style=palette.muted)
+        elif line.needle:
+            text.append(f"{line.shown} of {line.total} containers")
+            text.append(" │ filter: ", style=palette.muted)
+            text.append(line.needle, style=palette.accent)
+        else:
+            text.append(f"{line.total} containers")
+        if line.unhealthy:
+            text.append(" │ ", style=palette.muted)
+            text.append(f"✗ {line.unhealthy} unhealthy", style=palette.bad)
+        text.append(" │ sort: ", style=palette.muted)
+        text.append(line.sort, style=palette.muted)
+        self.query_one("#status-text", Static).update(text)
+        self.query_one("#read-only-badge").display = line.read_only

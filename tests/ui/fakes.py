@@ -1,0 +1,344 @@
+"""In-memory hosts for UI tests: a real HostMonitor drives these without any I/O.
+
+``FakeEngine`` records every call, so a test can prove that "n" in the confirm
+dialog did not restart anything. ``FakeEngine.put`` changes a container and emits
+an event, so the monitor re-reads it and the UI hears ``container_changed`` exactly
+as it would from Docker. ``ScriptedMonitor`` skips the threads altogether and
+feeds fixed data, for snapshots that must not depend on timing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from opsui.config import AppConfig, Config
+from opsui.domain.errors import HostError
+from opsui.domain.models import (
+    Container,
+    ContainerDetail,
+    ContainerEvent,
+    ContainerState,
+    ContainerStats,
+    EventKind,
+    Health,
+    HealthLogEntry,
+    HostMetrics,
+    HostStatus,
+    HttpHealth,
+    LinkState,
+    Mount,
+    NetworkAttachment,
+    PortBinding,
+    SubCheck,
+)
+from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
+from opsui.domain.operations.gate import ActionGate
+from opsui.domain.ports import CommandResult, ContainerEngine, HealthProber, MetricsSource
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+"""The frozen "now" of every UI test."""
+
+FAST = MonitorSettings(refresh_seconds=1.0, stats_seconds=0.5, metrics_seconds=0.5,
+                       health_seconds=0.1, link_check_seconds=0.05,
+                       backoff_initial=0.02, backoff_maximum=0.05)
+
+
+def frozen_clock() -> datetime:
+    return NOW
+
+
+def container(
+    cid: str,
+    name: str | None = None,
+    *,
+    image: str = "opsui-test/app:1.0.0",
+    state: ContainerState = ContainerState.RUNNING,
+    health: Health = Health.HEALTHY,
+    project: str | None = None,
+    service: str | None = None,
+    started_minutes_ago: int = 90,
+    restarts: int | None = 0,
+    ports: tuple[PortBinding, ...] = (),
+) -> Container:
+    return Container(
+        id=cid.ljust(64, "0"),
+        name=name or cid,
+        image=image,
+        state=state,
+        health=health,
+        status_text="Exited (1) 2 hours ago" if state is ContainerState.EXITED else "Up",
+        created_at=NOW - timedelta(days=2),
+        started_at=NOW - timedelta(minutes=started_minutes_ago),
+        restart_count=restarts,
+        compose_project=project,
+        compose_service=service,
+        ports=ports,
+        exit_code=1 if state is ContainerState.EXITED else None,
+    )
+
+
+def detail_for(c: Container) -> ContainerDetail:
+    """A plausible inspect result; unhealthy containers carry a failing health log."""
+    failing = c.health is Health.UNHEALTHY
+    log = tuple(
+        HealthLogEntry(
+            started_at=NOW - timedelta(seconds=30 * (5 - i)),
+            ended_at=NOW - timedelta(seconds=30 * (5 - i)) + timedelta(milliseconds=120),
+            exit_code=1 if failing else 0,
+            output=("wget: can't connect to remote host (127.0.0.1): Connection refused\n"
+                    if failing else "ok\n"),
+        )
+        for i in range(5)
+    ) if c.health is not Health.NONE else ()
+    return ContainerDetail(
+        container=c,
+        command="/bin/httpd -f -p 8080",
+        entrypoint="",
+        env=(("APP_VERSION", "1.0.0"), ("DATABASE_PASSWORD", "********")),
+        mounts=(Mount("volume", "shop_data", "/data"),),
+        networks=(NetworkAttachment("shop_default", "172.18.0.3", ("web", c.name)),),
+        labels=(("com.docker.compose.project", c.compose_project or ""),
+                ("opsui.test", "1")),
+        health_log=log,
+        health_failing_streak=5 if failing else 0,
+        restart_policy="unless-stopped",
+        image_id="sha256:" + "ab" * 32,
+    )
+
+
+class FakeEvents:
+    """An event stream fed by the engine; ``close`` ends the iteration."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[ContainerEvent | None] = queue.Queue()
+
+    def __iter__(self) -> Iterator[ContainerEvent]:
+        while (event := self.queue.get()) is not None:
+            yield event
+
+    def close(self) -> None:
+        self.queue.put(None)
+
+
+class FakeEngine:
+    """A Docker engine in a dict. Thread-safe; records actions in ``calls``."""
+
+    def __init__(self, containers: Iterable[Container] = ()) -> None:
+        self._lock = threading.Lock()
+        self.containers = {c.id: c for c in containers}
+        self.calls: list[tuple[str, str]] = []
+        """(action, container id) of every start/stop/restart."""
+        self.streams: list[FakeEvents] = []
+
+    def ping(self) -> float:
+        return 2.0
+
+    def list_containers(self) -> list[Container]:
+        with self._lock:
+            return list(self.containers.values())
+
+    def get_container(self, container_id: str) -> Container | None:
+        with self._lock:
+            return self.containers.get(container_id)
+
+    def inspect(self, container_id: str) -> ContainerDetail:
+        with self._lock:
+            found = self.containers.get(container_id)
+        if found is None:
+            raise HostError(f"no such container {container_id[:12]}")
+        return detail_for(found)
+
+    def stats(self, container_id: str) -> ContainerStats | None:
+        with self._lock:
+            found = self.containers.get(container_id)
+        if found is None or found.state is not ContainerState.RUNNING:
+            return None
+        return ContainerStats(container_id, 12.5, 48 * 1024 * 1024, 512 * 1024 * 1024, NOW)
+
+    def events(self) -> FakeEvents:
+        stream = FakeEvents()
+        self.streams.append(stream)
+        return stream
+
+    def _emit(self, kind: EventKind, container_id: str, action: str) -> None:
+        for stream in self.streams:
+            stream.queue.put(ContainerEvent(kind, container_id, action))
+
+    def put(self, c: Container) -> None:
+        """Add or change a container, as ``docker`` would, and emit its event."""
+        with self._lock:
+            self.containers[c.id] = c
+        self._emit(EventKind.CHANGED, c.id, "health_status")
+
+    def remove(self, container_id: str) -> None:
+        with self._lock:
+            self.containers.pop(container_id, None)
+        self._emit(EventKind.REMOVED, container_id, "destroy")
+
+    def _act(self, action: str, container_id: str) -> None:
+        with self._lock:
+            self.calls.append((action, container_id))
+            found = self.containers.get(container_id)
+            if found is not None:
+                state = ContainerState.EXITED if action == "stop" else ContainerState.RUNNING
+                self.containers[container_id] = dataclasses.replace(found, state=state)
+
+    def start(self, container_id: str) -> None:
+        self._act("start", container_id)
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        self._act("stop", container_id)
+
+    def restart(self, container_id: str, timeout: int = 10) -> None:
+        self._act("restart", container_id)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeMetrics:
+    def sample(self) -> HostMetrics:
+        return metrics_sample(23.0)
+
+
+def metrics_sample(cpu: float) -> HostMetrics:
+    gib = 1024**3
+    return HostMetrics(cpu, 3 * gib, 8 * gib, 40 * gib, 100 * gib, 0.52, 0.4, 0.33, NOW)
+
+
+class FakeProber:
+    def __init__(self, results: dict[str, HttpHealth] | None = None) -> None:
+        self.results = results or {}
+
+    def probe(self, url: str, timeout: float = 5.0) -> HttpHealth:
+        return self.results.get(url, HttpHealth(url, True, 200, 3.0))
+
+
+class FakeRunner:
+    def run(self, argv: list[str], timeout: float = 30.0,
+            stdin: bytes | None = None) -> CommandResult:
+        return CommandResult(0, b"", b"")
+
+
+class FakeConnection:
+    """A host whose ``connect`` fails with ``failure`` until a test clears it."""
+
+    def __init__(self, name: str, engine: FakeEngine | None = None,
+                 failure: HostError | None = None, prober: FakeProber | None = None) -> None:
+        self.name = name
+        self._engine = engine or FakeEngine()
+        self.failure = failure
+        """Raised by every connect() while set (e.g. EngineUnavailable)."""
+        self._prober = prober or FakeProber()
+
+    def connect(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def is_alive(self) -> bool:
+        return self.failure is None
+
+    @property
+    def engine(self) -> ContainerEngine:
+        return self._engine
+
+    @property
+    def fake_engine(self) -> FakeEngine:
+        return self._engine
+
+    @property
+    def metrics(self) -> MetricsSource:
+        return FakeMetrics()
+
+    @property
+    def prober(self) -> HealthProber:
+        return self._prober
+
+    @property
+    def runner(self) -> FakeRunner:
+        return FakeRunner()
+
+    def close(self) -> None:
+        pass
+
+
+def factory(connections: Iterable[FakeConnection], gate: ActionGate,
+            apps: Iterable[AppConfig] = ()):  # type: ignore[no-untyped-def]
+    """A monitor_factory running real HostMonitors over fake connections."""
+    conns = list(connections)
+    app_list = tuple(apps)
+
+    def build(listener: MonitorListener) -> list[HostMonitor]:
+        return [HostMonitor(c, listener, gate, FAST, app_list) for c in conns]
+
+    return build
+
+
+class ScriptedMonitor(HostMonitor):
+    """A monitor without threads: ``start`` delivers a fixed picture synchronously.
+
+    For snapshots: the same data arrives in the same order every run.
+    """
+
+    def __init__(self, connection: FakeConnection, listener: MonitorListener, gate: ActionGate,
+                 status: HostStatus | None = None,
+                 metrics_history: Iterable[float] = (),
+                 app_health: dict[str, tuple[HttpHealth, ...]] | None = None,
+                 apps: Iterable[AppConfig] = ()) -> None:
+        super().__init__(connection, listener, gate, FAST, apps)
+        self.fixed_status = status or HostStatus(connection.name, LinkState.CONNECTED, 2.0)
+        self.metrics_history = tuple(metrics_history)
+        self.fixed_health = app_health or {}
+        self.fake_engine = connection.fake_engine
+
+    def start(self) -> None:
+        self.status = self.fixed_status
+        self.listener.host_status(self.status)
+        if self.status.state is not LinkState.CONNECTED:
+            return
+        containers = self.fake_engine.list_containers()
+        self.listener.containers_snapshot(self.name, containers)
+        for cpu in self.metrics_history:
+            self.listener.host_metrics(self.name, metrics_sample(cpu))
+        stats = [s for c in containers if (s := self.fake_engine.stats(c.id)) is not None]
+        self.listener.container_stats(self.name, stats)
+        for app, results in self.fixed_health.items():
+            self.listener.app_health(self.name, app, results)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        pass
+
+
+def shop_containers() -> list[Container]:
+    """A small but realistic host: a compose project, a broken service, a loner."""
+    web_ports = (PortBinding(8080, "tcp", "0.0.0.0", 18080),)
+    return [
+        container("a1", "shop-web-1", project="shop", service="web", ports=web_ports,
+                  started_minutes_ago=185),
+        container("a2", "shop-web-2", project="shop", service="web", started_minutes_ago=185,
+                  ports=(PortBinding(8080, "tcp", "0.0.0.0", 18081),)),
+        container("a3", "shop-worker-1", project="shop", service="worker",
+                  image="opsui-test/app:3.0.0", health=Health.UNHEALTHY, restarts=4,
+                  started_minutes_ago=7),
+        container("a4", "shop-db-1", project="shop", service="db", image="opsui-test/pg:15",
+                  started_minutes_ago=4000, ports=(PortBinding(5432),)),
+        container("b1", "billing-api-1", project="billing", service="api",
+                  health=Health.STARTING, started_minutes_ago=1),
+        container("c1", "scratchpad", image="busybox:latest", health=Health.NONE,
+                  state=ContainerState.EXITED, restarts=None),
+    ]
+
+
+SHOP_APP = AppConfig("shop", service="shop/web", health_urls=("http://127.0.0.1:18080/health",))
+SHOP_HEALTH = (HttpHealth("http://127.0.0.1:18080/health", False, 503, 12.0,
+                          (SubCheck("database", True, "4 ms"),
+                           SubCheck("cache", False, "connection refused")),
+                          checked_at=NOW),)
+
+
+def config(**changes: object) -> Config:
+    return dataclasses.replace(Config(), **changes)  # type: ignore[arg-type]
