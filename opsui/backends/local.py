@@ -1,0 +1,131 @@
+"""The machine opsui runs on: its Docker engine, psutil metrics, direct HTTP probes and
+subprocesses, bundled as one :class:`opsui.domain.ports.HostConnection`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+
+from opsui.backends.docker_engine import DockerEngine, connect_local, describe_endpoint
+from opsui.backends.health import HttpHealthProber
+from opsui.backends.metrics import PsutilMetrics
+from opsui.domain.errors import HostError
+from opsui.domain.ports import CommandResult
+
+TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) returns
+NOT_FOUND_EXIT_CODE = 127  # what a shell returns for an unknown command
+NOT_EXECUTABLE_EXIT_CODE = 126
+REAP_SECONDS = 5.0
+
+
+class LocalRunner:
+    """:class:`opsui.domain.ports.CommandRunner` with subprocesses.
+
+    Failures are reported the way a remote shell would report them, so callers treat
+    local and SSH hosts alike: a missing program is exit 127, a timeout is exit 124 with
+    the whole process group killed (a shell script's children do not outlive it).
+    """
+
+    def run(
+        self, argv: list[str], timeout: float = 30.0, stdin: bytes | None = None
+    ) -> CommandResult:
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            return CommandResult(NOT_FOUND_EXIT_CODE, b"", f"{argv[0]}: not found\n".encode())
+        except PermissionError:
+            message = f"{argv[0]}: permission denied\n".encode()
+            return CommandResult(NOT_EXECUTABLE_EXIT_CODE, b"", message)
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            try:  # a grandchild that left the group may still hold the pipes
+                stdout, stderr = process.communicate(timeout=REAP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = b"", b""
+            note = f"\n{argv[0]}: timed out after {timeout:g} s\n".encode()
+            return CommandResult(TIMEOUT_EXIT_CODE, stdout, stderr + note)
+        return CommandResult(process.returncode, stdout, stderr)
+
+
+class LocalHost:
+    """:class:`opsui.domain.ports.HostConnection` for this machine.
+
+    ``docker_host`` overrides DOCKER_HOST; None means DOCKER_HOST or the default socket.
+    ``connect()`` may be called again to rebuild everything after the engine restarts.
+    """
+
+    def __init__(self, name: str, docker_host: str | None = None, disk_path: str = "/") -> None:
+        self.name = name
+        self._docker_host = docker_host
+        self._disk_path = disk_path
+        self._engine: DockerEngine | None = None
+        self._metrics: PsutilMetrics | None = None
+        self._prober: HttpHealthProber | None = None
+        self._runner: LocalRunner | None = None
+
+    def connect(self) -> None:
+        self.close()
+        client = connect_local(self._docker_host)
+        try:
+            engine = DockerEngine(client, describe_endpoint(self._docker_host))
+            metrics = PsutilMetrics(self._disk_path)
+        except BaseException:
+            client.close()
+            raise
+        self._engine = engine
+        self._metrics = metrics
+        self._prober = HttpHealthProber()
+        self._runner = LocalRunner()
+
+    def is_alive(self) -> bool:
+        """Connected and not closed: there is no link to lose locally (ping tells the rest)."""
+        return self._engine is not None
+
+    def _require(self) -> None:
+        if self._engine is None:
+            raise HostError(f"{self.name}: not connected", hint="Connect to the host first.")
+
+    @property
+    def engine(self) -> DockerEngine:
+        self._require()
+        assert self._engine is not None
+        return self._engine
+
+    @property
+    def metrics(self) -> PsutilMetrics:
+        self._require()
+        assert self._metrics is not None
+        return self._metrics
+
+    @property
+    def prober(self) -> HttpHealthProber:
+        self._require()
+        assert self._prober is not None
+        return self._prober
+
+    @property
+    def runner(self) -> LocalRunner:
+        self._require()
+        assert self._runner is not None
+        return self._runner
+
+    def close(self) -> None:
+        engine, prober = self._engine, self._prober
+        self._engine = self._metrics = self._prober = self._runner = None
+        if engine is not None:
+            engine.close()
+        if prober is not None:
+            prober.close()
