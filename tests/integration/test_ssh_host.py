@@ -166,9 +166,10 @@ def make_container(docker_client: docker.DockerClient) -> Iterator[Callable[...,
     def make(**kwargs: Any) -> DockerContainer:
         kwargs.setdefault("image", APP)
         name = f"opsui-test-ssh-{uuid.uuid4().hex[:10]}"
-        container = docker_client.containers.run(
-            name=name, labels=dict(TEST_LABEL), detach=True, **kwargs)
-        made.append(container)
+        container = docker_client.containers.create(name=name, labels=dict(TEST_LABEL),
+                                                    **kwargs)
+        made.append(container)  # before start: a failed start must not leak it
+        container.start()
         return container
 
     yield make
