@@ -5,17 +5,16 @@ container created locally must be seen over SSH. HOME is pointed at an empty fol
 and SSH_AUTH_SOCK removed for every test, so nothing from the operator's own ~/.ssh
 (known_hosts, keys, agent) can make a test pass or fail by accident.
 
-Every container made here carries ``opsui.test=1`` and a unique name and is removed
-even on failure; only loopback addresses are used; the only process killed is the
-sshd child serving this test's own connection, by pid.
+Fixtures ``testbed``, ``docker_client`` and ``make_container`` come from conftest.py
+(labelled containers, removed even on failure; skips when the bed is not up). Only
+loopback addresses are used; the only process killed is the sshd child serving this
+test's own connection, by pid.
 """
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import os
-import shlex
 import signal
 import socket
 import ssl
@@ -26,10 +25,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import docker
-import docker.errors
 import httpx
 import pytest
 from docker.models.containers import Container as DockerContainer
@@ -47,36 +44,14 @@ from opsui.domain.errors import (
 )
 from opsui.domain.models import ContainerEvent, HttpHealth
 
+from .helpers import Testbed, host_port, wait_until
+
 pytestmark = pytest.mark.integration
-
-APP = "opsui-test/app:1.0.0"  # busybox httpd on 8080 serving /api/health (JSON)
-TEST_LABEL = {"opsui.test": "1"}
-STATE = Path(os.environ.get("OPSUI_TEST_STATE", "/tmp/opsui-testbed"))
-_T = TypeVar("_T")
-
-
-def wait_until(probe: Callable[[], _T | None], timeout: float = 30.0, interval: float = 0.2,
-               what: str = "") -> _T:
-    """Poll until truthy; a local stand-in for tests/integration/helpers.py (not there yet)."""
-    deadline = time.monotonic() + timeout
-    last: _T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what or probe}; last: {last!r}")
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("OPSUI_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (OPSUI_REQUIRE_DOCKER=1 turns this skip into a failure)")
-    pytest.skip(reason)
 
 
 @dataclass(frozen=True)
 class Bed:
-    """The test sshd's coordinates, from $OPSUI_TEST_STATE/env (written by up.sh)."""
+    """The test sshd's coordinates (from the shared ``testbed``) plus its own files."""
 
     host: str
     port: int
@@ -92,16 +67,6 @@ class Bed:
         return f"ssh://{self.user}@{self.host}:{self.port}"
 
 
-def _read_env(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            values[name] = shlex.split(value)[0] if value else ""
-    return values
-
-
 def _sshd_setting(config: Path, name: str) -> str:
     for line in config.read_text().splitlines():
         parts = line.split()
@@ -111,43 +76,18 @@ def _sshd_setting(config: Path, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def bed() -> Bed:
-    env_file = STATE / "env"
-    if not env_file.is_file():
-        _unavailable(f"no SSH test bed ({env_file} missing); run scripts/testbed/up.sh")
-    env = {**_read_env(env_file), **{k: v for k, v in os.environ.items()
-                                     if k.startswith("OPSUI_TEST_")}}
-    sshd_config = STATE / "sshd_config"
-    bed = Bed(
-        host=env["OPSUI_TEST_SSH_HOST"],
-        port=int(env["OPSUI_TEST_SSH_PORT"]),
-        user=env["OPSUI_TEST_SSH_USER"],
-        key=env["OPSUI_TEST_SSH_KEY"],
-        known_hosts=env["OPSUI_TEST_SSH_KNOWN_HOSTS"],
-        ssh_config=env["OPSUI_TEST_SSH_CONFIG"],
+def bed(testbed: Testbed) -> Bed:
+    sshd_config = testbed.state_dir / "sshd_config"
+    return Bed(
+        host=testbed.ssh_host,
+        port=testbed.ssh_port,
+        user=testbed.ssh_user,
+        key=str(testbed.ssh_key),
+        known_hosts=str(testbed.ssh_known_hosts),
+        ssh_config=str(testbed.ssh_config),
         host_key_pub=_sshd_setting(sshd_config, "HostKey") + ".pub",
         pid_file=_sshd_setting(sshd_config, "PidFile"),
     )
-    try:
-        subprocess.run(["ssh-keyscan", "-p", str(bed.port), "-T", "3", bed.host], check=True,
-                       capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError) as exc:
-        _unavailable(f"test sshd on {bed.host}:{bed.port} does not answer ({exc})")
-    return bed
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-        client.images.get(APP)
-    except docker.errors.ImageNotFound:
-        _unavailable(f"test image {APP} missing; run scripts/testbed/up.sh")
-    except docker.errors.DockerException as exc:
-        _unavailable(f"no Docker engine ({exc}); run scripts/testbed/up.sh")
-    yield client
-    client.close()
 
 
 @pytest.fixture(autouse=True)
@@ -157,25 +97,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     return home
-
-
-@pytest.fixture
-def make_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., DockerContainer]]:
-    made: list[DockerContainer] = []
-
-    def make(**kwargs: Any) -> DockerContainer:
-        kwargs.setdefault("image", APP)
-        name = f"opsui-test-ssh-{uuid.uuid4().hex[:10]}"
-        container = docker_client.containers.create(name=name, labels=dict(TEST_LABEL),
-                                                    **kwargs)
-        made.append(container)  # before start: a failed start must not leak it
-        container.start()
-        return container
-
-    yield make
-    for container in made:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
 
 
 def _client_config(tmp_path: Path, bed: Bed, key: str | None = None,
@@ -389,19 +310,15 @@ def test_health_probe_goes_through_the_tunnel(
         host: SshHost, make_container: Callable[..., DockerContainer]) -> None:
     container = make_container(ports={"8080/tcp": ("127.0.0.1", None)})
 
-    def published() -> int | None:
-        container.reload()
-        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get("8080/tcp") or []
-        return int(bindings[0]["HostPort"]) if bindings else None
-
-    port = wait_until(published, timeout=15, what="published port")
+    port = host_port(container)
     url = f"http://127.0.0.1:{port}/api/health"
 
     def healthy() -> HttpHealth | None:
         probed = host.prober.probe(url, timeout=3)
         return probed if probed.ok else None
 
-    result = wait_until(healthy, timeout=20, what=f"health at {url} over SSH")
+    result = wait_until(healthy, timeout=20, message=f"health at {url} over SSH")
+    assert result is not None
     assert result.status_code == 200
     assert result.latency_ms is not None
     assert {c.name for c in result.checks} >= {"database"}
@@ -477,7 +394,7 @@ def test_events_stream_closes_alone_while_the_host_keeps_working(
     reader.start()
     container = make_container()
     wait_until(lambda: any(e.container_id == container.id for e in seen), timeout=15,
-               what="an event for the new container over SSH")
+               message="an event for the new container over SSH")
     started = time.monotonic()
     stream.close()
     assert ended.wait(5), "closing the stream did not end its iteration"
@@ -545,7 +462,7 @@ def test_dropped_link_is_noticed_then_reconnect_works(bed: Bed, host: SshHost) -
             engine.ping()
         return True
 
-    wait_until(noticed, timeout=15, interval=0.1, what="the dropped link to be noticed")
+    wait_until(noticed, timeout=15, interval=0.1, message="the dropped link to be noticed")
     print(f"\nlink drop noticed after {1000 * (time.monotonic() - started):.0f} ms")
     host.connect()
     assert host.is_alive()
