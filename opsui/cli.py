@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     trust.add_argument("target", help="ssh://user@host:port or an ~/.ssh/config alias")
     trust.add_argument("--fingerprint", required=True,
                        help="the SHA256:... fingerprint you verified out of band")
+    trust.add_argument("--key-type", help="key type shown with the fingerprint "
+                       "(default: the one the host offers first)")
     trust.add_argument("--known-hosts", default=str(Path.home() / ".ssh" / "known_hosts"))
 
     sub.add_parser("check-config", help="validate opsui.toml and print what it resolves to")
@@ -281,10 +283,11 @@ def _cmd_inspect(context: Context) -> int:
 
 
 def _cmd_trust_host(context: Context) -> int:
-    from opsui.backends.ssh import resolve_target, trust_host_key
+    from opsui.backends.ssh import resolve_target, scan_host_key, trust_host_key
 
     target = resolve_target(context.args.target, context.config.ssh_config)
-    trust_host_key(target.hostname, target.port, context.args.fingerprint,
+    key_type = context.args.key_type or scan_host_key(target.hostname, target.port).get_name()
+    trust_host_key(target.hostname, target.port, key_type, context.args.fingerprint,
                    context.args.known_hosts)
     print(f"trusted {target.hostname}:{target.port} ({context.args.fingerprint}) "
           f"in {context.args.known_hosts}")

@@ -53,7 +53,7 @@ class HostKeyUnknown(HostError):
             f"{host}: host key not known ({key_type} {fingerprint})",
             hint=(
                 f"Verify the fingerprint out of band, then trust it on purpose with "
-                f"`opsui trust-host {host}` or `ssh {host}` once."
+                f"`opsui trust-host {host} --key-type {key_type} --fingerprint {fingerprint}`."
             ),
         )
         self.host = host
