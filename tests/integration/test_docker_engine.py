@@ -1,23 +1,20 @@
 """DockerEngine against a real engine and the test bed's images (scripts/testbed/up.sh).
 
-Every container made here carries ``opsui.test=1`` and a unique name, and is removed
-by the fixture even when the test fails. Waiting is always poll-with-deadline.
+Containers come from the ``make_container`` fixture (labelled ``opsui.test=1``, unique
+names, removed even when a test fails). Waiting is always poll-with-deadline.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import docker
-import docker.errors
 import pytest
 from docker.models.containers import Container as DockerContainer
 
@@ -25,88 +22,31 @@ from opsui.backends.docker_engine import DockerEngine, connect_local
 from opsui.domain.errors import ActionFailed, ContainerGone
 from opsui.domain.models import ContainerEvent, ContainerState, EventKind, Health
 
+from .helpers import APP_CRASHING, APP_HEALTHY, APP_UNHEALTHY, wait_until
+
 pytestmark = pytest.mark.integration
 
-APP = "opsui-test/app:1.0.0"  # healthy: httpd on 8080, /api/health with database + cache
-APP_UNHEALTHY = "opsui-test/app:3.0.0"  # health check never passes
-APP_CRASH = "opsui-test/app:4.0.0"  # exits with code 3 at once
-TEST_LABEL = {"opsui.test": "1"}
-# The images' own check (wget -T) segfaults in busybox-static; this one judges the same
-# served body without -T, and every 0.5 s so tests wait less.
-HTTP_CHECK = {
-    "test": ["CMD-SHELL", "body=$(wget -q -O- http://127.0.0.1:8080/api/health 2>&1); "
-             "case \"$body\" in *'\"status\":\"ok\"'*) echo \"$body\"; exit 0;; esac; "
-             "echo \"health: database unreachable ($body)\"; exit 1"],
-    "interval": 500_000_000,
-    "timeout": 2_000_000_000,
-    "retries": 2,
-}
-_T = TypeVar("_T")
+APP = APP_HEALTHY  # httpd on 8080, /api/health with database + cache, becomes healthy
+T = TypeVar("T")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-# Local stand-ins for tests/integration/conftest.py and helpers.py, which did not exist
-# yet when this module was written; same names and intent, so they can be dropped then.
 
 
 def wait_for(
-    fetch: Callable[[], _T],
-    until: Callable[[_T], object],
+    fetch: Callable[[], T],
+    until: Callable[[T], object],
     timeout: float = 30.0,
     interval: float = 0.2,
     what: str = "",
-) -> _T:
-    """Fetch until ``until(value)`` holds and return that value; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}; last: {value!r}")
-        time.sleep(interval)
+) -> T:
+    """helpers.wait_until for checks that need the value back, typed for mypy."""
+    latest: list[T] = []
 
+    def check() -> bool:
+        latest[:] = [fetch()]
+        return bool(until(latest[0]))
 
-def wait_until(
-    condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2, what: str = ""
-) -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` at the deadline."""
-    wait_for(condition, bool, timeout, interval, what)
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine ({exc}); run scripts/testbed/up.sh")
-    for image in (APP, APP_UNHEALTHY, APP_CRASH):
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            pytest.skip(f"test image {image} missing; run scripts/testbed/up.sh")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., DockerContainer]]:
-    made: list[DockerContainer] = []
-
-    def make(image: str = APP, start: bool = True, **kwargs: Any) -> DockerContainer:
-        labels = {**TEST_LABEL, **kwargs.pop("labels", {})}
-        kwargs.setdefault("healthcheck", HTTP_CHECK)
-        name = kwargs.pop("name", f"opsui-test-{uuid.uuid4().hex[:10]}")
-        container = docker_client.containers.create(image, name=name, labels=labels, **kwargs)
-        made.append(container)
-        if start:
-            container.start()
-        return container
-
-    yield make
-    for container in made:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
+    wait_until(check, timeout, interval, message=what)
+    return latest[0]
 
 
 @pytest.fixture
@@ -262,7 +202,7 @@ def test_events_stream_changes_and_removal_then_close_ends_it(
                     seen.append(event)
             return any(e.kind is EventKind.REMOVED for e in seen)
 
-        wait_until(saw_destroy, timeout=15, what="the destroy event")
+        wait_until(saw_destroy, timeout=15, message="the destroy event")
         actions = [e.action for e in seen]
         kinds = {e.action: e.kind for e in seen}
         for action in ("create", "start", "stop", "die"):
@@ -282,7 +222,7 @@ def test_close_ends_an_idle_stream_promptly(engine: DockerEngine) -> None:
     stream = engine.events()
     sink: queue.Queue[ContainerEvent | None] = queue.Queue()
     thread = _collect(stream, sink)
-    wait_until(lambda: thread.is_alive(), what="the reader thread")
+    wait_until(lambda: thread.is_alive(), message="the reader thread")
     stream.close()
     thread.join(timeout=3)
     assert not thread.is_alive()
@@ -309,7 +249,7 @@ def test_exec_events_are_ignored(
                     got.append(event)
             return any(e.action == "unpause" for e in got)
 
-        wait_until(saw_unpause, timeout=15, what="the unpause event")
+        wait_until(saw_unpause, timeout=15, message="the unpause event")
         assert not [e for e in got if e.action.startswith("exec")], got
         assert [e.action for e in got if e.action in ("pause", "unpause")] == ["pause", "unpause"]
     finally:
@@ -351,7 +291,7 @@ def test_stats_is_none_when_not_running_or_gone(
     assert engine.stats(_id(running)) is not None
     running.stop(timeout=1)
     wait_until(lambda: engine.stats(_id(running)) is None, timeout=10,
-               what="stats to stop once the container stopped")
+               message="stats to stop once the container stopped")
 
 
 def test_stats_after_the_first_return_at_once(
@@ -395,7 +335,7 @@ def test_stats_feed_closes_itself_when_nobody_asks(
         made = make_container(APP)
         assert engine.stats(_id(made)) is not None
         wait_until(lambda: not _feed_threads(_id(made)), timeout=10,
-                   what="the idle feed to close itself")
+                   message="the idle feed to close itself")
         assert engine.stats(_id(made)) is not None  # and a new one opens on demand
     finally:
         engine.close()
@@ -411,7 +351,7 @@ def test_engine_close_ends_stats_feeds(
         assert _feed_threads(_id(made))
     finally:
         engine.close()
-    wait_until(lambda: not _feed_threads(_id(made)), timeout=3, what="close() to end the feed")
+    wait_until(lambda: not _feed_threads(_id(made)), timeout=3, message="close() to end the feed")
 
 
 def test_restart_gives_a_new_start_and_policy_restarts_are_counted(
@@ -426,7 +366,7 @@ def test_restart_gives_a_new_start_and_policy_restarts_are_counted(
     assert after.state is ContainerState.RUNNING
     assert after.started_at > before.started_at
     # Docker counts only restarts made by the restart policy, not `docker restart`.
-    crashing = make_container(APP_CRASH, restart_policy={"Name": "on-failure",
+    crashing = make_container(APP_CRASHING, restart_policy={"Name": "on-failure",
                                                          "MaximumRetryCount": 2})
     counted = wait_for(
         lambda: engine.get_container(_id(crashing)),
@@ -439,7 +379,7 @@ def test_restart_gives_a_new_start_and_policy_restarts_are_counted(
 def test_exit_code_of_crashed_container(
     engine: DockerEngine, make_container: Callable[..., DockerContainer]
 ) -> None:
-    made = make_container(APP_CRASH)
+    made = make_container(APP_CRASHING)
     row = wait_for(
         lambda: _row(engine, _id(made)),
         lambda r: r is not None and r.state is ContainerState.EXITED,

@@ -1,16 +1,15 @@
-"""LocalHost, connect_local and the HTTP prober against the real engine and test app."""
+"""LocalHost, connect_local and the HTTP prober against the real engine and test app.
+
+Containers come from the ``make_container`` fixture (tests/integration/conftest.py).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
 
 import docker
-import docker.errors
 import pytest
 from docker.models.containers import Container as DockerContainer
 
@@ -18,75 +17,14 @@ from opsui.backends.docker_engine import DockerEngine, connect_local
 from opsui.backends.health import HttpHealthProber
 from opsui.backends.local import LocalHost, LocalRunner
 from opsui.domain.errors import EngineUnavailable, HostError
+from opsui.domain.models import HttpHealth
+
+from .helpers import APP_HEALTHY, APP_UNHEALTHY, host_port, wait_until
 
 pytestmark = pytest.mark.integration
 
-APP = "opsui-test/app:1.0.0"  # /api/health: {"status":"ok","checks":{"database":"ok",...}}
-APP_UNHEALTHY = "opsui-test/app:3.0.0"  # /api/health: status error, database unreachable
+APP = APP_HEALTHY  # /api/health: {"status":"ok","checks":{"database":"ok","cache":"ok"}}
 BOGUS_SOCKET = "unix:///nonexistent.sock"
-_T = TypeVar("_T")
-
-# Local stand-ins for tests/integration/conftest.py and helpers.py (not there yet when
-# this was written); same names and intent.
-
-
-def wait_for(
-    fetch: Callable[[], _T],
-    until: Callable[[_T], object],
-    timeout: float = 30.0,
-    interval: float = 0.2,
-    what: str = "",
-) -> _T:
-    """Fetch until ``until(value)`` holds and return that value; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}; last: {value!r}")
-        time.sleep(interval)
-
-
-def wait_until(
-    condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2, what: str = ""
-) -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` at the deadline."""
-    wait_for(condition, bool, timeout, interval, what)
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine ({exc}); run scripts/testbed/up.sh")
-    for image in (APP, APP_UNHEALTHY):
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            pytest.skip(f"test image {image} missing; run scripts/testbed/up.sh")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., DockerContainer]]:
-    made: list[DockerContainer] = []
-
-    def make(image: str = APP, **kwargs: Any) -> DockerContainer:
-        labels = {"opsui.test": "1", **kwargs.pop("labels", {})}
-        name = f"opsui-test-{uuid.uuid4().hex[:10]}"
-        container = docker_client.containers.create(image, name=name, labels=labels, **kwargs)
-        made.append(container)  # before start: a failed start must not leak it
-        container.start()
-        return container
-
-    yield make
-    for container in made:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
 
 
 @pytest.fixture
@@ -98,9 +36,20 @@ def host(docker_client: docker.DockerClient) -> Iterator[LocalHost]:
 
 
 def _published_url(container: DockerContainer, path: str) -> str:
-    container.reload()
-    binding = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]
-    return f"http://127.0.0.1:{binding['HostPort']}{path}"
+    return f"http://127.0.0.1:{host_port(container)}{path}"
+
+
+def _probe_until(
+    prober: HttpHealthProber, url: str, until: Callable[[HttpHealth], object], what: str
+) -> HttpHealth:
+    latest: list[HttpHealth] = []
+
+    def check() -> bool:
+        latest[:] = [prober.probe(url, timeout=2)]
+        return bool(until(latest[0]))
+
+    wait_until(check, 15, 0.2, message=what)
+    return latest[0]
 
 
 def _closed_port() -> int:
@@ -172,8 +121,7 @@ def test_prober_reads_the_app_health_and_its_checks(
 ) -> None:
     made = make_container(APP, ports={"8080/tcp": ("127.0.0.1", None)})
     url = _published_url(made, "/api/health")
-    result = wait_for(lambda: host.prober.probe(url, timeout=2), lambda r: r.ok,
-                      timeout=15, what="the app's health endpoint")
+    result = _probe_until(host.prober, url, lambda r: r.ok, "the app's health endpoint")
     assert result.status_code == 200
     assert result.url == url
     assert {c.name: c.ok for c in result.checks} == {"database": True, "cache": True}
@@ -186,8 +134,8 @@ def test_prober_reports_failing_sub_check(
 ) -> None:
     made = make_container(APP_UNHEALTHY, ports={"8080/tcp": ("127.0.0.1", None)})
     url = _published_url(made, "/api/health")
-    result = wait_for(lambda: host.prober.probe(url, timeout=2), lambda r: r.status_code,
-                      timeout=15, what="an answer from the unhealthy app")
+    result = _probe_until(host.prober, url, lambda r: r.status_code,
+                          "an answer from the unhealthy app")
     assert not result.ok
     assert result.error == 'status "error"'
     checks = {c.name: c for c in result.checks}
