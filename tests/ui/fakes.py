@@ -159,6 +159,9 @@ class FakeEngine:
             return None
         return ContainerStats(container_id, 12.5, 48 * 1024 * 1024, 512 * 1024 * 1024, NOW)
 
+    def stats_many(self, container_ids: Iterable[str]) -> dict[str, ContainerStats]:
+        return {cid: s for cid in container_ids if (s := self.stats(cid)) is not None}
+
     def events(self) -> FakeEvents:
         stream = FakeEvents()
         self.streams.append(stream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -15,6 +16,9 @@ from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
 
 from .fakes import FakeConnection, config, factory, frozen_clock
+
+NO_USER_THEMES = Path("/nonexistent/opsui-themes")
+"""Tests must not pick up the machine's own ~/.config/opsui/themes."""
 
 
 async def until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str,
@@ -43,4 +47,5 @@ def make_app(*connections: FakeConnection, gate: ActionGate | None = None,
     """An OpsuiApp over real HostMonitors on fake connections, with a frozen clock."""
     gate = gate or ActionGate()
     cfg = config(**config_changes)
-    return OpsuiApp(cfg, gate, factory(connections, gate, cfg.apps), clock=frozen_clock)
+    return OpsuiApp(cfg, gate, factory(connections, gate, cfg.apps), clock=frozen_clock,
+                    theme_dir=NO_USER_THEMES)

@@ -107,8 +107,8 @@ async def test_sort_key_cycles_columns_and_reverse_flips_within_projects() -> No
         table = _table(app)
         await until(pilot, lambda: table.row_count == 6, "six rows")
         await pilot.press("g")  # sort across projects
-        # name -> project -> image -> state -> health
-        await pilot.press("s", "s", "s", "s")
+        # name -> project -> state -> health
+        await pilot.press("s", "s", "s")
         assert table.sort_column.key == "health"
         assert _names(table)[:2] == ["shop-worker-1", "billing-api-1"]  # unhealthy, starting
         assert "Health ▼" in screen_text(app)

@@ -34,6 +34,10 @@ class ConfirmModal(ModalScreen[Answer]):
                 tooltip="Cancel; nothing is changed."),
     ]
 
+    AUTO_FOCUS = "#confirm-input, #confirm-no"
+    """Focused as the screen activates, before any key typed after "r" arrives: the name
+    field under the type policy (it comes first), else Cancel, so Enter does nothing."""
+
     def __init__(self, confirmation: Confirmation) -> None:
         super().__init__()
         self.confirmation = confirmation
@@ -54,12 +58,7 @@ class ConfirmModal(ModalScreen[Answer]):
                 yield Button("Cancel", id="confirm-no")
 
     def on_mount(self) -> None:
-        dialog = self.query_one("#confirm-dialog")
-        dialog.border_title = "Confirm"
-        if self.typed:
-            self.query_one("#confirm-input", Input).focus()
-        else:
-            self.query_one("#confirm-no", Button).focus()  # Enter alone must not act
+        self.query_one("#confirm-dialog").border_title = "Confirm"
 
     def on_input_changed(self, event: Input.Changed) -> None:
         matched = event.value == self.confirmation.expected_text

@@ -132,6 +132,10 @@ class DashboardScreen(Screen[None]):
     def _refresh_mode(self) -> None:
         """Swap the table for the "no engine" panel when no host has an engine."""
         no_engine = self.state.all_without_engine
+        if no_engine != self.has_class("-no-engine"):
+            # Keep focus on something visible, so the footer shows keys that work.
+            target = self.sidebar.option_list if no_engine else self.table
+            self.call_after_refresh(target.focus)
         self.set_class(no_engine, "-no-engine")
         view = self.state.hosts.get(self.host) if self.host else None
         offline = (view is not None and not view.containers
@@ -174,6 +178,8 @@ class DashboardScreen(Screen[None]):
             sort=f"{table.sort_column.label} {arrow}" + ("" if table.grouped else " (ungrouped)"),
             read_only=bool(monitor and monitor.read_only),
             listed=bool(view and view.listed),
+            link=None if view is None or view.status.state is LinkState.CONNECTED
+            else view.status.state,
         ))
 
     def _restyle(self) -> None:
@@ -217,18 +223,10 @@ class DashboardScreen(Screen[None]):
         self._refresh_mode()
         self._refresh_status()
 
-    def on_filter_bar_done(self, _message: FilterBar.Done) -> None:
-        bar = self.query_one(FilterBar)
-        if not bar.value:
-            bar.display = False
-        self.table.focus()
-
     # -- keys -------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        bar = self.query_one(FilterBar)
-        bar.display = True
-        bar.focus()
+        self.query_one(FilterBar).open(return_to=self.table)
 
     def action_container(self, action: str) -> None:
         container = self.table.selected

@@ -65,17 +65,26 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", lambda c, s: c.name.lower()),
     Column("project", "Project/Service", lambda c, s: (c.compose_project or "~",
                                                        c.compose_service or "")),
-    Column("image", "Image", lambda c, s: c.image.lower()),
     Column("state", "State", lambda c, s: _STATE_ORDER[c.state]),
     Column("health", "Health", lambda c, s: _HEALTH_ORDER[c.health]),
     Column("uptime", "Uptime", lambda c, s: -_started(c).timestamp()),
     Column("restarts", "Restarts", lambda c, s: -(c.restart_count or 0)),
     Column("cpu", "CPU", lambda c, s: -(s.cpu_percent if s else -1.0)),
     Column("mem", "Memory", lambda c, s: -(s.memory_bytes if s else -1)),
+    Column("image", "Image", lambda c, s: c.image.lower()),
     Column("ports", "Ports"),
 )
+"""Most urgent first: what it is, is it up, is it healthy; the image and ports last."""
 HTTP_COLUMN = Column("http", "HTTP")
 SORTABLE = tuple(c for c in COLUMNS if c.sort is not None)
+
+
+def table_columns(with_http: bool) -> tuple[Column, ...]:
+    """The columns in display order; the HTTP verdict sits next to Docker's health."""
+    if not with_http:
+        return COLUMNS
+    at = next(i for i, c in enumerate(COLUMNS) if c.key == "health") + 1
+    return (*COLUMNS[:at], HTTP_COLUMN, *COLUMNS[at:])
 
 
 def column_label(column: Column, sort_key: str, reverse: bool) -> Text:

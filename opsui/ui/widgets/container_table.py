@@ -21,14 +21,13 @@ from opsui.domain.models import Container
 from opsui.ui.palette import Palette
 from opsui.ui.state import HostView, UiState
 from opsui.ui.widgets.container_cells import (
-    COLUMNS,
-    HTTP_COLUMN,
     SORTABLE,
     Column,
     column_label,
     matches,
     order_key,
     row_cells,
+    table_columns,
 )
 
 
@@ -89,8 +88,7 @@ class ContainerTable(DataTable[Text]):
         self._visible: frozenset[str] = frozenset()
 
     def on_mount(self) -> None:
-        columns = (*COLUMNS, HTTP_COLUMN) if self.with_http else COLUMNS
-        for column in columns:
+        for column in table_columns(self.with_http):
             self.add_column(column_label(column, self.sort_column.key, self.sort_reverse),
                             key=column.key)
 
@@ -129,7 +127,7 @@ class ContainerTable(DataTable[Text]):
                 for container in view.containers.values():
                     if matches(container, self.needle):
                         self._add(view, container)
-            self._resort(keep)
+            self._resort(keep, force=True)  # rows were added in arrival order
         self.call_after_refresh(self.report_visible)
 
     def apply(self, changed: Iterable[str], removed: Iterable[str]) -> None:
@@ -279,7 +277,7 @@ class ContainerTable(DataTable[Text]):
         self._resort(self.selected_id, force=True)
 
     def _relabel(self) -> None:
-        for column in (*COLUMNS, HTTP_COLUMN):
+        for column in table_columns(self.with_http):
             if column.key in self.columns:
                 self.columns[column.key].label = column_label(  # type: ignore[index]
                     column, self.sort_column.key, self.sort_reverse)

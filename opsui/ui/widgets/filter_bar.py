@@ -1,9 +1,15 @@
-"""The ``/`` filter: narrows the table as you type; Esc clears it, Enter keeps it."""
+"""The ``/`` filter: narrows the table as you type; Esc clears it, Enter keeps it.
+
+Focus moves happen synchronously inside the key's action (``Screen.set_focus``),
+not through a message: an operator typing ``/web`` fast, or ``Esc`` then ``s``,
+must not have the keys after the first land in the wrong widget.
+"""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input
 
 
@@ -23,12 +29,24 @@ class FilterBar(Input):
             self.needle = needle
             """The text rows must contain."""
 
-    class Done(Message):
-        """The operator left the filter (Enter keeps it, Esc cleared it)."""
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(placeholder="filter: name, image, project, state, health  (Esc clears)",
                          id=id)
+        self.return_to: Widget | None = None
+        """Where focus goes when the operator leaves the filter."""
+
+    def open(self, return_to: Widget) -> None:
+        """Show the bar and take the keyboard now."""
+        self.return_to = return_to
+        self.display = True
+        self.screen.set_focus(self)
+
+    def leave(self) -> None:
+        """Give the keyboard back now; an empty filter also hides the bar."""
+        if not self.value:
+            self.display = False
+        if self.return_to is not None:
+            self.screen.set_focus(self.return_to)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -36,8 +54,8 @@ class FilterBar(Input):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.post_message(self.Done())
+        self.leave()
 
     def action_clear_filter(self) -> None:
         self.value = ""  # posts Input.Changed, hence our Filtered, when it was not empty
-        self.post_message(self.Done())
+        self.leave()

@@ -7,30 +7,35 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from opsui.ui.format import human_bytes, percent
 from opsui.ui.palette import Palette
 from opsui.ui.state import HostView
+from opsui.ui.widgets.history_sparkline import HistorySparkline
 
 
 class Gauge(Vertical):
     """One metric: a label line with the current value, and its sparkline."""
 
-    def __init__(self, title: str, *, id: str) -> None:
+    def __init__(self, title: str, *, id: str, ceiling: float | None = 100.0) -> None:
         super().__init__(id=id, classes="gauge")
         self.metric = title
         """What is measured (shown before the value)."""
+        self.ceiling = ceiling
+        """Top of the sparkline's scale (100 for percentages; None: the data's maximum)."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.metric), classes="gauge-label")
-        yield Sparkline([], classes="gauge-spark")
+        spark = HistorySparkline([], classes="gauge-spark")
+        spark.ceiling = self.ceiling
+        yield spark
 
     def show(self, value: Text, history: Iterable[float]) -> None:
         label = Text(f"{self.metric} ", style="bold")
         label.append_text(value)
         self.query_one(".gauge-label", Static).update(label)
-        self.query_one(Sparkline).data = list(history)
+        self.query_one(HistorySparkline).data = list(history)
 
 
 class HostPanel(Horizontal):
@@ -40,7 +45,7 @@ class HostPanel(Horizontal):
         yield Gauge("CPU", id="gauge-cpu")
         yield Gauge("Mem", id="gauge-memory")
         yield Gauge("Disk", id="gauge-disk")
-        yield Gauge("Load", id="gauge-load")
+        yield Gauge("Load", id="gauge-load", ceiling=None)
 
     def show(self, view: HostView | None) -> None:
         palette = Palette.of(self.app)

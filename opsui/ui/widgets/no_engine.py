@@ -22,9 +22,11 @@ def no_engine_text(views: Iterable[HostView], palette: Palette) -> Text:
     text = Text("No Docker engine answers\n\n", style=palette.bad)
     for view in views:
         status = view.status
-        text.append(f"{status.name}", style=palette.strong)
-        text.append(": ")
-        text.append(status.message or "the Docker engine is not reachable")
+        message = status.message or "the Docker engine is not reachable"
+        if not message.startswith(f"{status.name}:"):  # backends usually name the host
+            text.append(status.name, style=palette.strong)
+            text.append(": ")
+        text.append(message, style=palette.strong)
         text.append("\n")
         if status.hint:
             text.append(status.hint, style=palette.accent)

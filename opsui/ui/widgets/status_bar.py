@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from opsui.domain.models import LinkState
 from opsui.ui.palette import Palette
 
 
@@ -24,6 +25,8 @@ class StatusLine:
     sort: str
     read_only: bool
     listed: bool
+    link: LinkState | None = None
+    """The host's link state when it is not connected ("no engine", "unreachable"...)."""
 
 
 class StatusBar(Horizontal):
@@ -40,7 +43,11 @@ class StatusBar(Horizontal):
         text.append("│ ", style=palette.muted)
         text.append(line.host or "no host", style=palette.strong)
         text.append(" │ ", style=palette.muted)
-        if not line.listed:
+        if line.link is not None:
+            text.append(line.link.value, style=palette.link(line.link))
+            if line.listed:
+                text.append(f" │ {line.total} containers (last known)", style=palette.muted)
+        elif not line.listed:
             text.append("waiting for containers…", style=palette.muted)
         elif line.needle:
             text.append(f"{line.shown} of {line.total} containers")

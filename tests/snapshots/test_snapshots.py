@@ -1,0 +1,173 @@
+"""Snapshot tests: the screens an operator sees, from fixed fake data and a frozen clock.
+
+Baselines live in ``__snapshots__``; regenerate with ``--snapshot-update`` and look
+at the SVGs (the failure report, snapshot_report.html, shows both side by side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+from ui.fakes import (
+    SHOP_APP,
+    SHOP_HEALTH,
+    FakeConnection,
+    FakeEngine,
+    ScriptedMonitor,
+    config,
+    frozen_clock,
+    shop_containers,
+)
+from ui.helpers import NO_USER_THEMES
+
+from opsui.domain.errors import EngineUnavailable
+from opsui.domain.models import HostStatus, LinkState
+from opsui.domain.monitor import HostMonitor, MonitorListener
+from opsui.domain.operations.gate import ActionGate
+from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.widgets.container_table import ContainerTable
+
+SIZE = (150, 36)
+CPU_HISTORY = [12, 15, 14, 22, 35, 31, 28, 40, 62, 58, 44, 37, 30, 26, 24, 29, 33, 41, 38, 23]
+
+
+def shop_app(read_only: bool = False, hosts: tuple[str, ...] = ("local",),
+             status: Callable[[str], HostStatus] | None = None) -> OpsuiApp:
+    """The fixed shop host (plus optional others), delivered by scripted monitors."""
+    gate = ActionGate(read_only=read_only)
+
+    def build(listener: MonitorListener) -> list[HostMonitor]:
+        return [
+            ScriptedMonitor(FakeConnection(name, FakeEngine(shop_containers())), listener, gate,
+                            status=status(name) if status else None,
+                            metrics_history=CPU_HISTORY, app_health={"shop": SHOP_HEALTH},
+                            apps=(SHOP_APP,))
+            for name in hosts
+        ]
+
+    return OpsuiApp(config(apps=(SHOP_APP,)), gate, build, clock=frozen_clock,
+                    theme_dir=NO_USER_THEMES)
+
+
+async def _populated(pilot: Pilot[Any]) -> None:
+    table = pilot.app.screen.query_one(ContainerTable)
+    while table.row_count < 6:
+        await pilot.pause()
+    await pilot.pause()
+
+
+def test_dashboard(snap_compare: Any) -> None:
+    """The dashboard of a healthy-ish host.
+
+    You should see: the host "local" connected in the sidebar with "✗1"; the status
+    line "6 containers │ ✗ 1 unhealthy"; CPU/Mem/Disk/Load gauges with a CPU
+    sparkline; rows grouped by compose project (billing, then shop, then the
+    project-less "scratchpad" last); shop-worker-1 in red with "✗ unhealthy" and
+    4 restarts; billing-api-1 "◌ starting" in amber; the HTTP column "✗ cache" on
+    both shop-web rows; the footer with Detail, Sort, Filter, Restart, Stop, Start.
+    """
+    assert snap_compare(shop_app(), terminal_size=SIZE, run_before=_populated)
+
+
+def test_dashboard_read_only_with_unreachable_host(snap_compare: Any) -> None:
+    """Read-only mode, and a second host whose host key is unknown.
+
+    You should see: the yellow READ-ONLY badge at the top right; "RO" next to both
+    hosts; "prod" in red as "host key unknown"; and after pressing "]", prod's
+    message with the key fingerprint and the `opsui trust-host prod` hint under
+    the host list, with "prod is host key unknown; see the message on the left."
+    in place of the table.
+    """
+    def status(name: str) -> HostStatus:
+        if name == "prod":
+            return HostStatus("prod", LinkState.HOST_KEY_UNKNOWN, None,
+                              "prod: host key not known (ssh-ed25519 SHA256:Zm9vYmFyYmF6cXV4)",
+                              "Verify the fingerprint out of band, then trust it on purpose "
+                              "with `opsui trust-host prod`.")
+        return HostStatus(name, LinkState.CONNECTED, 2.0)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _populated(pilot)
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+
+    app = shop_app(read_only=True, hosts=("local", "prod"), status=status)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_of_unhealthy_container(snap_compare: Any) -> None:
+    """Enter on the unhealthy shop-worker-1.
+
+    You should see: the title line "shop-worker-1 on local running ✗ unhealthy"; the
+    red-bordered "Health check" section first, with "failing streak: 5" and
+    "last exit code: 1", then five probes, newest first, each "✗ exit 1" with its
+    time and the probe's output "wget: can't connect ... Connection refused";
+    the Overview section starting below it.
+    """
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _populated(pilot)
+        await pilot.press("down", "down", "down", "down", "enter")
+        while not isinstance(pilot.app.screen, DetailScreen) or pilot.app.screen.detail is None:
+            await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(shop_app(), terminal_size=(110, 40), run_before=run_before)
+
+
+def test_detail_of_web_with_http_health(snap_compare: Any) -> None:
+    """Enter on shop-web-1, served by the app "shop" with an HTTP health URL.
+
+    You should see: Overview first (the container is healthy), then "Health check"
+    with five "✓ exit 0" probes, then "HTTP health": "✗ shop
+    http://127.0.0.1:18080/health HTTP 503 12 ms", "✓ database 4 ms" and
+    "✗ cache connection refused" (scroll position: top).
+    """
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _populated(pilot)
+        await pilot.press("down", "down", "enter")
+        while not isinstance(pilot.app.screen, DetailScreen) or pilot.app.screen.detail is None:
+            await pilot.pause()
+        pilot.app.screen.query_one("#section-http").scroll_visible(animate=False, top=True)
+        await pilot.pause()
+
+    assert snap_compare(shop_app(), terminal_size=(110, 40), run_before=run_before)
+
+
+def test_confirm_restart_modal(snap_compare: Any) -> None:
+    """"r" on shop-worker-1.
+
+    You should see: the dashboard dimmed behind a dialog with a thick red border
+    titled "Confirm", the question "Restart shop-worker-1 on local?", and two
+    buttons: a red "Restart" and "Cancel" (focused, so a reflexive Enter cancels).
+    """
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _populated(pilot)
+        await pilot.press("down", "down", "down", "down", "r")
+        await pilot.pause()
+
+    assert snap_compare(shop_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_no_engine_screen(snap_compare: Any) -> None:
+    """opsui started where dockerd is not running.
+
+    You should see: "local" in red as "no engine" in the sidebar; in the main area
+    "No Docker engine answers" in red, then "local: no Docker engine answers at
+    unix:///var/run/docker.sock", the hint "Start the Docker engine (`sudo systemctl
+    start docker`, or `sudo dockerd &`) ..." and "opsui keeps trying and shows the
+    dashboard as soon as an engine answers." No table, no gauges.
+    """
+    error = EngineUnavailable("local: no Docker engine answers at unix:///var/run/docker.sock")
+
+    def status(name: str) -> HostStatus:
+        return HostStatus(name, LinkState.NO_ENGINE, None, str(error),
+                          f"{error.hint} Retrying in 4s.")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(shop_app(status=status), terminal_size=(110, 30), run_before=run_before)
