@@ -244,7 +244,10 @@ class SshHost:
         conn.connect()
         try:
             client = ssh_docker_client(conn, timeout=self._docker_timeout)
-            engine = DockerEngine(client, endpoint=f"ssh://{clean(target.label, 200)}")
+            # Each stats feed would hold a channel and a remote dial-stdio process
+            # (sshd allows 10 sessions by default): use one-shot requests instead.
+            engine = DockerEngine(client, endpoint=f"ssh://{clean(target.label, 200)}",
+                                  max_stats_feeds=0)
             parts = _Parts(conn, engine, RemoteMetrics(conn),
                            HttpHealthProber(transport=SshHttpTransport(conn)))
         except BaseException:

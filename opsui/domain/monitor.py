@@ -371,10 +371,9 @@ class HostMonitor:
         self.listener.host_metrics(self.name, self.connection.metrics.sample())
 
     def _sample_stats(self) -> None:
-        engine = self.connection.engine
-        samples = [s for cid in sorted(self._watched) if (s := engine.stats(cid)) is not None]
+        samples = self.connection.engine.stats_many(sorted(self._watched))
         if samples:
-            self.listener.container_stats(self.name, samples)
+            self.listener.container_stats(self.name, list(samples.values()))
 
     def _probe_health(self) -> None:
         prober = self.connection.prober

@@ -7,7 +7,7 @@ live in :mod:`opsui.backends`; tests use small fakes of these.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,6 +50,14 @@ class ContainerEngine(Protocol):
 
     def stats(self, container_id: str) -> ContainerStats | None:
         """One resource sample (non-streaming); None when the container is not running."""
+        ...
+
+    def stats_many(self, container_ids: Iterable[str]) -> dict[str, ContainerStats]:
+        """Samples of several containers, fetched concurrently; missing ones left out.
+
+        The engine answers a stats request only on its next sampling tick (about 1 s),
+        so asking one container after another would take a second per row.
+        """
         ...
 
     def events(self) -> EventStream:

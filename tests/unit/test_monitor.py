@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -75,6 +75,9 @@ class _Engine:
 
     def stats(self, container_id: str) -> ContainerStats | None:
         return ContainerStats(container_id, 12.5, 100, 1000, NOW)
+
+    def stats_many(self, container_ids: Iterable[str]) -> dict[str, ContainerStats]:
+        return {cid: s for cid in container_ids if (s := self.stats(cid)) is not None}
 
     def events(self) -> _Events:
         stream = _Events()
