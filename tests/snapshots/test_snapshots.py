@@ -120,17 +120,16 @@ def test_detail_of_unhealthy_container(snap_compare: Any) -> None:
 def test_detail_of_web_with_http_health(snap_compare: Any) -> None:
     """Enter on shop-web-1, served by the app "shop" with an HTTP health URL.
 
-    You should see: Overview first (the container is healthy), then "Health check"
-    with five "✓ exit 0" probes, then "HTTP health": "✗ shop
-    http://127.0.0.1:18080/health HTTP 503 12 ms", "✓ database 4 ms" and
-    "✗ cache connection refused" (scroll position: top).
+    Docker says healthy but the HTTP check fails, so the failing verdict comes first:
+    "HTTP health" (red border): "✗ shop http://127.0.0.1:18080/health HTTP 503 12 ms",
+    "✓ database 4 ms" and "✗ cache connection refused"; then "Health check" (grey
+    border) with five "✓ exit 0" probes; Overview below.
     """
     async def run_before(pilot: Pilot[Any]) -> None:
         await _populated(pilot)
         await pilot.press("down", "down", "enter")
         while not isinstance(pilot.app.screen, DetailScreen) or pilot.app.screen.detail is None:
             await pilot.pause()
-        pilot.app.screen.query_one("#section-http").scroll_visible(animate=False, top=True)
         await pilot.pause()
 
     assert snap_compare(shop_app(), terminal_size=(110, 40), run_before=run_before)

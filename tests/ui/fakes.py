@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from opsui.config import AppConfig, Config
@@ -270,7 +270,7 @@ class FakeConnection:
 
 
 def factory(connections: Iterable[FakeConnection], gate: ActionGate,
-            apps: Iterable[AppConfig] = ()):  # type: ignore[no-untyped-def]
+            apps: Iterable[AppConfig] = ()) -> Callable[[MonitorListener], list[HostMonitor]]:
     """A monitor_factory running real HostMonitors over fake connections."""
     conns = list(connections)
     app_list = tuple(apps)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
-from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.gate import ActionGate, MemoryAudit
 from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, ConfirmPolicy
+from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.widgets.container_table import ContainerTable
 
@@ -20,13 +22,13 @@ def _gate(**policies: ConfirmPolicy) -> ActionGate:
                                                 **{k: v for k, v in policies.items()}}))
 
 
-async def _select(pilot, app, name: str) -> str:  # type: ignore[no-untyped-def]
+async def _select(pilot: Pilot[None], app: OpsuiApp, name: str) -> str:
     """Move the cursor to ``name``; return its id."""
     table = app.screen.query_one(ContainerTable)
     await until(pilot, lambda: table.row_count == 6, "six rows")
     for _ in range(table.row_count):
         if table.selected is not None and table.selected.name == name:
-            return table.selected.id  # type: ignore[no-any-return]
+            return table.selected.id
         await pilot.press("down")
     raise AssertionError(f"{name} not in table")
 
@@ -57,7 +59,8 @@ async def test_restart_y_restarts_the_selected_container() -> None:
         await until(pilot, lambda: engine.calls == [("restart", cid)], "engine.restart")
         await until(pilot, lambda: any("Restarted shop-worker-1 on local" in n.message
                                        for n in app._notifications), "done notification")
-        assert app.gate.audit.entries[-1].outcome == "ok"  # type: ignore[attr-defined]
+        audit = app.gate.audit
+        assert isinstance(audit, MemoryAudit) and audit.entries[-1].outcome == "ok"
 
 
 async def test_enter_on_the_dialog_defaults_to_cancel() -> None:

@@ -134,7 +134,7 @@ async def test_palette_offers_commands_for_the_selected_container_and_hosts() ->
         table = app.screen.query_one(ContainerTable)
         await until(pilot, lambda: table.row_count == 6, "six rows")
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: CommandPalette.is_open(app), "palette")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "palette")
         await pilot.press(*"restart billing")
         await until(pilot, lambda: "Restart billing-api-1" in screen_text(app), "restart entry")
         await pilot.press("enter")
@@ -143,7 +143,8 @@ async def test_palette_offers_commands_for_the_selected_container_and_hosts() ->
         await until(pilot, lambda: not isinstance(app.screen, ConfirmModal), "closed")
 
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: CommandPalette.is_open(app), "palette again")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "palette again")
         await pilot.press(*"switch to host prod", "enter")
-        await until(pilot, lambda: app.screen.host == "prod", "prod selected")  # type: ignore[attr-defined]
+        await until(pilot, lambda: app.dashboard is not None and app.dashboard.host == "prod",
+                    "prod selected")
         assert engine.calls == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from textual.app import App
+
 from opsui.domain.errors import HostKeyUnknown, HostUnreachable
 from opsui.domain.models import Health
 from opsui.ui.palette import Palette
@@ -13,8 +15,8 @@ from .fakes import SHOP_APP, FakeConnection, FakeEngine, container, shop_contain
 from .helpers import make_app, screen_text, until
 
 
-def _table(app: object) -> ContainerTable:
-    return app.screen.query_one(ContainerTable)  # type: ignore[attr-defined, no-any-return]
+def _table(app: App[None]) -> ContainerTable:
+    return app.screen.query_one(ContainerTable)
 
 
 def _words(text: str) -> str:

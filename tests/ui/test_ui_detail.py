@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from textual.pilot import Pilot
+
 from opsui.domain.models import Health
+from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
@@ -13,7 +16,7 @@ from .fakes import SHOP_APP, SHOP_HEALTH, FakeConnection, FakeEngine, FakeProber
 from .helpers import make_app, screen_text, until
 
 
-async def _open(pilot, app, name: str) -> DetailScreen:  # type: ignore[no-untyped-def]
+async def _open(pilot: Pilot[None], app: OpsuiApp, name: str) -> DetailScreen:
     table = app.screen.query_one(ContainerTable)
     await until(pilot, lambda: table.row_count == 6, "six rows")
     while table.selected is None or table.selected.name != name:
@@ -21,9 +24,10 @@ async def _open(pilot, app, name: str) -> DetailScreen:  # type: ignore[no-untyp
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail screen")
     screen = app.screen
+    assert isinstance(screen, DetailScreen)
     await until(pilot, lambda: screen.detail is not None, "inspect result")
     await pilot.pause()
-    return screen  # type: ignore[no-any-return]
+    return screen
 
 
 async def test_enter_opens_detail_with_the_failing_health_log_first() -> None:

@@ -9,11 +9,13 @@ be a live variable under ``rich.markup.escape``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+import pytest
 from textual.command import CommandPalette
 
 from opsui.domain.errors import HostUnreachable
-from opsui.domain.models import ContainerState, Health, HealthLogEntry
+from opsui.domain.models import Container, ContainerDetail, ContainerState, Health, HealthLogEntry
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
@@ -33,8 +35,10 @@ def hostile_engine() -> FakeEngine:
     ])
 
 
-def _hostile_detail(original):  # type: ignore[no-untyped-def]
-    def detail_for(c):  # type: ignore[no-untyped-def]
+def _hostile_detail(
+    original: Callable[[Container], ContainerDetail],
+) -> Callable[[Container], ContainerDetail]:
+    def detail_for(c: Container) -> ContainerDetail:
         detail = original(c)
         entry = HealthLogEntry(NOW, NOW, 1, "[@click=app.quit]boom[/] [$accent] [/usr/bin]\n")
         return dataclasses.replace(detail, health_log=(entry,),
@@ -64,7 +68,7 @@ async def test_hostile_names_show_literally_in_the_table_and_do_not_act() -> Non
         assert app.return_code is None
 
 
-async def test_hostile_text_in_detail_view_is_literal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_hostile_text_in_detail_view_is_literal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fakes, "detail_for", _hostile_detail(fakes.detail_for))
     app = make_app(FakeConnection("local", hostile_engine()))
     async with app.run_test(size=(160, 40)) as pilot:
@@ -99,7 +103,7 @@ async def test_hostile_name_in_notification_and_palette_is_literal() -> None:
                     " ".join(screen_text(app).split()), "the toast, literally")
 
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: CommandPalette.is_open(app), "palette")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "palette")
         await pilot.press(*"restart")
         await until(pilot, lambda: "Restart [/usr/bin]" in screen_text(app), "palette entry")
         assert app.is_running

@@ -125,13 +125,17 @@ class DetailScreen(Screen[None]):
 
     def _render_sections(self, detail: ContainerDetail) -> None:
         palette = Palette.of(self.app)
-        troubled = detail.container.health in (Health.UNHEALTHY, Health.STARTING)
         http = self.state.http_health_for(self.host, detail.container)
+        http_ok = all(p.ok and all(c.ok for c in p.checks) for _, probes in http for p in probes)
+        docker_ok = detail.container.health not in (Health.UNHEALTHY, Health.STARTING)
+        troubled = not (docker_ok and http_ok)
         health: list[tuple[str, str, RenderableType]] = [
             ("health", "Health check", sections.health_log(detail, palette)),
         ]
         if http:
-            health.append(("http", "HTTP health", sections.http_health(http, palette)))
+            # The failing verdict first: that is the one the operator came for.
+            at = 0 if docker_ok and not http_ok else 1
+            health.insert(at, ("http", "HTTP health", sections.http_health(http, palette)))
         overview = [("overview", "Overview", sections.overview(detail, palette, self.clock()))]
         rest: list[tuple[str, str, RenderableType]] = [
             ("ports", "Ports", sections.ports(detail, palette)),
@@ -153,7 +157,8 @@ class DetailScreen(Screen[None]):
                 else:
                     section.update(renderable)
                 section.border_title = title
-                section.set_class(troubled and key == "health", "-troubled")
+                section.set_class((key == "health" and not docker_ok)
+                                  or (key == "http" and not http_ok), "-troubled")
                 if body.children.index(section) != index:
                     body.move_child(section, before=index)
 

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Make screenshots/dashboard.svg and screenshots/detail.svg from the real app.
+
+Runs opsui's own app class with the real backends against the local Docker engine
+(start it with ``scripts/testbed/up.sh``, which also builds the images). The script
+creates a small compose-like project from ``opsui-test/app:1.0.0`` (healthy) and
+``:3.0.0`` (its HEALTHCHECK and /api/health fail), all labelled ``opsui.test=1`` on
+a network of their own, waits until the table shows them with live stats, health
+and HTTP verdicts, saves the two SVGs, and removes everything it created, even on
+failure.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 160x45]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container as DockerContainer
+
+from opsui.config import AppConfig, Config
+from opsui.domain.models import Health
+from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.widgets.container_table import ContainerTable
+from opsui.wiring import build_gate, build_monitor_factory, select_hosts
+
+LABELS = {"opsui.test": "1", "opsui.screenshots": "1"}
+PROJECT = "shop"
+# name, compose service, image tag, published port on 127.0.0.1
+SERVICES = [
+    ("shop-api-1", "api", "1.0.0", 18311),
+    ("shop-web-1", "web", "1.0.0", 18312),
+    ("shop-web-2", "web", "1.0.0", 18313),
+    ("shop-worker-1", "worker", "3.0.0", 18314),
+]
+UNHEALTHY = "shop-worker-1"
+
+
+def log(message: str) -> None:
+    print(f"screenshots: {message}", file=sys.stderr, flush=True)
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"screenshots: timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@contextmanager
+def test_project(client: docker.DockerClient) -> Iterator[list[DockerContainer]]:
+    """The containers (and their network) for the screenshots; always removed after."""
+    for stale in client.containers.list(all=True, filters={"label": "opsui.screenshots=1"}):
+        stale.remove(force=True)
+    network = client.networks.create(f"opsui-shots-{uuid.uuid4().hex[:6]}", labels=LABELS)
+    containers: list[DockerContainer] = []
+    try:
+        for name, service, tag, port in SERVICES:
+            containers.append(client.containers.run(
+                f"opsui-test/app:{tag}", name=name, detach=True, network=network.name,
+                ports={"8080/tcp": ("127.0.0.1", port)},
+                labels={**LABELS, "com.docker.compose.project": PROJECT,
+                        "com.docker.compose.service": service}))
+        yield containers
+    finally:
+        for container in containers:
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError as exc:
+                log(f"could not remove {container.name}: {exc}")
+        try:
+            network.remove()
+        except docker.errors.NotFound:
+            pass  # already gone (a testbed reset)
+
+
+def health_of(container: DockerContainer) -> str:
+    container.reload()
+    return str(container.attrs["State"].get("Health", {}).get("Status", "none"))
+
+
+def config_for_screenshots() -> Config:
+    """Zero-config local host, plus the two apps so the HTTP health column shows."""
+    def url(port: int) -> str:
+        return f"http://127.0.0.1:{port}/api/health"
+
+    ports = {service: port for _, service, _, port in SERVICES}
+    return Config(
+        health_seconds=2.0,
+        stats_seconds=1.0,
+        metrics_seconds=0.5,
+        apps=(AppConfig("shop-web", service=f"{PROJECT}/web", health_urls=(url(ports["web"]),)),
+              AppConfig("shop-worker", service=f"{PROJECT}/worker",
+                        health_urls=(url(ports["worker"]),))),
+    )
+
+
+async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: float) -> None:
+    async with app.run_test(size=size) as pilot:
+        async def until(what: str, predicate: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + timeout
+            while not predicate():
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"screenshots: the app never showed {what}")
+                await pilot.pause(0.1)
+
+        table = app.screen.query_one(ContainerTable)
+        view = app.state.hosts["local"]
+        names = {name for name, *_ in SERVICES}
+
+        def ours() -> list[Any]:
+            return [c for c in view.containers.values() if c.name in names]
+
+        await until("the test containers", lambda: len(ours()) == len(SERVICES))
+        if len(view.containers) > len(SERVICES):  # other tests' containers: show ours only
+            await pilot.press("slash", *PROJECT, "enter")
+        await until("live stats", lambda: all(c.id in view.stats for c in ours()))
+        await until("HTTP health", lambda: len(view.app_health) == 2)
+        await until("a CPU history", lambda: len(view.cpu) >= 20)
+        await until("the unhealthy worker", lambda: any(
+            c.name == UNHEALTHY and c.health is Health.UNHEALTHY for c in ours()))
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="dashboard.svg", path=str(out))
+        log(f"wrote {out / 'dashboard.svg'}")
+
+        for _ in range(table.row_count):
+            if table.selected is not None and table.selected.name == UNHEALTHY:
+                break
+            await pilot.press("down")
+        await pilot.press("enter")
+        await until("the detail view", lambda: isinstance(app.screen, DetailScreen)
+                    and app.screen.detail is not None
+                    and len(app.screen.detail.health_log) >= 3)
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="detail.svg", path=str(out))
+        log(f"wrote {out / 'detail.svg'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "screenshots"))
+    parser.add_argument("--size", default="160x45", help="terminal COLUMNSxROWS")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    columns, rows = (int(part) for part in args.size.lower().split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        log(f"no Docker engine answers ({exc}); run scripts/testbed/up.sh first")
+        return 2
+
+    missing = []
+    for tag in sorted({tag for _, _, tag, _ in SERVICES}):
+        try:
+            client.images.get(f"opsui-test/app:{tag}")
+        except docker.errors.ImageNotFound:
+            missing.append(f"opsui-test/app:{tag}")
+    if missing:
+        log(f"missing test images {', '.join(missing)}; run scripts/testbed/up.sh first")
+        return 2
+
+    with test_project(client) as containers:
+        log("waiting for the worker's HEALTHCHECK to fail and the others to pass")
+        worker = next(c for c in containers if c.name == UNHEALTHY)
+        others = [c for c in containers if c is not worker]
+        wait_for("health states", lambda: health_of(worker) == "unhealthy"
+                 and all(health_of(c) == "healthy" for c in others), args.timeout)
+        config = config_for_screenshots()
+        hosts = select_hosts(config, [])
+        gate = build_gate(config, hosts, read_only=False)
+        app = OpsuiApp(config, gate, build_monitor_factory(config, gate, hosts))
+        asyncio.run(capture(app, out, (columns, rows), args.timeout))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
