@@ -133,11 +133,12 @@ class OpsuiApp(ContainerActionsApp):
 
     def _apply_keymap(self) -> None:
         keymap = dict(self.config.keys)
-        unknown = unknown_binding_ids(keymap, binding_ids(self.bound_classes()))
+        known = binding_ids(self.bound_classes())
+        unknown = unknown_binding_ids(keymap, known)
         if unknown:
             self.notify(f"Unknown key binding id(s) in {self.config.source} [keys]: "
-                        f"{', '.join(unknown)}. See the binding ids in the README.",
-                        title="Keys", severity="warning", timeout=10, markup=False)
+                        f"{', '.join(unknown)}. Known ids: {', '.join(sorted(known))}.",
+                        title="Keys", severity="warning", timeout=15, markup=False)
             keymap = {k: v for k, v in keymap.items() if k not in unknown}
         self.set_keymap(keymap)
 

@@ -78,8 +78,8 @@ def test_dashboard_read_only_with_unreachable_host(snap_compare: Any) -> None:
     You should see: the yellow READ-ONLY badge at the top right; "RO" next to both
     hosts; "prod" in red as "host key unknown"; and after pressing "]", prod's
     message with the key fingerprint and the `opsui trust-host prod` hint under
-    the host list, with "prod is host key unknown; see the message on the left."
-    in place of the table.
+    the host list, and "prod: host key unknown. The message on the left says why and
+    what to do." in place of the table.
     """
     def status(name: str) -> HostStatus:
         if name == "prod":

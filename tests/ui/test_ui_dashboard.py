@@ -103,6 +103,21 @@ async def test_filter_matches_state_and_health() -> None:
         assert "filter: unhealthy" in screen_text(app)
 
 
+async def test_escape_in_the_table_clears_a_kept_filter() -> None:
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = _table(app)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        assert "Clear filter" not in screen_text(app)
+        await pilot.press("slash", *"web", "enter")
+        await until(pilot, lambda: table.row_count == 2, "two web rows")
+        assert table.has_focus
+        assert "esc Clear filter" in screen_text(app)  # the footer offers the way back
+        await pilot.press("escape")
+        await until(pilot, lambda: table.row_count == 6, "all rows back")
+        assert "filter:" not in screen_text(app)
+
+
 async def test_sort_key_cycles_columns_and_reverse_flips_within_projects() -> None:
     app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
     async with app.run_test(size=(160, 40)) as pilot:

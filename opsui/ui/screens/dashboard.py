@@ -41,6 +41,8 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="dashboard.filter",
                 tooltip="Filter containers by name, image, compose project, state or health."),
+        Binding("escape", "clear_filter", "Clear filter", id="dashboard.clear_filter",
+                tooltip="Show every container again."),
         *CONTAINER_BINDINGS,
         Binding("right_square_bracket", "next_host", "Next host", id="dashboard.next_host",
                 show=False, tooltip="Show the next host's containers."),
@@ -136,7 +138,8 @@ class DashboardScreen(Screen[None]):
             # Keep focus on something visible, so the footer shows keys that work.
             target = self.sidebar.option_list if no_engine else self.table
             self.call_after_refresh(target.focus)
-        self.set_class(no_engine, "-no-engine")
+            self.set_class(no_engine, "-no-engine")
+            self.refresh_bindings()
         view = self.state.hosts.get(self.host) if self.host else None
         offline = (view is not None and not view.containers
                    and view.status.state is not LinkState.CONNECTED)
@@ -157,7 +160,8 @@ class DashboardScreen(Screen[None]):
         if view.status.state is not LinkState.CONNECTED and not view.containers:
             if view.status.state in (LinkState.CONNECTING, LinkState.RECONNECTING):
                 return f"Connecting to {view.name}…"
-            return f"{view.name} is {view.status.state.value}; see the message on the left."
+            return (f"{view.name}: {view.status.state.value}. The message on the left says why "
+                    "and what to do.")
         if not view.listed:
             return "Listing containers…"
         if self.table.needle:
@@ -220,10 +224,20 @@ class DashboardScreen(Screen[None]):
 
     def on_filter_bar_filtered(self, message: FilterBar.Filtered) -> None:
         self.table.show(self.host, message.needle)
+        self.refresh_bindings()  # "Esc clear filter" appears only while filtering
         self._refresh_mode()
         self._refresh_status()
 
     # -- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide table keys while there is no table (no engine anywhere)."""
+        if action == "clear_filter":
+            return bool(self.table.needle)
+        return not (action in ("filter", "container") and self.has_class("-no-engine"))
+
+    def action_clear_filter(self) -> None:
+        self.query_one(FilterBar).action_clear_filter()
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).open(return_to=self.table)

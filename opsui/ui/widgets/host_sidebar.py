@@ -107,7 +107,7 @@ class HostSidebar(Vertical):
         detail = self.query_one("#host-detail", Static)
         text = host_explanation(view, Palette.of(self.app)) if view else Text()
         detail.update(text)
-        detail.display = bool(text)
+        detail.set_class(not text, "-empty")  # a class, so screen CSS can still hide it
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()

@@ -58,7 +58,8 @@ class StatusBar(Horizontal):
         if line.unhealthy:
             text.append(" │ ", style=palette.muted)
             text.append(f"✗ {line.unhealthy} unhealthy", style=palette.bad)
-        text.append(" │ sort: ", style=palette.muted)
-        text.append(line.sort, style=palette.muted)
+        if line.listed:
+            text.append(" │ sort: ", style=palette.muted)
+            text.append(line.sort, style=palette.muted)
         self.query_one("#status-text", Static).update(text)
         self.query_one("#read-only-badge").display = line.read_only
