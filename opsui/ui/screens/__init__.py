@@ -1,0 +1,1 @@
+"""Screens: the dashboard, the container detail view and the confirmation modal."""

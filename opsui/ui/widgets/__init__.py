@@ -1,0 +1,1 @@
+"""Widgets the screens are built from; each one job, fed from the UI state."""
