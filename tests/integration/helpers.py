@@ -246,3 +246,55 @@ def load_testbed(environ: Mapping[str, str] | None = None) -> Testbed | None:
         ssh_bin=Path(values.get("OPSUI_TEST_SSH_BIN", str(state / "bin"))),
         registry=values.get("OPSUI_TEST_REGISTRY", "127.0.0.1:5000"),
     )
+
+
+def _tcp_table() -> list[tuple[int, int, str]]:
+    """(local port, remote port, inode) of every TCP socket, from /proc/net/tcp{,6}."""
+    rows = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            rows.append((int(fields[1].rsplit(":", 1)[1], 16),
+                         int(fields[2].rsplit(":", 1)[1], 16), fields[9]))
+    return rows
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    return inodes
+
+
+def client_ports_to(server_port: int, pid: int | None = None) -> list[int]:
+    """Local ports of ``pid``'s (default: this process's) TCP connections to ``server_port``."""
+    ours = _socket_inodes(pid or os.getpid())
+    return [local for local, remote, inode in _tcp_table()
+            if remote == server_port and inode in ours]
+
+
+def sshd_children_serving(pid_file: Path, server_port: int, client_ports: list[int]) -> list[int]:
+    """Pids of the sshd children (parent: the pid in ``pid_file``) serving these client ports.
+
+    Killing exactly these cuts our own SSH links the way a network drop would, without
+    touching any other session's connection.
+    """
+    listener = int(pid_file.read_text().split()[0])
+    wanted = {inode for local, remote, inode in _tcp_table()
+              if local == server_port and remote in client_ports}
+    children = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == listener and _socket_inodes(int(proc.name)) & wanted:
+                children.append(int(proc.name))
+        except OSError:
+            continue
+    return children

@@ -7,6 +7,8 @@ docker events through the real backends, not from fakes.
 from __future__ import annotations
 
 import io
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,13 @@ from opsui.ui.app import OpsuiApp
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.wiring import build_gate, build_monitor_factory
 
-from .helpers import APP_HEALTHY, Testbed, wait_for_health
+from .helpers import (
+    APP_HEALTHY,
+    Testbed,
+    client_ports_to,
+    sshd_children_serving,
+    wait_for_health,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,12 +60,17 @@ def real_app(host: HostConfig, config: Config | None = None) -> OpsuiApp:
                     theme_dir=Path("/nonexistent"))
 
 
-def health_cell(app: OpsuiApp, container: Container) -> str:
+def cell(app: OpsuiApp, container: Container, column: str) -> str:
+    """What the table shows for ``container`` in ``column``; empty while the row is absent."""
     table = app.screen.query_one(ContainerTable)
     try:
-        return str(table.get_cell(container.id, "health").plain)
+        return str(table.get_cell(str(container.id), column).plain)
     except Exception:  # row not there yet
         return ""
+
+
+def health_cell(app: OpsuiApp, container: Container) -> str:
+    return cell(app, container, "health")
 
 
 async def _turns_unhealthy_without_a_keypress(app: OpsuiApp, container: Container) -> None:
@@ -67,7 +80,7 @@ async def _turns_unhealthy_without_a_keypress(app: OpsuiApp, container: Containe
         container.exec_run(["rm", "-f", "/www/api/health"])
         await until(pilot, lambda: "unhealthy" in health_cell(app, container),
                     "the row to turn unhealthy by itself")
-        assert container.name in screen_text(app)
+        assert str(container.name) in screen_text(app)
 
 
 async def test_local_container_turning_unhealthy_shows_without_a_keypress(
@@ -99,3 +112,27 @@ async def test_unreachable_host_is_shown_while_the_local_one_keeps_working(
     async with app.run_test(size=(180, 50)) as pilot:
         await until(pilot, lambda: "unreachable" in screen_text(app), "dead host marked")
         await until(pilot, lambda: health_cell(app, container) != "", "local rows present")
+
+
+async def test_dropped_ssh_link_shows_reconnecting_then_recovers(
+        make_container: Callable[..., Container], testbed: Testbed) -> None:
+    container = make_container(APP_HEALTHY)
+    host = HostConfig("test", ssh=testbed.ssh_url)
+    config = Config(hosts=(host,), known_hosts=str(testbed.ssh_known_hosts),
+                    ssh_config=str(testbed.ssh_config))
+    app = real_app(host, config)
+    pid_file = testbed.state_dir / "sshd.pid"
+    async with app.run_test(size=(180, 50)) as pilot:
+        await until(pilot, lambda: health_cell(app, container) != "", "rows over SSH")
+        ours = sshd_children_serving(pid_file, testbed.ssh_port,
+                                     client_ports_to(testbed.ssh_port))
+        assert ours, "no sshd child serves this test's connection"
+        for pid in ours:
+            os.kill(pid, signal.SIGKILL)
+        await until(pilot, lambda: "reconnecting" in screen_text(app)
+                    or "connecting" in screen_text(app), "the sidebar to show the drop", 15)
+        await until(pilot, lambda: "connected" in screen_text(app)
+                    and "reconnecting" not in screen_text(app), "the link to come back", 30)
+        container.stop(timeout=1)
+        await until(pilot, lambda: "exited" in cell(app, container, "state"),
+                    "events to flow again after the reconnect")

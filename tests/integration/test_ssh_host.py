@@ -44,7 +44,7 @@ from opsui.domain.errors import (
 )
 from opsui.domain.models import ContainerEvent, HttpHealth
 
-from .helpers import Testbed, host_port, wait_until
+from .helpers import Testbed, host_port, sshd_children_serving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -410,47 +410,15 @@ def test_events_stream_closes_alone_while_the_host_keeps_working(
 # -------------------------------------------------------------------- dropped link
 
 
-def _socket_inode(server_port: int, client_port: int) -> str | None:
-    """The inode of sshd's end of our TCP connection, from /proc/net/tcp{,6}."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-            if local_port == server_port and remote_port == client_port:
-                return fields[9]
-    return None
-
-
 def _client_port(conn: SshConnection) -> int:
     sock = conn.transport.sock
     assert isinstance(sock, socket.socket)
     return int(sock.getsockname()[1])
 
 
-def _sshd_child_serving(bed: Bed, client_port: int) -> int:
-    """The pid of the test sshd's child (parent = PidFile's pid) holding our socket."""
-    listener = int(Path(bed.pid_file).read_text().split()[0])
-    inode = _socket_inode(bed.port, client_port)
-    assert inode, f"no TCP entry for 127.0.0.1:{client_port} -> :{bed.port}"
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if ppid != listener:
-                continue
-            fds = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
-        except OSError:
-            continue
-        if f"socket:[{inode}]" in fds:
-            return int(proc.name)
-    raise AssertionError(f"no child of sshd {listener} holds socket {inode}")
-
-
 def test_dropped_link_is_noticed_then_reconnect_works(bed: Bed, host: SshHost) -> None:
     client_port = _client_port(host.connection)
-    child = _sshd_child_serving(bed, client_port)
+    [child] = sshd_children_serving(Path(bed.pid_file), bed.port, [client_port])
     engine = host.engine
     os.kill(child, signal.SIGKILL)
     started = time.monotonic()
@@ -479,7 +447,8 @@ def test_silent_link_is_closed_by_the_keepalive_watchdog(bed: Bed, tmp_path: Pat
     ssh_host = SshHost("frozen", bed.url, known_hosts=bed.known_hosts,
                        ssh_config=_client_config(tmp_path, bed), keepalive=1.0)
     ssh_host.connect()
-    child = _sshd_child_serving(bed, _client_port(ssh_host.connection))
+    [child] = sshd_children_serving(Path(bed.pid_file), bed.port,
+                                    [_client_port(ssh_host.connection)])
     engine = ssh_host.engine
     os.kill(child, signal.SIGSTOP)
     try:
