@@ -8,6 +8,7 @@ arrive; the screens redraw once per burst (see :meth:`OpsuiApp._redraw_changes`)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -35,11 +36,14 @@ from opsui.ui.widgets.filter_bar import FilterBar
 
 MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
 
+QUIT_GRACE_SECONDS = 0.5
+"""How long quitting waits, in total, for monitors to close their connections."""
+
 
 class OpsuiApp(ContainerActionsApp):
     """A dashboard of Docker hosts: containers, health, metrics, and safe actions."""
 
-    CSS_PATH = "opsui.tcss"
+    CSS_PATH = Path(__file__).with_name("opsui.tcss")  # absolute: subclasses live elsewhere
     TITLE = "opsui"
     COMMANDS = ContainerActionsApp.COMMANDS | {OpsuiCommands}
     BINDINGS = [
@@ -108,12 +112,17 @@ class OpsuiApp(ContainerActionsApp):
         self.stop_monitors()
 
     def stop_monitors(self) -> None:
-        """Signal every monitor first, then wait for each, so quitting takes one timeout."""
+        """Signal every monitor, then give them all one short grace period together.
+
+        Quitting must be quick when production is on fire; a monitor thread blocked in
+        a slow host call is a daemon and does not hold the process open.
+        """
         monitors = list(self.monitors.values())
         for monitor in monitors:
             monitor.stop(timeout=0)
+        deadline = time.monotonic() + QUIT_GRACE_SECONDS
         for monitor in monitors:
-            monitor.stop(timeout=2.0)
+            monitor.stop(timeout=max(0.0, deadline - time.monotonic()))
 
     def _apply_themes(self) -> None:
         loaded = load_themes(theme_sources(self.theme_dir))

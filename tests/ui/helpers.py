@@ -22,8 +22,12 @@ NO_USER_THEMES = Path("/nonexistent/opsui-themes")
 
 
 async def until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str,
-                timeout: float = 5.0) -> None:
-    """Let the app run until ``predicate`` holds; fail naming ``what`` after ``timeout``."""
+                timeout: float = 20.0) -> None:
+    """Let the app run until ``predicate`` holds; fail naming ``what`` after ``timeout``.
+
+    The deadline is generous because CI machines can be very busy; a passing run
+    returns as soon as the condition holds.
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -173,9 +173,15 @@ def row_cells(
 
 
 def _status_age(status: str) -> str:
-    """``Exited (1) 2 hours ago`` -> ``2 hours ago``: the state column already has the rest."""
+    """Docker's status text without what the state and health columns already say.
+
+    ``Exited (1) 2 hours ago`` -> ``2 hours ago``; ``Up 3 minutes (unhealthy)`` -> ``3 minutes``
+    (the list call gives no start time; the row gets a precise uptime once re-read).
+    """
     if status.startswith("Exited (") and ") " in status:
         return status.split(") ", 1)[1]
+    if status.startswith("Up "):
+        return status[3:].split(" (", 1)[0]
     return status
 
 
