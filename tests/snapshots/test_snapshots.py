@@ -35,7 +35,8 @@ CPU_HISTORY = [12, 15, 14, 22, 35, 31, 28, 40, 62, 58, 44, 37, 30, 26, 24, 29, 3
 
 
 def shop_app(read_only: bool = False, hosts: tuple[str, ...] = ("local",),
-             status: Callable[[str], HostStatus] | None = None) -> OpsuiApp:
+             status: Callable[[str], HostStatus] | None = None,
+             theme: str = "opsui-dark") -> OpsuiApp:
     """The fixed shop host (plus optional others), delivered by scripted monitors."""
     gate = ActionGate(read_only=read_only)
 
@@ -48,7 +49,7 @@ def shop_app(read_only: bool = False, hosts: tuple[str, ...] = ("local",),
             for name in hosts
         ]
 
-    return OpsuiApp(config(apps=(SHOP_APP,)), gate, build, clock=frozen_clock,
+    return OpsuiApp(config(apps=(SHOP_APP,), theme=theme), gate, build, clock=frozen_clock,
                     theme_dir=NO_USER_THEMES)
 
 
@@ -70,6 +71,17 @@ def test_dashboard(snap_compare: Any) -> None:
     both shop-web rows; the footer with Detail, Sort, Filter, Restart, Stop, Start.
     """
     assert snap_compare(shop_app(), terminal_size=SIZE, run_before=_populated)
+
+
+def test_dashboard_light_theme(snap_compare: Any) -> None:
+    """The same dashboard in opsui-light (theme = "opsui-light" in opsui.toml).
+
+    You should see: a light background with dark text; the same meanings in darker
+    colours (green healthy, red unhealthy shop-worker-1 and "✗ cache", amber
+    starting), all readable; the cursor row in the primary blue.
+    """
+    assert snap_compare(shop_app(theme="opsui-light"), terminal_size=SIZE,
+                        run_before=_populated)
 
 
 def test_dashboard_read_only_with_unreachable_host(snap_compare: Any) -> None:
