@@ -194,7 +194,8 @@ class OpsuiApp(ContainerActionsApp):
             for screen in self.screen_stack:
                 if isinstance(screen, DetailScreen):
                     host, cid = screen.host, screen.container.id
-                    if cid in changes.touched(host) | changes.removed.get(host, set()):
+                    moved = changes.containers.get(host, set()) | changes.removed.get(host, set())
+                    if cid in moved:  # not on mere stats: those do not change the detail
                         screen.container_changed(self.state.host(host).containers.get(cid))
 
     # -- navigation ------------------------------------------------------------------------

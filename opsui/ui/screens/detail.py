@@ -34,6 +34,9 @@ from opsui.ui.state import UiState
 from opsui.ui.widgets import detail_sections as sections
 from opsui.ui.widgets.container_cells import HEALTH_SYMBOL
 
+REINSPECT_SECONDS = 5.0
+"""How often an open detail view re-reads the container (health log, streak)."""
+
 
 class DetailScreen(Screen[None]):
     """Everything about one container; Esc goes back to the table."""
@@ -77,6 +80,9 @@ class DetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self._title()
         self.reinspect()
+        # Docker only emits an event when the health *status* flips; the probe log and
+        # failing streak move on every probe, so look again now and then.
+        self._poll = self.set_interval(REINSPECT_SECONDS, self.reinspect)
 
     # -- data ----------------------------------------------------------------------------
 
@@ -96,12 +102,15 @@ class DetailScreen(Screen[None]):
         self.reinspect()
 
     def on_detail_screen_inspected(self, message: Inspected) -> None:
+        self._poll.resume()
         self.detail = message.detail
         self.container = message.detail.container
         self._title()
         self._render_sections(message.detail)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self._poll.pause()  # one notification, not one every few seconds
         report_worker_failure(self.app, event)
         if event.state is WorkerState.ERROR and self.detail is None and event.worker.error:
             self.query_one("#detail-loading", Static).update(
