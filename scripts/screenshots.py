@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 import uuid
@@ -80,10 +81,8 @@ def test_project(client: docker.DockerClient) -> Iterator[list[DockerContainer]]
                 container.remove(force=True)
             except docker.errors.APIError as exc:
                 log(f"could not remove {container.name}: {exc}")
-        try:
+        with contextlib.suppress(docker.errors.NotFound):  # already gone (a testbed reset)
             network.remove()
-        except docker.errors.NotFound:
-            pass  # already gone (a testbed reset)
 
 
 def health_of(container: DockerContainer) -> str:
