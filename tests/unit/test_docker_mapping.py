@@ -11,22 +11,18 @@ from typing import Any
 
 import pytest
 
-from opsui.backends.docker_engine import (
-    MASK,
-    cancel_stream,
+from opsui.backends.docker_events import event_from_dict
+from opsui.backends.docker_fields import parse_time
+from opsui.backends.docker_mapping import (
     container_from_inspect,
     container_from_list,
-    cpu_percent,
     detail_from_inspect,
-    event_from_dict,
     human_duration,
-    is_secret_name,
-    mask_env,
-    memory_used,
-    parse_time,
-    stats_from_dict,
     status_text_from_inspect,
 )
+from opsui.backends.docker_secrets import MASK, is_secret_name, mask_env
+from opsui.backends.docker_stats import cpu_percent, memory_used, stats_from_dict
+from opsui.backends.docker_streams import cancel_stream
 from opsui.domain.models import ContainerState, EventKind, Health, PortBinding
 
 LIST_HEALTHY: dict[str, Any] = {

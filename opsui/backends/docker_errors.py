@@ -1,0 +1,64 @@
+"""Short, operator-facing reasons for docker SDK and requests failures.
+
+The libraries bury the useful part (the OS error, the engine's message) under layers
+of wrapping; these functions dig it out and sanitise it, so the messages raised as
+:mod:`opsui.domain.errors` types name the cause in a few words.
+"""
+
+from __future__ import annotations
+
+import docker.errors
+import requests
+import requests.exceptions
+
+from opsui.domain.sanitize import clean
+
+CONNECTION_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    OSError,
+)
+
+
+def error_reason(exc: BaseException) -> str:
+    """A short, sanitised explanation of a library exception.
+
+    requests and urllib3 wrap the OS error several layers deep in messages such as
+    "Max retries exceeded ... NewConnectionError(...)"; the operator needs its last
+    line ("Connection refused"), so that is dug out when there is one.
+    """
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return clean(str(exc.explanation), 300)
+    os_error = _os_error(exc)
+    if os_error is not None:
+        return clean(os_error, 300)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    text = str(exc).replace("Error while fetching server API version: ", "")
+    return clean(text or type(exc).__name__, 300)
+
+
+def _os_error(exc: BaseException) -> str | None:
+    """The strerror of the first OSError inside an exception's causes and arguments."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < 32:
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror
+        pending.extend([*item.args, getattr(item, "reason", None), item.__cause__,
+                        item.__context__])
+    return None
+
+
+def response_reason(response: requests.Response) -> str:
+    """The engine's ``message`` from a failed raw HTTP response, else its status code."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return clean(str(message or f"HTTP {response.status_code}"), 300)
