@@ -100,9 +100,15 @@ class _Session:
         self.stopped = threading.Event()
         self.threads: list[threading.Thread] = []
         self.events: EventStream | None = None
+        self.refresh_now = threading.Event()
+        """Set to re-list at once (a key press, or the session ending)."""
+
+    def wake(self) -> None:
+        self.refresh_now.set()
 
     def end(self) -> None:
         self.stopped.set()
+        self.wake()
         stream, self.events = self.events, None
         if stream is not None:
             try:
@@ -131,7 +137,6 @@ class HostMonitor:
         self.status = HostStatus(self.name, LinkState.CONNECTING)
         self._stopped = threading.Event()
         self._link_suspect = threading.Event()
-        self._refresh_now = threading.Event()
         self._watched: frozenset[str] = frozenset()
         self._inspected: dict[str, Container] = {}
         self._lock = threading.Lock()
@@ -164,7 +169,9 @@ class HostMonitor:
         self._watched = frozenset(container_ids)
 
     def refresh_now(self) -> None:
-        self._refresh_now.set()
+        session = self._session
+        if session is not None:
+            session.wake()
 
     # -- blocking calls for UI workers and the CLI -----------------------------------
 
@@ -331,8 +338,8 @@ class HostMonitor:
     def _reconcile_loop(self, session: _Session) -> None:
         while not session.stopped.is_set():
             self._run_job(lambda: self._reconcile(session))
-            self._refresh_now.wait(self.settings.refresh_seconds)
-            self._refresh_now.clear()
+            session.refresh_now.wait(self.settings.refresh_seconds)
+            session.refresh_now.clear()
 
     def _reconcile(self, session: _Session) -> None:
         """Full list (one call), merged with what inspect already told us, then enrich."""
