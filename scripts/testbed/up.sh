@@ -7,6 +7,7 @@
 #   - a registry on 127.0.0.1:5000
 #   - test images built FROM scratch (there is no internet registry), pushed to it
 #   - $OPSUI_TEST_STATE/env with the OPSUI_TEST_* variables for the tests
+#   With --engine-only: packages and the Docker engine only (for running opsui).
 # Safe to run again and again, and non-interactively in CI. See TESTBED notes in
 # /work/shared/TESTBED.md and scripts/testbed/down.sh for the reverse.
 set -euo pipefail
@@ -365,6 +366,11 @@ main() {
   take_lock
   ensure_packages
   ensure_dockerd
+  # --engine-only: just a running Docker engine (for `opsui` on a machine without one).
+  if [[ ${1:-} == --engine-only ]]; then
+    echo "Docker engine is up on ${DOCKER_HOST:-unix:///var/run/docker.sock}" >&2
+    return 0
+  fi
   ensure_sshd
   ensure_registry
   build_images
