@@ -19,7 +19,7 @@ from docker.models.containers import Container
 from rich.console import Console
 from textual.pilot import Pilot
 
-from opsui.config import Config, HostConfig
+from opsui.config import AppConfig, Config, HostConfig
 from opsui.ui.app import OpsuiApp
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.wiring import build_gate, build_monitor_factory
@@ -28,6 +28,7 @@ from .helpers import (
     APP_HEALTHY,
     Testbed,
     client_ports_to,
+    host_port,
     sshd_children_serving,
     wait_for_health,
 )
@@ -136,3 +137,36 @@ async def test_dropped_ssh_link_shows_reconnecting_then_recovers(
         container.stop(timeout=1)
         await until(pilot, lambda: "exited" in cell(app, container, "state"),
                     "events to flow again after the reconnect")
+
+
+async def test_http_health_url_is_probed_through_ssh_from_the_hosts_side(
+        make_container: Callable[..., Container], testbed: Testbed) -> None:
+    """An app's health URL on an SSH host is probed by that host's prober (the tunnel).
+
+    The sshd is on this machine, so the URL would also answer locally; that the probe
+    really travels through the SSH channel is shown in test_ssh_host.py.
+    """
+    container = make_container(APP_HEALTHY, ports={"8080/tcp": ("127.0.0.1", None)})
+    port = host_port(container)
+    host = HostConfig("test", ssh=testbed.ssh_url)
+    app_config = AppConfig("web", host="test", container=str(container.name),
+                           health_urls=(f"http://127.0.0.1:{port}/api/health",))
+    config = Config(hosts=(host,), apps=(app_config,), health_seconds=1.0,
+                    known_hosts=str(testbed.ssh_known_hosts),
+                    ssh_config=str(testbed.ssh_config))
+    app = real_app(host, config)
+    async with app.run_test(size=(180, 50)) as pilot:
+        await until(pilot, lambda: "ok" in cell(app, container, "http"), "HTTP health ok")
+        container.exec_run(["rm", "-f", "/www/api/health"])
+        await until(pilot, lambda: "ok" not in cell(app, container, "http")
+                    and cell(app, container, "http") != "", "HTTP health failing")
+
+
+async def test_dead_engine_shows_how_to_start_one() -> None:
+    host = HostConfig("local", docker_host="unix:///nonexistent/docker.sock")
+    app = real_app(host)
+    async with app.run_test(size=(180, 50)) as pilot:
+        await until(pilot, lambda: "/nonexistent/docker.sock" in screen_text(app),
+                    "the no-engine panel naming the socket")
+        text = screen_text(app)
+        assert "dockerd" in text or "systemctl start docker" in text
