@@ -1,21 +1,16 @@
-"""HostMonitor against a scripted connection: supervision, events and merging."""
+"""HostMonitor against in-memory hosts: supervision, events, merging, the gate."""
 
 from __future__ import annotations
 
-import queue
+import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from opsui.domain.errors import AuthFailed, HostError, HostKeyUnknown
+from ui.fakes import FakeConnection, FakeEngine, container
+
+from opsui.domain.errors import AuthFailed, HostKeyUnknown, HostUnreachable
 from opsui.domain.models import (
     Container,
-    ContainerDetail,
-    ContainerEvent,
-    ContainerState,
     ContainerStats,
-    EventKind,
     Health,
     HostMetrics,
     HostStatus,
@@ -25,117 +20,20 @@ from opsui.domain.models import (
 from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.policy import Action
-from opsui.domain.ports import CommandRunner, ContainerEngine, HealthProber, MetricsSource
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
                        health_seconds=0.05, link_check_seconds=0.05,
                        backoff_initial=0.01, backoff_maximum=0.05)
 
 
-def _container(cid: str, health: Health = Health.HEALTHY, restarts: int | None = None
-               ) -> Container:
-    return Container(cid, f"name-{cid}", "app:1", ContainerState.RUNNING, health,
-                     restart_count=restarts)
-
-
-class _Events:
-    def __init__(self) -> None:
-        self.queue: queue.Queue[ContainerEvent | None] = queue.Queue()
-
-    def __iter__(self) -> Iterator[ContainerEvent]:
-        while (event := self.queue.get()) is not None:
-            yield event
-
-    def close(self) -> None:
-        self.queue.put(None)
-
-
-@dataclass
-class _Engine:
-    containers: dict[str, Container]
-    streams: list[_Events] = field(default_factory=list)
-    restarted: list[str] = field(default_factory=list)
-    alive: bool = True
-
-    def ping(self) -> float:
-        if not self.alive:
-            raise HostError("gone")
-        return 1.5
+class ListingEngine(FakeEngine):
+    """Like Docker: the list call omits restart counts; only a re-read has them."""
 
     def list_containers(self) -> list[Container]:
-        return [c for c in self.containers.values()]
-
-    def get_container(self, container_id: str) -> Container | None:
-        c = self.containers.get(container_id)
-        return None if c is None else Container(**{**c.__dict__, "restart_count": 2})
-
-    def inspect(self, container_id: str) -> ContainerDetail:
-        raise NotImplementedError
-
-    def stats(self, container_id: str) -> ContainerStats | None:
-        return ContainerStats(container_id, 12.5, 100, 1000, NOW)
-
-    def stats_many(self, container_ids: Iterable[str]) -> dict[str, ContainerStats]:
-        return {cid: s for cid in container_ids if (s := self.stats(cid)) is not None}
-
-    def events(self) -> _Events:
-        stream = _Events()
-        self.streams.append(stream)
-        return stream
-
-    def start(self, container_id: str) -> None: ...
-
-    def stop(self, container_id: str, timeout: int = 10) -> None: ...
-
-    def restart(self, container_id: str, timeout: int = 10) -> None:
-        self.restarted.append(container_id)
-
-    def close(self) -> None: ...
+        return [dataclasses.replace(c, restart_count=None) for c in super().list_containers()]
 
 
-class _Metrics:
-    def sample(self) -> HostMetrics:
-        return HostMetrics(10, 1, 2, 3, 4, 0.1, 0.2, 0.3, NOW)
-
-
-class _Connection:
-    name = "prod"
-
-    def __init__(self, engine: _Engine, failures: list[HostError] | None = None) -> None:
-        self._engine = engine
-        self.failures = failures or []
-        self.connects = 0
-
-    def connect(self) -> None:
-        self.connects += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        self._engine.alive = True
-
-    def is_alive(self) -> bool:
-        return self._engine.alive
-
-    @property
-    def engine(self) -> ContainerEngine:
-        return self._engine
-
-    @property
-    def metrics(self) -> MetricsSource:
-        return _Metrics()
-
-    @property
-    def prober(self) -> HealthProber:
-        raise NotImplementedError
-
-    @property
-    def runner(self) -> CommandRunner:
-        raise NotImplementedError
-
-    def close(self) -> None: ...
-
-
-class _Recorder:
+class Recorder:
     def __init__(self) -> None:
         self.statuses: list[HostStatus] = []
         self.rows: dict[str, Container] = {}
@@ -170,20 +68,20 @@ class _Recorder:
         return [s.state for s in self.statuses]
 
 
-def _monitor(engine: _Engine, failures: list[HostError] | None = None
-             ) -> tuple[HostMonitor, _Recorder, _Connection]:
-    recorder = _Recorder()
-    connection = _Connection(engine, failures)
+def start(connection: FakeConnection) -> tuple[HostMonitor, Recorder]:
+    recorder = Recorder()
     monitor = HostMonitor(connection, recorder, ActionGate(), FAST)
     monitor.start()
-    return monitor, recorder, connection
+    return monitor, recorder
 
 
-def test_snapshot_then_inspect_fills_restart_counts() -> None:
-    engine = _Engine({"a": _container("a"), "b": _container("b")})
-    monitor, rec, _ = _monitor(engine)
+A, B = container("a", restarts=2), container("b", restarts=2)
+
+
+def test_snapshot_then_reread_fills_restart_counts() -> None:
+    monitor, rec = start(FakeConnection("prod", ListingEngine([A, B])))
     try:
-        assert wait_for(lambda: set(rec.rows) == {"a", "b"}, 5)
+        assert wait_for(lambda: set(rec.rows) == {A.id, B.id}, 5)
         assert wait_for(lambda: all(c.restart_count == 2 for c in rec.rows.values()), 5)
         assert rec.states()[:2] == [LinkState.CONNECTING, LinkState.CONNECTED]
     finally:
@@ -191,65 +89,64 @@ def test_snapshot_then_inspect_fills_restart_counts() -> None:
 
 
 def test_event_turning_unhealthy_reaches_listener_without_poll() -> None:
-    engine = _Engine({"a": _container("a")})
-    monitor, rec, _ = _monitor(engine)
+    engine = FakeEngine([A])
+    monitor, rec = start(FakeConnection("prod", engine))
     try:
-        assert wait_for(lambda: "a" in rec.rows and engine.streams, 5)
-        engine.containers["a"] = _container("a", Health.UNHEALTHY)
-        engine.streams[-1].queue.put(ContainerEvent(EventKind.CHANGED, "a", "health_status"))
-        assert wait_for(lambda: rec.rows["a"].health is Health.UNHEALTHY, 5)
-        engine.containers.pop("a")
-        engine.streams[-1].queue.put(ContainerEvent(EventKind.REMOVED, "a", "destroy"))
-        assert wait_for(lambda: "a" not in rec.rows, 5)
+        assert wait_for(lambda: A.id in rec.rows and bool(engine.streams), 5)
+        engine.put(dataclasses.replace(A, health=Health.UNHEALTHY))
+        assert wait_for(lambda: rec.rows[A.id].health is Health.UNHEALTHY, 5)
+        engine.remove(A.id)
+        assert wait_for(lambda: A.id not in rec.rows, 5)
     finally:
         monitor.stop()
 
 
 def test_lost_link_is_noticed_and_rebuilt() -> None:
-    engine = _Engine({"a": _container("a")})
-    monitor, rec, connection = _monitor(engine)
+    connection = FakeConnection("prod", FakeEngine([A]))
+    monitor, rec = start(connection)
     try:
         assert wait_for(lambda: monitor.connected, 5)
-        engine.alive = False
+        connection.failure = HostUnreachable("prod: connection reset")
         assert wait_for(lambda: LinkState.RECONNECTING in rec.states(), 5)
-        assert wait_for(lambda: monitor.connected and connection.connects >= 2, 5)
+        assert wait_for(lambda: LinkState.UNREACHABLE in rec.states(), 5)
+        connection.failure = None
+        assert wait_for(lambda: monitor.connected, 5)
     finally:
         monitor.stop()
 
 
 def test_connect_failures_are_named_and_retried() -> None:
-    engine = _Engine({})
-    failures: list[HostError] = [HostKeyUnknown("prod", "ssh-ed25519", "SHA256:abc"),
-                                 AuthFailed("root@prod: denied")]
-    monitor, rec, _ = _monitor(engine, failures)
+    connection = FakeConnection("prod", FakeEngine(),
+                                failure=HostKeyUnknown("prod", "ssh-ed25519", "SHA256:abc"))
+    monitor, rec = start(connection)
     try:
-        assert wait_for(lambda: monitor.connected, 5)
-        states = rec.states()
-        assert LinkState.HOST_KEY_UNKNOWN in states and LinkState.AUTH_FAILED in states
+        assert wait_for(lambda: LinkState.HOST_KEY_UNKNOWN in rec.states(), 5)
         unknown = next(s for s in rec.statuses if s.state is LinkState.HOST_KEY_UNKNOWN)
-        assert "SHA256:abc" in unknown.message and "trust" in unknown.hint
+        assert "SHA256:abc" in unknown.message and "trust-host" in unknown.hint
+        connection.failure = AuthFailed("root@prod: denied")
+        assert wait_for(lambda: LinkState.AUTH_FAILED in rec.states(), 5)
+        connection.failure = None
+        assert wait_for(lambda: monitor.connected, 5)
     finally:
         monitor.stop()
 
 
 def test_stats_only_for_watched_and_metrics_flow() -> None:
-    engine = _Engine({"a": _container("a"), "b": _container("b")})
-    monitor, rec, _ = _monitor(engine)
+    monitor, rec = start(FakeConnection("prod", FakeEngine([A, B])))
     try:
-        monitor.watch_stats(["b"])
+        monitor.watch_stats([B.id])
         assert wait_for(lambda: bool(rec.stats) and bool(rec.metrics), 5)
-        assert {s.container_id for s in rec.stats} == {"b"}
+        assert {s.container_id for s in rec.stats} == {B.id}
     finally:
         monitor.stop()
 
 
 def test_actions_go_through_the_gate() -> None:
-    engine = _Engine({"a": _container("a")})
-    monitor, _, _ = _monitor(engine)
+    engine = FakeEngine([A])
+    monitor, _ = start(FakeConnection("prod", engine))
     try:
         assert wait_for(lambda: monitor.connected, 5)
-        request = monitor.request_for(Action.RESTART, _container("a"))
-        monitor.perform(request, True)
-        assert engine.restarted == ["a"]
+        monitor.perform(monitor.request_for(Action.RESTART, A), True)
+        assert engine.calls == [("restart", A.id)]
     finally:
         monitor.stop()
