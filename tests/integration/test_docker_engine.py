@@ -96,12 +96,8 @@ def test_list_shows_container_with_health(
     assert reread.started_at is not None and reread.status_text.startswith("Up ")
 
 
-def test_list_is_one_round_trip_whatever_the_count(
-    engine: DockerEngine,
-    make_container: Callable[..., DockerContainer],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    made = {make_container(APP, start=False).id for _ in range(10)}
+def record_requests(engine: DockerEngine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the URL of every HTTP request the engine's client sends."""
     sent: list[str] = []
     send = engine._api.send
 
@@ -110,6 +106,16 @@ def test_list_is_one_round_trip_whatever_the_count(
         return send(request, **kwargs)
 
     monkeypatch.setattr(engine._api, "send", counting_send)
+    return sent
+
+
+def test_list_is_one_round_trip_whatever_the_count(
+    engine: DockerEngine,
+    make_container: Callable[..., DockerContainer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = {make_container(APP, start=False).id for _ in range(10)}
+    sent = record_requests(engine, monkeypatch)
     rows = engine.list_containers()
     assert made <= {r.id for r in rows}
     assert len(sent) == 1 and "/containers/json" in sent[0]
@@ -295,14 +301,7 @@ def test_stats_after_the_first_come_from_the_feed_without_new_requests(
 ) -> None:
     made = make_container(APP)
     assert engine.stats(_id(made)) is not None  # opens the feed; waits for one tick
-    sent: list[str] = []
-    send = engine._api.send
-
-    def counting_send(request: Any, **kwargs: Any) -> Any:
-        sent.append(request.url)
-        return send(request, **kwargs)
-
-    monkeypatch.setattr(engine._api, "send", counting_send)
+    sent = record_requests(engine, monkeypatch)
     for _ in range(5):
         assert engine.stats(_id(made)) is not None
     assert sent == []
