@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.text import Text
+
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -18,7 +20,8 @@ def human_bytes(count: float) -> str:
         if abs(value) < 1024 or unit == _UNITS[-1]:
             if unit == "B":
                 return f"{int(value)} B"
-            return f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+            # Decide on the rounded value, so 99.97 is "100 KiB", not "100.0 KiB".
+            return f"{value:.1f} {unit}" if abs(value) < 99.95 else f"{value:.0f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
@@ -58,4 +61,9 @@ def clock_time(moment: datetime | None) -> str:
 
 def percent(value: float) -> str:
     """``12.345`` -> ``12.3%``; wide enough for 100% and multi-core CPU (``350%``)."""
-    return f"{value:.0f}%" if value >= 100 else f"{value:.1f}%"
+    return f"{value:.0f}%" if value >= 99.95 else f"{value:.1f}%"
+
+
+def same_text(old: Text, new: Text) -> bool:
+    """Equal text *and* style (``Text.__eq__`` ignores the base style, i.e. the colour)."""
+    return old == new and old.style == new.style

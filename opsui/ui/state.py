@@ -52,10 +52,6 @@ class Changes:
         return bool(self.statuses or self.snapshots or self.containers or self.removed
                     or self.stats or self.metrics)
 
-    def touched(self, host: str) -> set[str]:
-        """Ids of ``host`` whose row needs redrawing (changed or new stats)."""
-        return self.containers.get(host, set()) | self.stats.get(host, set())
-
 
 @dataclass
 class HostView:

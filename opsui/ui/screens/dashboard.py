@@ -77,6 +77,8 @@ class DashboardScreen(Screen[None]):
         self.initial_host = initial_host
         self.host: str | None = None
         """The host whose containers the table shows."""
+        self._note = ""
+        """What the empty-table note says now."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -118,10 +120,11 @@ class DashboardScreen(Screen[None]):
             self._refresh_hosts()
         host = self.host
         if host is not None:
-            changed = changes.touched(host)
+            changed = changes.containers.get(host, set())
             removed = changes.removed.get(host, set())
-            if changed or removed:
-                self.table.apply(changed, removed)
+            sampled = changes.stats.get(host, set())
+            if changed or removed or sampled:
+                self.table.apply(changed, removed, sampled)
             if host in changes.metrics or host in changes.statuses:
                 self.query_one(HostPanel).show(self.state.hosts.get(host))
         self._refresh_mode()
@@ -150,8 +153,9 @@ class DashboardScreen(Screen[None]):
         note = self.query_one("#empty-note", Static)
         message = self._empty_message()
         note.display = bool(message) and not no_engine
-        if message:
+        if message and message != self._note:
             note.update(message)
+        self._note = message
 
     def _empty_message(self) -> str:
         view = self.state.hosts.get(self.host) if self.host else None

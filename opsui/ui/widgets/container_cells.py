@@ -42,6 +42,9 @@ class Column:
     key: str
     label: str
     sort: Callable[[Container, ContainerStats | None], Any] | None = None
+    width: int | None = None
+    """Fixed content width, for cells that change every few seconds: updating them then
+    never re-measures the column nor moves the columns to its right. None: fit the text."""
 
 
 _HEALTH_ORDER = {Health.UNHEALTHY: 0, Health.STARTING: 1, Health.HEALTHY: 2, Health.NONE: 3}
@@ -69,12 +72,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("health", "Health", lambda c, s: _HEALTH_ORDER[c.health]),
     Column("uptime", "Uptime", lambda c, s: -_started(c).timestamp()),
     Column("restarts", "Restarts", lambda c, s: -(c.restart_count or 0)),
-    Column("cpu", "CPU", lambda c, s: -(s.cpu_percent if s else -1.0)),
-    Column("mem", "Memory", lambda c, s: -(s.memory_bytes if s else -1)),
+    Column("cpu", "CPU", lambda c, s: -(s.cpu_percent if s else -1.0), width=6),
+    Column("mem", "Memory", lambda c, s: -(s.memory_bytes if s else -1), width=8),
     Column("image", "Image", lambda c, s: c.image.lower()),
     Column("ports", "Ports"),
 )
-"""Most urgent first: what it is, is it up, is it healthy; the image and ports last."""
+"""Most urgent first: what it is, is it up, is it healthy; the image and ports last.
+
+CPU fits ``percent()`` up to ``99999%`` and memory ``human_bytes()`` (``1023.9 MiB`` is
+never produced: three significant digits, so at most ``1023 MiB``)."""
+STATS_KEYS = ("cpu", "mem")
+"""The cells a new stats sample changes (the rest of the row stays as it is)."""
 HTTP_COLUMN = Column("http", "HTTP")
 SORTABLE = tuple(c for c in COLUMNS if c.sort is not None)
 
@@ -160,8 +168,7 @@ def row_cells(
         "uptime": uptime,
         "restarts": Text("-" if restarts is None else str(restarts),
                          style=palette.warn if restarts else palette.muted, justify="right"),
-        "cpu": _cpu(stats, palette),
-        "mem": _memory(stats, palette),
+        **stats_cells(stats, palette),
         "ports": Text(_cut(", ".join(str(p) for p in container.ports if p.host_port)
                            or ", ".join(str(p) for p in container.ports)), style=palette.muted),
     }
@@ -170,6 +177,11 @@ def row_cells(
         cells["http"] = Text(summary, style=palette.muted if ok is None else
                              (palette.ok if ok else palette.bad))
     return cells
+
+
+def stats_cells(stats: ContainerStats | None, palette: Palette) -> dict[str, Text]:
+    """The CPU and memory cells of a row (keys: :data:`STATS_KEYS`)."""
+    return {"cpu": _cpu(stats, palette), "mem": _memory(stats, palette)}
 
 
 def _status_age(status: str) -> str:

@@ -27,16 +27,13 @@ from opsui.ui.widgets.container_cells import (
     matches,
     order_key,
     row_cells,
+    stats_cells,
     table_columns,
 )
+from opsui.ui.widgets.live_table import LiveDataTable
 
 
-def same_cell(old: Text, new: Text) -> bool:
-    """Equal text *and* style (``Text.__eq__`` ignores the base style, i.e. the colour)."""
-    return old == new and old.style == new.style
-
-
-class ContainerTable(DataTable[Text]):
+class ContainerTable(LiveDataTable):
     """Containers of one host, grouped by compose project, sortable and filterable."""
 
     BINDINGS = [
@@ -86,11 +83,13 @@ class ContainerTable(DataTable[Text]):
         """Keep compose projects together (project first in the sort key)."""
         self._order: list[str] = []
         self._visible: frozenset[str] = frozenset()
+        self._fitted = frozenset(c.key for c in table_columns(with_http) if c.width is None)
+        """Columns sized to their text: an update there may change the column's width."""
 
     def on_mount(self) -> None:
         for column in table_columns(self.with_http):
             self.add_column(column_label(column, self.sort_column.key, self.sort_reverse),
-                            key=column.key)
+                            key=column.key, width=column.width)
 
     # -- what the screen calls ------------------------------------------------------------
 
@@ -130,14 +129,20 @@ class ContainerTable(DataTable[Text]):
             self._resort(keep, force=True)  # rows were added in arrival order
         self.call_after_refresh(self.report_visible)
 
-    def apply(self, changed: Iterable[str], removed: Iterable[str]) -> None:
-        """Update the rows of changed containers by key; add or drop rows as needed."""
+    def apply(self, changed: Iterable[str], removed: Iterable[str],
+              sampled: Iterable[str] = ()) -> None:
+        """Update the rows of changed containers by key; add or drop rows as needed.
+
+        ``sampled`` are containers with only a new stats sample: just their CPU and
+        memory cells are rebuilt (fixed-width columns, so no re-measuring).
+        """
         view = self.view
         if view is None:
             return
         keep = self.selected_id
         dirty = False
-        with self.app.batch_update():
+        changed = set(changed)
+        with self.app.batch_update(), self.cell_batch():
             for cid in removed:
                 dirty |= self._drop(cid)
             for cid in changed:
@@ -151,6 +156,10 @@ class ContainerTable(DataTable[Text]):
                 else:
                     self._add(view, container)
                     dirty = True
+            palette = Palette.of(self.app)
+            for cid in sampled:
+                if cid not in changed and cid in self.rows:
+                    self._set_cells(cid, stats_cells(view.stats.get(cid), palette))
             self._resort(keep, force=dirty)
         self.report_visible()
 
@@ -159,7 +168,7 @@ class ContainerTable(DataTable[Text]):
         view = self.view
         if view is None:
             return
-        with self.app.batch_update():
+        with self.app.batch_update(), self.cell_batch():
             for cid in list(self.rows):
                 container = view.containers.get(cid.value or "")
                 if container is not None:
@@ -172,13 +181,12 @@ class ContainerTable(DataTable[Text]):
             return
         now = self.clock()
         palette = Palette.of(self.app)
-        with self.app.batch_update():
+        with self.app.batch_update(), self.cell_batch():
             for key in list(self.rows):
                 container = view.containers.get(key.value or "")
                 if container is not None:
                     cell = row_cells(container, None, (), palette, now, False)["uptime"]
-                    if not same_cell(self.get_cell(key, "uptime"), cell):
-                        self.update_cell(key, "uptime", cell, update_width=True)
+                    self._set_cells(key.value or "", {"uptime": cell})
 
     # -- row bookkeeping --------------------------------------------------------------------
 
@@ -193,9 +201,11 @@ class ContainerTable(DataTable[Text]):
                      key=container.id)
 
     def _update(self, view: HostView, container: Container) -> None:
-        for key, cell in self._cells(view, container).items():
-            if not same_cell(self.get_cell(container.id, key), cell):
-                self.update_cell(container.id, key, cell, update_width=True)
+        self._set_cells(container.id, self._cells(view, container))
+
+    def _set_cells(self, container_id: str, cells: dict[str, Text]) -> None:
+        """Write the cells whose text or colour differs; re-measure only fitted columns."""
+        self.write_cells(container_id, cells, self._fitted)
 
     def _drop(self, container_id: str) -> bool:
         try:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from opsui.ui.format import human_bytes, percent
+from opsui.ui.format import human_bytes, percent, same_text
 from opsui.ui.palette import Palette
 from opsui.ui.state import HostView
 from opsui.ui.widgets.history_sparkline import HistorySparkline
@@ -24,6 +24,7 @@ class Gauge(Vertical):
         """What is measured (shown before the value)."""
         self.ceiling = ceiling
         """Top of the sparkline's scale (100 for percentages; None: the data's maximum)."""
+        self._label: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.metric), classes="gauge-label")
@@ -32,10 +33,13 @@ class Gauge(Vertical):
         yield spark
 
     def show(self, value: Text, history: Iterable[float]) -> None:
+        """New value and history; repaints only this gauge, never the screen's layout."""
         label = Text(f"{self.metric} ", style="bold")
         label.append_text(value)
-        self.query_one(".gauge-label", Static).update(label)
-        self.query_one(HistorySparkline).data = list(history)
+        if self._label is None or not same_text(self._label, label):
+            self._label = label
+            self.query_one(".gauge-label", Static).update(label, layout=False)  # one line
+        self.query_one(HistorySparkline).data = list(history)  # no repaint when equal
 
 
 class HostPanel(Horizontal):

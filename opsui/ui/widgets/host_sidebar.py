@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from opsui.domain.models import LinkState
+from opsui.ui.format import same_text
 from opsui.ui.palette import Palette
 from opsui.ui.state import HostView
 
@@ -64,6 +65,12 @@ class HostSidebar(Vertical):
             self.host = host
             """The host to show."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._prompts: dict[str, Text] = {}
+        """What each host's entry shows now (unchanged entries are not redrawn)."""
+        self._explained: Text | None = None
+
     def compose(self) -> ComposeResult:
         yield OptionList(id="host-list")
         yield Static(id="host-detail")
@@ -78,16 +85,19 @@ class HostSidebar(Vertical):
         return option.id if option else None
 
     def update_hosts(self, views: list[HostView], read_only: dict[str, bool]) -> None:
-        """Redraw each host entry in place (adding missing ones), then the explanation."""
+        """Redraw changed host entries in place (adding missing ones), then the explanation."""
         options = self.option_list
         palette = Palette.of(self.app)
-        known = {option.id for option in options.options}
         for view in views:
             prompt = host_prompt(view, read_only.get(view.name, False), palette)
-            if view.name in known:
+            shown = self._prompts.get(view.name)
+            if shown is not None and same_text(shown, prompt):
+                continue
+            if shown is not None:
                 options.replace_option_prompt(view.name, prompt)
             else:
                 options.add_option(Option(prompt, id=view.name))
+            self._prompts[view.name] = prompt
         if options.highlighted is None and options.option_count:
             options.highlighted = 0
         self.explain(views)
@@ -106,6 +116,9 @@ class HostSidebar(Vertical):
         view = next((v for v in views if v.name == current), None)
         detail = self.query_one("#host-detail", Static)
         text = host_explanation(view, Palette.of(self.app)) if view else Text()
+        if self._explained is not None and same_text(self._explained, text):
+            return
+        self._explained = text
         detail.update(text)
         detail.set_class(not text, "-empty")  # a class, so screen CSS can still hide it
 

@@ -32,12 +32,20 @@ class StatusLine:
 class StatusBar(Horizontal):
     """A single line docked at the top of the dashboard, with a read-only badge."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[StatusLine, Palette] | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(id="status-text")
         yield Static(Text(" READ-ONLY "), id="read-only-badge")
 
     def show(self, line: StatusLine) -> None:
+        """Redraw the line, unless it says the same thing in the same colours."""
         palette = Palette.of(self.app)
+        if self._shown == (line, palette):
+            return
+        self._shown = (line, palette)
         text = Text()
         text.append(" opsui ", style=palette.primary)
         text.append("│ ", style=palette.muted)
@@ -61,5 +69,7 @@ class StatusBar(Horizontal):
         if line.listed:
             text.append(" │ sort: ", style=palette.muted)
             text.append(line.sort, style=palette.muted)
-        self.query_one("#status-text", Static).update(text)
-        self.query_one("#read-only-badge").display = line.read_only
+        self.query_one("#status-text", Static).update(text, layout=False)  # always one line
+        badge = self.query_one("#read-only-badge")
+        if badge.display != line.read_only:
+            badge.display = line.read_only

@@ -1,0 +1,112 @@
+"""A DataTable for cells that change every few seconds: a changed cell re-renders alone.
+
+Textual's ``DataTable.update_cell`` counts an "update", and that count is part of the
+key of every cached cell, row and line, so one new CPU figure re-renders every row on
+screen (about 450 cells for 45 rows). On an idle dashboard that was most of opsui's
+CPU time. :meth:`LiveDataTable.write_cells` writes the cell and drops only the cached
+renderings of that cell and its row, then repaints just that row.
+
+That needs DataTable's private caches (checked against Textual 8.2). When a column's
+width may change, or the caches are not the ones this was written for, it falls back
+to ``update_cell``, which is always correct, only slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
+
+from opsui.ui.format import same_text
+
+_CACHES = ("_data", "_row_locations", "_cell_render_cache", "_row_render_cache",
+           "_row_renderable_cache", "_line_cache")
+
+
+class LiveDataTable(DataTable[Text]):
+    """``DataTable[Text]`` plus :meth:`write_cells`, cheap when few cells change."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stale: dict[RowKey, set[ColumnKey]] = {}
+        """Cells written since the last flush, whose cached renderings must go."""
+        self._batch_depth = 0
+        self.live_updates = all(hasattr(self, name) for name in _CACHES)
+        """False when this Textual's DataTable lacks the caches we prune: update_cell."""
+
+    @contextmanager
+    def cell_batch(self) -> Iterator[None]:
+        """Write many cells, prune the caches once (also when nested)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if not self._batch_depth:
+                self._flush_stale()
+
+    def write_cells(self, row: str, cells: Mapping[str, Text], fitted: frozenset[str]) -> int:
+        """Write the cells of ``row`` whose text or colour differs; how many were written.
+
+        ``fitted`` names the columns sized to their text: a new width there re-measures
+        the column and redraws the whole table, as ``update_cell(update_width=True)``.
+        """
+        written = 0
+        with self.cell_batch():
+            for column, cell in cells.items():
+                old = self.get_cell(row, column)
+                if same_text(old, cell):
+                    continue
+                written += 1
+                resized = column in fitted and old.cell_len != cell.cell_len
+                if resized or not self.live_updates:
+                    self.update_cell(row, column, cell, update_width=column in fitted)
+                    if resized:
+                        self._fit_column(column, old, cell)
+                    continue
+                row_key, column_key = RowKey(row), ColumnKey(column)
+                self._data[row_key][column_key] = cell
+                self._stale.setdefault(row_key, set()).add(column_key)
+        return written
+
+    def _fit_column(self, key: str, old: Text, new: Text) -> None:
+        """Size a fitted column for its new cell now, not when the table is next idle.
+
+        ``update_cell(update_width=True)`` measures on idle; a frame drawn before that
+        would cache the cells at the old width until the next update. Text cells on one
+        line measure as their ``cell_len``, so the idle pass then finds nothing to change.
+        """
+        column = self.columns[ColumnKey(key)]
+        if new.cell_len >= column.content_width:
+            column.content_width = new.cell_len
+        elif old.cell_len >= column.content_width:  # the widest cell may have shrunk
+            column.content_width = max([column.label.cell_len,
+                                        *(cell.cell_len for cell in self.get_column(key))])
+
+    def _flush_stale(self) -> None:
+        """Drop cached renderings of the written cells and their rows; repaint the rows."""
+        stale, self._stale = self._stale, {}
+        if not stale:
+            return
+        cells = {(row, column) for row, columns in stale.items() for column in columns}
+        indices = {index for index in map(self._row_locations.get, stale) if index is not None}
+        # Keys, as of Textual 8.2: cell (row_key, column_key, ...), row (row_key, line, ...),
+        # row renderables (update_count, row_index), line (y, ...).
+        _prune(self._cell_render_cache, lambda key: (key[0], key[1]) in cells)
+        _prune(self._row_render_cache, lambda key: key[0] in stale)
+        _prune(self._row_renderable_cache, lambda key: key[1] in indices)
+        self._line_cache.clear()  # lines are cheap to rebuild from the cached rows
+        for index in indices:
+            self.refresh_row(index)
+
+
+def _prune(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
+    """Discard the entries of ``cache`` whose key is ``stale``."""
+    keys = cache.keys()
+    for key in [key for key in keys if stale(key)]:
+        cache.discard(key)
