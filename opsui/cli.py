@@ -20,6 +20,7 @@ from opsui import __version__
 from opsui.config import Config, HostConfig, find_config, load_config
 from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
 from opsui.domain.models import Container
+from opsui.domain.monitor import BufferedListener, HostMonitor, MonitorListener
 from opsui.domain.operations.container_actions import CONTAINER_ACTIONS, container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action, ConfirmPolicy
@@ -130,11 +131,39 @@ def _setup_file_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+def _start_monitors_early(context: Context) -> Callable[[MonitorListener], list[HostMonitor]]:
+    """Start connecting to every host now; hand the UI a factory that attaches to them.
+
+    Connecting and listing then overlap with loading Textual and drawing the first
+    frame, instead of starting when the app mounts. Updates wait in a
+    :class:`BufferedListener` until the app attaches its own listener.
+    """
+    held = BufferedListener()
+    factory = build_monitor_factory(context.config, context.gate, context.hosts, ui=True)
+    try:
+        monitors = factory(held)
+    except OpsuiError as exc:  # shown by the app, as when the app builds them itself
+        error = exc
+
+        def failing(listener: MonitorListener) -> list[HostMonitor]:
+            raise error
+
+        return failing
+    for monitor in monitors:
+        monitor.start()
+
+    def attach(listener: MonitorListener) -> list[HostMonitor]:
+        held.attach(listener)
+        return monitors
+
+    return attach
+
+
 def _run_tui(context: Context) -> int:
     _setup_file_logging()
-    from opsui.ui.app import OpsuiApp
+    factory = _start_monitors_early(context)
+    from opsui.ui.app import OpsuiApp  # Textual loads while the monitors connect
 
-    factory = build_monitor_factory(context.config, context.gate, context.hosts)
     app = OpsuiApp(context.config, context.gate, factory)
     app.run()
     return app.return_code or 0

@@ -6,6 +6,8 @@ same connections, gate and audit as the key in the dashboard.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable, Sequence
 
 from opsui.config import LOCAL_HOST_NAME, Config, HostConfig
@@ -44,8 +46,28 @@ def build_gate(config: Config, hosts: Sequence[HostConfig], read_only: bool) -> 
     )
 
 
+def _import_docker_sdk_without_paramiko() -> None:
+    """Import the docker SDK without the paramiko it loads for its own ``ssh://`` transport.
+
+    opsui never uses that transport (SSH hosts go through opsui.backends.ssh_docker), and
+    paramiko with its dependencies is about a third of the import time of a local-only
+    launch. The SDK treats a missing paramiko as "no ssh:// support", so the import is
+    hidden (a None entry makes ``import paramiko`` raise ImportError) while docker loads.
+    An SSH host built later imports paramiko as usual.
+    """
+    if "docker" in sys.modules or "paramiko" in sys.modules:
+        return
+    sys.modules["paramiko"] = None  # type: ignore[assignment]
+    try:
+        import docker  # noqa: F401
+    finally:
+        if "paramiko" in sys.modules and sys.modules["paramiko"] is None:
+            del sys.modules["paramiko"]
+
+
 def build_connection(config: Config, host: HostConfig) -> HostConnection:
     if host.ssh is None:
+        _import_docker_sdk_without_paramiko()
         from opsui.backends.local import LocalHost
 
         return LocalHost(host.name, host.docker_host)
@@ -73,11 +95,18 @@ def check_app_hosts(config: Config, hosts: Sequence[HostConfig]) -> None:
                               app.host)
 
 
+UI_ENRICH_WAIT_SECONDS = 2.0
+"""With a UI: how long a monitor waits for the rows on screen before re-reading every
+listed container (see :attr:`MonitorSettings.enrich_wait_seconds`)."""
+
+
 def build_monitor_factory(
-    config: Config, gate: ActionGate, hosts: Sequence[HostConfig]
+    config: Config, gate: ActionGate, hosts: Sequence[HostConfig], *, ui: bool = False
 ) -> Callable[[MonitorListener], list[HostMonitor]]:
-    """What the TUI calls once it has a listener to hand the monitors."""
+    """Monitors for ``hosts``, given the listener to report to (``ui``: for the dashboard)."""
     settings = monitor_settings(config)
+    if ui:
+        settings = dataclasses.replace(settings, enrich_wait_seconds=UI_ENRICH_WAIT_SECONDS)
 
     def factory(listener: MonitorListener) -> list[HostMonitor]:
         return [

@@ -69,6 +69,57 @@ class MonitorListener(Protocol):
     def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None: ...
 
 
+class BufferedListener:
+    """A :class:`MonitorListener` that holds updates until the real listener is attached.
+
+    Lets the CLI start monitors, so connecting and listing happen while the UI is still
+    loading; the UI attaches its listener once it can take updates and first receives
+    every held one, in order. Thread-safe: monitor threads call it at any time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: list[Callable[[MonitorListener], None]] = []
+        self._target: MonitorListener | None = None
+
+    def attach(self, target: MonitorListener) -> None:
+        """Deliver the held updates to ``target``, then pass every later one straight on."""
+        with self._lock:
+            for call in self._held:
+                call(target)
+            self._held.clear()
+            self._target = target
+
+    def _deliver(self, call: Callable[[MonitorListener], None]) -> None:
+        with self._lock:
+            target = self._target
+            if target is None:
+                self._held.append(call)
+                return
+        call(target)
+
+    def host_status(self, status: HostStatus) -> None:
+        self._deliver(lambda t: t.host_status(status))
+
+    def containers_snapshot(self, host: str, containers: list[Container]) -> None:
+        self._deliver(lambda t: t.containers_snapshot(host, containers))
+
+    def container_changed(self, host: str, container: Container) -> None:
+        self._deliver(lambda t: t.container_changed(host, container))
+
+    def container_removed(self, host: str, container_id: str) -> None:
+        self._deliver(lambda t: t.container_removed(host, container_id))
+
+    def host_metrics(self, host: str, metrics: HostMetrics) -> None:
+        self._deliver(lambda t: t.host_metrics(host, metrics))
+
+    def container_stats(self, host: str, stats: list[ContainerStats]) -> None:
+        self._deliver(lambda t: t.container_stats(host, stats))
+
+    def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None:
+        self._deliver(lambda t: t.app_health(host, app, results))
+
+
 @dataclass(frozen=True)
 class MonitorSettings:
     refresh_seconds: float = 15.0
@@ -78,6 +129,10 @@ class MonitorSettings:
     link_check_seconds: float = 5.0
     backoff_initial: float = 1.0
     backoff_maximum: float = 30.0
+    enrich_wait_seconds: float = 0.0
+    """How long the first re-read of listed containers waits for :meth:`HostMonitor.watch_stats`
+    to say which rows are on screen. A UI reports them right after drawing its first
+    frame, so those rows are read first and reading the others does not slow that frame."""
 
 
 def link_state_for(error: HostError) -> LinkState:
@@ -138,6 +193,8 @@ class HostMonitor:
         self._stopped = threading.Event()
         self._link_suspect = threading.Event()
         self._watched: frozenset[str] = frozenset()
+        self._watch_known = threading.Event()
+        """Set once the rows on screen are known (or waiting for them is pointless)."""
         self._inspected: dict[str, Container] = {}
         self._lock = threading.Lock()
         self._session: _Session | None = None
@@ -146,12 +203,16 @@ class HostMonitor:
     # -- lifecycle ----------------------------------------------------------------
 
     def start(self) -> None:
+        """Start supervising (connect, then the jobs); a second call does nothing."""
+        if self._thread is not None:
+            return
         self._thread = threading.Thread(target=self._supervise, name=f"monitor-{self.name}",
                                         daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopped.set()
+        self._watch_known.set()
         self._link_suspect.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -167,6 +228,7 @@ class HostMonitor:
     def watch_stats(self, container_ids: Iterable[str]) -> None:
         """Sample stats only for these (the rows on screen)."""
         self._watched = frozenset(container_ids)
+        self._watch_known.set()
 
     def refresh_now(self) -> None:
         session = self._session
@@ -248,6 +310,7 @@ class HostMonitor:
             self._check_link_until_lost(session)
         finally:
             session.end()
+            self._watch_known.set()  # a re-read waiting for the UI gives up with the session
             self._close_connection()
             for thread in session.threads:
                 thread.join(2.0)
@@ -350,6 +413,10 @@ class HostMonitor:
             merged = [self._merge(c) for c in listed]
             missing = [c.id for c in listed if c.id not in self._inspected]
         self.listener.containers_snapshot(self.name, merged)
+        if missing and self.settings.enrich_wait_seconds > 0:
+            self._watch_known.wait(self.settings.enrich_wait_seconds)
+        watched = self._watched
+        missing.sort(key=lambda cid: cid not in watched)  # the rows on screen first
         for container_id in missing:
             if session.stopped.is_set():
                 return

@@ -80,7 +80,7 @@ class OpsuiApp(ContainerActionsApp):
         """User theme folder (default ``$XDG_CONFIG_HOME/opsui/themes``)."""
         self.state = UiState(apps=config.apps)
         """What the UI knows about every host."""
-        self.bridge = MonitorBridge(self)
+        self.bridge = MonitorBridge(self, apply_now=self.apply_monitor_update)
         """The listener handed to the monitors."""
         self.dashboard: DashboardScreen | None = None
         self._flush_pending = False

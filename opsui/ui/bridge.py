@@ -4,11 +4,18 @@ Monitor threads call these methods. Each call becomes one Textual message posted
 to the app (``post_message`` is thread-safe), so no widget or state is touched from
 a monitor thread. The app applies the messages to :class:`~opsui.ui.state.UiState`
 in arrival order and redraws once per burst.
+
+A call made on the app's own thread (updates a :class:`~opsui.domain.monitor.BufferedListener`
+held while the UI loaded, replayed when the app mounts) is applied at once instead:
+the state is then complete before the first frame, which shows it without a message
+round trip per update.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -56,11 +63,18 @@ class MonitorBridge:
         app: str
         results: tuple[HttpHealth, ...]
 
-    def __init__(self, target: MessagePump) -> None:
+    def __init__(self, target: MessagePump,
+                 apply_now: Callable[[MonitorBridge.Update], None] | None = None) -> None:
         self.target = target
         """Where messages go (the app); it outlives every monitor."""
+        self.apply_now = apply_now
+        """Handles an update made on the thread that built the bridge (the app's)."""
+        self._home = threading.get_ident()
 
-    def _post(self, message: Message) -> None:
+    def _post(self, message: MonitorBridge.Update) -> None:
+        if self.apply_now is not None and threading.get_ident() == self._home:
+            self.apply_now(message)
+            return
         # RuntimeError: the app's event loop closed while a monitor job was finishing;
         # the update has no one to show it to, and the monitor is being stopped.
         with contextlib.suppress(RuntimeError):
