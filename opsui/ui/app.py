@@ -87,10 +87,14 @@ class OpsuiApp(ContainerActionsApp):
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def on_mount(self) -> None:
+    def on_load(self) -> None:
+        # Before the first stylesheet pass: a theme set on mount restyles (and redraws)
+        # every widget once more, and tells the dashboard to rebuild its cells.
         self._apply_themes()
+
+    def on_mount(self) -> None:
         self._apply_keymap()
-        try:
+        try:  # updates held since launch are applied now, before the dashboard draws
             monitors = self.monitor_factory(self.bridge)
         except OpsuiError as exc:
             notify_error(self, exc, title="Cannot start monitors")
@@ -104,7 +108,13 @@ class OpsuiApp(ContainerActionsApp):
             self.state, self.monitors, self.request_container_action,
             with_http=any(app.health_urls for app in self.config.apps),
             clock=self.clock, initial_host=self.initial_host)
-        await self.push_screen(self.dashboard)  # mounted before the first update arrives
+        # Opened once the app has started: Textual draws nothing while it starts, and a
+        # frame drawn then would be thrown away, and so drawn (the whole table) again.
+        self.call_later(self._open_dashboard, self.dashboard, monitors)
+
+    async def _open_dashboard(self, dashboard: DashboardScreen,
+                              monitors: list[HostMonitor]) -> None:
+        await self.push_screen(dashboard)  # mounted before the first update arrives
         for monitor in monitors:
             monitor.start()
 

@@ -27,6 +27,7 @@ from opsui.domain.models import HostStatus, LinkState
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
@@ -53,7 +54,14 @@ def shop_app(read_only: bool = False, hosts: tuple[str, ...] = ("local",),
                     theme_dir=NO_USER_THEMES)
 
 
+async def _dashboard(pilot: Pilot[Any]) -> None:
+    """The app opens the dashboard once it has started (a message after the pilot's)."""
+    while not isinstance(pilot.app.screen, DashboardScreen):
+        await pilot.pause()
+
+
 async def _populated(pilot: Pilot[Any]) -> None:
+    await _dashboard(pilot)
     table = pilot.app.screen.query_one(ContainerTable)
     while table.row_count < 6:
         await pilot.pause()
@@ -178,6 +186,7 @@ def test_no_engine_screen(snap_compare: Any) -> None:
                           f"{error.hint} Retrying in 4s.")
 
     async def run_before(pilot: Pilot[Any]) -> None:
+        await _dashboard(pilot)
         await pilot.pause()
         await pilot.pause()
 

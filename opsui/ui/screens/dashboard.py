@@ -38,6 +38,10 @@ UPTIME_REFRESH_SECONDS = 30.0
 class DashboardScreen(Screen[None]):
     """Every host at a glance, one host's containers in detail."""
 
+    AUTO_FOCUS = "#containers"
+    """Focused as the screen starts, so the first frame is drawn already focused (moving
+    focus afterwards restyles, and so redraws, the whole table)."""
+
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="dashboard.filter",
                 tooltip="Filter containers by name, image, compose project, state or health."),
@@ -108,7 +112,6 @@ class DashboardScreen(Screen[None]):
             self.sidebar.select(self.initial_host)
         elif self.state.hosts:
             self._switch(next(iter(self.state.hosts)))
-        self.table.focus()
         self.set_interval(UPTIME_REFRESH_SECONDS, self.table.refresh_uptimes)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
