@@ -117,6 +117,8 @@ class DockerEngine:
         self._feeds_lock = threading.Lock()
         self._cpu: dict[str, tuple[int, int, int]] = {}
         self._cpu_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        """For stats_many; kept, since one per call started up to 16 threads each time."""
 
     @property
     def endpoint(self) -> str:
@@ -187,8 +189,11 @@ class DockerEngine:
         ids = list(dict.fromkeys(container_ids))
         if not ids:
             return {}
-        with ThreadPoolExecutor(min(16, len(ids)), thread_name_prefix="opsui-stats") as pool:
-            samples = list(pool.map(self.stats, ids))
+        with self._feeds_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(16, thread_name_prefix="opsui-stats")
+            pool = self._pool
+        samples = list(pool.map(self.stats, ids))
         return {cid: sample for cid, sample in zip(ids, samples, strict=True) if sample}
 
     def _open_feed(self, container_id: str) -> StatsFeed | None:
@@ -258,7 +263,10 @@ class DockerEngine:
     def close(self) -> None:
         with self._feeds_lock:
             feeds, self._feeds = list(self._feeds.values()), {}
+            pool, self._pool = self._pool, None
         for feed in feeds:
             feed.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(Exception):
             self._client.close()

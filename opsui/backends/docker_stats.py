@@ -89,10 +89,13 @@ def stats_from_dict(
 class StatsFeed:
     """One container's stats stream, read by its own thread, kept while it is asked for.
 
-    The engine sends a frame per tick; each carries the previous frame's CPU counters,
-    so CPU% needs no state of ours beyond the newest sample. The reader ends when
-    closed, when nobody asked for ``idle_seconds``, or when the stream breaks (the
-    container was removed, the engine went away); the engine then opens a new feed.
+    The engine sends a frame per tick; each carries the previous frame's CPU counters
+    (``precpu_stats``), so CPU% needs only the newest frame. The reader keeps that frame
+    as bytes and :meth:`sample` decodes it: asked every few seconds, most frames are
+    never decoded (decoding every one was most of an idle dashboard's CPU time). The
+    reader ends when closed, when nobody asked for ``idle_seconds``, or when the stream
+    breaks (the container was removed, the engine went away); the engine then opens a
+    new feed.
     """
 
     def __init__(self, container_id: str, response: requests.Response, idle_seconds: float) -> None:
@@ -103,8 +106,11 @@ class StatsFeed:
         self._idle = idle_seconds
         self._asked = time.monotonic()
         self._frame_at = time.monotonic()
-        self._latest: ContainerStats | None = None
-        self._counters: tuple[int, int, int] | None = None
+        self._frame: bytes | None = None
+        """The newest frame, not decoded yet."""
+        self._decoded: tuple[bytes | None, ContainerStats | None] = (None, None)
+        """(the frame last decoded, its sample)."""
+        self._decode_lock = threading.Lock()
         self._first = threading.Event()
         self._ended = threading.Event()
         self._thread = threading.Thread(
@@ -122,27 +128,35 @@ class StatsFeed:
         try:
             for line in self._stream:
                 if line:
-                    self._take(json.loads(line))
+                    self._frame = line
+                    self._frame_at = time.monotonic()
+                    self._first.set()
                 if self._ended.is_set() or time.monotonic() - self._asked > self._idle:
                     break
-        except Exception:  # closed under us, engine gone, or a garbled frame: the feed ends
+        except Exception:  # closed under us, or the engine went away: the feed ends
             pass
         finally:
             self._ended.set()
             self._first.set()
             cancel_stream(self._stream)
 
-    def _take(self, frame: object) -> None:
-        result = stats_from_dict(self.container_id, mapping_or_empty(frame), self._counters)
-        self._latest, self._counters = result if result else (None, None)
-        self._frame_at = time.monotonic()
-        self._first.set()
-
     def sample(self, first_wait: float) -> ContainerStats | None:
         """The newest sample; the first call waits up to ``first_wait`` for one frame."""
         self._asked = time.monotonic()
         self._first.wait(first_wait)
-        return self._latest
+        with self._decode_lock:
+            frame, (decoded, latest) = self._frame, self._decoded
+            if frame is None or frame is decoded:
+                return latest
+            try:
+                raw = json.loads(frame)
+            except ValueError:  # a garbled frame: end the feed, the next call opens a new one
+                self.close()
+                return None
+            result = stats_from_dict(self.container_id, mapping_or_empty(raw), None)
+            latest = result[0] if result else None  # None: the container is not running
+            self._decoded = (frame, latest)
+            return latest
 
     def close(self) -> None:
         self._ended.set()
