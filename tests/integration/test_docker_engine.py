@@ -308,7 +308,7 @@ def test_stats_after_the_first_come_from_the_feed_without_new_requests(
 
 
 @pytest.mark.parametrize("feeds", [48, 0], ids=["feed", "one-shot"])
-def test_stats_many_overlaps_the_first_waits(
+def test_stats_many_samples_each_running_container_once(
     docker_client: docker.DockerClient,
     make_container: Callable[..., DockerContainer],
     feeds: int,
