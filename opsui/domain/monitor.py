@@ -50,6 +50,9 @@ from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+REREAD_BATCH = 50
+"""Listed containers are re-read (inspected) this many at a time, then reported together."""
+
 
 class MonitorListener(Protocol):
     """Receives a host's updates. Called from monitor threads: implementations hand off."""
@@ -417,10 +420,16 @@ class HostMonitor:
             self._watch_known.wait(self.settings.enrich_wait_seconds)
         watched = self._watched
         missing.sort(key=lambda cid: cid not in watched)  # the rows on screen first
-        for container_id in missing:
+        for start in range(0, len(missing), REREAD_BATCH):
             if session.stopped.is_set():
                 return
-            self._reread(container_id)
+            read: list[tuple[str, Container | None]] = []
+            try:
+                for container_id in missing[start : start + REREAD_BATCH]:
+                    read.append((container_id, self._read(container_id)))
+            finally:  # reported together, so a UI redraws once per batch, not per container
+                for container_id, container in read:
+                    self._report(container_id, container)
 
     def _merge(self, listed: Container) -> Container:
         known = self._inspected.get(listed.id)
@@ -430,12 +439,18 @@ class HostMonitor:
                                    started_at=known.started_at)
 
     def _reread(self, container_id: str) -> None:
+        self._report(container_id, self._read(container_id))
+
+    def _read(self, container_id: str) -> Container | None:
         container = self._guarded(lambda: self.connection.engine.get_container(container_id))
         with self._lock:
             if container is None:
                 self._inspected.pop(container_id, None)
             else:
                 self._inspected[container_id] = container
+        return container
+
+    def _report(self, container_id: str, container: Container | None) -> None:
         if container is None:
             self.listener.container_removed(self.name, container_id)
         else:

@@ -39,6 +39,10 @@ MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
 QUIT_GRACE_SECONDS = 0.5
 """How long quitting waits, in total, for monitors to close their connections."""
 
+REDRAW_INTERVAL = 0.1
+"""The screens are redrawn at most this often: a burst of updates (every container
+re-read at start-up, a deploy's events) is drawn in a few batches, not one per update."""
+
 
 class OpsuiApp(ContainerActionsApp):
     """A dashboard of Docker hosts: containers, health, metrics, and safe actions."""
@@ -84,6 +88,7 @@ class OpsuiApp(ContainerActionsApp):
         """The listener handed to the monitors."""
         self.dashboard: DashboardScreen | None = None
         self._flush_pending = False
+        self._last_redraw = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -189,11 +194,16 @@ class OpsuiApp(ContainerActionsApp):
                 state.apply_app_health(host, app, results)
         if not self._flush_pending:
             self._flush_pending = True
-            self.call_later(self._redraw_changes)
+            wait = self._last_redraw + REDRAW_INTERVAL - time.monotonic()
+            if wait > 0:
+                self.set_timer(wait, self._redraw_changes)
+            else:
+                self.call_later(self._redraw_changes)
 
     def _redraw_changes(self) -> None:
         """Hand everything that changed since the last flush to the screens at once."""
         self._flush_pending = False
+        self._last_redraw = time.monotonic()
         if not self.is_running or self.dashboard is None or not self.dashboard.is_mounted:
             return  # shutting down, or the dashboard draws the whole state when it mounts
         changes = self.state.take_changes()
