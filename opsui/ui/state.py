@@ -82,6 +82,11 @@ class HostView:
         return sum(1 for c in self.containers.values() if c.health is Health.UNHEALTHY)
 
 
+def _figures(sample: ContainerStats) -> tuple[float, int, int]:
+    """What the table shows of a sample (its time is not shown)."""
+    return sample.cpu_percent, sample.memory_bytes, sample.memory_limit_bytes
+
+
 class UiState:
     """Per-host containers, stats, metrics history and app health, plus pending changes."""
 
@@ -150,8 +155,9 @@ class UiState:
         for sample in samples:
             if sample.container_id not in view.containers:
                 continue  # a late sample for a container that is already gone
-            if view.stats.get(sample.container_id) != sample:
-                view.stats[sample.container_id] = sample
+            old = view.stats.get(sample.container_id)
+            view.stats[sample.container_id] = sample
+            if old is None or _figures(old) != _figures(sample):  # not just a new time
                 touched.add(sample.container_id)
 
     def apply_app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from opsui.domain.models import ContainerStats, Health, HostStatus, LinkState
 from opsui.ui.state import HISTORY_POINTS, UiState
@@ -77,3 +78,20 @@ def test_all_without_engine_needs_every_host() -> None:
     assert not state.all_without_engine
     state.apply_status(HostStatus("b", LinkState.NO_ENGINE))
     assert state.all_without_engine
+
+
+def test_a_sample_with_the_same_figures_redraws_nothing_but_is_kept() -> None:
+    state = UiState(["local"])
+    c = container("a1")
+    state.apply_changed("local", c)
+    state.take_changes()
+    first = ContainerStats(c.id, 0.0, 400 * 1024, 2**30, NOW)
+    state.apply_stats("local", [first])
+    assert state.take_changes().stats["local"] == {c.id}
+    later = dataclasses.replace(first, sampled_at=NOW + timedelta(seconds=3))
+    state.apply_stats("local", [later])
+    assert not state.take_changes().stats.get("local")  # an idle container: same figures
+    assert state.hosts["local"].stats[c.id] is later
+    busier = dataclasses.replace(later, cpu_percent=3.5)
+    state.apply_stats("local", [busier])
+    assert state.take_changes().stats["local"] == {c.id}

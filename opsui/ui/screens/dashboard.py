@@ -130,8 +130,9 @@ class DashboardScreen(Screen[None]):
                 self.table.apply(changed, removed, sampled)
             if host in changes.metrics or host in changes.statuses:
                 self.query_one(HostPanel).show(self.state.hosts.get(host))
-        self._refresh_mode()
-        self._refresh_status()
+        if changes.statuses or changes.snapshots or changes.containers or changes.removed:
+            self._refresh_mode()  # samples alone change neither the mode nor the status line
+            self._refresh_status()
 
     def _refresh_hosts(self) -> None:
         read_only = {name: m.read_only for name, m in self.monitors.items()}

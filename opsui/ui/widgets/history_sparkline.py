@@ -12,40 +12,44 @@ segments, not a trip through the console's render pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.color import Color
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Sparkline
 
 BARS = "▁▂▃▄▅▆▇█"
+STYLE_CACHE_LIMIT = 1024
+"""Bounds a sparkline's per-value style cache (values that scrolled out pile up)."""
 
 
 def bar_rows(data: Sequence[float], ceiling: float, width: int, height: int,
-             low: Color, high: Color) -> list[list[Segment]]:
-    """``data`` scaled to ``0..ceiling``, right-aligned, one bar per sample; top row first."""
+             bar_style: Callable[[float], Style], floor: Style, blank: Style,
+             ) -> list[list[Segment]]:
+    """``data`` scaled to ``0..ceiling``, right-aligned, one bar per sample; top row first.
+
+    ``bar_style`` gives a sample's bar its style, ``floor`` is the bottom row's style
+    where the bar is empty, ``blank`` the style of empty cells above it.
+    """
     data = list(data)[-width:] if width > 0 else []
     ceiling = ceiling if ceiling > 0 else 1.0
     height = max(1, height)
     steps = len(BARS) * height
     levels = [max(0, min(steps, round(v / ceiling * steps))) for v in data]
-    colours = [Style(color=low.blend(high, max(0.0, min(1.0, v / ceiling))).rich_color)
-               for v in data]
-    floor_style = Style(color=low.rich_color)
-    pad = [Segment(" " * (width - len(levels)))] if width > len(levels) else []
+    styles = [bar_style(v) for v in data]
+    pad = [Segment(" " * (width - len(levels)), blank)] if width > len(levels) else []
     rows = []
     for row in reversed(range(height)):
-        floor = row * len(BARS)
+        bottom = row * len(BARS)
         segments = list(pad)
-        for level, colour in zip(levels, colours, strict=True):
-            if level <= floor:
-                segments.append(Segment("▁", floor_style) if row == 0 else Segment(" "))
+        for level, style in zip(levels, styles, strict=True):
+            if level <= bottom:
+                segments.append(Segment("▁", floor) if row == 0 else Segment(" ", blank))
                 continue
-            part = level - floor
-            segments.append(Segment("█" if part >= len(BARS) else BARS[part - 1], colour))
+            part = level - bottom
+            segments.append(Segment("█" if part >= len(BARS) else BARS[part - 1], style))
         rows.append(segments)
     return rows
 
@@ -60,6 +64,9 @@ class HistorySparkline(Sparkline):
         super().__init__(data, classes=classes)
         self._strips: tuple[object, list[Strip]] | None = None
         """(what the strips were drawn from, the strips): redrawn when that changes."""
+        self._styles: tuple[object, dict[float, Style]] = (None, {})
+        """(the colours they were made from, a bar's style per sample value): a new
+        sample shifts the others left, their styles are reused."""
 
     def notify_style_update(self) -> None:
         self._strips = None  # the theme or the CSS changed the colours
@@ -67,17 +74,34 @@ class HistorySparkline(Sparkline):
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size
-        data = list(self.data or [])
+        data = list(self.data or [])[-width:] if width > 0 else []
         ceiling = self.ceiling if self.ceiling is not None else max([*data, 1.0])
-        drawn_from = (data[-width:], ceiling, width, height)
+        drawn_from = (data, ceiling, width, height)
         if self._strips is None or self._strips[0] != drawn_from:
-            _, base = self.background_colors
-            low = base + self.get_component_styles("sparkline--min-color").color
-            high = base + self.get_component_styles("sparkline--max-color").color
-            style = self.rich_style
-            self._strips = (drawn_from, [
-                Strip(Segment.apply_style(row, style), width).simplify()
-                for row in bar_rows(data, ceiling, width, height, low, high)
-            ])
+            self._strips = (drawn_from, self._draw(data, ceiling, width, height))
         strips = self._strips[1]
         return strips[y] if 0 <= y < len(strips) else Strip.blank(width, self.rich_style)
+
+    def _draw(self, data: list[float], ceiling: float, width: int, height: int) -> list[Strip]:
+        _, background = self.background_colors
+        low = background + self.get_component_styles("sparkline--min-color").color
+        high = background + self.get_component_styles("sparkline--max-color").color
+        base = self.rich_style
+        made_from = (low, high, base, ceiling)
+        if self._styles[0] != made_from:
+            self._styles = (made_from, {})
+        cache = self._styles[1]
+        top = ceiling if ceiling > 0 else 1.0
+
+        def bar_style(value: float) -> Style:
+            style = cache.get(value)
+            if style is None:
+                ratio = max(0.0, min(1.0, value / top))
+                style = cache[value] = base + Style(color=low.blend(high, ratio).rich_color)
+                if len(cache) > STYLE_CACHE_LIMIT:
+                    cache.clear()
+            return style
+
+        floor = base + Style(color=low.rich_color)
+        rows = bar_rows(data, ceiling, width, height, bar_style, floor, base)
+        return [Strip(row, width) for row in rows]

@@ -25,12 +25,13 @@ class Gauge(Vertical):
         self.ceiling = ceiling
         """Top of the sparkline's scale (100 for percentages; None: the data's maximum)."""
         self._label: Text | None = None
+        self._text = Static(Text(self.metric), classes="gauge-label")
+        self._spark = HistorySparkline([], classes="gauge-spark")
+        self._spark.ceiling = ceiling
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.metric), classes="gauge-label")
-        spark = HistorySparkline([], classes="gauge-spark")
-        spark.ceiling = self.ceiling
-        yield spark
+        yield self._text
+        yield self._spark
 
     def show(self, value: Text, history: Iterable[float]) -> None:
         """New value and history; repaints only this gauge, never the screen's layout."""
@@ -38,23 +39,27 @@ class Gauge(Vertical):
         label.append_text(value)
         if self._label is None or not same_text(self._label, label):
             self._label = label
-            self.query_one(".gauge-label", Static).update(label, layout=False)  # one line
-        self.query_one(HistorySparkline).data = list(history)  # no repaint when equal
+            self._text.update(label, layout=False)  # one line: no layout needed
+        self._spark.data = list(history)  # no repaint when equal
 
 
 class HostPanel(Horizontal):
     """Four gauges for the selected host; blank (dim) until the first sample."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._gauges = {gauge.id: gauge for gauge in (
+            Gauge("CPU", id="gauge-cpu"), Gauge("Mem", id="gauge-memory"),
+            Gauge("Disk", id="gauge-disk"), Gauge("Load", id="gauge-load", ceiling=None))}
+        """By id; kept, so a sample every two seconds needs no DOM query."""
+
     def compose(self) -> ComposeResult:
-        yield Gauge("CPU", id="gauge-cpu")
-        yield Gauge("Mem", id="gauge-memory")
-        yield Gauge("Disk", id="gauge-disk")
-        yield Gauge("Load", id="gauge-load", ceiling=None)
+        yield from self._gauges.values()
 
     def show(self, view: HostView | None) -> None:
         palette = Palette.of(self.app)
         metrics = view.metrics if view else None
-        gauges = {g.id: g for g in self.query(Gauge)}
+        gauges = self._gauges
         if view is None or metrics is None:
             for gauge in gauges.values():
                 gauge.show(Text("…", style=palette.muted), [])
