@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 from opsui.domain.models import ContainerStats, Health
@@ -60,14 +59,11 @@ async def test_one_change_updates_one_row_without_rebuilding() -> None:
 
             setattr(table, name, spy)
         target = next(c for c in engine.containers.values() if c.name == "svc-123")
-        started = time.perf_counter()
         app.bridge.container_changed("local", dataclasses.replace(target,
                                                                   health=Health.UNHEALTHY))
         await until(pilot, lambda: table.get_cell(target.id, "health").plain == "✗ unhealthy",
                     "the one row to change")
-        elapsed = time.perf_counter() - started
-        assert calls == []  # no rebuild, no row churn
-        assert elapsed < 1.0
+        assert calls == []  # no rebuild, no row churn (timings live in bench/)
 
 
 async def test_stats_are_requested_only_for_rows_on_screen() -> None:
