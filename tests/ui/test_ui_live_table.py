@@ -57,11 +57,16 @@ async def test_a_longer_fitted_cell_widens_its_column() -> None:
     async with app.run_test(size=(60, 20)) as pilot:
         table = app.query_one(LiveDataTable)
         await until(pilot, lambda: bool(lines_with(app, "row-03")), "the rows")
+        count = table._update_count
         table.write_cells("r3", {"name": Text("row-03-with-a-longer-name")}, FITTED)
+        assert table._update_count == count  # the CPU cells keep their renderings
         await until(pilot, lambda: bool(lines_with(app, "row-03-with-a-longer-name")),
                     "the whole name")
         row = lines_with(app, "row-03-with-a-longer-name")[0]
         assert "3.0%" in row  # the CPU column moved right, nothing was cut
+        assert lines_with(app, "row-07")[0].index("7.0%") == row.index("3.0%")  # every row
+        assert table.virtual_size.width == sum(c.get_render_width(table)
+                                               for c in table.columns.values())
         table.write_cells("r4", {"name": Text("ROW-04")}, FITTED)  # same width: fast path
         await until(pilot, lambda: bool(lines_with(app, "ROW-04")), "the renamed row")
         table.write_cells("r3", {"name": Text("row-03")}, FITTED)  # the widest shrinks back
