@@ -78,8 +78,13 @@ def docker_ps_seconds(repeats: int = 5) -> tuple[float, int]:
     return statistics.median(times), count
 
 
+TMUX = ["tmux", "-L", f"opsui-bench-{os.getpid()}", "-f", "/dev/null"]
+"""A tmux server of the bench's own: sessions started and killed back to back on the
+shared default server race its exit ("server exited unexpectedly")."""
+
+
 def capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+    return subprocess.run([*TMUX, "capture-pane", "-p", "-t", session],
                           capture_output=True, text=True, check=False).stdout
 
 
@@ -92,7 +97,7 @@ def launch_until_populated(args: list[str], count: int, session: str,
     """
     command = " ".join(shlex.quote(a) for a in args)
     start = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
+    subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
                     command], check=True, env=env)
     deadline = start + timeout
     expected = f"{count} containers"
@@ -106,7 +111,7 @@ def launch_until_populated(args: list[str], count: int, session: str,
 
 
 def opsui_pid(session: str) -> int:
-    pane_pid = int(subprocess.run(["tmux", "display-message", "-p", "-t", session,
+    pane_pid = int(subprocess.run([*TMUX, "display-message", "-p", "-t", session,
                                    "#{pane_pid}"], capture_output=True, text=True,
                                   check=True).stdout.strip())
     process = psutil.Process(pane_pid)
@@ -136,7 +141,7 @@ def idle_usage(pid: int, seconds: float, settle: float) -> tuple[float, float, f
 
 
 def stop(session: str) -> None:
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+    subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True, check=False)
 
 
 def ssh_config_file(workdir: Path) -> Path | None:
@@ -187,6 +192,7 @@ def main() -> int:
     prefix = f"opsui-bench-{uuid.uuid4().hex[:6]}"
     opsui = [sys.executable, "-m", "opsui"]
     print(f"starting {options.containers} containers ...", flush=True)
+    subprocess.run([*TMUX, "new-session", "-d", "-s", "keeper", "sleep 86400"], check=True)
     try:
         start_containers(options.containers, prefix)
         reference, total = docker_ps_seconds()
@@ -206,6 +212,7 @@ def main() -> int:
                            reference)
     finally:
         remove_containers(prefix)
+        subprocess.run([*TMUX, "kill-server"], capture_output=True, check=False)
     return 0
 
 

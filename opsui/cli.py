@@ -81,6 +81,20 @@ def _parser() -> argparse.ArgumentParser:
                        "(default: the one the host offers first)")
     trust.add_argument("--known-hosts", default=str(Path.home() / ".ssh" / "known_hosts"))
 
+    logs = sub.add_parser(
+        "logs", help="print (and follow) logs of a container, service, project or app",
+        description="TARGET: a container name or id (followed as its compose service or "
+                    "app, across restarts and replacements), PROJECT/SERVICE, project:NAME, "
+                    "app:NAME, or several container names.")
+    logs.add_argument("target", nargs="+", metavar="TARGET")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep following")
+    logs.add_argument("--since", metavar="WHEN", help="30s, 5m, 1h, 24h, or all")
+    logs.add_argument("--tail", type=int, metavar="N",
+                      help="start with the last N lines (default: [logs] tail_lines)")
+    logs.add_argument("--grep", metavar="REGEX", help="only lines matching (smart case)")
+    logs.add_argument("-v", "--invert", action="store_true", help="only lines NOT matching")
+    logs.add_argument("-t", "--timestamps", action="store_true", help="show the engine's time")
+
     sub.add_parser("check-config", help="validate opsui.toml and print what it resolves to")
     return parser
 
@@ -323,6 +337,18 @@ def _cmd_trust_host(context: Context) -> int:
     return 0
 
 
+def _cmd_logs(context: Context) -> int:
+    from opsui.cli_logs import ReconnectingEngine, grep_pattern, parse_window, run_logs
+
+    args, config = context.args, context.config
+    host = _single_host(context)
+    window = parse_window(args.since, args.tail, config.log_tail_lines)
+    engine = ReconnectingEngine(lambda: build_connection(config, host))
+    return run_logs(engine, args.target, window, follow=args.follow,
+                    timestamps=args.timestamps, grep=grep_pattern(args.grep),
+                    invert=args.invert, capacity=config.log_buffer_lines)
+
+
 def _cmd_check_config(context: Context) -> int:
     config = context.config
     print(f"config: {config.source}")
@@ -342,6 +368,7 @@ _COMMANDS: dict[str, Callable[[Context], int]] = {
     "stop": _cmd_action,
     "restart": _cmd_action,
     "inspect": _cmd_inspect,
+    "logs": _cmd_logs,
     "trust-host": _cmd_trust_host,
     "check-config": _cmd_check_config,
 }

@@ -72,6 +72,10 @@ class Config:
     apps: tuple[AppConfig, ...] = ()
     known_hosts: str | None = None
     ssh_config: str | None = None
+    log_buffer_lines: int = 200_000
+    """[logs] buffer_lines: lines a log pane keeps; older ones are dropped and counted."""
+    log_tail_lines: int = 1000
+    """[logs] tail_lines: history a log pane opens with (the "tail" window)."""
 
     def host(self, name: str) -> HostConfig | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -108,7 +112,7 @@ def load_config(path: Path | None) -> Config:
 
 _TOP_KEYS = {
     "theme", "read_only", "refresh_seconds", "stats_seconds", "metrics_seconds",
-    "health_seconds", "confirm", "keys", "hosts", "apps", "ssh",
+    "health_seconds", "confirm", "keys", "hosts", "apps", "ssh", "logs",
 }
 _HOST_KEYS = {"ssh", "docker_host", "read_only"}
 _APP_KEYS = {"host", "container", "service", "health_urls", "health_url", "health_timeout"}
@@ -146,6 +150,13 @@ class _Reader:
             raise self.fail(key, "a positive number of seconds", value)
         return float(value)
 
+    def count(self, table: Mapping[str, Any], key: str, path: str, default: int,
+              minimum: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(path, f"a whole number of at least {minimum:,}", value)
+        return value
+
     def text(self, table: Mapping[str, Any], key: str, path: str) -> str | None:
         value = table.get(key)
         if value is None:
@@ -159,6 +170,8 @@ class _Reader:
         theme = self.text(data, "theme", "theme") or Config.theme
         ssh = self.table(data.get("ssh", {}), "ssh")
         self.check_keys(ssh, {"known_hosts", "config"}, "ssh.")
+        logs = self.table(data.get("logs", {}), "logs")
+        self.check_keys(logs, {"buffer_lines", "tail_lines"}, "logs.")
         return Config(
             source=self.source,
             theme=theme,
@@ -173,6 +186,10 @@ class _Reader:
             apps=self.apps(data.get("apps", {})),
             known_hosts=self.text(ssh, "known_hosts", "ssh.known_hosts"),
             ssh_config=self.text(ssh, "config", "ssh.config"),
+            log_buffer_lines=self.count(logs, "buffer_lines", "logs.buffer_lines",
+                                        Config.log_buffer_lines, 1000),
+            log_tail_lines=self.count(logs, "tail_lines", "logs.tail_lines",
+                                      Config.log_tail_lines, 0),
         )
 
     def confirmations(self, value: object) -> dict[str, ConfirmPolicy]:

@@ -83,6 +83,8 @@ def monitor_settings(config: Config) -> MonitorSettings:
         stats_seconds=config.stats_seconds,
         metrics_seconds=config.metrics_seconds,
         health_seconds=config.health_seconds,
+        log_buffer_lines=config.log_buffer_lines,
+        log_tail_lines=config.log_tail_lines,
     )
 
 

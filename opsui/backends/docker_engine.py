@@ -28,6 +28,7 @@ from docker.utils import version_gte
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason, response_reason
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
+from opsui.backends.docker_logs import DockerLogStream
 from opsui.backends.docker_mapping import (
     container_from_inspect,
     container_from_list,
@@ -249,6 +250,36 @@ class DockerEngine:
             lambda: self._api.events(decode=True, filters=EVENT_FILTERS),
         )
         return DockerEventStream(raw, self._unavailable)
+
+    def logs(self, container_id: str, *, tag: int, since: str | None = None,
+             tail: int | None = None, follow: bool = True) -> DockerLogStream:
+        """See :meth:`opsui.domain.ports.ContainerEngine.logs`.
+
+        A follow stream has no read timeout: a quiet container may say nothing for
+        hours. A dead SSH link is noticed by the connection's watchdog, which closes
+        the channel under the reader.
+        """
+        def open_stream() -> DockerLogStream:
+            tty = bool(mapping_or_empty(
+                self._api.inspect_container(container_id).get("Config")).get("Tty"))
+            params: dict[str, str | int] = {
+                "stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
+                "tail": "all" if tail is None else str(max(0, tail)), "since": since or "0"}
+            url = (f"{self._api.base_url}/v{self._api.api_version}"
+                   f"/containers/{quote(container_id, safe='')}/logs")
+            read_timeout = None if follow else self._api.timeout
+            response = self._api.get(url, params=params, stream=True,
+                                     timeout=(self._api.timeout, read_timeout))
+            if response.status_code == 404:
+                response.close()
+                raise docker.errors.NotFound(container_id)
+            if response.status_code >= 400:
+                reason = response_reason(response)
+                response.close()
+                raise ActionFailed(f"logs {clean(container_id, 12)}: {reason}")
+            return DockerLogStream(response, tag, tty=tty, timestamps=True)
+
+        return self._call("logs", open_stream, container_id)
 
     def start(self, container_id: str) -> None:
         self._call("start", lambda: self._api.start(container_id), container_id)

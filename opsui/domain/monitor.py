@@ -32,6 +32,8 @@ from opsui.domain.errors import (
     HostKeyUnknown,
     OpsuiError,
 )
+from opsui.domain.logfeed import LogTarget, LogWindow
+from opsui.domain.logtail import LogTail
 from opsui.domain.models import (
     Container,
     ContainerDetail,
@@ -132,6 +134,8 @@ class MonitorSettings:
     link_check_seconds: float = 5.0
     backoff_initial: float = 1.0
     backoff_maximum: float = 30.0
+    log_buffer_lines: int = 200_000
+    log_tail_lines: int = 1000
     enrich_wait_seconds: float = 0.0
     """How long the first re-read of listed containers waits for :meth:`HostMonitor.watch_stats`
     to say which rows are on screen. A UI reports them right after drawing its first
@@ -245,6 +249,16 @@ class HostMonitor:
             raise HostError(f"{self.name}: not connected ({self.status.state.value})",
                             hint=self.status.hint or "Wait for the link to come back.")
         return self.connection.engine
+
+    def open_logs(self, target: LogTarget, window: LogWindow | None = None) -> LogTail:
+        """A started tail of ``target``: returns at once, readers fill its buffer.
+
+        It follows this monitor's connection: when the link drops and the supervisor
+        rebuilds it, the tail finds the new engine and resumes.
+        """
+        window = window or LogWindow(tail=self.settings.log_tail_lines)
+        return LogTail(self.engine, target, window,
+                       capacity=self.settings.log_buffer_lines).start()
 
     def inspect(self, container_id: str) -> ContainerDetail:
         return self._guarded(lambda: self.engine().inspect(container_id))

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from opsui.domain.logbuffer import LogEntry
 from opsui.domain.models import (
     Container,
     ContainerDetail,
@@ -25,6 +26,18 @@ class EventStream(Protocol):
     """A live stream of container events. ``close()`` from another thread ends iteration."""
 
     def __iter__(self) -> Iterator[ContainerEvent]: ...
+
+    def close(self) -> None: ...
+
+
+class LogStream(Protocol):
+    """One container's log lines in batches of buffer entries; ``close()`` from another
+    thread ends iteration. ``completed`` says, once iteration ended, whether the engine
+    ended the stream (container stopped, window read) rather than the link breaking."""
+
+    completed: bool
+
+    def __iter__(self) -> Iterator[list[LogEntry]]: ...
 
     def close(self) -> None: ...
 
@@ -62,6 +75,16 @@ class ContainerEngine(Protocol):
 
     def events(self) -> EventStream:
         """Container events from now on."""
+        ...
+
+    def logs(self, container_id: str, *, tag: int, since: str | None = None,
+             tail: int | None = None, follow: bool = True) -> LogStream:
+        """Log lines with the engine's timestamps, stdout and stderr told apart.
+
+        ``tag`` goes first in every entry (the buffer's source index); ``since`` is a
+        UNIX time as ``seconds.nanoseconds`` text, lines at that instant included;
+        ``tail`` None means every line. Raises ContainerGone / EngineUnavailable.
+        """
         ...
 
     def start(self, container_id: str) -> None: ...

@@ -1,0 +1,162 @@
+"""``opsui logs``: the log pane's tail, headless, for scripts and plain terminals.
+
+The same :class:`~opsui.domain.logtail.LogTail` as the pane (so the same survival
+across restarts, replacements and reconnects) and the same sanitiser: lines are
+written as plain text, never with the container's escape sequences. opsui's own
+markers ("restarted", "replaced by ...") go to stderr, so stdout stays the log.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable
+from typing import BinaryIO
+
+from opsui.domain.errors import HostError, OpsuiError
+from opsui.domain.logbuffer import LineKind, LogBuffer
+from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
+from opsui.domain.logtail import LogTail
+from opsui.domain.logtime import STAMP_WIDTH, stamp_of
+from opsui.domain.ports import ContainerEngine, HostConnection
+from opsui.domain.sanitize import sanitize_line
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_window(since: str | None, tail: int | None, default_tail: int) -> LogWindow:
+    """``--since 5m|1h|24h|all|SECONDS`` and ``--tail N`` as a window."""
+    if since is None:
+        return LogWindow(tail=default_tail if tail is None else tail)
+    if since == "all":
+        return LogWindow(tail=tail)
+    match = _DURATION.match(since)
+    if not match:
+        raise OpsuiError(f"--since {since!r}: expected a duration such as 30s, 5m, 1h, 24h "
+                         "or 'all'")
+    return LogWindow(tail=tail, since_seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def grep_pattern(pattern: str | None) -> re.Pattern[bytes] | None:
+    """A regex over the sanitised text; case-insensitive unless it has a capital."""
+    if pattern is None:
+        return None
+    flags = 0 if any(ch.isupper() for ch in pattern) else re.IGNORECASE
+    try:
+        return re.compile(pattern.encode(), flags)
+    except re.error as exc:
+        raise OpsuiError(f"--grep {pattern!r}: not a valid regular expression ({exc})") from None
+
+
+class ReconnectingEngine:
+    """The engine of one host, rebuilt when its link died: the tail's engine provider
+    for a headless command, which has no monitor to rebuild links for it."""
+
+    def __init__(self, build: Callable[[], HostConnection]) -> None:
+        self._build = build
+        self._connection: HostConnection | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> ContainerEngine:
+        with self._lock:
+            if self._connection is None or not self._connection.is_alive():
+                self.close()
+                connection = self._build()
+                connection.connect()  # raises HostError: the tail retries with backoff
+                self._connection = connection
+            return self._connection.engine
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class LinePrinter:
+    """Writes buffer entries as sanitised text lines."""
+
+    def __init__(self, buffer: LogBuffer, out: BinaryIO, err: BinaryIO, *,
+                 timestamps: bool, prefix: bool, grep: re.Pattern[bytes] | None,
+                 invert: bool) -> None:
+        self._buffer = buffer
+        self._out, self._err = out, err
+        self._timestamps = timestamps
+        self._prefix = prefix
+        self._grep = grep
+        self._invert = invert
+        self.next_seq = 0
+
+    def drain(self) -> None:
+        """Print everything appended since the last call."""
+        if self.next_seq < self._buffer.first:
+            skipped = self._buffer.first - self.next_seq
+            self._err.write(f"opsui: {skipped} lines dropped (output too slow)\n".encode())
+        lines: list[bytes] = []
+        entries = self._buffer.entries(self.next_seq)
+        for seq, (source, kind, raw) in entries:
+            self.next_seq = seq + 1
+            stamp = stamp_of(raw)
+            body = raw[STAMP_WIDTH + 1:] if stamp else raw
+            text = sanitize_line(body).text.encode()
+            if kind == LineKind.MARKER:
+                self._flush(lines)
+                self._err.write(b"opsui: " + text + b"\n")
+                self._err.flush()
+                continue
+            if self._grep is not None and bool(self._grep.search(text)) == self._invert:
+                continue
+            head = b""
+            if self._timestamps and stamp:
+                head += stamp + b" "
+            if self._prefix:
+                head += self._buffer.source(source).name.encode() + b" | "
+            lines.append(head + text)
+        self._flush(lines)
+
+    def _flush(self, lines: list[bytes]) -> None:
+        if lines:
+            self._out.write(b"\n".join(lines) + b"\n")
+            self._out.flush()
+            lines.clear()
+
+
+def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
+             follow: bool, timestamps: bool, grep: re.Pattern[bytes] | None,
+             invert: bool, capacity: int) -> int:
+    """Print the logs of ``refs``; with ``follow``, until interrupted."""
+    try:
+        containers = engine().list_containers()
+        target = LogTarget.parse(refs, containers)
+    except ValueError as exc:
+        raise OpsuiError(str(exc), hint="Run `opsui ps` to see names; ids may be abbreviated.") \
+            from None
+    if not follow and not any(target.matches(c) for c in containers):
+        raise OpsuiError(f"nothing matches {target.title}")
+    tail = LogTail(engine, target, window, follow=follow, capacity=capacity).start()
+    printer = LinePrinter(tail.buffer, sys.stdout.buffer, sys.stderr.buffer,
+                          timestamps=timestamps, prefix=target.kind is not TargetKind.CONTAINER,
+                          grep=grep, invert=invert)
+    last_state: FeedState | None = None
+    try:
+        while True:
+            tail.buffer.wait_beyond(printer.next_seq, 0.25)
+            printer.drain()
+            status = tail.status()
+            if status.state is not last_state and status.state is FeedState.RECONNECTING \
+                    and last_state is not None:
+                sys.stderr.write(f"opsui: reconnecting: {status.message}\n")
+            last_state = status.state
+            if not follow and tail.wait_closed(0):
+                printer.drain()
+                if tail.error is not None:
+                    raise tail.error
+                return 0
+    except KeyboardInterrupt:
+        return 0
+    except HostError:
+        raise
+    finally:
+        tail.close()
+        engine.close()

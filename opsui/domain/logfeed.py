@@ -1,0 +1,151 @@
+"""What a log view asks for, and what it gets back: a feed of lines with a state.
+
+A :class:`LogTarget` names *what* to follow by identity (a compose service, an app, a
+container name, a project, a chosen set), not by container id, so a restart or a
+deploy continues the same tail. A :class:`LogWindow` says how much history to start
+with. Opening both gives a :class:`LogFeed`: a :class:`~opsui.domain.logbuffer.LogBuffer`
+that reader threads fill, plus a :class:`FeedStatus` for the badge (live,
+reconnecting, stale, ended).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from opsui.domain.logbuffer import LogBuffer
+from opsui.domain.models import Container
+
+APP_LABEL = "opsui.app"
+RELEASE_LABEL = "opsui.release"
+
+
+class TargetKind(enum.Enum):
+    CONTAINER = "container"
+    """By name; a replacement under the same name continues the tail."""
+    SERVICE = "service"
+    """A compose service: ``project/service``; every replica, merged."""
+    PROJECT = "project"
+    """Every container of a compose project, merged."""
+    APP = "app"
+    """Containers labelled ``opsui.app=NAME`` (deployed by opsui), merged."""
+    NAMES = "names"
+    """A chosen set of container names, merged."""
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    """What to follow. ``names`` holds one name, ``project/service``, or several names."""
+
+    kind: TargetKind
+    names: tuple[str, ...]
+
+    @classmethod
+    def for_container(cls, container: Container) -> LogTarget:
+        """The identity that outlives this container: its app, its compose service, or
+        its name, in that order."""
+        app = container.labels.get(APP_LABEL)
+        if app:
+            return cls(TargetKind.APP, (app,))
+        if container.compose_project and container.compose_service:
+            return cls(TargetKind.SERVICE,
+                       (f"{container.compose_project}/{container.compose_service}",))
+        return cls(TargetKind.CONTAINER, (container.name,))
+
+    @classmethod
+    def parse(cls, refs: list[str], containers: list[Container]) -> LogTarget:
+        """What ``opsui logs REF...`` means: ``app:NAME``, ``project:NAME``,
+        ``PROJECT/SERVICE``, or container names/ids (one: followed by its identity, as
+        :meth:`for_container`; several: that set). Raises ValueError naming the ref."""
+        if len(refs) == 1:
+            ref = refs[0]
+            for prefix, kind in (("app:", TargetKind.APP), ("project:", TargetKind.PROJECT)):
+                if ref.startswith(prefix):
+                    return cls(kind, (ref[len(prefix):],))
+            if "/" in ref:
+                return cls(TargetKind.SERVICE, (ref,))
+            return cls.for_container(_find(containers, ref))
+        return cls(TargetKind.NAMES, tuple(_find(containers, ref).name for ref in refs))
+
+    def matches(self, container: Container) -> bool:
+        if self.kind is TargetKind.CONTAINER or self.kind is TargetKind.NAMES:
+            return container.name in self.names
+        if self.kind is TargetKind.PROJECT:
+            return container.compose_project in self.names
+        if self.kind is TargetKind.APP:
+            return container.labels.get(APP_LABEL) in self.names
+        service = f"{container.compose_project}/{container.compose_service}"
+        return bool(container.compose_service) and service in self.names
+
+    @property
+    def title(self) -> str:
+        """How the pane and ``opsui logs`` name it (names are already sanitised)."""
+        if self.kind is TargetKind.NAMES:
+            return ", ".join(self.names)
+        return f"{self.kind.value} {self.names[0]}" if self.kind is not TargetKind.CONTAINER \
+            else self.names[0]
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """How much history to start with: the last ``tail`` lines, lines newer than
+    ``since_seconds`` ago, or everything (both None)."""
+
+    tail: int | None = 1000
+    since_seconds: float | None = None
+
+    PRESETS: tuple[str, ...] = ("tail", "5m", "1h", "24h", "all")
+
+    @classmethod
+    def preset(cls, name: str, tail: int = 1000) -> LogWindow:
+        """``tail``, ``5m``, ``1h``, ``24h`` or ``all``."""
+        seconds = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
+        if name == "tail":
+            return cls(tail=tail)
+        if name == "all":
+            return cls(tail=None)
+        if name in seconds:
+            return cls(tail=None, since_seconds=seconds[name])
+        raise ValueError(f"unknown log window {name!r}; expected one of {', '.join(cls.PRESETS)}")
+
+
+def _find(containers: list[Container], ref: str) -> Container:
+    exact = [c for c in containers if ref in (c.name, c.id)]
+    prefixed = [c for c in containers if c.id.startswith(ref)]
+    if exact or len(prefixed) == 1:
+        return (exact or prefixed)[0]
+    raise ValueError(f"no container named {ref!r}")
+
+
+class FeedState(enum.Enum):
+    LIVE = "live"
+    """At least one stream is open and reading."""
+    RECONNECTING = "reconnecting"
+    """The engine or the link went away; retrying with backoff, lines will resume."""
+    STALE = "stale"
+    """Nothing matching runs: waiting for a restart or a replacement."""
+    ENDED = "ended"
+    """Not following (the window was read to its end), or the feed was closed."""
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    state: FeedState
+    message: str = ""
+    """What happened, for the badge's tooltip: e.g. "engine unreachable; retry in 4 s"."""
+
+
+class LogFeed(Protocol):
+    """Lines arriving in ``buffer``; ``status()`` is cheap; ``close()`` from any thread
+    stops every stream at once (each owns its own socket or SSH channel)."""
+
+    @property
+    def buffer(self) -> LogBuffer: ...
+
+    @property
+    def target(self) -> LogTarget: ...
+
+    def status(self) -> FeedStatus: ...
+
+    def close(self) -> None: ...
