@@ -127,8 +127,6 @@ class LogTail:
                     return
                 self._lost(exc)
                 continue
-            if self._status.state is FeedState.RECONNECTING and not first:
-                self._mark_all("reconnected; resuming from the last line seen")
             self._backoff.reset()
             self._reconcile(engine, matches, first)
             first = False
@@ -193,6 +191,9 @@ class LogTail:
         resumed = member.opened
         if resumed and member.ended and member.container.state in RUNNING:
             self._mark(member, f"{member.container.name} restarted")
+        elif resumed and member.broken and member.last_stamp is not None:
+            after = member.last_stamp.decode()[11:].rstrip("Z")
+            self._mark(member, f"{member.container.name}: stream broke; resumed after {after}")
         try:
             stream = engine.logs(member.container.id, tag=member.source, since=since,
                                  tail=tail, follow=self._follow)
