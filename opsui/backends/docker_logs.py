@@ -95,7 +95,8 @@ class _Demuxer:
                 break
             kind = LineKind.STDERR if buf[pos] == 2 else LineKind.STDOUT
             if not partial and buf[stop - 1] == 10 and buf.count(b"\n", pos + 8, stop) == 1:
-                out.append((tag, kind, buf[pos + 8:stop - 1]))  # the usual case: one line
+                # the usual case: one line
+                out.append((tag, kind, buf[pos + 8:min(stop - 1, pos + 8 + MAX_LINE_BYTES)]))
             else:
                 self._payload(kind, buf[pos + 8:stop], out)
             pos = stop

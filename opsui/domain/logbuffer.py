@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass
 
 DEFAULT_CAPACITY = 200_000
+DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+"""Also bounded by size: 200,000 lines of 16 KiB would otherwise hold 3 GB."""
 
 LogEntry = tuple[int, int, bytes]
 """(source index, :class:`LineKind` value, raw line)."""
@@ -43,16 +45,22 @@ class LogSource:
 
 
 class LogBuffer:
-    """A ring of the newest ``capacity`` lines; thread-safe, appends in batches.
+    """A ring of the newest ``capacity`` lines (and at most ``max_bytes`` of them);
+    thread-safe, appends in batches.
 
     Readers call :meth:`entries` with sequence numbers; lines older than :attr:`first`
     are gone, and :attr:`dropped` says how many that is.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if capacity < 1:
             raise ValueError("a log buffer holds at least one line")
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._floor = 0
+        """Lines below this were dropped to keep within ``max_bytes``."""
         self._ring: list[LogEntry | None] = [None] * capacity
         self._total = 0
         self._lock = threading.Lock()
@@ -67,7 +75,7 @@ class LogBuffer:
     @property
     def first(self) -> int:
         """Sequence number of the oldest line still held."""
-        return max(0, self._total - self.capacity)
+        return max(self._floor, self._total - self.capacity)
 
     @property
     def dropped(self) -> int:
@@ -92,39 +100,43 @@ class LogBuffer:
 
     def append(self, source: int, kind: int, lines: list[bytes]) -> None:
         """Append lines of one source and kind, in order, under one lock."""
-        if not lines:
-            return
-        with self._lock:
-            ring, capacity, total = self._ring, self.capacity, self._total
-            if len(lines) > capacity:
-                total += len(lines) - capacity  # the skipped ones count as dropped
-                lines = lines[-capacity:]
-            for raw in lines:
-                ring[total % capacity] = (source, kind, raw)
-                total += 1
-            self._total = total
-            self._changed.notify_all()
+        if lines:
+            self.append_mixed([(source, kind, raw) for raw in lines])
 
     def append_mixed(self, entries: list[LogEntry]) -> None:
-        """Append entries of several kinds (a demultiplexed chunk), in order."""
+        """Append entries (a demultiplexed chunk, several kinds), in order, under one lock."""
         if not entries:
             return
         with self._lock:
-            ring, capacity, total = self._ring, self.capacity, self._total
+            ring, capacity, total, size = self._ring, self.capacity, self._total, self._bytes
             if len(entries) > capacity:
-                total += len(entries) - capacity
+                total += len(entries) - capacity  # the skipped ones count as dropped
                 entries = entries[-capacity:]
             for entry in entries:
-                ring[total % capacity] = entry
+                slot = total % capacity
+                old = ring[slot]
+                if old is not None:
+                    size -= len(old[2])
+                ring[slot] = entry
+                size += len(entry[2])
                 total += 1
             self._total = total
+            floor = max(self._floor, total - capacity)
+            while size > self.max_bytes and floor < total - 1:
+                slot = floor % capacity
+                old = ring[slot]
+                if old is not None:
+                    size -= len(old[2])
+                    ring[slot] = None
+                floor += 1
+            self._floor, self._bytes = floor, size
             self._changed.notify_all()
 
     def entries(self, start: int, stop: int | None = None) -> list[tuple[int, LogEntry]]:
         """``(sequence, entry)`` pairs for ``start <= sequence < stop`` still held."""
         with self._lock:
             total, capacity, ring = self._total, self.capacity, self._ring
-            begin = max(start, total - capacity, 0)
+            begin = max(start, total - capacity, self._floor, 0)
             end = total if stop is None else min(stop, total)
             out: list[tuple[int, LogEntry]] = []
             for seq in range(begin, end):
@@ -136,7 +148,7 @@ class LogBuffer:
     def get(self, seq: int) -> LogEntry | None:
         """One line by sequence number; None when dropped or not yet written."""
         with self._lock:
-            if seq < max(0, self._total - self.capacity) or seq >= self._total:
+            if seq < max(self._floor, self._total - self.capacity) or seq >= self._total:
                 return None
             return self._ring[seq % self.capacity]
 
