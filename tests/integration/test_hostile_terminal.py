@@ -1,21 +1,14 @@
 """Hostile text from a real container never reaches the terminal as control sequences.
 
 opsui runs in a real pseudo-terminal; a container carries escape sequences and markup
-in a label, an env value and its health-check output. We open its detail view with the
-keys an operator would press and assert on the bytes opsui wrote to the terminal.
+in a label, an env value, its health-check output and its logs. We open its views with
+the keys an operator would press (or run ``opsui logs``) and assert on the bytes opsui
+wrote to the terminal.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import struct
-import subprocess
 import sys
-import termios
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +16,7 @@ import pytest
 from docker.models.containers import Container
 
 from .helpers import APP_HEALTHY, wait_for_health, wait_until
+from .pty_terminal import Terminal
 
 pytestmark = pytest.mark.integration
 
@@ -32,55 +26,6 @@ LINK = "\x1b]8;;http://evil.example/\x1b\\LINKTEXT\x1b]8;;\x1b\\"
 CLEAR = "\x1b[2J\x1bc"
 MARKUP = "[@click=app.quit]QUITLINK [bold]BOLDTAG [/usr/bin]"
 FORBIDDEN = (b"PWNED-TITLE", b"\x1b]52;c;UFdORUQ", b"evil.example", b"\x1bc", b"\x9b")
-
-
-class Terminal:
-    """opsui on a pty: everything it writes is kept as bytes."""
-
-    def __init__(self, args: list[str], cwd: Path, size: tuple[int, int] = (170, 50)) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
-               "XDG_CONFIG_HOME": str(cwd / "cfg"), "XDG_STATE_HOME": str(cwd / "state")}
-        self.process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave,
-                                        cwd=cwd, env=env, start_new_session=True)
-        os.close(slave)
-        self.master = master
-        self.output = bytearray()
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self._lock:
-                self.output += chunk
-
-    def seen(self, needle: bytes) -> bool:
-        with self._lock:
-            return needle in self.output
-
-    def type(self, keys: str) -> None:
-        for key in keys:
-            os.write(self.master, key.encode())
-            time.sleep(0.02)  # a person's typing pace; the app reads keys as events
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        os.close(self.master)
-        self._reader.join(5)
 
 
 @pytest.fixture
@@ -133,3 +78,51 @@ def _shell(text: str) -> str:
     """``text`` for printf %b inside single quotes: escapes as \\0NNN, quotes closed."""
     return "".join(f"\\0{ord(ch):03o}" if ord(ch) < 0x20 else ch
                    for ch in text).replace("'", "'\\''")
+
+
+LOG_SCRIPT = (
+    # Each printf is one hostile line; then invalid UTF-8, a carriage return that would
+    # hide text, and a 1 MB line without a newline before the last marker line.
+    "printf '%b\\n' '{payload}'; "
+    "printf 'bad utf8 \\377\\376 END\\n'; "
+    "printf 'visible\\rHIDDEN\\n'; "
+    "printf '\\302\\233 8-bit CSI \\302\\235 8-bit OSC\\n'; "
+    "head -c 1048576 /dev/zero | tr '\\0' A; printf '\\nAFTER-HUGE-LINE\\n'; "
+    "sleep 3600"
+)
+
+
+@pytest.fixture
+def hostile_logger(make_container: Callable[..., Container]) -> Container:
+    payload = _shell(TITLE + CLIPBOARD + LINK + CLEAR + "\x1bP1$qm\x1b\\" + MARKUP
+                     + " [$accent]ACCENT")
+    container = make_container(APP_HEALTHY, ["-c", LOG_SCRIPT.format(payload=payload)],
+                               entrypoint=["/bin/sh"])
+    wait_until(lambda: b"AFTER-HUGE-LINE" in container.logs(), timeout=30,
+               message="the hostile lines to be written")
+    return container
+
+
+def assert_inert(output: bytes) -> None:
+    for forbidden in (*FORBIDDEN, b"\x1bP1$q", b"\xc2\x9b", b"\xc2\x9d"):
+        assert forbidden not in output, f"{forbidden!r} reached the terminal"
+
+
+def test_hostile_log_lines_from_opsui_logs_reach_the_terminal_as_text(
+        hostile_logger: Container, tmp_path: Path) -> None:
+    term = Terminal([sys.executable, "-m", "opsui", "--host", "local", "logs",
+                     str(hostile_logger.name)], tmp_path)
+    try:
+        term.wait_for(b"AFTER-HUGE-LINE", 30)
+        wait_until(lambda: term.process.poll() is not None, timeout=30,
+                   message="opsui logs to exit")
+        output = bytes(term.output)
+    finally:
+        term.close()
+    assert_inert(output)
+    assert b"\x1b" not in output  # plain text: not even colour
+    assert b"[@click=app.quit]QUITLINK [bold]BOLDTAG [/usr/bin] [$accent]ACCENT" in output
+    assert "bad utf8 \ufffd\ufffd END".encode() in output
+    assert "visible\u240dHIDDEN".encode() in output
+    longest = max(len(line) for line in output.split(b"\n"))
+    assert 8_000 < longest < 40_000, "the 1 MB line is shown, capped"
