@@ -403,6 +403,39 @@ def test_events_stream_closes_alone_while_the_host_keeps_working(
     second.close()
 
 
+def test_a_log_stream_closes_alone_while_another_keeps_reading(
+        host: SshHost, make_container: Callable[..., DockerContainer]) -> None:
+    """Closing one follow stream over SSH ends only that stream (docker-py's own SSH
+    transport can only close the whole client)."""
+    engine = host.engine
+    container = make_container(environment={"APP_TICK": "0.05"})
+    first = engine.logs(str(container.id), tag=0, tail=0)
+    second = engine.logs(str(container.id), tag=1, tail=0)
+    got: dict[int, int] = {0: 0, 1: 0}
+    ended = {0: threading.Event(), 1: threading.Event()}
+
+    def read(stream: Any, tag: int) -> None:
+        try:
+            for batch in stream:
+                got[tag] += len(batch)
+        except Exception:
+            pass
+        finally:
+            ended[tag].set()
+
+    for tag, stream in ((0, first), (1, second)):
+        threading.Thread(target=read, args=(stream, tag), daemon=True).start()
+    wait_until(lambda: got[0] > 3 and got[1] > 3, timeout=15, message="both streams reading")
+    first.close()
+    assert ended[0].wait(5), "closing the stream did not end its iteration"
+    before = got[1]
+    wait_until(lambda: got[1] > before + 3, timeout=15, message="the other stream to go on")
+    assert not ended[1].is_set()
+    assert host.is_alive() and engine.ping() >= 0
+    second.close()
+    assert ended[1].wait(5)
+
+
 # -------------------------------------------------------------------- dropped link
 
 
