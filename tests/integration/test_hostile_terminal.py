@@ -126,3 +126,23 @@ def test_hostile_log_lines_from_opsui_logs_reach_the_terminal_as_text(
     assert "visible\u240dHIDDEN".encode() in output
     longest = max(len(line) for line in output.split(b"\n"))
     assert 8_000 < longest < 40_000, "the 1 MB line is shown, capped"
+
+
+def test_hostile_log_lines_in_the_log_pane_stay_inert(
+        hostile_logger: Container, terminal: Callable[[list[str]], Terminal]) -> None:
+    name = str(hostile_logger.name)
+    term = terminal(["--host", "local"])
+    term.wait_for(b"containers", 30)
+    term.type("/" + name + "\r")  # filter to our container, back to the table
+    term.wait_for(name.encode(), 30)
+    term.type("l")  # its log pane
+    term.wait_for(b"AFTER-HUGE-LINE", 30)
+    term.wait_for(b"QUITLINK", 30)
+    for key in ("g", "G", "\x1b[A", "\x1b[B"):
+        term.type(key)  # move around: markup must stay text, never an action
+    assert term.process.poll() is None, "a log line's [@click=app.quit] quit the app"
+    output = bytes(term.output)
+    assert_inert(output)
+    assert b"BOLDTAG" in output and b"[bold]" in output and b"[/usr/bin]" in output
+    assert b"[$accent]" in output
+    assert b"HIDDEN" in output and b"visible" in output
