@@ -27,6 +27,7 @@ __all__ = [
     "LogQuery",
     "QueryError",
     "detect_level",
+    "plain_line",
     "render_entry",
     "short_timestamp",
     "split_timestamp",
@@ -96,3 +97,11 @@ def render_entry(seq: int, entry: LogEntry, max_chars: int = DEFAULT_LINE_CHARS)
     line_kind = LineKind(kind) if kind in (1, 2, 3) else LineKind.STDOUT
     level = None if line_kind is LineKind.MARKER else detect_level(line.text)
     return LogLine(seq, source, line_kind, stamp, line.text, line.spans, line.truncated, level)
+
+
+def plain_line(line: LogLine, source: str, timestamps: bool = True) -> str:
+    """The line as saved or copied: ``TIME SOURCE TEXT``, sanitised, on one line."""
+    body = line.text.replace("\n", "\u2424")
+    if timestamps and line.timestamp:
+        return f"{line.timestamp} {source} {body}"
+    return f"{source} {body}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from opsui.domain.logbuffer import LineKind, LogBuffer
+from opsui.domain.logexport import export_lines
 from opsui.domain.logindex import FilteredIndex
 from opsui.domain.logview import (
     Level,
@@ -12,6 +15,7 @@ from opsui.domain.logview import (
     LogQuery,
     QueryError,
     detect_level,
+    plain_line,
     render_entry,
     short_timestamp,
     split_timestamp,
@@ -218,3 +222,26 @@ def test_plain_filter_over_clean_lines_renders_only_the_hits() -> None:
     index = FilteredIndex(buffer, LogQuery.build("items 200 1999"), None, render)
     index.advance(budget=5000)
     assert index.seqs == [1999] and rendered == [1999]
+
+
+# -- export -----------------------------------------------------------------------------------
+
+def test_export_writes_sanitised_lines_and_skips_dropped(tmp_path: Path) -> None:
+    buffer = LogBuffer(3)
+    buffer.add_source("web-1")
+    buffer.append(0, LineKind.STDOUT, [STAMP + b"one", b"\x1b]0;x\x07two \x1b[1mbold", b"3"])
+    buffer.append(0, LineKind.STDERR, [b"four"])  # drops "one"
+    result = export_lines(buffer, [0, 1, 2, 3], tmp_path / "out.log")
+    assert (result.written, result.missed) == (3, 1)
+    assert (tmp_path / "out.log").read_text() == "web-1 two bold\nweb-1 3\nweb-1 four\n"
+
+
+def test_export_raises_os_errors(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        export_lines(_buffer([b"x"]), [0], tmp_path / "missing" / "out.log")
+
+
+def test_plain_line_has_time_source_and_text() -> None:
+    line = render_entry(0, (0, 1, STAMP + b"hello"))
+    assert plain_line(line, "web-1") == "2026-11-23T16:58:50.123456789Z web-1 hello"
+    assert plain_line(line, "web-1", timestamps=False) == "web-1 hello"
