@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from textual import on
@@ -19,6 +20,7 @@ from textual.dom import DOMNode
 
 from opsui.config import Config
 from opsui.domain.errors import OpsuiError
+from opsui.domain.logfeed import LogTarget, LogWindow
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.actions import ContainerActionsApp
@@ -29,10 +31,13 @@ from opsui.ui.keys import binding_ids, unknown_binding_ids
 from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.logs import LogsScreen
+from opsui.ui.screens.save_log import SaveLogModal
 from opsui.ui.state import UiState
 from opsui.ui.themes import DEFAULT_THEME, LIGHT_THEME, load_themes, theme_sources
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.filter_bar import FilterBar
+from opsui.ui.widgets.log_query_bar import LogQueryInput
 
 MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
 
@@ -169,7 +174,8 @@ class OpsuiApp(ContainerActionsApp):
     @staticmethod
     def bound_classes() -> Iterable[type[DOMNode]]:
         """Every class whose bindings an opsui.toml [keys] entry may remap."""
-        return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal)
+        return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal,
+                LogsScreen, LogQueryInput, SaveLogModal)
 
     # -- monitor updates -------------------------------------------------------------------
 
@@ -231,6 +237,24 @@ class OpsuiApp(ContainerActionsApp):
             return
         self.push_screen(DetailScreen(host, container, monitor, self.state,
                                       self.request_container_action, self.clock))
+
+    def on_dashboard_screen_open_logs(self, message: DashboardScreen.OpenLogs) -> None:
+        self.open_logs(message.host, message.target)
+
+    def open_logs(self, host: str, target: LogTarget) -> None:
+        """Open a feed on ``host``'s monitor (it returns at once) and show it."""
+        monitor = self.monitors.get(host)
+        if monitor is None:
+            self.notify(f"No monitor for host {host}.", severity="warning", markup=False)
+            return
+        tail = monitor.settings.log_tail_lines
+        try:
+            feed = monitor.open_logs(target, LogWindow.preset("tail", tail))
+        except OpsuiError as exc:
+            notify_error(self, exc, title="Cannot open the logs")
+            return
+        self.push_screen(LogsScreen(host, feed, partial(monitor.open_logs, target), tail=tail,
+                                    clock=self.clock))
 
     def action_toggle_theme(self) -> None:
         wanted = LIGHT_THEME if self.current_theme.dark else DEFAULT_THEME

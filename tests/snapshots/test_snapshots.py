@@ -76,7 +76,7 @@ def test_dashboard(snap_compare: Any) -> None:
     sparkline; rows grouped by compose project (billing, then shop, then the
     project-less "scratchpad" last); shop-worker-1 in red with "✗ unhealthy" and
     4 restarts; billing-api-1 "◌ starting" in amber; the HTTP column "✗ cache" on
-    both shop-web rows; the footer with Detail, Sort, Filter, Restart, Stop, Start.
+    both shop-web rows; the footer with Detail, Sort, Filter, Restart, Stop, Start, Logs.
     """
     assert snap_compare(shop_app(), terminal_size=SIZE, run_before=_populated)
 

@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from opsui.domain.models import LinkState
+from opsui.domain.logfeed import APP_LABEL, LogTarget, TargetKind
+from opsui.domain.models import Container, LinkState
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.policy import Action
 from opsui.ui.commands import PaletteCommand
@@ -35,6 +36,16 @@ UPTIME_REFRESH_SECONDS = 30.0
 """Uptime cells age without events; they are redrawn this often."""
 
 
+def project_target(container: Container) -> LogTarget | None:
+    """The merged target around a container: its opsui app, else its compose project."""
+    app = container.labels.get(APP_LABEL)
+    if app:
+        return LogTarget(TargetKind.APP, (app,))
+    if container.compose_project:
+        return LogTarget(TargetKind.PROJECT, (container.compose_project,))
+    return None
+
+
 class DashboardScreen(Screen[None]):
     """Every host at a glance, one host's containers in detail."""
 
@@ -48,6 +59,14 @@ class DashboardScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", id="dashboard.clear_filter",
                 tooltip="Show every container again."),
         *CONTAINER_BINDINGS,
+        Binding("l", "logs", "Logs", id="dashboard.logs",
+                tooltip="Follow the selected container's logs (or the marked containers', "
+                "merged)."),
+        Binding("L", "project_logs", "Project logs", id="dashboard.project_logs", show=False,
+                tooltip="Follow the merged logs of the selected container's app or compose "
+                "project."),
+        Binding("space", "mark", "Mark", id="dashboard.mark", show=False,
+                tooltip="Mark or unmark the container; l then opens the marked ones merged."),
         Binding("right_square_bracket", "next_host", "Next host", id="dashboard.next_host",
                 show=False, tooltip="Show the next host's containers."),
         Binding("left_square_bracket", "previous_host", "Previous host",
@@ -66,6 +85,16 @@ class DashboardScreen(Screen[None]):
             """The host the container runs on."""
             self.container_id = container_id
             """The container to show."""
+
+    class OpenLogs(Message):
+        """Bubbles to the app, which opens the feed (on the host's monitor) and the screen."""
+
+        def __init__(self, host: str, target: LogTarget) -> None:
+            super().__init__()
+            self.host = host
+            """The host the containers run on."""
+            self.target = target
+            """What to follow: a container's identity, a project, an app, or marked names."""
 
     def __init__(self, state: UiState, monitors: Mapping[str, HostMonitor],
                  request_action: ActionRequester, with_http: bool,
@@ -242,7 +271,8 @@ class DashboardScreen(Screen[None]):
         """Hide table keys while there is no table (no engine anywhere)."""
         if action == "clear_filter":
             return bool(self.table.needle)
-        return not (action in ("filter", "container") and self.has_class("-no-engine"))
+        return not (action in ("filter", "container", "logs", "project_logs", "mark")
+                    and self.has_class("-no-engine"))
 
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).action_clear_filter()
@@ -256,6 +286,41 @@ class DashboardScreen(Screen[None]):
             self.notify("No container selected.", severity="warning", markup=False)
             return
         self.request_action(self.host, container, Action(action))
+
+    def action_logs(self) -> None:
+        """The marked containers merged, else the selected one (by its lasting identity)."""
+        if self.host is None:
+            return
+        marked = self.table.marked_containers
+        if marked:
+            target = LogTarget(TargetKind.NAMES, tuple(c.name for c in marked))
+        else:
+            container = self.table.selected
+            if container is None:
+                self.notify("No container selected.", severity="warning", markup=False)
+                return
+            target = LogTarget.for_container(container)
+        self.post_message(self.OpenLogs(self.host, target))
+
+    def action_project_logs(self) -> None:
+        container = self.table.selected
+        if container is None or self.host is None:
+            self.notify("No container selected.", severity="warning", markup=False)
+            return
+        target = project_target(container)
+        if target is None:
+            self.notify(f"{container.name} belongs to no compose project or app; l opens its "
+                        "own logs.", severity="warning", markup=False)
+            return
+        self.post_message(self.OpenLogs(self.host, target))
+
+    def action_mark(self) -> None:
+        container = self.table.toggle_mark()
+        if container is None:
+            return
+        count = len(self.table.marked)
+        self.notify(f"{count} marked: l opens their logs merged; space unmarks." if count
+                    else "No container marked.", timeout=2, markup=False)
 
     def action_next_host(self) -> None:
         self._step_host(1)
@@ -285,6 +350,14 @@ class DashboardScreen(Screen[None]):
                 yield PaletteCommand(f"{action.value.capitalize()} {container.name}",
                                      "Asks first; refused in read-only mode.",
                                      partial(self.request_action, host, container, action))
+        if container is not None and host is not None:
+            yield PaletteCommand(f"Logs: {container.name}", "Follow its logs (l).",
+                                 self.action_logs)
+            merged = project_target(container)
+            if merged is not None:
+                yield PaletteCommand(f"Logs: {merged.title}",
+                                     "Merged logs of its app or compose project (L).",
+                                     self.action_project_logs)
         yield PaletteCommand("Filter containers", "By name, image, project, state or health.",
                              self.action_filter)
         if table.needle:

@@ -23,6 +23,7 @@ from opsui.ui.state import HostView, UiState
 from opsui.ui.widgets.container_cells import (
     SORTABLE,
     Column,
+    KeyedText,
     column_label,
     matches,
     order_key,
@@ -84,6 +85,8 @@ class ContainerTable(LiveDataTable):
         self._order: list[str] = []
         self._visible: frozenset[str] = frozenset()
         self._fitted = frozenset(c.key for c in table_columns(with_http) if c.width is None)
+        self.marked: set[str] = set()
+        """Ids of rows marked (space) for merged logs; their name cell starts with ◆."""
         """Columns sized to their text: an update there may change the column's width."""
 
     def on_mount(self) -> None:
@@ -116,6 +119,8 @@ class ContainerTable(LiveDataTable):
     def show(self, host: str | None, needle: str | None = None) -> None:
         """Rebuild for a host or a filter: the one full redraw, kept off the event path."""
         keep = self.selected_id if host == self.host else None
+        if host != self.host:
+            self.marked.clear()
         self.host = host
         if needle is not None:
             self.needle = needle
@@ -191,9 +196,35 @@ class ContainerTable(LiveDataTable):
     # -- row bookkeeping --------------------------------------------------------------------
 
     def _cells(self, view: HostView, container: Container) -> dict[str, Text]:
-        return row_cells(container, view.stats.get(container.id),
-                         self.state.http_health_for(view.name, container),
-                         Palette.of(self.app), self.clock(), self.with_http)
+        palette = Palette.of(self.app)
+        cells = row_cells(container, view.stats.get(container.id),
+                          self.state.http_health_for(view.name, container),
+                          palette, self.clock(), self.with_http)
+        if container.id in self.marked:  # a set lookup; stats-only updates never get here
+            name = KeyedText("◆ ", style=palette.accent)
+            name.append_text(cells["name"])
+            name.container_id = container.id
+            cells["name"] = name
+        return cells
+
+    def toggle_mark(self) -> Container | None:
+        """Mark or unmark the container under the cursor (for merged logs); which one."""
+        view, container = self.view, self.selected
+        if view is None or container is None:
+            return None
+        self.marked.symmetric_difference_update({container.id})
+        with self.app.batch_update(), self.cell_batch():
+            self._update(view, container)
+        return container
+
+    @property
+    def marked_containers(self) -> list[Container]:
+        """Marked containers still on this host, in table order."""
+        view = self.view
+        if view is None:
+            return []
+        return [view.containers[cid] for cid in self._order
+                if cid in self.marked and cid in view.containers]
 
     def _add(self, view: HostView, container: Container) -> None:
         cells = self._cells(view, container)

@@ -1,0 +1,162 @@
+"""The log pane's one-line search / filter box, with regex and invert switches.
+
+One box serves both jobs so the pane keeps a single line for input; each job keeps
+its own text, so opening search does not lose the filter. Typing applies at once
+(search highlights, the filter narrows); Enter keeps it and returns to the lines;
+Esc clears it. The label in front says which job and which switches are on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from opsui.domain.logquery import LogQuery, QueryError
+from opsui.ui.palette import Palette
+
+QueryMode = Literal["search", "filter"]
+
+
+class LogQueryInput(Input):
+    """The text field; its keys toggle the switches without leaving it."""
+
+    BINDINGS = [
+        Binding("escape", "clear", "Clear", id="logs.query_clear",
+                tooltip="Clear this search or filter and go back to the lines."),
+        Binding("ctrl+r", "toggle_regex", "Regex", id="logs.query_regex",
+                tooltip="Treat the text as a regular expression (on/off)."),
+        Binding("ctrl+n", "toggle_invert", "Invert", id="logs.query_invert",
+                tooltip="Filter: keep the lines that do NOT match (on/off)."),
+    ]
+
+    def action_clear(self) -> None:
+        bar = self.parent
+        if isinstance(bar, LogQueryBar):
+            bar.clear()
+
+    def action_toggle_regex(self) -> None:
+        bar = self.parent
+        if isinstance(bar, LogQueryBar):
+            bar.toggle(regex=True)
+
+    def action_toggle_invert(self) -> None:
+        bar = self.parent
+        if isinstance(bar, LogQueryBar):
+            bar.toggle(invert=True)
+
+
+class LogQueryBar(Horizontal):
+    """Label plus input; posts :class:`Applied` with a compiled query as the text changes."""
+
+    class Applied(Message):
+        """The query of ``mode`` changed (``done``: Enter or Esc, leave the box)."""
+
+        def __init__(self, mode: QueryMode, query: LogQuery, done: bool) -> None:
+            super().__init__()
+            self.mode = mode
+            """Search (highlight and jump) or filter (keep only matching lines)."""
+            self.query = query
+            """The compiled query; empty when cleared."""
+            self.done = done
+            """True when the operator left the box (Enter or Esc)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.mode: QueryMode = "search"
+        self.texts: dict[QueryMode, str] = {"search": "", "filter": ""}
+        self.regex: dict[QueryMode, bool] = {"search": False, "filter": False}
+        self.invert = False
+        """Only the filter can be inverted (a search for "not x" has no next match)."""
+        self.error = ""
+        self.return_to: Widget | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="logs-query-label")
+        yield LogQueryInput(id="logs-query-input")
+
+    @property
+    def input(self) -> LogQueryInput:
+        return self.query_one(LogQueryInput)
+
+    def open(self, mode: QueryMode, return_to: Widget) -> None:
+        """Show the box for ``mode`` with that job's text, and take the keyboard now."""
+        self.mode = mode
+        self.return_to = return_to
+        self.display = True
+        self.error = ""
+        with self.input.prevent(Input.Changed):
+            self.input.value = self.texts[mode]
+        self.input.cursor_position = len(self.input.value)
+        self._label()
+        self.screen.set_focus(self.input)
+
+    def compiled(self, mode: QueryMode) -> LogQuery:
+        """The query of ``mode`` as it stands (raises :class:`QueryError`)."""
+        return LogQuery.build(self.texts[mode], regex=self.regex[mode],
+                              invert=self.invert and mode == "filter")
+
+    def toggle(self, *, regex: bool = False, invert: bool = False) -> None:
+        if regex:
+            self.regex[self.mode] = not self.regex[self.mode]
+        if invert:
+            self.invert = not self.invert
+        self._apply(done=False)
+
+    def clear(self) -> None:
+        self.texts[self.mode] = ""
+        with self.input.prevent(Input.Changed):
+            self.input.value = ""
+        if self.mode == "filter":
+            self.invert = False
+        self._apply(done=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.texts[self.mode] = event.value
+        self._apply(done=False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._apply(done=True)
+
+    def _apply(self, done: bool) -> None:
+        try:
+            query = self.compiled(self.mode)
+        except QueryError as exc:
+            self.error = str(exc)
+            self._label()
+            if done:
+                self._leave()
+            return
+        self.error = ""
+        self._label()
+        self.post_message(self.Applied(self.mode, query, done))
+        if done:
+            self._leave()
+
+    def _leave(self) -> None:
+        if not self.texts[self.mode] or self.error:
+            self.display = False
+        if self.return_to is not None:
+            self.screen.set_focus(self.return_to)
+
+    def _label(self) -> None:
+        label = Text(no_wrap=True, end="")
+        label.append(f" {self.mode} ", "bold")
+        switches = []
+        if self.regex[self.mode]:
+            switches.append("regex")
+        if self.mode == "filter" and self.invert:
+            switches.append("NOT")
+        if switches:
+            label.append(f"[{' '.join(switches)}] ")
+        if self.error:
+            label.append(self.error + " ", Palette.of(self.app).bad)
+        self.query_one("#logs-query-label", Static).update(label)
