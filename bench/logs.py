@@ -55,7 +55,7 @@ def producer(client: docker.DockerClient, name: str, script: str) -> str:
 def history_ingest(client: docker.DockerClient, engine: DockerEngine, lines: int,
                    prefix: str) -> None:
     name = f"{prefix}-history"
-    producer(client, name, f"seq 1 {lines} | sed 's/^/{LINE} n=/'")
+    producer(client, name, f"seq 1 {lines} | sed 's|^|{LINE} n=|'")
     client.containers.get(name).wait()
     cli = []
     ours = []
