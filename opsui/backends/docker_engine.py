@@ -11,6 +11,7 @@ and :mod:`~opsui.backends.docker_stats`. Every docker/requests exception becomes
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import threading
@@ -25,6 +26,7 @@ import docker.errors
 import requests.exceptions
 from docker.utils import version_gte
 
+from opsui.backends.docker_cli_stats import CliStatsFailed
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason, response_reason
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
@@ -50,7 +52,12 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 # logs about) connections while the TUI owns the terminal.
 POOL_SIZE = 64
 MAX_STATS_FEEDS = 48  # beyond this, stats() makes one-shot requests
+BULK_STATS_ATTEMPTS = 3
+"""Bulk stats failing this many ticks in a row is given up for the engine's lifetime."""
 _T = TypeVar("_T")
+BulkStats = Callable[[list[str]], dict[str, ContainerStats | None]]
+"""Samples (None: not running) of every container asked about, at once."""
+log = logging.getLogger(__name__)
 
 
 def connect_local(docker_host: str | None, timeout: float = 10) -> docker.DockerClient:
@@ -97,7 +104,10 @@ class DockerEngine:
     nobody asks about for ``stats_idle_seconds`` closes itself. Past ``max_stats_feeds``
     feeds (0 where a held connection is costly, as with one dial-stdio process per
     connection over SSH), a call is a one-shot request with CPU% from the delta to the
-    previous call. :meth:`stats_many` overlaps the waits of many containers either way.
+    previous call. :meth:`stats_many` overlaps the waits of many containers either way,
+    or, given ``bulk_stats`` (over SSH: one ``docker stats`` command on the host, see
+    :mod:`~opsui.backends.docker_cli_stats`), asks for all of them at once and falls
+    back to the requests above for a tick where that fails.
     """
 
     def __init__(
@@ -107,6 +117,7 @@ class DockerEngine:
         *,
         max_stats_feeds: int = MAX_STATS_FEEDS,
         stats_idle_seconds: float = 30.0,
+        bulk_stats: BulkStats | None = None,
     ) -> None:
         self._client = client
         self._api = client.api
@@ -120,6 +131,8 @@ class DockerEngine:
         self._cpu_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         """For stats_many; kept, since one per call started up to 16 threads each time."""
+        self._bulk = bulk_stats
+        self._bulk_failures = 0
 
     @property
     def endpoint(self) -> str:
@@ -190,6 +203,21 @@ class DockerEngine:
         ids = list(dict.fromkeys(container_ids))
         if not ids:
             return {}
+        bulk = self._bulk
+        if bulk is not None:
+            try:
+                found = bulk(ids)
+            except CliStatsFailed as exc:
+                # One tick the slow way (a container removed meanwhile fails the whole
+                # command); a host where it keeps failing is asked the slow way for good.
+                self._bulk_failures += 1
+                if self._bulk_failures >= BULK_STATS_ATTEMPTS:
+                    self._bulk = None
+                log.info("%s: bulk stats failed (%s); sampling one by one",
+                         self._endpoint, exc)
+            else:
+                self._bulk_failures = 0
+                return {cid: sample for cid, sample in found.items() if sample}
         with self._feeds_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(16, thread_name_prefix="opsui-stats")

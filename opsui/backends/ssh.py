@@ -673,29 +673,51 @@ def _feed_stdin(channel: paramiko.Channel, data: bytes | None) -> None:
     threading.Thread(target=feed, name="ssh-stdin", daemon=True).start()
 
 
+class _Wakeup(threading.Event):
+    """The event paramiko's BufferedPipe.set_event takes, shared by stdout and stderr.
+
+    A pipe sets it when data or EOF arrives and clears it when a read empties that pipe;
+    with two pipes on one event that clear could swallow the other pipe's wake-up, so
+    only the reader clears it (:meth:`reset`), *before* draining both.
+    """
+
+    def clear(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        super().clear()
+
+
+_DRAIN_RECHECK = 0.25
+"""Longest sleep between looks at a command's channel when nothing wakes the reader
+(the exit status alone does not; it arrives with EOF or close, which do)."""
+
+
 def _drain(channel: paramiko.Channel, deadline: float) -> tuple[bytearray, bytearray, bool]:
     """Both output streams until the command is done (True) or the deadline (False).
 
     Done means the channel closed, or EOF and the exit status both arrived; either way
     all data sent before them is already buffered, because SSH keeps channel order.
+    The reader sleeps until data, EOF or close arrives, instead of polling: a command
+    that runs for seconds (``docker stats``) costs a handful of wake-ups.
     """
     out, err = bytearray(), bytearray()
-    pause = 0.001
+    wake = _Wakeup()
+    channel.in_buffer.set_event(wake)
+    channel.in_stderr_buffer.set_event(wake)
     while True:
-        moved = False
+        wake.reset()
         while channel.recv_ready():
             out += channel.recv(65536)
-            moved = True
         while channel.recv_stderr_ready():
             err += channel.recv_stderr(65536)
-            moved = True
         finished = channel.closed or (channel.eof_received and channel.exit_status_ready())
         if finished and not channel.recv_ready() and not channel.recv_stderr_ready():
             return out, err, True
-        if time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             return out, err, False
-        if moved:
-            pause = 0.001
+        if channel.eof_received:
+            channel.status_event.wait(min(remaining, _DRAIN_RECHECK))
         else:
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+            wake.wait(min(remaining, _DRAIN_RECHECK))

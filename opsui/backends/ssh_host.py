@@ -1,7 +1,8 @@
 """A remote host over SSH, as one :class:`opsui.domain.ports.HostConnection`.
 
 Everything for the host shares one :class:`SshConnection`: the Docker client (one
-dial-stdio channel per HTTP connection), the /proc metrics (one exec per sample), the
+dial-stdio channel per HTTP connection), container stats (one ``docker stats`` exec per
+tick), the /proc metrics (one exec per sample), the
 command runner, and HTTP health probes, which go through direct-tcpip channels so a
 URL such as ``http://127.0.0.1:8080/health`` means the *remote* loopback, as the
 design asks ("probed from the host").
@@ -25,6 +26,7 @@ import httpcore
 import httpx
 import paramiko
 
+from opsui.backends.docker_cli_stats import CliStats
 from opsui.backends.docker_engine import DockerEngine
 from opsui.backends.health import HttpHealthProber
 from opsui.backends.procfs import RemoteMetrics
@@ -245,9 +247,11 @@ class SshHost:
         try:
             client = ssh_docker_client(conn, timeout=self._docker_timeout)
             # Each stats feed would hold a channel and a remote dial-stdio process
-            # (sshd allows 10 sessions by default): use one-shot requests instead.
+            # (sshd allows 10 sessions by default), and a request per row costs a round
+            # trip through a channel each: one `docker stats` command per tick samples
+            # the rows on screen, with one-shot requests when that fails.
             engine = DockerEngine(client, endpoint=f"ssh://{clean(target.label, 200)}",
-                                  max_stats_feeds=0)
+                                  max_stats_feeds=0, bulk_stats=CliStats(conn).sample)
             parts = _Parts(conn, engine, RemoteMetrics(conn),
                            HttpHealthProber(transport=SshHttpTransport(conn)))
         except BaseException:

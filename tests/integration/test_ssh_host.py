@@ -44,7 +44,7 @@ from opsui.domain.errors import (
 )
 from opsui.domain.models import ContainerEvent, HttpHealth
 
-from .helpers import Testbed, host_port, sshd_children_serving, wait_until
+from .helpers import APP_HEALTHY, Testbed, host_port, sshd_children_serving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -287,6 +287,40 @@ def test_run_collects_exit_status_stdout_stderr_and_stdin(host: SshHost) -> None
     slow = runner.run(["sleep", "5"], timeout=0.5)
     assert slow.exit_code == 124
     assert b"timed out" in slow.stderr
+
+
+def test_container_stats_over_ssh_show_live_cpu_and_memory_of_running_rows(
+        host: SshHost, make_container: Callable[..., DockerContainer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows on screen get CPU% and memory each tick over SSH; stopped ones none."""
+    busy = make_container(APP_HEALTHY, command=["sh", "-c", "while :; do :; done"])
+    idle = make_container(APP_HEALTHY)
+    stopped = make_container(APP_HEALTHY, start=False)
+    ids = [str(c.id) for c in (busy, idle, stopped)]
+    requests_sent: list[str] = []
+    engine = host.engine
+    monkeypatch.setattr(engine, "stats", lambda cid: requests_sent.append(cid))
+
+    def busy_sample() -> bool:
+        samples = engine.stats_many(ids)
+        assert set(samples) == {str(busy.id), str(idle.id)}
+        return samples[str(busy.id)].cpu_percent > 20
+
+    wait_until(busy_sample, timeout=20, message="a busy CPU sample over SSH")
+    samples = engine.stats_many(ids)
+    for sample in samples.values():
+        assert 0 < sample.memory_bytes <= sample.memory_limit_bytes
+    assert requests_sent == []  # one command on the host, not a request per row
+
+
+def test_container_stats_over_ssh_survive_a_removed_container(
+        host: SshHost, make_container: Callable[..., DockerContainer]) -> None:
+    """A row removed between the listing and the tick does not blank the others."""
+    running = make_container(APP_HEALTHY)
+    gone = make_container(APP_HEALTHY)
+    gone.remove(force=True)
+    samples = host.engine.stats_many([str(running.id), str(gone.id)])
+    assert set(samples) == {str(running.id)}
 
 
 def test_remote_metrics_are_sane(host: SshHost) -> None:
