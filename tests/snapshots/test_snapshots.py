@@ -20,15 +20,19 @@ from ui.fakes import (
     frozen_clock,
     shop_containers,
 )
-from ui.helpers import NO_USER_THEMES
+from ui.helpers import NO_USER_THEMES, screen_text, until
+from ui.log_fakes import FakeFeed, LogsApp
 
 from opsui.domain.errors import EngineUnavailable
+from opsui.domain.logbuffer import LineKind
+from opsui.domain.logfeed import LogTarget, TargetKind
 from opsui.domain.models import HostStatus, LinkState
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
 SIZE = (150, 36)
@@ -191,3 +195,46 @@ def test_no_engine_screen(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(shop_app(status=status), terminal_size=(110, 30), run_before=run_before)
+
+
+def _incident_feed() -> FakeFeed:
+    """Three containers of "shop" during an incident: requests, stderr errors, a restart."""
+    feed = FakeFeed(LogTarget(TargetKind.PROJECT, ("shop",)),
+                    sources=("shop-web-1", "shop-web-2", "shop-worker-1"))
+    for second in range(12):
+        feed.add(f"GET /api/items/{second} 200 12ms", source=second % 2, second=second)
+        if second % 3 == 2:
+            feed.add(b"\x1b[31mERROR\x1b[0m payment gateway timeout after 30s order=" +
+                     str(4000 + second).encode(), source=2, kind=LineKind.STDERR, second=second)
+    feed.add('{"level":"error","msg":"cache connection refused","addr":"redis:6379"}',
+             source=0, second=13)
+    feed.add("shop-worker-1 restarted (exit code 137)", source=2, kind=LineKind.MARKER,
+             second=14)
+    feed.add("[bold] literal [@click=app.quit] text with error in it", source=1, second=15)
+    feed.add("GET /health 200 1ms", source=1, second=16)
+    return feed
+
+
+def test_log_pane_with_a_filter(snap_compare: Any) -> None:
+    """Merged logs of the compose project "shop" with the filter "error" active.
+
+    You should see: the title "project shop on local  tail 1000  7 of 20 lines  filter
+    \"error\"" and the green "● live" badge at the top right; only matching lines, each
+    with a dim timestamp and a coloured source name (shop-web-1, shop-web-2 and
+    shop-worker-1 in three different colours); the worker's stderr lines with a red "▌"
+    gutter; every "error" / "ERROR" highlighted on an amber background; the JSON line;
+    the marker line "» ... shop-worker-1 restarted (exit code 137)" in bold italic amber
+    (markers always pass the filter); "[bold] literal [@click=app.quit] text with error
+    in it" shown literally; the filter bar " filter  error" at the bottom; the footer
+    with Back, Follow, Search, Filter, Level, Times, Wrap, Save, Copy.
+    """
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LogsApp)
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen)
+                    and app.logs.view.row_count == 20, "all 20 lines")
+        await pilot.press("ampersand", *"error", "enter")
+        await until(pilot, lambda: "7 of 20 lines" in screen_text(app), "filtered title")
+
+    assert snap_compare(LogsApp(_incident_feed()), terminal_size=(120, 20),
+                        run_before=run_before)

@@ -65,16 +65,17 @@ def line_prefix(line: LogLine, source: str, layout: LineLayout, styles: LogStyle
     return prefix
 
 
-def line_body(line: LogLine, styles: LogStyles, search: LogQuery) -> Text:
-    """The sanitised text with its SGR colours and search matches as styles."""
+def line_body(line: LogLine, styles: LogStyles, *highlights: LogQuery) -> Text:
+    """The sanitised text with its SGR colours, and matches of ``highlights`` marked."""
     body = Text(line.text.replace("\n", "\u2424"), no_wrap=True, end="")
     if line.kind is LineKind.MARKER:
         body.stylize(styles.marker)
     else:
         for span in line.spans:
             body.stylize(sgr_style(span.sgr), span.start, span.end)
-    for start, end in search.spans(line.text):
-        body.stylize(styles.match, start, end)
+    for query in highlights:
+        for start, end in query.spans(line.text):
+            body.stylize(styles.match, start, end)
     return body
 
 

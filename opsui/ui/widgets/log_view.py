@@ -321,6 +321,7 @@ class LogView(ScrollView, can_focus=True):
         self._first, self._total = self.buffer.first, self.buffer.total
         self._measure_sources()
         self.new_lines = 0
+        self._strips.clear()  # filter matches are highlighted
         self._changed_look()
         if not self.follow and keep is not None:
             self._scroll_to_row(self.row_of(keep))
@@ -415,7 +416,8 @@ class LogView(ScrollView, can_focus=True):
             return [Strip(list(gone.render(console)), gone.cell_len)]
         source = self._source_name(line.source)
         prefix = line_prefix(line, source, self._layout, styles, self._source_styles.get(source))
-        body = line_body(line, styles, self.search)
+        shown = self.filter if self.filter.active and not self.filter.invert else None
+        body = line_body(line, styles, self.search, *(q for q in (shown,) if q is not None))
         return line_strips(prefix, body, width, console)
 
     def _source_name(self, index: int) -> str:
