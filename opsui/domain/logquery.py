@@ -2,8 +2,8 @@
 
 Plain text or a regular expression, optionally inverted ("lines *without* this"),
 with smart case: all lower case matches any case, one capital makes it exact, as in
-ripgrep and less. A query also knows a cheap pre-check on the raw bytes, so scanning
-a 200,000-line buffer for a plain word does not decode and sanitise every line.
+ripgrep and less. A query can often decide on the raw bytes (:meth:`LogQuery.found_in_raw`),
+so scanning a 200,000-line buffer does not decode and sanitise every line.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_UNSAFE_BYTES = (b"\x1b", b"\xc2", b"\t")
+_UNSAFE_BYTES = re.compile(rb"[\x1b\xc2\t]")
 """Raw bytes whose sanitised text can differ from their decoded text in ways that
 make or break a match: escapes (removed), C1 controls (UTF-8 ``\\xc2\\x80-\\x9f``),
 tabs (expanded)."""
+_NOT_PLAIN_ASCII = re.compile(rb"[^ -~]")
+"""For a regex, anything but printable ASCII: ``.``, ``\\W`` or ``$`` could read a control
+picture or a decoded character differently from the byte it came from."""
 
 
 class QueryError(ValueError):
@@ -29,7 +32,7 @@ class LogQuery:
     regex: bool = False
     invert: bool = False
     pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
-    _needle: bytes | None = field(default=None, compare=False, repr=False)
+    _needle: re.Pattern[bytes] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(cls, text: str, *, regex: bool = False, invert: bool = False) -> LogQuery:
@@ -41,9 +44,12 @@ class LogQuery:
             pattern = re.compile(text if regex else re.escape(text), flags)
         except re.error as exc:
             raise QueryError(f"not a valid regular expression: {exc}") from exc
-        needle: bytes | None = None
-        if not regex and text.isascii():
-            needle = text.encode() if flags == 0 else text.lower().encode()
+        needle = None
+        if text.isascii():  # on ASCII bytes, str and bytes patterns agree
+            try:
+                needle = re.compile(text.encode() if regex else re.escape(text.encode()), flags)
+            except re.error:  # valid for str only (e.g. \N{...}): decide on text
+                needle = None
         return cls(text, regex, invert, pattern, needle)
 
     @property
@@ -60,18 +66,27 @@ class LogQuery:
             return True
         return (self.pattern.search(text) is not None) != self.invert
 
-    def absent_from(self, raw: bytes) -> bool:
-        """True when ``raw`` certainly holds no match, decided on the bytes alone.
+    def found_in_raw(self, raw: bytes, start: int, max_chars: int) -> bool | None:
+        """Whether the raw body (from ``start``, past the timestamp) holds a match, when
+        the bytes alone can tell; None when only the sanitised text can.
 
-        Only a plain ASCII query can tell, and only for raw lines without bytes that
-        sanitising rewrites; anything else answers False ("look closer").
+        A plain ASCII query reads the same in bytes as in text as long as the body has
+        no bytes that sanitising rewrites and is short enough not to be capped: ASCII
+        bytes always decode to themselves, and control pictures replace single
+        characters a typed query does not contain. A regex needs more: a body of
+        printable ASCII only, where the two kinds of pattern cannot disagree.
         """
         needle = self._needle
-        if needle is None or any(b in raw for b in _UNSAFE_BYTES):
+        if needle is None:
+            return None
+        # A view, not ``pos``: "^" must match where the body starts (and no copy is made).
+        body = memoryview(raw)[start:] if start else raw
+        unsafe = _NOT_PLAIN_ASCII if self.regex else _UNSAFE_BYTES
+        if unsafe.search(body) is not None:
+            return None
+        if needle.search(body) is None:
             return False
-        haystack = raw if self.pattern is not None and not self.pattern.flags & re.IGNORECASE \
-            else raw.lower()
-        return needle not in haystack
+        return True if len(raw) - start < max_chars else None
 
     def spans(self, text: str, limit: int = 256) -> list[tuple[int, int]]:
         """Where the query matches in ``text`` (for highlighting), at most ``limit``."""

@@ -26,6 +26,7 @@ __all__ = [
     "LogLine",
     "LogQuery",
     "QueryError",
+    "body_offset",
     "detect_level",
     "plain_line",
     "render_entry",
@@ -50,6 +51,20 @@ def split_timestamp(raw: bytes) -> tuple[str | None, bytes]:
     if match is None:
         return None, raw
     return match.group(1).decode("ascii"), raw[match.end():]
+
+
+def body_offset(raw: bytes) -> int:
+    """Where the body starts: after Docker's timestamp and its space, else 0.
+
+    The common case (9 fraction digits, ``Z``) is decided on three bytes, so a filter
+    scanning 100,000 lines a second does not run a regex per line for it.
+    """
+    if len(raw) > 30 and raw[30] == 0x20 and raw[29] == 0x5A and raw[10] == 0x54:
+        return 31
+    if len(raw) < 21 or raw[10] != 0x54:
+        return 0
+    match = _TIMESTAMP.match(raw)
+    return 0 if match is None else match.end()
 
 
 def short_timestamp(stamp: str) -> str:

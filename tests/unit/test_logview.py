@@ -14,6 +14,7 @@ from opsui.domain.logview import (
     LogLine,
     LogQuery,
     QueryError,
+    body_offset,
     detect_level,
     plain_line,
     render_entry,
@@ -148,14 +149,17 @@ def test_highlight_spans() -> None:
     assert len(LogQuery.build("a").spans("a" * 1000, limit=10)) == 10
 
 
-def test_raw_precheck_is_only_certain_when_it_can_be() -> None:
+def test_raw_decisions_are_only_made_when_certain() -> None:
     query = LogQuery.build("abc")
-    assert query.absent_from(b"xyz")
-    assert not query.absent_from(b"xABCx")  # smart case: lower query, any case
-    assert not query.absent_from(b"a\x1b[1mbc")  # sanitised, this reads "abc"
-    assert not query.absent_from(b"a\tbc")
-    assert not LogQuery.build("a.c", regex=True).absent_from(b"zzz")  # regex: no opinion
-    assert LogQuery.build("ABC").absent_from(b"abc")
+    assert query.found_in_raw(b"xyz", 0, 100) is False
+    assert query.found_in_raw(b"xABCx", 0, 100) is True  # smart case: lower, any case
+    assert query.found_in_raw(b"a\x1b[1mbc", 0, 100) is None  # sanitised: "abc"
+    assert query.found_in_raw(b"a\tbc", 0, 100) is None
+    assert query.found_in_raw(b"abc" + b"x" * 200, 0, 100) is None  # may be past the cap
+    assert query.found_in_raw(b"abc body", 4, 100) is False  # before the body: not counted
+    assert LogQuery.build("a.c", regex=True).found_in_raw(b"abc", 0, 100) is True
+    assert LogQuery.build("a.c", regex=True).found_in_raw(b"a\xc3\xa9c", 0, 100) is None
+    assert LogQuery.build("ABC").found_in_raw(b"abc", 0, 100) is False
 
 
 # -- the filtered index ---------------------------------------------------------------------
@@ -210,7 +214,7 @@ def test_dropped_lines_fall_out_and_a_late_scan_skips_ahead() -> None:
 
 
 def test_plain_filter_over_clean_lines_renders_only_the_hits() -> None:
-    """The raw pre-check spares decoding lines that cannot match (speed is bench's)."""
+    """Clean plain-text lines are decided on their bytes: none is decoded (speed is bench's)."""
     buffer = _buffer([STAMP + b"GET /api/items 200 %d" % i for i in range(5000)],
                      capacity=5000)
     rendered: list[int] = []
@@ -221,7 +225,7 @@ def test_plain_filter_over_clean_lines_renders_only_the_hits() -> None:
 
     index = FilteredIndex(buffer, LogQuery.build("items 200 1999"), None, render)
     index.advance(budget=5000)
-    assert index.seqs == [1999] and rendered == [1999]
+    assert index.seqs == [1999] and rendered == []
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -245,3 +249,43 @@ def test_plain_line_has_time_source_and_text() -> None:
     line = render_entry(0, (0, 1, STAMP + b"hello"))
     assert plain_line(line, "web-1") == "2026-11-23T16:58:50.123456789Z web-1 hello"
     assert plain_line(line, "web-1", timestamps=False) == "web-1 hello"
+
+
+RAW_CASES = [
+    STAMP + b"plain hit here", STAMP + b"no match", b"hit without stamp",
+    STAMP + b"h\x1b[1mit split by colour", STAMP + b"h\tit", STAMP + b"HIT upper",
+    STAMP + b"\xff\xfehit after bad bytes", STAMP + b"hi\x01t control inside",
+    STAMP + b"x" * 9000 + b" hit beyond the cap", b"2026-11-23T16:58:50.1Z hit",
+    STAMP + b"caf\xc3\xa9 hit", STAMP + b"\xc2\x9bhit",
+]
+
+
+@pytest.mark.parametrize(("text", "regex"), [
+    ("hit", False), ("Hit", False), ("HIT", False), ("2026", False), ("16:58", False),
+    ("t s", False), ("caf", False), (r"h.t", True), (r"^h", True), (r"\W+hit", True),
+    (r"it$", True), (r"\w+ hit", True), (r"caf. hit", True), (r"H.T", True), (r"\d{4}", True),
+])
+@pytest.mark.parametrize("invert", [False, True])
+def test_byte_level_decisions_agree_with_the_sanitised_text(text: str, regex: bool,
+                                                             invert: bool) -> None:
+    """The fast path never keeps or drops a line the slow path would not."""
+    buffer = _buffer(RAW_CASES)
+    query = LogQuery.build(text, regex=regex, invert=invert)
+    fast = FilteredIndex(buffer, query, None, render_entry)
+    fast.advance()
+    slow = [seq for seq, entry in buffer.entries(0)
+            if query.matches(render_entry(seq, entry).text)]
+    assert fast.seqs == slow
+
+
+def test_timestamps_do_not_match_a_filter() -> None:
+    buffer = _buffer([STAMP + b"body only"])
+    index = FilteredIndex(buffer, LogQuery.build("2026"), None, render_entry)
+    index.advance()
+    assert index.seqs == []
+
+
+@pytest.mark.parametrize("raw", [STAMP + b"x", b"2026-11-23T16:58:50.1Z x", b"x" * 40, b"",
+                                 b"2026-11-23T16:58:50.123456789Zx", b"2026-11-23T1"])
+def test_body_offset_agrees_with_split_timestamp(raw: bytes) -> None:
+    assert raw[body_offset(raw):] == split_timestamp(raw)[1]
