@@ -124,6 +124,7 @@ class LogsScreen(Screen[None]):
         self.clock = clock or (lambda: datetime.now().astimezone())
         self._level_index = 0
         self._badge_shown: tuple[FeedStatus, int] | None = None
+        self._title_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="logs-bar"):
@@ -185,7 +186,9 @@ class LogsScreen(Screen[None]):
             if view.new_lines:
                 text.append(f" +{view.new_lines:,} new lines", palette.bad)
             text.append(" (f follows)", palette.muted)
-        self.query_one("#logs-title", Static).update(text)
+        if text != self._title_shown:  # the size is fixed: no layout pass, 20 times a second
+            self._title_shown = text
+            self.query_one("#logs-title", Static).update(text, layout=False)
 
     def _badge(self) -> None:
         status = self.feed.status()

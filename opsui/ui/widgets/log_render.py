@@ -89,13 +89,14 @@ def line_strips(prefix: Text, body: Text, width: int | None, console: Console) -
     pieces = body.wrap(console, room, overflow="fold", no_wrap=False) if body.cell_len > room \
         else [body]
     strips: list[Strip] = []
-    pad = Text(" " * indent, end="")
-    for number, piece in enumerate(pieces or [Text("")]):
-        head = prefix if number == 0 else pad
-        if number and prefix.plain[:1] == GUTTER[LineKind.STDERR]:
-            head = Text.assemble((GUTTER[LineKind.STDERR], prefix.spans[0].style
-                                  if prefix.spans else ""), " " * (indent - 1), end="")
-        row = head + piece
+    # Continuation rows: blank under the prefix, but a stderr line keeps its red mark.
+    pad = Text(" " * indent, style=prefix.style, end="")
+    if prefix.plain[:1] == GUTTER[LineKind.STDERR] and prefix.spans:
+        pad.stylize(prefix.spans[0].style, 0, 1)
+        pad = Text(GUTTER[LineKind.STDERR], style=prefix.style, end="") + pad[1:]
+        pad.stylize(prefix.spans[0].style, 0, 1)
+    for number, piece in enumerate(pieces or [Text("", style=body.style)]):
+        row = (prefix if number == 0 else pad) + piece
         strips.append(Strip(list(row.render(console)), row.cell_len))
     return strips
 

@@ -18,6 +18,7 @@ bottom, so the newest line is always whole on screen while following.
 from __future__ import annotations
 
 import asyncio
+import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +36,8 @@ from opsui.domain.logbuffer import LogBuffer, LogEntry
 from opsui.domain.logindex import FilteredIndex
 from opsui.domain.loglevel import Level
 from opsui.domain.logquery import LogQuery
-from opsui.domain.logview import LogLine, render_entry
+from opsui.domain.logview import LogLine, body_offset, render_entry
+from opsui.domain.sanitize import DEFAULT_LINE_CHARS
 from opsui.ui.log_styles import LogStyles
 from opsui.ui.widgets.log_render import (
     SOURCE_WIDTH_MAX,
@@ -49,7 +51,11 @@ from opsui.ui.widgets.log_render import (
 POLL_SECONDS = 0.05
 """How often the buffer is looked at (20 times a second)."""
 SCAN_BUDGET = 20_000
-"""Lines the filter scans per tick; a burst beyond that is caught up over a few ticks."""
+"""Most lines the filter scans per tick; a burst beyond that is caught up over a few ticks."""
+SCAN_CHUNK = 2_000
+SCAN_SECONDS = 0.012
+"""Time the filter may spend per tick (in chunks), so keys are handled within a frame
+even when a regex filter cannot keep up with a firehose (it then reports "scanning")."""
 SEARCH_CHUNK = 4_000
 """Lines a search step looks at before letting the event loop run."""
 LINE_CACHE = 4_096
@@ -107,6 +113,9 @@ class LogView(ScrollView, can_focus=True):
         self._source_styles: dict[str, Style] = {}
         self._content_width = 0
         self._programmatic = 0
+        self._base_style = Style()
+        self._cropped: dict[int, Strip] = {}
+        """This frame's strips as drawn (cropped to the view), by screen row."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -181,11 +190,21 @@ class LogView(ScrollView, can_focus=True):
             return
         anchor = None if self.follow else self.seq_at(int(self.scroll_y))
         # Unfiltered, every new line is a row; filtered, the index says how many passed.
-        added = total - max(self._total, first) if index is None else index.advance(SCAN_BUDGET)
+        added = total - max(self._total, first) if index is None else self._scan(index)
         self._first, self._total = first, total
         if len(buffer.sources) != self._source_count:
             self._measure_sources()
         self._grown(added, anchor)
+
+    @staticmethod
+    def _scan(index: FilteredIndex) -> int:
+        """Let the index look at new lines for at most :data:`SCAN_SECONDS`."""
+        deadline = time.perf_counter() + SCAN_SECONDS
+        added = scanned = 0
+        while index.pending and scanned < SCAN_BUDGET and time.perf_counter() < deadline:
+            added += index.advance(SCAN_CHUNK)
+            scanned += SCAN_CHUNK
+        return added
 
     def _grown(self, added: int, anchor: int | None) -> None:
         self._version += 1
@@ -315,7 +334,7 @@ class LogView(ScrollView, can_focus=True):
         if self.filter.active or self.min_level is not None:
             # Scans render without the cache: a 20,000-line batch must not evict what is on screen.
             self._index = FilteredIndex(self.buffer, self.filter, self.min_level, render_entry)
-            self._index.advance(SCAN_BUDGET)
+            self._scan(self._index)
         else:
             self._index = None
         self._first, self._total = self.buffer.first, self.buffer.total
@@ -345,19 +364,29 @@ class LogView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         frame = self._current_frame()
-        width = self.scrollable_content_region.width
-        strip = frame[y] if y < len(frame) else Strip.blank(0)
-        scroll_x = 0 if self.wrap else int(self.scroll_x)
-        return strip.crop_extend(scroll_x, scroll_x + width, None).apply_style(self.rich_style)
+        cropped = self._cropped.get(y)
+        if cropped is None:
+            width = self.scrollable_content_region.width
+            strip = frame[y] if y < len(frame) else Strip.blank(0)
+            scroll_x = 0 if self.wrap else int(self.scroll_x)
+            cropped = strip.crop_extend(scroll_x, scroll_x + width, self._base_style)
+            self._cropped[y] = cropped
+        return cropped
 
     def _current_frame(self) -> list[Strip]:
+        """The strips on screen, laid out once per change (every ``render_line`` asks)."""
         region = self.scrollable_content_region
-        key = (int(self.scroll_y), region.width, region.height, self._version,
-               self.current_seq, self.wrap)
         if self.follow and int(self.scroll_y) < self.max_scroll_y:
             self.call_later(self._scroll_to_end)  # the region changed under us
+        key = (int(self.scroll_y), int(self.scroll_x), region.width, region.height,
+               self._version, self.current_seq, self.wrap)
         if key != self._frame_key:
             self._frame_key = key
+            self._cropped.clear()
+            style = self.rich_style  # computing it per line was a third of the cost
+            if style != self._base_style:
+                self._base_style = style
+                self._strips.clear()  # the background is baked into cached strips
             self._frame, self._frame_seqs = self._build_frame(region.width, region.height)
         return self._frame
 
@@ -411,13 +440,16 @@ class LogView(ScrollView, can_focus=True):
         styles = LogStyles.of(self.app)
         line = self.line(seq)
         console = self.app.console
+        base = self._base_style
         if line is None:
-            gone = Text(" (dropped: the buffer made room for newer lines)", styles.muted)
+            gone = Text(" (dropped: the buffer made room for newer lines)", base + styles.muted)
             return [Strip(list(gone.render(console)), gone.cell_len)]
         source = self._source_name(line.source)
         prefix = line_prefix(line, source, self._layout, styles, self._source_styles.get(source))
         shown = self.filter if self.filter.active and not self.filter.invert else None
         body = line_body(line, styles, self.search, *(q for q in (shown,) if q is not None))
+        prefix.style = base  # under every span: the widget's colours, no apply_style later
+        body.style = base
         return line_strips(prefix, body, width, console)
 
     def _source_name(self, index: int) -> str:
@@ -456,8 +488,7 @@ class LogView(ScrollView, can_focus=True):
                 if seq is None:
                     break
                 entry = buffer.get(seq)
-                if entry is not None and not query.absent_from(entry[2]) \
-                        and query.found(render_entry(seq, entry).text):
+                if entry is not None and self._search_hit(query, seq, entry):
                     self._show_hit(seq)
                     self.post_message(self.SearchResult(True, forward))
                     return
@@ -472,6 +503,12 @@ class LogView(ScrollView, can_focus=True):
                 continue
             break
         self.post_message(self.SearchResult(False, forward))
+
+    @staticmethod
+    def _search_hit(query: LogQuery, seq: int, entry: LogEntry) -> bool:
+        raw = entry[2]
+        found = query.found_in_raw(raw, body_offset(raw), DEFAULT_LINE_CHARS)
+        return found if found is not None else query.found(render_entry(seq, entry).text)
 
     def _show_hit(self, seq: int) -> None:
         self.pause()
