@@ -114,6 +114,8 @@ class LogView(ScrollView, can_focus=True):
         self._content_width = 0
         self._programmatic = 0
         self._base_style = Style()
+        self._styles: LogStyles | None = None
+        """The theme's log styles, read once per frame."""
         self._cropped: dict[int, Strip] = {}
         """This frame's strips as drawn (cropped to the view), by screen row."""
 
@@ -383,6 +385,7 @@ class LogView(ScrollView, can_focus=True):
         if key != self._frame_key:
             self._frame_key = key
             self._cropped.clear()
+            self._styles = LogStyles.of(self.app)  # once per frame: reading the theme is slow
             style = self.rich_style  # computing it per line was a third of the cost
             if style != self._base_style:
                 self._base_style = style
@@ -431,13 +434,13 @@ class LogView(ScrollView, can_focus=True):
             strips = self._draw(seq, width)
             self._strips.set(key, strips)
         if seq == self.current_seq:
-            styles = LogStyles.of(self.app)
+            styles = self._styles or LogStyles.of(self.app)
             strips = [strip.apply_style(styles.current) for strip in strips]
         out.extend(strips)
         return seq
 
     def _draw(self, seq: int, width: int | None) -> list[Strip]:
-        styles = LogStyles.of(self.app)
+        styles = self._styles or LogStyles.of(self.app)
         line = self.line(seq)
         console = self.app.console
         base = self._base_style
