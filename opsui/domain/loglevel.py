@@ -33,7 +33,7 @@ LEVEL_NAMES: dict[str, Level] = {
 }
 """Every spelling we accept, lower case (Python, Go, Java, syslog, nginx, Postgres)."""
 
-_HEAD = 160
+LEVEL_HEAD = 160
 """Only this many leading characters are examined for tags and bare words."""
 
 _KEYED = re.compile(
@@ -64,14 +64,18 @@ def detect_level(text: str) -> Level | None:
     Keyed fields (JSON, logfmt) win anywhere in the line's head; then a bracketed tag;
     then the first bare upper-case level word.
     """
-    head = text[:_HEAD]
-    for match in _KEYED.finditer(head):
-        level = parse_level(match.group("word"))
-        if level is not None:
-            return level
-    for match in _BRACKETED.finditer(head):
-        level = LEVEL_NAMES.get(match.group("word").lower())
-        if level is not None:
-            return level
+    head = text[:LEVEL_HEAD]
+    lower = head.lower()
+    # Substring tests first: they cost far less than a regex that finds nothing.
+    if "lev" in lower or "lvl" in lower or "sever" in lower:
+        for match in _KEYED.finditer(head):
+            level = parse_level(match.group("word"))
+            if level is not None:
+                return level
+    if "[" in head or "<" in head or "(" in head:
+        for match in _BRACKETED.finditer(head):
+            level = LEVEL_NAMES.get(match.group("word").lower())
+            if level is not None:
+                return level
     bare = _BARE.search(head)
     return None if bare is None else LEVEL_NAMES[bare.group("word").lower()]

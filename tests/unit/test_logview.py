@@ -289,3 +289,25 @@ def test_timestamps_do_not_match_a_filter() -> None:
                                  b"2026-11-23T16:58:50.123456789Zx", b"2026-11-23T1"])
 def test_body_offset_agrees_with_split_timestamp(raw: bytes) -> None:
     assert raw[body_offset(raw):] == split_timestamp(raw)[1]
+
+
+LEVEL_CASES = [b"[ERROR] a", STAMP + b"WARN b", STAMP + b'{"level":"info"}', b"plain",
+               STAMP + b"\x1b[31mERROR\x1b[0m coloured", STAMP + b"caf\xc3\xa9 ERROR",
+               STAMP + b"\tDEBUG tabbed", STAMP + b"x" * 150 + b" ERROR late",
+               STAMP + b"ERR\x01OR split", STAMP + b"level=warn retry"]
+
+
+@pytest.mark.parametrize("level", list(Level))
+@pytest.mark.parametrize("text", ["", "retry", "a"])
+def test_level_decisions_on_bytes_agree_with_the_sanitised_text(level: Level,
+                                                                text: str) -> None:
+    buffer = _buffer(LEVEL_CASES)
+    query = LogQuery.build(text)
+    fast = FilteredIndex(buffer, query, level, render_entry)
+    fast.advance()
+    slow = []
+    for seq, entry in buffer.entries(0):
+        line = render_entry(seq, entry)
+        if line.level is not None and line.level >= level and query.matches(line.text):
+            slow.append(seq)
+    assert fast.seqs == slow
