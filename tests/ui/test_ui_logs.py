@@ -21,6 +21,7 @@ from opsui.domain.loglevel import Level
 from opsui.domain.monitor import HostMonitor
 from opsui.ui.app import OpsuiApp
 from opsui.ui.keys import binding_ids
+from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.screens.save_log import SaveLogModal
 from opsui.ui.widgets.container_table import ContainerTable
@@ -518,3 +519,19 @@ async def test_log_keys_are_remappable(opened: list[LogTarget]) -> None:
         await pilot.press("W")
         await until(pilot, lambda: view.wrap, "wrap via W")
         assert not any("Unknown key" in n.message for n in app._notifications)
+
+
+async def test_detail_l_opens_the_containers_logs(opened: list[LogTarget]) -> None:
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        selected = table.selected
+        assert selected is not None
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail")
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen), "log screen")
+        assert opened == [LogTarget.for_container(selected)]
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "back to the detail")

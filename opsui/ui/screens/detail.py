@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from opsui.domain.logfeed import LogTarget
 from opsui.domain.models import Container, ContainerDetail, Health
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.policy import Action
@@ -30,6 +31,7 @@ from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, report_worker_failure
 from opsui.ui.palette import Palette
 from opsui.ui.screens.container_keys import CONTAINER_BINDINGS, ActionRequester
+from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.state import UiState
 from opsui.ui.widgets import detail_sections as sections
 from opsui.ui.widgets.container_cells import HEALTH_SYMBOL
@@ -47,6 +49,8 @@ class DetailScreen(Screen[None]):
         Binding("ctrl+r", "reinspect", "Refresh", id="detail.refresh",
                 tooltip="Inspect the container again."),
         *CONTAINER_BINDINGS,
+        Binding("l", "logs", "Logs", id="detail.logs",
+                tooltip="Follow this container's logs (by its app, service or name)."),
     ]
 
     class Inspected(Message):
@@ -182,9 +186,16 @@ class DetailScreen(Screen[None]):
             yield PaletteCommand(f"{action.value.capitalize()} {self.container.name}",
                                  "Asks first; refused in read-only mode.",
                                  partial(self.request_action, self.host, self.container, action))
+        yield PaletteCommand(f"Logs: {self.container.name}", "Follow its logs (l).",
+                             self.action_logs)
         yield PaletteCommand("Inspect again", "Re-read the health log and settings.",
                              self.reinspect)
         yield PaletteCommand("Back to the dashboard", "", self.action_back)
 
     def action_container(self, action: str) -> None:
         self.request_action(self.host, self.container, Action(action))
+
+    def action_logs(self) -> None:
+        """The app opens logs for the dashboard and this view alike (one message)."""
+        self.post_message(DashboardScreen.OpenLogs(self.host, LogTarget.for_container(
+            self.container)))
