@@ -535,3 +535,22 @@ async def test_detail_l_opens_the_containers_logs(opened: list[LogTarget]) -> No
         assert opened == [LogTarget.for_container(selected)]
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen), "back to the detail")
+
+
+async def test_mouse_selection_is_drawn_and_copied() -> None:
+    feed = FakeFeed()
+    feed.add(*_lines(5))
+    app = LogsApp(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await _started(pilot, app, "line 0004")
+        prefix = len(" 2026-11-23 16:58:50.000 web-1 ")
+        await pilot.mouse_down(LogView, offset=(prefix, 1))
+        await pilot.hover(LogView, offset=(prefix + 4, 3))
+        await pilot.mouse_up(LogView, offset=(prefix + 4, 3))
+        await until(pilot, lambda: view.text_selection is not None, "a selection")
+        assert not view.follow  # selecting pauses: the lines must not move under the mouse
+        await pilot.press("c")
+        await until(pilot, lambda: bool(app.clipboard), "clipboard")
+        assert app.clipboard.splitlines() == [
+            "line 0001", " 2026-11-23 16:58:50.000 web-1 line 0002",
+            " 2026-11-23 16:58:50.000 web-1 line "]

@@ -89,7 +89,8 @@ class LogsScreen(Screen[None]):
         Binding("s", "save", "Save", id="logs.save",
                 tooltip="Save the buffer, or the filtered view, to a file."),
         Binding("c", "copy", "Copy", id="logs.copy",
-                tooltip="Copy the lines on screen to the clipboard (OSC 52: works over SSH)."),
+                tooltip="Copy the selected text, or the lines on screen, to the clipboard "
+                "(OSC 52: works over SSH)."),
     ]
 
     class Saved(Message):
@@ -300,7 +301,8 @@ class LogsScreen(Screen[None]):
     # -- out: clipboard and file ---------------------------------------------------------------
 
     def action_copy(self) -> None:
-        text = self.view.visible_text()
+        """The mouse selection if there is one, else every line on screen."""
+        text = self.get_selected_text() or self.view.visible_text()
         if not text:
             self.notify("Nothing on screen to copy.", timeout=2, markup=False)
             return

@@ -27,9 +27,10 @@ from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 
 from opsui.domain.logbuffer import LogBuffer, LogEntry
@@ -58,6 +59,8 @@ SCAN_SECONDS = 0.012
 even when a regex filter cannot keep up with a firehose (it then reports "scanning")."""
 SEARCH_CHUNK = 4_000
 """Lines a search step looks at before letting the event loop run."""
+MAX_SELECTED_ROWS = 20_000
+"""A mouse selection copies at most this many lines (save writes any number)."""
 LINE_CACHE = 4_096
 STRIP_CACHE = 1_024
 
@@ -372,6 +375,8 @@ class LogView(ScrollView, can_focus=True):
             strip = frame[y] if y < len(frame) else Strip.blank(0)
             scroll_x = 0 if self.wrap else int(self.scroll_x)
             cropped = strip.crop_extend(scroll_x, scroll_x + width, self._base_style)
+            if not self.wrap and y < len(frame):  # offsets let the mouse select text
+                cropped = cropped.apply_offsets(scroll_x, int(self.scroll_y) + y)
             self._cropped[y] = cropped
         return cropped
 
@@ -381,7 +386,7 @@ class LogView(ScrollView, can_focus=True):
         if self.follow and int(self.scroll_y) < self.max_scroll_y:
             self.call_later(self._scroll_to_end)  # the region changed under us
         key = (int(self.scroll_y), int(self.scroll_x), region.width, region.height,
-               self._version, self.current_seq, self.wrap)
+               self._version, self.current_seq, self.wrap, self.text_selection)
         if key != self._frame_key:
             self._frame_key = key
             self._cropped.clear()
@@ -436,8 +441,20 @@ class LogView(ScrollView, can_focus=True):
         if seq == self.current_seq:
             styles = self._styles or LogStyles.of(self.app)
             strips = [strip.apply_style(styles.current) for strip in strips]
+        selection = self.text_selection
+        if selection is not None and width is None:
+            span = selection.get_span(row)
+            if span is not None:
+                strips = [self._selected(strips[0], *span)]
         out.extend(strips)
         return seq
+
+    def _selected(self, strip: Strip, start: int, end: int) -> Strip:
+        """``strip`` with the mouse-selected cells in the screen's selection style."""
+        end = strip.cell_length if end == -1 else end
+        style = self.screen.get_component_rich_style("screen--selection")
+        before, middle, after = strip.divide([start, end, strip.cell_length])
+        return Strip.join([before, middle.apply_style(style), after])
 
     def _draw(self, seq: int, width: int | None) -> list[Strip]:
         styles = self._styles or LogStyles.of(self.app)
@@ -525,6 +542,36 @@ class LogView(ScrollView, can_focus=True):
         self.post_message(self.Changed())
 
     # -- text out -------------------------------------------------------------------------------
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The mouse-selected text, as drawn (unwrapped view only); built from just the
+        selected rows, not the whole buffer."""
+        if self.wrap or not self.row_count:
+            return None
+        first = selection.start.y if selection.start is not None else 0
+        last = selection.end.y if selection.end is not None else self.row_count - 1
+        last = min(last, self.row_count - 1, first + MAX_SELECTED_ROWS)
+        rows = [self._drawn_text(row) for row in range(first, last + 1)]
+
+        def shift(offset: Offset | None) -> Offset | None:
+            return None if offset is None else Offset(offset.x, offset.y - first)
+
+        local = Selection(shift(selection.start), shift(selection.end))
+        return local.extract("\n".join(rows)), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        if selection is not None:
+            self.pause()  # lines moving under the mouse would change what is selected
+        self.refresh()
+
+    def _drawn_text(self, row: int) -> str:
+        seq = self.seq_at(row)
+        line = None if seq is None else self.line(seq)
+        if line is None:
+            return ""
+        styles = self._styles or LogStyles.of(self.app)
+        source = self._source_name(line.source)
+        return line_prefix(line, source, self._layout, styles).plain + line.text
 
     def visible_text(self) -> str:
         """The lines on screen, sanitised, one per line (for the clipboard)."""
