@@ -11,6 +11,7 @@ and :mod:`~opsui.backends.docker_stats`. Every docker/requests exception becomes
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import docker
 import docker.errors
@@ -30,7 +31,12 @@ from opsui.backends.docker_cli_stats import CliStatsFailed
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason, response_reason
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
-from opsui.backends.docker_logs import DockerLogStream
+from opsui.backends.docker_logs import (
+    DockerLogStream,
+    cancel_response,
+    open_plain_body,
+    shut,
+)
 from opsui.backends.docker_mapping import (
     container_from_inspect,
     container_from_list,
@@ -293,21 +299,53 @@ class DockerEngine:
             params: dict[str, str | int] = {
                 "stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
                 "tail": "all" if tail is None else str(max(0, tail)), "since": since or "0"}
-            url = (f"{self._api.base_url}/v{self._api.api_version}"
-                   f"/containers/{quote(container_id, safe='')}/logs")
+            path = (f"/v{self._api.api_version}/containers/{quote(container_id, safe='')}"
+                    f"/logs?{urlencode(params)}")
+            url = f"{self._api.base_url}{path}"
+            pool = self._plain_pool(url)
+            if pool is not None:
+                body = open_plain_body(pool, path, self._api.timeout, follow)
+                if body.status >= 400:
+                    error = body.read_error()
+                    shut(body.sock)
+                    self._log_error(container_id, body.status, error)
+                return DockerLogStream(body, body.reader, lambda: shut(body.sock), tag,
+                                       tty=tty, timestamps=True, chunked=False)
             read_timeout = None if follow else self._api.timeout
-            response = self._api.get(url, params=params, stream=True,
-                                     timeout=(self._api.timeout, read_timeout))
-            if response.status_code == 404:
-                response.close()
-                raise docker.errors.NotFound(container_id)
-            if response.status_code >= 400:
-                reason = response_reason(response)
-                response.close()
-                raise ActionFailed(f"logs {clean(container_id, 12)}: {reason}")
-            return DockerLogStream(response, tag, tty=tty, timestamps=True)
+            chunked = self._api.get(url, stream=True, timeout=(self._api.timeout, read_timeout))
+            if chunked.status_code >= 400:
+                message = chunked.content[:4096]
+                chunked.close()
+                self._log_error(container_id, chunked.status_code, message)
+            return DockerLogStream(chunked, chunked.raw._fp.fp,  # type: ignore[union-attr]
+                                   lambda: cancel_response(chunked), tag,
+                                   tty=tty, timestamps=True,
+                                   chunked="chunked" in chunked.headers.get(
+                                       "Transfer-Encoding", "").lower())
 
         return self._call("logs", open_stream, container_id)
+
+    def _plain_pool(self, url: str) -> Any:
+        """The urllib3 pool behind ``url`` when it is a unix socket or dial-stdio channel
+        (where a new connection per stream is cheap and ours); None otherwise (TCP/TLS
+        engines take the chunked path through requests)."""
+        try:
+            adapter = self._api.get_adapter(url)
+        except Exception:
+            return None
+        if type(adapter).__name__ not in ("UnixHTTPAdapter", "DialStdioAdapter"):
+            return None
+        return adapter.get_connection(url)  # type: ignore[attr-defined]
+
+    def _log_error(self, container_id: str, status: int, body: bytes) -> None:
+        if status == 404:
+            raise docker.errors.NotFound(container_id)
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        raise ActionFailed(f"logs {clean(container_id, 12)}: "
+                           f"{clean(str(message or f'HTTP {status}'), 300)}")
 
     def start(self, container_id: str) -> None:
         self._call("start", lambda: self._api.start(container_id), container_id)

@@ -14,7 +14,9 @@ thread, ends only that stream.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -26,6 +28,10 @@ from opsui.domain.logbuffer import LineKind, LogEntry
 MAX_LINE_BYTES = 16 * 1024
 """A longer line is kept cut (the pane shows at most 8,192 characters of it anyway)."""
 _READ_SIZE = 256 * 1024
+_MAX_HEAD = 8192
+_STDOUT, _STDERR = int(LineKind.STDOUT), int(LineKind.STDERR)
+"""Plain ints in entries: an enum member would keep every entry tracked by the garbage
+collector, and full collections over 200,000 tracked tuples stall the UI."""
 _TIMESTAMP_WIDTH = len("2026-11-23T16:58:50.123456789Z ")
 
 
@@ -83,9 +89,18 @@ class _Demuxer:
     def feed(self, data: bytes) -> list[LogEntry]:
         out: list[LogEntry] = []
         if not self._multiplexed:
-            self._payload(LineKind.STDOUT, data, out)
+            self._payload(_STDOUT, data, out)
             return out
         buf = self._pending + data if self._pending else data
+        if not self._partial:
+            lines = self._one_line_frames(buf)
+            if lines is not None:
+                return lines
+        self._frames(buf, out)
+        return out
+
+    def _frames(self, buf: bytes, out: list[LogEntry]) -> None:
+        """Frame by frame: multi-line frames and long messages split by the engine."""
         pos, end = 0, len(buf)
         tag, partial = self._tag, self._partial
         while end - pos >= 8:
@@ -93,7 +108,7 @@ class _Demuxer:
             stop = pos + 8 + size
             if stop > end:
                 break
-            kind = LineKind.STDERR if buf[pos] == 2 else LineKind.STDOUT
+            kind = _STDERR if buf[pos] == 2 else _STDOUT
             if not partial and buf[stop - 1] == 10 and buf.count(b"\n", pos + 8, stop) == 1:
                 # the usual case: one line
                 out.append((tag, kind, buf[pos + 8:min(stop - 1, pos + 8 + MAX_LINE_BYTES)]))
@@ -101,6 +116,23 @@ class _Demuxer:
                 self._payload(kind, buf[pos + 8:stop], out)
             pos = stop
         self._pending = buf[pos:]
+
+    def _one_line_frames(self, buf: bytes) -> list[LogEntry] | None:
+        """The common case at C speed: every frame one line, ending at its newline.
+
+        ``buf`` starts at a frame header, so splitting on newlines gives header + line
+        pieces; a piece whose header size says it ends exactly at that newline proves the
+        next piece starts at a header. None when any piece does not (a frame holding
+        several lines, or a newline inside a header): the frame parser takes it all.
+        """
+        pieces = buf.split(b"\n")
+        rest = pieces.pop()
+        tag, cap = self._tag, MAX_LINE_BYTES + 8
+        out = [(tag, piece[0], piece[8:cap]) for piece in pieces
+               if int.from_bytes(piece[4:8], "big") == len(piece) - 7]
+        if len(out) != len(pieces):
+            return None
+        self._pending = rest
         return out
 
     def _payload(self, kind: int, payload: bytes, out: list[LogEntry]) -> None:
@@ -118,40 +150,39 @@ class _Demuxer:
 
     def flush(self) -> list[LogEntry]:
         """Lines left without a final newline when the stream ended."""
-        out = [(self._tag, kind, raw[:MAX_LINE_BYTES]) for kind, raw in self._partial.items()]
+        out: list[LogEntry] = []
+        if self._multiplexed and self._pending:
+            self._frames(self._pending, out)  # whole frames the fast path left pending
+        out += [(self._tag, kind, raw[:MAX_LINE_BYTES]) for kind, raw in self._partial.items()]
         self._partial.clear()
         return out
 
 
 class DockerLogStream:
-    """:class:`opsui.domain.ports.LogStream` over one ``/containers/{id}/logs`` response.
+    """:class:`opsui.domain.ports.LogStream` over one ``/containers/{id}/logs`` body.
 
-    Iterating yields batches of ``(tag, kind, raw)`` entries for a
-    :class:`~opsui.domain.logbuffer.LogBuffer`; ``close()`` ends it from any thread.
+    ``reader`` is the buffered socket file the body arrives on (http.client's ``fp``),
+    ``close`` shuts that socket from any thread. With ``chunked`` the body is in HTTP/1.1
+    chunks; the engine sends it plain when asked in HTTP/1.0, which halves the work per
+    line. Iterating yields batches of ``(tag, kind, raw)`` entries for a
+    :class:`~opsui.domain.logbuffer.LogBuffer`.
     """
 
-    def __init__(self, response: requests.Response, tag: int, *, tty: bool,
-                 timestamps: bool) -> None:
+    def __init__(self, response: Any, reader: Any, close: Callable[[], None], tag: int, *,
+                 tty: bool, timestamps: bool, chunked: bool) -> None:
         self._response = response
-        self._cancel: CancellableStream[bytes] = CancellableStream(iter(()), response)
+        """Held: when the response object is collected, it closes ``reader`` under us."""
+        self._reader = reader
+        self._close = close
         self._closed = False
         self._demux = _Demuxer(tag, multiplexed=not tty, timestamps=timestamps)
-        chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
         self._dechunk = _Dechunker() if chunked else None
         self.completed = False
-        """The engine ended the response itself (the container stopped, or the window
-        was read to its end); False when the connection broke or was closed."""
-
-    def _reader(self) -> Any:
-        """The buffered socket file under urllib3 (http.client's ``fp``)."""
-        return self._response.raw._fp.fp  # type: ignore[union-attr]
+        """The body ended (the container stopped, or the window was read to its end).
+        A plain body also ends when the engine dies; the tail tells those apart."""
 
     def __iter__(self) -> Iterator[list[LogEntry]]:
-        try:
-            fp = self._reader()
-        except AttributeError:
-            return
-        demux, dechunk = self._demux, self._dechunk
+        fp, demux, dechunk = self._reader, self._demux, self._dechunk
         while not self._closed:
             try:
                 data = fp.read1(_READ_SIZE)
@@ -176,6 +207,66 @@ class DockerLogStream:
 
     def close(self) -> None:
         self._closed = True
-        cancel_stream(self._cancel)
         with contextlib.suppress(Exception):
-            self._response.close()
+            self._close()
+
+
+@dataclass
+class PlainBody:
+    """The status, headers-free body reader and socket of a request made in HTTP/1.0."""
+
+    status: int
+    reader: Any
+    sock: Any
+
+    def read_error(self, limit: int = 4096) -> bytes:
+        with contextlib.suppress(Exception):
+            return bytes(self.reader.read(limit))
+        return b""
+
+
+def open_plain_body(pool: Any, path: str, timeout: float, follow: bool) -> PlainBody:
+    """``GET path`` in HTTP/1.0 on a new connection of ``pool``.
+
+    HTTP/1.0 makes the engine send the body as it is, ended by closing the connection,
+    instead of one HTTP chunk per log line. The request is written and the head read
+    here, on the pool's own kind of socket (unix socket, or dial-stdio channel over
+    SSH), because http.client closes a connection whose response will close, and over
+    SSH that would close the channel under the body. The socket is never returned to
+    the pool: the stream owns it, and closing the stream closes it.
+    """
+    conn = pool._new_conn()
+    conn.timeout = timeout
+    conn.connect()
+    sock = conn.sock
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
+        reader = sock.makefile("rb")
+        status_line = reader.readline(_MAX_HEAD)
+        parts = status_line.split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ConnectionError(f"not an HTTP answer: {status_line[:80]!r}")
+        while reader.readline(_MAX_HEAD) not in (b"\r\n", b"\n", b""):
+            pass  # headers: nothing in them is needed
+        if follow:
+            sock.settimeout(None)  # a quiet container may say nothing for hours
+    except BaseException:
+        shut(sock)
+        raise
+    return PlainBody(int(parts[1]), reader, sock)
+
+
+def shut(sock: Any) -> None:
+    """Close a socket from another thread, waking a reader blocked on it."""
+    with contextlib.suppress(Exception):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        sock.close()
+
+
+def cancel_response(response: requests.Response) -> None:
+    """Close a requests streaming response from any thread (the chunked fallback)."""
+    cancel_stream(CancellableStream(iter(()), response))
+    with contextlib.suppress(Exception):
+        response.close()

@@ -23,7 +23,9 @@ DEFAULT_MAX_BYTES = 128 * 1024 * 1024
 """Also bounded by size: 200,000 lines of 16 KiB would otherwise hold 3 GB."""
 
 LogEntry = tuple[int, int, bytes]
-"""(source index, :class:`LineKind` value, raw line)."""
+"""(source index, :class:`LineKind` value, raw line). Plain ints only: a tuple of ints
+and bytes is untracked by the garbage collector after its first pass, so 200,000 of them
+cost full collections nothing; an enum member inside would keep each one tracked."""
 
 
 class LineKind(enum.IntEnum):
@@ -100,6 +102,7 @@ class LogBuffer:
 
     def append(self, source: int, kind: int, lines: list[bytes]) -> None:
         """Append lines of one source and kind, in order, under one lock."""
+        kind = int(kind)  # not the enum member: see LogEntry
         if lines:
             self.append_mixed([(source, kind, raw) for raw in lines])
 

@@ -261,7 +261,8 @@ class LogTail:
     def _note_exit(self, engine: ContainerEngine, member: _Member) -> None:
         try:
             current = engine.get_container(member.container.id)
-        except OpsuiError:
+        except OpsuiError:  # the engine went away, not the container: resume later
+            member.ended, member.broken = False, True
             return
         if current is None:
             return  # removed: the supervisor says so

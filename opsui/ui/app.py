@@ -8,6 +8,8 @@ arrive; the screens redraw once per burst (see :meth:`OpsuiApp._redraw_changes`)
 
 from __future__ import annotations
 
+import gc
+import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -47,6 +49,17 @@ QUIT_GRACE_SECONDS = 0.5
 REDRAW_INTERVAL = 0.1
 """The screens are redrawn at most this often: a burst of updates (every container
 re-read at start-up, a deploy's events) is drawn in a few batches, not one per update."""
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt what start-up built (Textual's DOM, styles, caches) from collection.
+
+    Full garbage collections walk every tracked object; with the app's own tens of
+    thousands among them, one pass during a log firehose took longer than a key press
+    may. Those objects live as long as the app, so they are frozen once drawn.
+    """
+    if not os.environ.get("OPSUI_NO_GC_FREEZE"):
+        gc.freeze()
 
 
 class OpsuiApp(ContainerActionsApp):
@@ -127,6 +140,7 @@ class OpsuiApp(ContainerActionsApp):
         await self.push_screen(dashboard)  # mounted before the first update arrives
         for monitor in monitors:
             monitor.start()
+        self.call_after_refresh(_freeze_startup_objects)
 
     def on_unmount(self) -> None:
         self.stop_monitors()

@@ -181,3 +181,18 @@ def test_a_cut_ssh_link_is_rebuilt_and_the_tail_resumes(
         assert_same_lines(tail, container)
     finally:
         provider.close()
+
+
+def test_the_chunked_http11_path_reads_the_same_lines(
+        labelled: DockerResources, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engines reached over TCP take requests' HTTP/1.1 path (one chunk per line)."""
+    engine = DockerEngine(labelled.client)
+    monkeypatch.setattr(engine, "_plain_pool", lambda url: None)
+    container = labelled.container(APP_HEALTHY, ["-c", "seq 1 5000; echo oops >&2"],
+                                   entrypoint=["/bin/sh"])
+    container.wait()
+    tail = LogTail(lambda: engine, LogTarget(TargetKind.CONTAINER, (str(container.name),)),
+                   LogWindow(tail=None), follow=False).start()
+    assert tail.wait_closed(30)
+    assert_same_lines(tail, container)
+    assert tail.status().state is FeedState.ENDED
