@@ -50,6 +50,11 @@ from opsui.ui.widgets.log_render import (
 )
 
 POLL_SECONDS = 0.05
+FIREHOSE_LINES = 500
+FIREHOSE_FRAME_SECONDS = 0.15
+"""Following more than :data:`FIREHOSE_LINES` new lines a tick, the pane is drawn at
+most this often: nobody reads 50,000 lines a second, and each frame of new lines costs
+the event loop milliseconds that key presses are waiting for."""
 """How often the buffer is looked at (20 times a second)."""
 SCAN_BUDGET = 20_000
 """Most lines the filter scans per tick; a burst beyond that is caught up over a few ticks."""
@@ -121,6 +126,8 @@ class LogView(ScrollView, can_focus=True):
         """The theme's log styles, read once per frame."""
         self._cropped: dict[int, Strip] = {}
         """This frame's strips as drawn (cropped to the view), by screen row."""
+        self._drawn_at = 0.0
+        """When a poll last moved the view (see :data:`FIREHOSE_FRAME_SECONDS`)."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -193,6 +200,11 @@ class LogView(ScrollView, can_focus=True):
         total, first = buffer.total, buffer.first
         if total == self._total and first == self._first and not self.scanning:
             return
+        now = time.monotonic()
+        if (self.follow and index is None and total - self._total > FIREHOSE_LINES
+                and now - self._drawn_at < FIREHOSE_FRAME_SECONDS):
+            return  # the next frame shows these too
+        self._drawn_at = now
         anchor = None if self.follow else self.seq_at(int(self.scroll_y))
         # Unfiltered, every new line is a row; filtered, the index says how many passed.
         added = total - max(self._total, first) if index is None else self._scan(index)
