@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Make screenshots/dashboard.svg and screenshots/detail.svg from the real app.
+"""Make screenshots/dashboard.svg, detail.svg and logs.svg from the real app.
 
 Runs opsui's own app class with the real backends against the local Docker engine
 (start it with ``scripts/testbed/up.sh``, which also builds the images). The script
 creates a small compose-like project from ``opsui-test/app:1.0.0`` (healthy) and
 ``:3.0.0`` (its HEALTHCHECK and /api/health fail), all labelled ``opsui.test=1`` on
 a network of their own, waits until the table shows them with live stats, health
-and HTTP verdicts, saves the two SVGs, and removes everything it created, even on
-failure.
+and HTTP verdicts, saves the dashboard and detail SVGs, opens the log pane of the
+api replica (it writes request logs of several levels) with an ERROR filter and saves
+that too, and removes everything it created, even on failure.
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 160x45]
 """
@@ -33,6 +34,7 @@ from opsui.config import AppConfig, Config
 from opsui.domain.models import Health
 from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.wiring import build_gate, build_monitor_factory, select_hosts
 
@@ -46,6 +48,17 @@ SERVICES = [
     ("shop-worker-1", "worker", "3.0.0", 18314),
 ]
 UNHEALTHY = "shop-worker-1"
+CHATTY = "shop-api-1"
+# The api replica writes request logs of several levels (stdout and stderr) beside
+# its web server, so the log pane has something to filter.
+CHATTY_SCRIPT = (
+    "httpd -f -p 8080 -h /www & i=0; while :; do i=$((i+1)); "
+    "echo \"INFO  GET /api/items/$i 200 12ms\"; "
+    "echo '{\"level\":\"debug\",\"msg\":\"cache hit\",\"key\":\"item:'$i'\"}'; "
+    "[ $((i % 4)) = 0 ] && echo \"WARN  slow query: SELECT * FROM orders ($i ms)\" >&2; "
+    "[ $((i % 6)) = 0 ] && echo \"ERROR payment gateway timeout order=$i\" >&2; "
+    "sleep 0.1; done"
+)
 
 
 def log(message: str) -> None:
@@ -69,8 +82,12 @@ def test_project(client: docker.DockerClient) -> Iterator[list[DockerContainer]]
     containers: list[DockerContainer] = []
     try:
         for name, service, tag, port in SERVICES:
+            chatty: dict[str, Any] = (
+                {"entrypoint": ["/bin/sh"], "command": ["-c", CHATTY_SCRIPT]}
+                if name == CHATTY else {})
             containers.append(client.containers.run(
                 f"opsui-test/app:{tag}", name=name, detach=True, network=network.name,
+                **chatty,
                 ports={"8080/tcp": ("127.0.0.1", port)},
                 labels={**LABELS, "com.docker.compose.project": PROJECT,
                         "com.docker.compose.service": service}))
@@ -145,6 +162,24 @@ async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: floa
         await pilot.pause(0.5)
         app.save_screenshot(filename="detail.svg", path=str(out))
         log(f"wrote {out / 'detail.svg'}")
+
+        await pilot.press("escape")
+        await until("the dashboard", lambda: app.screen is app.dashboard)
+        for _ in range(table.row_count):
+            if table.selected is not None and table.selected.name == CHATTY:
+                break
+            await pilot.press("up")
+        await pilot.press("l")
+        await until("the log pane", lambda: isinstance(app.screen, LogsScreen))
+        logs = app.screen
+        assert isinstance(logs, LogsScreen)
+        await until("a page of log lines", lambda: logs.view.row_count >= 80)
+        await pilot.press("ampersand", *"ERROR", "enter")
+        await until("the filtered lines", lambda: logs.view.filtering
+                    and 5 <= logs.view.row_count < 40)
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="logs.svg", path=str(out))
+        log(f"wrote {out / 'logs.svg'}")
 
 
 def main(argv: list[str] | None = None) -> int:
