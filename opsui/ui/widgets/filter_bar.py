@@ -1,7 +1,7 @@
 """The ``/`` filter: narrows the table as you type; Esc clears it, Enter keeps it.
 
-Focus moves happen synchronously inside the key's action (``Screen.set_focus``),
-not through a message: an operator typing ``/web`` fast, or ``Esc`` then ``s``,
+Focus moves happen synchronously inside the key's action (``Screen.set_focus``,
+Enter included), not through a message: an operator typing ``/web`` fast, or ``Esc`` then ``s``,
 must not have the keys after the first land in the wrong widget.
 """
 
@@ -52,8 +52,9 @@ class FilterBar(Input):
         event.stop()
         self.post_message(self.Filtered(event.value))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    async def action_submit(self) -> None:
+        """Leave within the Enter key itself: Input would post a Submitted message,
+        handled after the keys typed next (``/web`` Enter Enter opened nothing)."""
         self.leave()
 
     def action_clear_filter(self) -> None:

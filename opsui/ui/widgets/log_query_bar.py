@@ -51,6 +51,13 @@ class LogQueryInput(Input):
         if isinstance(bar, LogQueryBar):
             bar.toggle(invert=True)
 
+    async def action_submit(self) -> None:
+        """Apply and leave within the Enter key itself, not via a Submitted message:
+        keys typed right after Enter must already reach the lines, not this box."""
+        bar = self.parent
+        if isinstance(bar, LogQueryBar):
+            bar.submit()
+
 
 class LogQueryBar(Horizontal):
     """Label plus input; posts :class:`Applied` with a compiled query as the text changes."""
@@ -122,8 +129,7 @@ class LogQueryBar(Horizontal):
         self.texts[self.mode] = event.value
         self._apply(done=False)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def submit(self) -> None:
         self._apply(done=True)
 
     def _apply(self, done: bool) -> None:
