@@ -105,10 +105,18 @@ def key_latency(name: str, keys: int, workdir: Path) -> None:
     term = Terminal([sys.executable, "-m", "opsui", "--host", "local"], workdir)
     try:
         term.wait_for(b"containers", 30)
-        term.type("/" + name + "\r")
-        term.wait_for(name.encode(), 30)
+        term.wait_for_pattern(rb"\d+ containers", 30)  # the table is listed
+        mark = term.mark()
+        term.type("/")  # keys go where focus was when they arrived: wait for the box
+        term.wait_for_after(mark, b"filter: name, image", 30)
+        mark = term.mark()
+        term.type(name)
+        term.wait_for_pattern(rb"1 of \d+ containers", 30, mark)  # just that container
+        mark = term.mark()
+        term.type("\r")  # back to the table: its footer keys are drawn again
+        term.wait_for_after(mark, b"Logs", 30)
         term.type("l")
-        term.wait_for(b"live", 30)
+        term.wait_for(b"tail 1000", 30)  # the log pane's title
         process = psutil.Process(term.process.pid)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and b"dropped" not in term.tail(200_000):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import struct
 import subprocess
 import termios
@@ -74,6 +75,17 @@ class Terminal:
 
     def wait_for(self, needle: bytes, timeout: float) -> None:
         self.wait_for_after(0, needle, timeout)
+
+    def wait_for_pattern(self, pattern: bytes, timeout: float, mark: int = 0) -> None:
+        """Block until the output after ``mark`` matches the regex ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._grown:
+            while not regex.search(self.output, mark):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{pattern!r} not seen within {timeout} s")
+                self._grown.wait(left)
 
     def wait_for_after(self, mark: int, needle: bytes, timeout: float) -> None:
         """Block until ``needle`` is written after ``mark``; AssertionError on timeout."""

@@ -58,8 +58,7 @@ def test_hostile_label_env_and_health_output_stay_inert(
 
     term = terminal(["--host", "local"])
     wait_until(lambda: term.seen(b"containers"), timeout=30, message="the dashboard")
-    term.type("/" + name + "\r")  # filter to our container, back to the table
-    wait_until(lambda: term.seen(name.encode()), timeout=30, message="the container row")
+    filter_to(term, name)
     term.type("\r")  # open its detail view
     wait_until(lambda: term.seen(b"QUITLINK"), timeout=30, message="the detail view")
     wait_until(lambda: term.seen(b"health"), timeout=10, message="the health log")
@@ -72,6 +71,24 @@ def test_hostile_label_env_and_health_output_stay_inert(
     assert b"[@click=app.quit]QUITLINK" in output or b"@click=app.quit" in output
     assert b"BOLDTAG" in output and b"[bold]" in output
     assert b"LINKTEXT" in output
+
+
+def filter_to(term: Terminal, name: str) -> None:
+    """Filter the table to one container, as a person does: look before each next key.
+
+    A key goes to the widget focused when it arrives, so each step waits for what a
+    person would see: the filter box, the status line's "1 of N", the table's footer.
+    """
+    term.wait_for_pattern(rb"\d+ containers", 30)
+    mark = term.mark()
+    term.type("/")  # keys go where focus was when they arrived: wait for the box
+    term.wait_for_after(mark, b"filter: name, image", 30)
+    mark = term.mark()
+    term.type(name)
+    term.wait_for_pattern(rb"1 of \d+ containers", 30, mark)
+    mark = term.mark()
+    term.type("\r")  # back to the table: its footer keys are drawn again
+    term.wait_for_after(mark, b"Logs", 30)
 
 
 def _shell(text: str) -> str:
@@ -133,8 +150,7 @@ def test_hostile_log_lines_in_the_log_pane_stay_inert(
     name = str(hostile_logger.name)
     term = terminal(["--host", "local"])
     term.wait_for(b"containers", 30)
-    term.type("/" + name + "\r")  # filter to our container, back to the table
-    term.wait_for(name.encode(), 30)
+    filter_to(term, name)
     term.type("l")  # its log pane
     term.wait_for(b"AFTER-HUGE-LINE", 30)
     term.wait_for(b"QUITLINK", 30)

@@ -119,7 +119,7 @@ class DashboardScreen(Screen[None]):
             yield HostSidebar(id="sidebar")
             with Vertical(id="main"):
                 yield HostPanel(id="host-panel")
-                yield FilterBar(id="filter")
+                yield FilterBar(id="filter", apply=self._apply_filter)
                 yield Static(id="empty-note")
                 yield ContainerTable(self.state, with_http=self.with_http, clock=self.clock,
                                      id="containers")
@@ -260,7 +260,12 @@ class DashboardScreen(Screen[None]):
             self.post_message(self.OpenDetail(self.host, message.container_id))
 
     def on_filter_bar_filtered(self, message: FilterBar.Filtered) -> None:
-        self.table.show(self.host, message.needle)
+        # The box's text now, not the message's: Enter may have applied a newer one.
+        self._apply_filter(self.query_one(FilterBar).value)
+
+    def _apply_filter(self, needle: str) -> None:
+        if needle != self.table.needle:
+            self.table.show(self.host, needle)
         self.refresh_bindings()  # "Esc clear filter" appears only while filtering
         self._refresh_mode()
         self._refresh_status()

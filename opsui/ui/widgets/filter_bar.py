@@ -7,6 +7,8 @@ must not have the keys after the first land in the wrong widget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
@@ -29,9 +31,13 @@ class FilterBar(Input):
             self.needle = needle
             """The text rows must contain."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None,
+                 apply: Callable[[str], None] | None = None) -> None:
         super().__init__(placeholder="filter: name, image, project, state, health  (Esc clears)",
                          id=id)
+        self.apply = apply
+        """Applies the final text at once on Enter (the messages of the keystrokes before
+        it may still be queued when the next key, say ``l``, arrives)."""
         self.return_to: Widget | None = None
         """Where focus goes when the operator leaves the filter."""
 
@@ -55,6 +61,8 @@ class FilterBar(Input):
     async def action_submit(self) -> None:
         """Leave within the Enter key itself: Input would post a Submitted message,
         handled after the keys typed next (``/web`` Enter Enter opened nothing)."""
+        if self.apply is not None:
+            self.apply(self.value)
         self.leave()
 
     def action_clear_filter(self) -> None:
