@@ -48,7 +48,10 @@ class FilteredIndex:
         self.query = query
         """Kept lines match this (or, inverted, do not)."""
         self.min_level = min_level
-        """Kept lines are at least this severe; lines without a level are dropped."""
+        """Kept lines are at least this severe. A line without a level of its own takes
+        the level of the line before it from the same container: the traceback under an
+        ERROR line stays with it; lines before any levelled line are dropped."""
+        self._last_level: dict[int, Level | None] = {}
         self._render = render
         self.seqs: list[int] = []
         """Matching sequence numbers, ascending; the view's rows."""
@@ -74,6 +77,7 @@ class FilteredIndex:
             decided, level = raw_level(raw, start)
             if not decided:
                 return self._slow(seq, entry)
+            level = self._carried(entry[0], level)
             if level is None or level < self.min_level:
                 return False
         if not query.active:
@@ -85,9 +89,18 @@ class FilteredIndex:
 
     def _slow(self, seq: int, entry: LogEntry) -> bool:
         line = self._render(seq, entry)
-        if self.min_level is not None and (line.level is None or line.level < self.min_level):
-            return False
+        if self.min_level is not None:
+            level = self._carried(entry[0], line.level)
+            if level is None or level < self.min_level:
+                return False
         return self.query.matches(line.text)
+
+    def _carried(self, source: int, level: Level | None) -> Level | None:
+        """``level``, or for a line without one, that of the source's previous line."""
+        if level is None:
+            return self._last_level.get(source)
+        self._last_level[source] = level
+        return level
 
     def advance(self, budget: int = DEFAULT_BUDGET) -> int:
         """Scan up to ``budget`` new lines; how many matching lines were added."""

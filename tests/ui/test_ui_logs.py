@@ -182,7 +182,7 @@ async def test_regex_filter_and_a_bad_regex_is_explained() -> None:
 
 async def test_level_filter_cycles_error_warn_info_debug() -> None:
     feed = FakeFeed()
-    feed.add('{"level":"debug","msg":"d"}', "[INFO] i", "WARN w", "ERROR: e", "plain")
+    feed.add("plain", '{"level":"debug","msg":"d"}', "[INFO] i", "WARN w", "ERROR: e")
     app = LogsApp(feed)
     async with app.run_test(size=SIZE) as pilot:
         await _started(pilot, app, "plain")
@@ -194,7 +194,7 @@ async def test_level_filter_cycles_error_warn_info_debug() -> None:
         assert "[INFO] i" not in _text(app)
         await pilot.press("v", "v")
         await until(pilot, lambda: '"debug"' in _text(app), "debug level")
-        assert "plain" not in _text(app)  # no level at all: hidden from level views
+        assert "plain" not in _text(app)  # no level, none above it: hidden from level views
         await pilot.press("v")
         await until(pilot, lambda: "plain" in _text(app), "all lines again")
 

@@ -184,7 +184,19 @@ def test_index_inverted_and_by_level() -> None:
     assert inverted.seqs == [0, 2, 3, 4]
     at_least_warn = FilteredIndex(buffer, LogQuery(), Level.WARN, render_entry)
     at_least_warn.advance()
-    assert at_least_warn.seqs == [1, 2]
+    assert at_least_warn.seqs == [1, 2, 3]  # "plain" continues the ERROR line above it
+
+
+def test_a_traceback_stays_with_its_error_line_and_info_continuations_do_not() -> None:
+    buffer = _buffer([b"unlevelled start-up banner", b"ERROR:app:payment failed",
+                      b"Traceback (most recent call last):", b'  File "pay.py", line 3',
+                      b"ValueError: card declined", b"INFO:app:next request",
+                      b"  with an indented detail"])
+    buffer.add_source("db")
+    buffer.append(1, LineKind.STDOUT, [b"unlevelled line of another container"])
+    errors = FilteredIndex(buffer, LogQuery(), Level.ERROR, render_entry)
+    errors.advance()
+    assert errors.seqs == [1, 2, 3, 4]
 
 
 def test_markers_always_pass() -> None:
@@ -306,8 +318,10 @@ def test_level_decisions_on_bytes_agree_with_the_sanitised_text(level: Level,
     fast = FilteredIndex(buffer, query, level, render_entry)
     fast.advance()
     slow = []
+    carried: Level | None = None  # one source: an unlevelled line takes the one above's
     for seq, entry in buffer.entries(0):
         line = render_entry(seq, entry)
-        if line.level is not None and line.level >= level and query.matches(line.text):
+        carried = line.level or carried
+        if carried is not None and carried >= level and query.matches(line.text):
             slow.append(seq)
     assert fast.seqs == slow
