@@ -471,11 +471,17 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[LogTarget]:
     return targets
 
 
+async def _shop_table(pilot: Pilot[Any], app: OpsuiApp) -> ContainerTable:
+    """The dashboard's table once the six shop containers are listed."""
+    table = app.screen.query_one(ContainerTable)
+    await until(pilot, lambda: table.row_count == 6, "six rows")
+    return table
+
+
 async def test_dashboard_l_opens_the_selected_containers_logs(opened: list[LogTarget]) -> None:
     app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
     async with app.run_test(size=(160, 40)) as pilot:
-        table = app.screen.query_one(ContainerTable)
-        await until(pilot, lambda: table.row_count == 6, "six rows")
+        table = await _shop_table(pilot, app)
         selected = table.selected
         assert selected is not None
         await pilot.press("l")
@@ -492,8 +498,7 @@ async def test_dashboard_l_opens_the_selected_containers_logs(opened: list[LogTa
 async def test_dashboard_marked_rows_open_merged_logs(opened: list[LogTarget]) -> None:
     app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
     async with app.run_test(size=(160, 40)) as pilot:
-        table = app.screen.query_one(ContainerTable)
-        await until(pilot, lambda: table.row_count == 6, "six rows")
+        table = await _shop_table(pilot, app)
         first = table.selected
         await pilot.press("space", "down", "space")
         second = table.selected
@@ -508,8 +513,7 @@ async def test_log_keys_are_remappable(opened: list[LogTarget]) -> None:
     app = make_app(FakeConnection("local", FakeEngine(shop_containers())),
                    keys=MappingProxyType({"logs.wrap": "W", "dashboard.logs": "o"}))
     async with app.run_test(size=(160, 40)) as pilot:
-        table = app.screen.query_one(ContainerTable)
-        await until(pilot, lambda: table.row_count == 6, "six rows")
+        await _shop_table(pilot, app)
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, LogsScreen), "logs via o")
         view = app.screen.query_one(LogView)
@@ -524,8 +528,7 @@ async def test_log_keys_are_remappable(opened: list[LogTarget]) -> None:
 async def test_detail_l_opens_the_containers_logs(opened: list[LogTarget]) -> None:
     app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
     async with app.run_test(size=(160, 40)) as pilot:
-        table = app.screen.query_one(ContainerTable)
-        await until(pilot, lambda: table.row_count == 6, "six rows")
+        table = await _shop_table(pilot, app)
         selected = table.selected
         assert selected is not None
         await pilot.press("enter")
