@@ -33,7 +33,10 @@ from opsui.domain.sanitize import clean
 EngineProvider = Callable[[], ContainerEngine]
 """Returns the host's engine as of now; raises HostError while it is unreachable."""
 
-RUNNING = (ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED)
+RUNNING = (ContainerState.RUNNING, ContainerState.PAUSED)
+"""States whose log stream stays open. A restarting container's stream ends at once."""
+QUICK_BREAK_SECONDS = 2.0
+"""A stream that ends sooner than this while its container runs is retried with backoff."""
 
 
 @dataclass
@@ -55,6 +58,11 @@ class _Member:
     exit_noted: bool = False
     removed: bool = False
     failures: int = field(default=0)
+    opened_at: float = 0.0
+    quick_breaks: int = 0
+    """Streams in a row that ended at once while the container ran."""
+    retry_at: float = 0.0
+    """Monotonic time before which the stream is not reopened."""
 
 
 class LogTail:
@@ -157,8 +165,8 @@ class LogTail:
                 member = self._adopt(container, first)
             member.container = container
             member.removed = False
-            if not self._reading(member) and (container.state in RUNNING or not self._follow
-                                              or not member.opened):
+            if not self._reading(member) and time.monotonic() >= member.retry_at and (
+                    container.state in RUNNING or not self._follow or not member.opened):
                 self._open(engine, member, first)
         for member in self._members.values():
             if member.container.id not in seen and not member.removed:
@@ -189,9 +197,10 @@ class LogTail:
     def _open(self, engine: ContainerEngine, member: _Member, first: bool) -> None:
         since, tail = self._start_point(member, first)
         resumed = member.opened
-        if resumed and member.ended and member.container.state in RUNNING:
+        if resumed and member.exit_noted and member.container.state in RUNNING:
             self._mark(member, f"{member.container.name} restarted")
-        elif resumed and member.broken and member.last_stamp is not None:
+        elif resumed and member.broken and member.last_stamp is not None \
+                and member.quick_breaks <= 1:
             after = member.last_stamp.decode()[11:].rstrip("Z")
             self._mark(member, f"{member.container.name}: stream broke; resumed after {after}")
         try:
@@ -206,7 +215,7 @@ class LogTail:
             if member.failures in (1, 10):
                 self._mark(member, f"cannot read logs of {member.container.name}: {exc}")
             return
-        member.stream, member.opened = stream, True
+        member.stream, member.opened, member.opened_at = stream, True, time.monotonic()
         member.ended = member.broken = member.exit_noted = False
         member.reader = threading.Thread(target=self._read, args=(engine, member, stream),
                                          daemon=True, name=f"opsui-log-{member.source}")
@@ -242,7 +251,21 @@ class LogTail:
             stream.close()
         if member.ended and self._follow and not self._closed.is_set():
             self._note_exit(engine, member)
+        self._pace(member)
         self._wake.set()
+
+    @staticmethod
+    def _pace(member: _Member) -> None:
+        """Back off from a stream that keeps ending at once while its container runs
+        (a log driver that cannot follow, an engine closing it): no marker storm."""
+        now = time.monotonic()
+        if not member.broken:
+            member.quick_breaks = 0
+        elif now - member.opened_at < QUICK_BREAK_SECONDS:
+            member.quick_breaks += 1
+            member.retry_at = now + min(10.0, 0.25 * 2 ** member.quick_breaks)
+        else:
+            member.quick_breaks = 0
 
     def _note_last(self, member: _Member, batch: list[LogEntry]) -> None:
         last = stamp_of(batch[-1][2])
@@ -269,8 +292,11 @@ class LogTail:
         member.container = current
         if current.state not in RUNNING:
             code = "" if current.exit_code is None else f" with code {current.exit_code}"
-            self._mark(member, f"{current.name} exited{code}")
+            again = " (restarting)" if current.state is ContainerState.RESTARTING else ""
+            self._mark(member, f"{current.name} exited{code}{again}")
             member.exit_noted = True
+        else:  # the stream ended, the container did not: a break, resumed from its stamp
+            member.ended, member.broken = False, True
 
     # -- status and markers ----------------------------------------------------------
 

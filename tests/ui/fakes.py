@@ -124,12 +124,29 @@ class FakeEvents:
         self.queue.put(None)
 
 
+class FakeLogStream:
+    """A finished log stream: one batch, then the end (the container stopped)."""
+
+    def __init__(self, entries: list[tuple[int, int, bytes]]) -> None:
+        self._entries = entries
+        self.completed = True
+
+    def __iter__(self) -> Iterator[list[tuple[int, int, bytes]]]:
+        if self._entries:
+            yield self._entries
+
+    def close(self) -> None:
+        self._entries = []
+
+
 class FakeEngine:
     """A Docker engine in a dict. Thread-safe; records actions in ``calls``."""
 
     def __init__(self, containers: Iterable[Container] = ()) -> None:
         self._lock = threading.Lock()
         self.containers = {c.id: c for c in containers}
+        self.log_lines: dict[str, list[bytes]] = {}
+        """Raw log lines (with engine timestamps) per container id, for ``logs``."""
         self.calls: list[tuple[str, str]] = []
         """(action, container id) of every start/stop/restart."""
         self.streams: list[FakeEvents] = []
@@ -189,6 +206,13 @@ class FakeEngine:
             if found is not None:
                 state = ContainerState.EXITED if action == "stop" else ContainerState.RUNNING
                 self.containers[container_id] = dataclasses.replace(found, state=state)
+
+    def logs(self, container_id: str, *, tag: int, since: str | None = None,
+             tail: int | None = None, follow: bool = True) -> FakeLogStream:
+        """The lines in ``log_lines`` for that container, then the end of the stream."""
+        lines = self.log_lines.get(container_id, [])
+        return FakeLogStream([(tag, 1, raw) for raw in (lines if tail is None
+                                                         else lines[-tail:] if tail else [])])
 
     def start(self, container_id: str) -> None:
         self._act("start", container_id)

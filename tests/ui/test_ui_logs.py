@@ -256,7 +256,8 @@ async def test_source_names_stderr_and_markers_are_told_apart() -> None:
         assert "»2026-11-23 16:58:50.000 web-1    web-1 restarted" in text
         styles = [seg.style for seg in view.render_line(0) if seg.text.startswith("web-1")]
         other = [seg.style for seg in view.render_line(1) if seg.text.startswith("worker-1")]
-        assert styles and other and styles[0].color != other[0].color
+        assert styles and other and styles[0] is not None and other[0] is not None
+        assert styles[0].color != other[0].color
 
 
 # -- feed state --------------------------------------------------------------------------------
@@ -493,6 +494,19 @@ async def test_dashboard_l_opens_the_selected_containers_logs(opened: list[LogTa
         await pilot.press("L")
         await until(pilot, lambda: isinstance(app.screen, LogsScreen), "project logs")
         assert opened[1] == LogTarget(TargetKind.PROJECT, (selected.compose_project or "",))
+
+
+async def test_l_runs_the_real_tail_through_the_hosts_monitor() -> None:
+    """No stand-in for the feed: HostMonitor.open_logs starts a LogTail on the engine."""
+    engine = FakeEngine(shop_containers())
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = await _shop_table(pilot, app)
+        selected = table.selected
+        assert selected is not None
+        engine.log_lines[selected.id] = [b"2026-11-23T16:58:50.000000001Z hello from the engine"]
+        await pilot.press("l")
+        await until(pilot, lambda: "hello from the engine" in screen_text(app), "the line")
 
 
 async def test_dashboard_marked_rows_open_merged_logs(opened: list[LogTarget]) -> None:
