@@ -123,6 +123,30 @@ class CommandRunner(Protocol):
     ) -> CommandResult: ...
 
 
+class HostFiles(Protocol):
+    """Files on the host (its state folder): the deploy journal and lock live there.
+
+    Raises ActionFailed (permissions, a full disk) or HostError (the link).
+    """
+
+    def read(self, path: str) -> bytes | None:
+        """The whole file, or None when it does not exist."""
+        ...
+
+    def append_record(self, path: str, record: bytes) -> None:
+        """Append one line (ending in a newline) in one write, flushed to disk; folders
+        are created. A line torn by an earlier crash is closed first."""
+        ...
+
+    def create_dir_with(self, path: str, name: str, content: bytes) -> bool:
+        """Create folder ``path`` atomically, holding file ``name``; False if it exists."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def remove_dir(self, path: str) -> None: ...
+
+
 class HostConnection(Protocol):
     """Everything about one host, opened once and shared by every view of it.
 

@@ -1,0 +1,77 @@
+"""The deploy lock of an app, on its host: taken atomically, shown to everyone.
+
+Taking it is creating a folder (atomic on every filesystem: exactly one of two racing
+operators succeeds) holding who took it, when, for which version and why. A lock taken
+by hand (``opsui lock APP --message ...``) freezes deploys; nobody waits on it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from opsui.domain.ports import HostFiles
+from opsui.domain.sanitize import clean
+
+HOLDER_FILE = "holder.json"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    user: str
+    machine: str
+    taken_at: str
+    """ISO 8601, UTC."""
+    version: str = ""
+    message: str = ""
+    manual: bool = False
+    """Taken by hand (a freeze), not by a running deploy."""
+
+    def describe(self) -> str:
+        what = "frozen by" if self.manual else "deploy by"
+        version = f" of {self.version}" if self.version else ""
+        message = f": {self.message}" if self.message else ""
+        return f"{what} {self.user}@{self.machine}{version} since {self.taken_at}{message}"
+
+
+UNKNOWN_HOLDER = LockHolder("?", "?", "?", message="the lock holds no details (taken by a "
+                                                    "process that died while taking it?)")
+
+
+def _holder_from(data: bytes | None) -> LockHolder:
+    try:
+        raw = json.loads(data or b"")
+    except ValueError:
+        return UNKNOWN_HOLDER
+    if not isinstance(raw, dict):
+        return UNKNOWN_HOLDER
+    return LockHolder(
+        user=clean(str(raw.get("user", "?")), 64), machine=clean(str(raw.get("machine", "?")), 128),
+        taken_at=clean(str(raw.get("taken_at", "?")), 64),
+        version=clean(str(raw.get("version", "")), 200),
+        message=clean(str(raw.get("message", "")), 500), manual=bool(raw.get("manual", False)))
+
+
+class DeployLock:
+    """The lock folder of one app in the host's state folder."""
+
+    def __init__(self, files: HostFiles, state_dir: str, app: str) -> None:
+        self._files = files
+        self.path = f"{state_dir.rstrip('/')}/{app}/lock"
+
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
+        """Take the lock: None on success, else who holds it (nothing is waited on)."""
+        content = json.dumps(asdict(holder), sort_keys=True).encode()
+        if self._files.create_dir_with(self.path, HOLDER_FILE, content):
+            return None
+        return self.holder() or UNKNOWN_HOLDER
+
+    def holder(self) -> LockHolder | None:
+        """Who holds the lock, or None when it is free."""
+        data = self._files.read(f"{self.path}/{HOLDER_FILE}")
+        if data is None:
+            return UNKNOWN_HOLDER if self._files.exists(self.path) else None
+        return _holder_from(data)
+
+    def release(self) -> None:
+        self._files.remove_dir(self.path)
