@@ -28,10 +28,11 @@ def test_the_clone_keeps_settings_and_takes_the_new_images_defaults(
         volumes={volume.name: {"bind": "/data", "mode": "rw"}},
         restart_policy={"Name": "unless-stopped"}, mem_limit="64m", network=network.name)
     second.connect(old, aliases=["api-internal"])
-    client.api.disconnect_container_from_network(old.id, network.name)
-    client.api.connect_container_to_network(old.id, network.name, aliases=["api"])
+    old_id, net = str(old.id), str(network.name)
+    client.api.disconnect_container_from_network(old_id, net)
+    client.api.connect_container_to_network(old_id, net, aliases=["api"])
     old.reload()
-    old_image = client.api.inspect_image(old.attrs["Image"])
+    old_image = client.api.inspect_image(old.attrs["Image"])  # type: ignore[no-untyped-call]
 
     body = clone_request(old.attrs, old_image, APP_HEALTHY_V2, labelled.name(),
                          labels={"opsui.release": "r2"})
@@ -48,8 +49,8 @@ def test_the_clone_keeps_settings_and_takes_the_new_images_defaults(
     assert labels["team"] == "payments" and labels["opsui.release"] == "r2"
     assert labels["org.opencontainers.image.version"] == "2.0.0"
     assert labels["opsui.test"] == "1"  # the test's own labels came along: cleaned up
-    assert new.attrs["Config"]["Cmd"] == client.api.inspect_image(
-        APP_HEALTHY_V2)["Config"]["Cmd"]
+    new_image = client.api.inspect_image(APP_HEALTHY_V2)  # type: ignore[no-untyped-call]
+    assert new.attrs["Config"]["Cmd"] == new_image["Config"]["Cmd"]
     host = new.attrs["HostConfig"]
     assert host["RestartPolicy"]["Name"] == "unless-stopped"
     assert host["Memory"] == 64 * 1024 * 1024
@@ -58,4 +59,4 @@ def test_the_clone_keeps_settings_and_takes_the_new_images_defaults(
     networks = new.attrs["NetworkSettings"]["Networks"]
     assert "api" in networks[network.name]["Aliases"]
     assert "api-internal" in networks[second.name]["Aliases"]
-    assert not any(old.id.startswith(a) for a in networks[network.name]["Aliases"])
+    assert not any(old_id.startswith(a) for a in networks[network.name]["Aliases"])
