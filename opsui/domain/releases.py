@@ -1,0 +1,101 @@
+"""Releases of an app, folded from its journal, and which one a rollback goes back to.
+
+The journal (:mod:`opsui.domain.history`) holds small events, each one line, so that a
+crash between two of them leaves a readable history:
+
+* ``release``: a deploy or rollback began: id, image, digest, version, who, when, and
+  the release it replaces;
+* ``step``: one step ended (name, outcome, seconds, detail);
+* ``outcome``: the release ended: ok, failed, rolled back, cancelled;
+* ``good``: it stayed healthy for the configured time after it took over.
+
+A release with a start but no outcome was interrupted (opsui killed, link lost) or is
+still running: :attr:`Release.outcome` is None and the lock says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from opsui.domain.sanitize import clean
+
+OK, FAILED, ROLLED_BACK, CANCELLED = "ok", "failed", "rolled back", "cancelled"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    outcome: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str
+    action: str
+    """deploy or rollback"""
+    image: str
+    digest: str
+    version: str
+    who: str
+    started_at: str
+    replaces: str | None = None
+    steps: tuple[Step, ...] = ()
+    outcome: str | None = None
+    reason: str = ""
+    known_good: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _text(record: Mapping[str, Any], key: str, limit: int = 300) -> str:
+    return clean(str(record.get(key) or ""), limit)
+
+
+def fold_releases(records: Iterable[Mapping[str, Any]]) -> list[Release]:
+    """Releases in the order they began; events for unknown releases are ignored."""
+    releases: dict[str, Release] = {}
+    for record in records:
+        kind, release_id = record.get("type"), _text(record, "release", 100)
+        if kind == "release":
+            rid = _text(record, "id", 100)
+            if rid and rid not in releases:
+                releases[rid] = Release(
+                    id=rid, action=_text(record, "action", 20) or "deploy",
+                    image=_text(record, "image"), digest=_text(record, "digest", 100),
+                    version=_text(record, "version", 128), who=_text(record, "who", 200),
+                    started_at=_text(record, "at", 64),
+                    replaces=_text(record, "replaces", 100) or None, extra=dict(record))
+            continue
+        current = releases.get(release_id)
+        if current is None:
+            continue
+        if kind == "step":
+            step = Step(_text(record, "name", 64), _text(record, "outcome", 20),
+                        float(record.get("seconds") or 0.0), _text(record, "detail", 2000))
+            releases[release_id] = replace(current, steps=(*current.steps, step))
+        elif kind == "outcome" and current.outcome is None:
+            releases[release_id] = replace(current, outcome=_text(record, "outcome", 20),
+                                           reason=_text(record, "reason", 2000))
+        elif kind == "good":
+            releases[release_id] = replace(current, known_good=True)
+    return list(releases.values())
+
+
+def rollback_target(releases: list[Release], current: Release | None) -> Release | None:
+    """Where a rollback from ``current`` goes: the newest earlier release that ended ok
+    and was marked known good, else the newest earlier one that ended ok. Never a
+    failed, cancelled or unfinished release, and never ``current`` itself."""
+    earlier = releases[: releases.index(current)] if current in releases else releases
+    candidates = [r for r in reversed(earlier) if r.outcome == OK
+                  and (current is None or r.digest != current.digest)]
+    good = [r for r in candidates if r.known_good]
+    chosen = good or candidates
+    return chosen[0] if chosen else None
+
+
+def current_release(releases: list[Release]) -> Release | None:
+    """The release serving now: the newest that ended ok."""
+    return next((r for r in reversed(releases) if r.outcome == OK), None)
