@@ -357,6 +357,35 @@ class DockerEngine:
         self._call("restart", lambda: self._api.restart(container_id, timeout=timeout),
                    container_id)
 
+    def pull(self, image: str, timeout: float = 600.0) -> str:
+        """Pull ``image`` (``repo:tag``) and return the digest it resolved to.
+
+        The engine streams progress as JSON lines and reports a failed pull (bad tag,
+        registry down, auth) as an ``error`` line with HTTP 200, so every line is read.
+        Raises ActionFailed with the registry's words; nothing is changed on failure.
+        """
+        repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] \
+            else (image, "", "latest")
+
+        hint = "Check the tag and that the registry answers; nothing was changed."
+
+        def pull() -> str:
+            try:
+                for event in self._api.pull(repository, tag=tag, stream=True, decode=True):
+                    if isinstance(event, Mapping) and event.get("error"):
+                        raise ActionFailed(f"pull {clean(image, 200)}: "
+                                           f"{clean(str(event['error']), 300)}", hint=hint)
+                found = self._api.inspect_image(  # type: ignore[no-untyped-call]
+                    f"{repository}:{tag}")
+            except docker.errors.APIError as exc:
+                raise ActionFailed(f"pull {clean(image, 200)}: {error_reason(exc)}",
+                                   hint=hint) from None
+            digests = [str(d) for d in found.get("RepoDigests") or []]
+            wanted = [d for d in digests if d.split("@", 1)[0] == repository]
+            return clean((wanted or digests or [""])[0].rpartition("@")[2], 100)
+
+        return self._call("pull", pull)
+
     def close(self) -> None:
         with self._feeds_lock:
             feeds, self._feeds = list(self._feeds.values()), {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from docker.client import DockerClient
 
+from opsui.backends.docker_engine import DockerEngine
 from opsui.backends.registry import RegistryClient
 from opsui.domain.errors import ActionFailed
 
@@ -44,3 +46,21 @@ def test_missing_tag_and_dead_registry_say_what_happened(testbed: Testbed) -> No
         assert "nothing was changed" in caught.value.hint
     finally:
         dead.close()
+
+
+def test_pull_returns_the_registry_digest_and_bad_input_changes_nothing(
+        testbed: Testbed, docker_client: DockerClient) -> None:
+    engine = DockerEngine(docker_client)
+    client = RegistryClient(testbed.registry)
+    try:
+        ref = testbed.registry_ref(f"{APP_IMAGE}:2.0.0")
+        assert engine.pull(ref) == client.digest(APP_IMAGE, "2.0.0")
+    finally:
+        client.close()
+    images_before = {i.id for i in docker_client.images.list()}
+    with pytest.raises(ActionFailed, match=r"9\.9\.9") as missing:
+        engine.pull(testbed.registry_ref(f"{APP_IMAGE}:9.9.9"))
+    assert "nothing was changed" in missing.value.hint
+    with pytest.raises(ActionFailed):
+        engine.pull(f"127.0.0.1:9/{APP_IMAGE}:1.0.0")  # no registry listens there
+    assert {i.id for i in docker_client.images.list()} == images_before
