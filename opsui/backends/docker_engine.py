@@ -28,6 +28,7 @@ import requests.exceptions
 from docker.utils import version_gte
 
 from opsui.backends.docker_cli_stats import CliStatsFailed
+from opsui.backends.docker_clone import clone_request, create_clone
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason, response_reason
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
@@ -385,6 +386,19 @@ class DockerEngine:
             return clean((wanted or digests or [""])[0].rpartition("@")[2], 100)
 
         return self._call("pull", pull)
+
+    def create_like(self, container_id: str, image: str, name: str,
+                    labels: dict[str, str]) -> str:
+        def create() -> str:
+            old = self._api.inspect_container(container_id)
+            old_image = self._api.inspect_image(  # type: ignore[no-untyped-call]
+                str(old.get("Image")))
+            return create_clone(self._api, clone_request(old, old_image, image, name, labels))
+
+        return self._call("create", create, container_id)
+
+    def rename(self, container_id: str, name: str) -> None:
+        self._call("rename", lambda: self._api.rename(container_id, name), container_id)
 
     def close(self) -> None:
         with self._feeds_lock:

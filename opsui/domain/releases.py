@@ -6,6 +6,7 @@ crash between two of them leaves a readable history:
 * ``release``: a deploy or rollback began: id, image, digest, version, who, when, and
   the release it replaces;
 * ``step``: one step ended (name, outcome, seconds, detail);
+* ``digest``: what the pulled tag resolved to;
 * ``outcome``: the release ended: ok, failed, rolled back, cancelled;
 * ``good``: it stayed healthy for the configured time after it took over.
 
@@ -79,6 +80,8 @@ def fold_releases(records: Iterable[Mapping[str, Any]]) -> list[Release]:
         elif kind == "outcome" and current.outcome is None:
             releases[release_id] = replace(current, outcome=_text(record, "outcome", 20),
                                            reason=_text(record, "reason", 2000))
+        elif kind == "digest":
+            releases[release_id] = replace(current, digest=_text(record, "digest", 100))
         elif kind == "good":
             releases[release_id] = replace(current, known_good=True)
     return list(releases.values())

@@ -298,3 +298,10 @@ def sshd_children_serving(pid_file: Path, server_port: int, client_ports: list[i
         except OSError:
             continue
     return children
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now (for fixed-port tests)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
