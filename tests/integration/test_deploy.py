@@ -23,6 +23,7 @@ from opsui.domain.operations.deploy import (
     StepEvent,
     plan_deploy,
 )
+from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.health_gate import GateSettings
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.releases import FAILED, OK, fold_releases
@@ -39,7 +40,9 @@ def version_served(port: int) -> str:
 
 
 def deploy(engine: DockerEngine, container: Container, tag: str, state_dir: Path,
-           events: list[StepEvent]) -> tuple[str, Deployment]:
+           events: list[StepEvent], gate: ActionGate | None = None,
+           answer: bool | str | None = True) -> tuple[str, Deployment]:
+    gate = gate or ActionGate()
     current = engine.get_container(str(container.id))
     assert current is not None
     plan = plan_deploy("local", current, tag)
@@ -48,7 +51,7 @@ def deploy(engine: DockerEngine, container: Container, tag: str, state_dir: Path
         deployment = Deployment(plan, engine, prober, ShellHostFiles(LocalRunner(), "local"),
                                 str(state_dir), GateSettings(timeout=40, poll_seconds=0.2),
                                 report=events.append)
-        return deployment.run(), deployment
+        return deployment.run(gate, answer), deployment
     finally:
         prober.close()
 
@@ -117,3 +120,19 @@ def test_a_second_deploy_is_refused_while_the_lock_is_held(
         deploy(engine, old, "2.0.0", tmp_path, [])
     old.reload()
     assert old.status == "running"
+
+
+def test_read_only_and_an_unconfirmed_deploy_change_nothing(
+        app_v1: Callable[..., Container], docker_client: DockerClient,
+        tmp_path: Path) -> None:
+    old = app_v1()
+    engine = DockerEngine(docker_client)
+    read_only = ActionGate(read_only=True)
+    with pytest.raises(ActionRefused, match="read-only"):
+        deploy(engine, old, "2.0.0", tmp_path, [], gate=read_only)
+    with pytest.raises(ActionRefused, match="Not confirmed"):
+        deploy(engine, old, "2.0.0", tmp_path, [], answer=False)
+    assert [e.outcome for e in read_only.audit.entries] == ["refused"]  # type: ignore[attr-defined]
+    old.reload()
+    assert old.status == "running" and old.name == old.attrs["Name"].lstrip("/")
+    assert not (tmp_path / str(old.name)).exists()  # no journal, no lock

@@ -12,8 +12,6 @@ serves again. Backup and migrate steps (issue 5) go between pull and start.
 
 from __future__ import annotations
 
-import getpass
-import socket
 import threading
 import time
 import uuid
@@ -25,8 +23,10 @@ from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.history import Journal
 from opsui.domain.logfeed import APP_LABEL, RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.gate import ActionGate, ActionRequest, operator_identity
 from opsui.domain.operations.health_gate import GateSettings, wait_healthy
 from opsui.domain.operations.lock import DeployLock, LockHolder
+from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, HealthProber, HostFiles
 from opsui.domain.releases import CANCELLED, FAILED, OK
 from opsui.domain.sanitize import clean
@@ -70,7 +70,8 @@ def plan_deploy(host: str, current: Container, tag: str, app: str | None = None)
 
 
 def operator() -> str:
-    return f"{getpass.getuser()}@{socket.gethostname()}"
+    user, machine = operator_identity()
+    return f"{user}@{machine}"
 
 
 def _now() -> str:
@@ -115,7 +116,15 @@ class Deployment:
                               "outcome": outcome, "seconds": round(seconds, 3),
                               "detail": clean(detail, 2000)})
 
-    def run(self) -> str:
+    def request(self) -> ActionRequest:
+        return ActionRequest(Action.DEPLOY, self.plan.host, self.plan.current.id,
+                             self.plan.current.name)
+
+    def run(self, gate: ActionGate, answer: bool | str | None) -> str:
+        """Through the gate (read-only, confirmation policy, audit), then under the lock."""
+        return gate.execute(self.request(), answer, self._run_under_lock)
+
+    def _run_under_lock(self) -> str:
         plan = self.plan
         user, _, machine = operator().partition("@")
         holder = self._lock.acquire(LockHolder(user, machine, _now(), version=plan.version))
