@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
-from opsui.domain.errors import HostError, OpsuiError
+from opsui.domain.errors import OpsuiError
 from opsui.domain.logbuffer import LineKind, LogBuffer
 from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
-from opsui.domain.logtime import STAMP_WIDTH, stamp_of
+from opsui.domain.logview import body_offset
 from opsui.domain.ports import ContainerEngine, HostConnection
 from opsui.domain.sanitize import sanitize_line
 
@@ -97,9 +97,8 @@ class LinePrinter:
         entries = self._buffer.entries(self.next_seq)
         for seq, (source, kind, raw) in entries:
             self.next_seq = seq + 1
-            stamp = stamp_of(raw)
-            body = raw[STAMP_WIDTH + 1:] if stamp else raw
-            text = sanitize_line(body).text.encode()
+            start = body_offset(raw)
+            text = sanitize_line(raw[start:]).text.encode()
             if kind == LineKind.MARKER:
                 self._flush(lines)
                 self._err.write(b"opsui: " + text + b"\n")
@@ -108,8 +107,8 @@ class LinePrinter:
             if self._grep is not None and bool(self._grep.search(text)) == self._invert:
                 continue
             head = b""
-            if self._timestamps and stamp:
-                head += stamp + b" "
+            if self._timestamps and start:
+                head += raw[:start]
             if self._prefix:
                 head += self._buffer.source(source).name.encode() + b" | "
             lines.append(head + text)
@@ -155,8 +154,6 @@ def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
                 return 0
     except KeyboardInterrupt:
         return 0
-    except HostError:
-        raise
     finally:
         tail.close()
         engine.close()

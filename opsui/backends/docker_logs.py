@@ -24,6 +24,7 @@ from docker.types.daemon import CancellableStream
 
 from opsui.backends.docker_streams import cancel_stream
 from opsui.domain.logbuffer import LineKind, LogEntry
+from opsui.domain.logtime import STAMP_WIDTH
 
 MAX_LINE_BYTES = 16 * 1024
 """A longer line is kept cut (the pane shows at most 8,192 characters of it anyway)."""
@@ -32,7 +33,7 @@ _MAX_HEAD = 8192
 _STDOUT, _STDERR = int(LineKind.STDOUT), int(LineKind.STDERR)
 """Plain ints in entries: an enum member would keep every entry tracked by the garbage
 collector, and full collections over 200,000 tracked tuples stall the UI."""
-_TIMESTAMP_WIDTH = len("2026-11-23T16:58:50.123456789Z ")
+_TIMESTAMP_WIDTH = STAMP_WIDTH + 1  # and its space
 
 
 class _Dechunker:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from opsui.domain.logbuffer import LineKind, LogEntry
 from opsui.domain.loglevel import Level, detect_level
 from opsui.domain.logquery import LogQuery, QueryError
+from opsui.domain.logtime import STAMP_WIDTH, stamp_of
 from opsui.domain.sanitize import DEFAULT_LINE_CHARS, StyleSpan, sanitize_line
 
 __all__ = [
@@ -59,8 +60,8 @@ def body_offset(raw: bytes) -> int:
     The common case (9 fraction digits, ``Z``) is decided on three bytes, so a filter
     scanning 100,000 lines a second does not run a regex per line for it.
     """
-    if len(raw) > 30 and raw[30] == 0x20 and raw[29] == 0x5A and raw[10] == 0x54:
-        return 31
+    if stamp_of(raw) is not None:
+        return STAMP_WIDTH + 1
     if len(raw) < 21 or raw[10] != 0x54:
         return 0
     match = _TIMESTAMP.match(raw)
