@@ -19,7 +19,7 @@ from pathlib import Path
 from opsui import __version__
 from opsui.config import Config, HostConfig, find_config, load_config
 from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
-from opsui.domain.models import Container
+from opsui.domain.models import Container, find_container
 from opsui.domain.monitor import BufferedListener, HostMonitor, MonitorListener
 from opsui.domain.operations.container_actions import CONTAINER_ACTIONS, container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
@@ -205,12 +205,9 @@ def _with_connection(context: Context, host: HostConfig,
 
 
 def _find(containers: list[Container], ref: str) -> Container:
-    exact = [c for c in containers if ref in (c.name, c.id)]
-    if exact:
-        return exact[0]
-    prefixed = [c for c in containers if c.id.startswith(ref)]
-    if len(prefixed) == 1:
-        return prefixed[0]
+    found = find_container(containers, ref)
+    if found is not None:
+        return found
     raise OpsuiError(f"no container named '{ref}'",
                      hint="Run `opsui ps` to see names; ids may be abbreviated.")
 

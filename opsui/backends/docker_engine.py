@@ -11,7 +11,6 @@ and :mod:`~opsui.backends.docker_stats`. Every docker/requests exception becomes
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -29,7 +28,12 @@ from docker.utils import version_gte
 
 from opsui.backends.docker_cli_stats import CliStatsFailed
 from opsui.backends.docker_clone import clone_request, create_clone
-from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason, response_reason
+from opsui.backends.docker_errors import (
+    CONNECTION_ERRORS,
+    body_reason,
+    error_reason,
+    response_reason,
+)
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
 from opsui.backends.docker_logs import (
@@ -51,7 +55,7 @@ from opsui.domain.errors import (
     HostError,
     OpsuiError,
 )
-from opsui.domain.models import Container, ContainerDetail, ContainerStats
+from opsui.domain.models import Container, ContainerDetail, ContainerStats, split_image
 from opsui.domain.sanitize import clean
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -341,12 +345,7 @@ class DockerEngine:
     def _log_error(self, container_id: str, status: int, body: bytes) -> None:
         if status == 404:
             raise docker.errors.NotFound(container_id)
-        try:
-            message = json.loads(body).get("message")
-        except (ValueError, AttributeError):
-            message = None
-        raise ActionFailed(f"logs {clean(container_id, 12)}: "
-                           f"{clean(str(message or f'HTTP {status}'), 300)}")
+        raise ActionFailed(f"logs {clean(container_id, 12)}: {body_reason(status, body)}")
 
     def start(self, container_id: str) -> None:
         self._call("start", lambda: self._api.start(container_id), container_id)
@@ -365,8 +364,7 @@ class DockerEngine:
         registry down, auth) as an ``error`` line with HTTP 200, so every line is read.
         Raises ActionFailed with the registry's words; nothing is changed on failure.
         """
-        repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] \
-            else (image, "", "latest")
+        repository, tag = split_image(image)
 
         hint = "Check the tag and that the registry answers; nothing was changed."
 

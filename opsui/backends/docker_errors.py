@@ -7,6 +7,8 @@ of wrapping; these functions dig it out and sanitise it, so the messages raised 
 
 from __future__ import annotations
 
+import json
+
 import docker.errors
 import requests
 import requests.exceptions
@@ -57,8 +59,13 @@ def _os_error(exc: BaseException) -> str | None:
 
 def response_reason(response: requests.Response) -> str:
     """The engine's ``message`` from a failed raw HTTP response, else its status code."""
+    return body_reason(response.status_code, response.content)
+
+
+def body_reason(status: int, body: bytes) -> str:
+    """The engine's ``message`` from a failed response's body, else the status code."""
     try:
-        message = response.json().get("message")
+        message = json.loads(body).get("message")
     except (ValueError, AttributeError):
         message = None
-    return clean(str(message or f"HTTP {response.status_code}"), 300)
+    return clean(str(message or f"HTTP {status}"), 300)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from opsui.domain.errors import ActionFailed
+from opsui.domain.models import split_image
 from opsui.domain.sanitize import clean
 
 MANIFEST_TYPES = ", ".join([
@@ -38,12 +39,7 @@ class ImageRef:
 
     @classmethod
     def parse(cls, ref: str) -> ImageRef:
-        name, tag = ref, "latest"
-        if "@" in name:
-            name = name.split("@", 1)[0]
-        last = name.rsplit("/", 1)[-1]
-        if ":" in last:
-            name, tag = name.rsplit(":", 1)
+        name, tag = split_image(ref)
         first, _, rest = name.partition("/")
         if rest and ("." in first or ":" in first or first == "localhost"):
             registry, repository = first, rest

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from opsui.domain.logbuffer import LogBuffer
-from opsui.domain.models import Container
+from opsui.domain.models import Container, find_container
 
 APP_LABEL = "opsui.app"
 RELEASE_LABEL = "opsui.release"
@@ -111,11 +111,10 @@ class LogWindow:
 
 
 def _find(containers: list[Container], ref: str) -> Container:
-    exact = [c for c in containers if ref in (c.name, c.id)]
-    prefixed = [c for c in containers if c.id.startswith(ref)]
-    if exact or len(prefixed) == 1:
-        return (exact or prefixed)[0]
-    raise ValueError(f"no container named {ref!r}")
+    found = find_container(containers, ref)
+    if found is None:
+        raise ValueError(f"no container named {ref!r}")
+    return found
 
 
 class FeedState(enum.Enum):

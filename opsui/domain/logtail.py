@@ -109,11 +109,15 @@ class LogTail:
     def close(self) -> None:
         self._closed.set()
         self._wake.set()
+        self._close_streams()
+        self._status = FeedStatus(FeedState.ENDED, "closed")
+
+    def _close_streams(self) -> None:
+        """Close every open stream, waking its reader (from any thread)."""
         with self._lock:
             streams = [m.stream for m in self._members.values() if m.stream is not None]
         for stream in streams:
             stream.close()
-        self._status = FeedStatus(FeedState.ENDED, "closed")
 
     def wait_closed(self, timeout: float) -> bool:
         """For headless callers: True once the tail has nothing more to read."""
@@ -149,12 +153,9 @@ class LogTail:
         delay = self._backoff.next_delay()
         message = f"{exc}; retrying in {delay:.0f} s"
         if self._status.state is not FeedState.RECONNECTING:
-            self._mark_all(f"lost the engine: {exc}")
+            self._mark_feed(f"lost the engine: {exc}")
         self._status = FeedStatus(FeedState.RECONNECTING, message)
-        with self._lock:
-            streams = [m.stream for m in self._members.values() if m.stream is not None]
-        for stream in streams:  # half-dead streams would block their readers for long
-            stream.close()
+        self._close_streams()  # half-dead streams would block their readers for long
         self._closed.wait(delay)
 
     def _reconcile(self, engine: ContainerEngine, matches: list[Container], first: bool) -> None:
@@ -323,10 +324,11 @@ class LogTail:
         line = stamp_at(self._clock()) + b" " + clean(text, 400).encode()
         self._buffer.append(member.source, LineKind.MARKER, [line])
 
-    def _mark_all(self, text: str) -> None:
+    def _mark_feed(self, text: str) -> None:
+        """One marker for the whole feed (on its first present container, if any)."""
         with self._lock:
-            members = [m for m in self._members.values() if not m.removed]
-        for member in members[:1] or []:
+            member = next((m for m in self._members.values() if not m.removed), None)
+        if member is not None:
             self._mark(member, text)
 
 

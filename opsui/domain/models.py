@@ -99,6 +99,25 @@ class Container:
         return self.compose_project or ""
 
 
+def split_image(ref: str) -> tuple[str, str]:
+    """``[registry/]repo[:tag][@digest]`` -> ``(registry/repo, tag)``; the tag defaults to
+    ``latest``. A colon before the last slash is a registry port, not a tag."""
+    name = ref.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name, tag = name.rsplit(":", 1)
+        return name, tag
+    return name, "latest"
+
+
+def find_container(containers: list[Container], ref: str) -> Container | None:
+    """``ref`` as an operator types it: a name, a full id, or an unambiguous id prefix."""
+    exact = [c for c in containers if ref in (c.name, c.id)]
+    if exact:
+        return exact[0]
+    prefixed = [c for c in containers if c.id.startswith(ref)]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
 @dataclass(frozen=True)
 class ContainerStats:
     """One resource sample of one container."""

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.history import Journal
 from opsui.domain.logfeed import APP_LABEL, RELEASE_LABEL
-from opsui.domain.models import Container, ContainerState
+from opsui.domain.models import Container, ContainerState, split_image
 from opsui.domain.operations.gate import ActionGate, ActionRequest, operator_identity
 from opsui.domain.operations.health_gate import GateSettings, wait_healthy
 from opsui.domain.operations.lock import DeployLock, LockHolder
@@ -59,8 +59,7 @@ class StepEvent:
 
 
 def plan_deploy(host: str, current: Container, tag: str, app: str | None = None) -> DeployPlan:
-    repository = current.image.rsplit(":", 1)[0] if ":" in current.image.rsplit("/", 1)[-1] \
-        else current.image
+    repository, _ = split_image(current.image)
     fixed_ports = any(p.host_port for p in current.ports)
     strategy = STOP_FIRST if fixed_ports else START_FIRST
     steps = ("lock", "pull", "create", *(("stop old",) if fixed_ports else ()), "start",
@@ -102,19 +101,17 @@ class Deployment:
         try:
             detail = action() or ""
         except OpsuiError as exc:
-            seconds = time.monotonic() - started
-            self._record_step(name, FAILED, seconds, str(exc))
-            self._report(StepEvent(name, FAILED, seconds, str(exc)))
+            self._ended(name, FAILED, time.monotonic() - started, str(exc))
             raise
-        seconds = time.monotonic() - started
-        self._record_step(name, OK, seconds, detail)
-        self._report(StepEvent(name, OK, seconds, detail))
+        self._ended(name, OK, time.monotonic() - started, detail)
         return detail
 
-    def _record_step(self, name: str, outcome: str, seconds: float, detail: str) -> None:
+    def _ended(self, name: str, outcome: str, seconds: float, detail: str) -> None:
+        """A step ended: into the journal, then to whoever watches."""
         self._journal.append({"type": "step", "release": self.release_id, "name": name,
                               "outcome": outcome, "seconds": round(seconds, 3),
                               "detail": clean(detail, 2000)})
+        self._report(StepEvent(name, outcome, seconds, detail))
 
     def request(self) -> ActionRequest:
         return ActionRequest(Action.DEPLOY, self.plan.host, self.plan.current.id,
@@ -126,7 +123,7 @@ class Deployment:
 
     def _run_under_lock(self) -> str:
         plan = self.plan
-        user, _, machine = operator().partition("@")
+        user, machine = operator_identity()
         holder = self._lock.acquire(LockHolder(user, machine, _now(), version=plan.version))
         if holder is not None:
             raise ActionRefused(f"{plan.app} is locked: {holder.describe()}",
@@ -160,10 +157,8 @@ class Deployment:
             self._step("start", lambda: engine.start(new_id))
             result = wait_healthy(engine, self._prober, new_id, self._gate,
                                   cancelled=self._cancelled)
-            self._record_step("health gate", OK if result.passed else FAILED, result.waited,
-                              result.reason)
-            self._report(StepEvent("health gate", OK if result.passed else FAILED,
-                                   result.waited, result.reason))
+            self._ended("health gate", OK if result.passed else FAILED, result.waited,
+                        result.reason)
             if not result.passed:
                 outcome = CANCELLED if result.reason == "cancelled" else FAILED
                 return self._undo(outcome, result.reason, old_stopped)
