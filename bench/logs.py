@@ -26,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -158,7 +159,6 @@ def main() -> int:
         name = f"{prefix}-live"
         producer(client, name, f"yes '{LINE}'")
         live_ingest(engine, name, options.live)
-        import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             key_latency(name, options.keys, Path(tmp))
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from docker.client import DockerClient
@@ -23,16 +23,20 @@ def engine(docker_client: DockerClient) -> DockerEngine:
     return DockerEngine(docker_client)
 
 
+@pytest.fixture
+def prober() -> Iterator[HttpHealthProber]:
+    probe = HttpHealthProber()
+    yield probe
+    probe.close()
+
+
 def test_a_healthy_release_passes_with_its_http_endpoint(
-        engine: DockerEngine, make_container: Callable[..., Container]) -> None:
+        engine: DockerEngine, prober: HttpHealthProber,
+        make_container: Callable[..., Container]) -> None:
     container = make_container(APP_HEALTHY, ports={"8080/tcp": ("127.0.0.1", None)})
     url = f"http://127.0.0.1:{host_port(container)}/api/health"
-    prober = HttpHealthProber()
-    try:
-        result = wait_healthy(engine, prober, str(container.id),
-                              GateSettings(timeout=30, urls=(url,), poll_seconds=0.2))
-    finally:
-        prober.close()
+    result = wait_healthy(engine, prober, str(container.id),
+                          GateSettings(timeout=30, urls=(url,), poll_seconds=0.2))
     assert result.passed, result.reason
 
 
@@ -54,15 +58,12 @@ def test_a_release_that_exits_at_once_fails_with_its_exit_code(
 
 
 def test_a_failing_http_check_times_out_naming_the_url(
-        engine: DockerEngine, make_container: Callable[..., Container]) -> None:
+        engine: DockerEngine, prober: HttpHealthProber,
+        make_container: Callable[..., Container]) -> None:
     container = make_container(APP_HEALTHY, ports={"8080/tcp": ("127.0.0.1", None)})
     url = f"http://127.0.0.1:{host_port(container)}/no/such/health"
-    prober = HttpHealthProber()
-    try:
-        result = wait_healthy(engine, prober, str(container.id),
-                              GateSettings(timeout=3, urls=(url,), poll_seconds=0.2))
-    finally:
-        prober.close()
+    result = wait_healthy(engine, prober, str(container.id),
+                          GateSettings(timeout=3, urls=(url,), poll_seconds=0.2))
     assert not result.passed and "/no/such/health" in result.reason
 
 

@@ -19,7 +19,6 @@ import pytest
 
 from opsui.backends.host_files import ShellHostFiles
 from opsui.backends.local import LocalRunner
-from opsui.backends.ssh_host import SshHost
 from opsui.domain.history import Journal
 from opsui.domain.operations.lock import DeployLock, LockHolder
 
@@ -36,11 +35,7 @@ def files(request: pytest.FixtureRequest, testbed: Testbed,
     if request.param == "local":
         yield ShellHostFiles(LocalRunner(), "local")
         return
-    config = tmp_path / "ssh_config"
-    config.write_text(f"Host {testbed.ssh_host}\n    IdentityFile {testbed.ssh_key}\n"
-                      "    IdentitiesOnly yes\n")
-    host = SshHost("bed", f"ssh://{testbed.ssh_user}@{testbed.ssh_host}:{testbed.ssh_port}",
-                   known_hosts=str(testbed.ssh_known_hosts), ssh_config=str(config))
+    host = testbed.opsui_ssh_host(tmp_path)
     host.connect()
     try:
         yield ShellHostFiles(host.runner, "bed")

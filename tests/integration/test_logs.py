@@ -15,7 +15,6 @@ import pytest
 from docker.models.containers import Container
 
 from opsui.backends.docker_engine import DockerEngine
-from opsui.backends.ssh_host import SshHost
 from opsui.cli_logs import ReconnectingEngine
 from opsui.domain.logbuffer import LineKind
 from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
@@ -154,12 +153,7 @@ def test_a_killed_engine_is_reconnected_and_nothing_is_lost_or_repeated(
 def test_a_cut_ssh_link_is_rebuilt_and_the_tail_resumes(
         testbed: Testbed, labelled: DockerResources, tails: Callable[..., LogTail],
         tmp_path: Path) -> None:
-    config = tmp_path / "ssh_config"
-    config.write_text(f"Host {testbed.ssh_host}\n    IdentityFile {testbed.ssh_key}\n"
-                      "    IdentitiesOnly yes\n")
-    provider = ReconnectingEngine(lambda: SshHost(
-        "bed", f"ssh://{testbed.ssh_user}@{testbed.ssh_host}:{testbed.ssh_port}",
-        known_hosts=str(testbed.ssh_known_hosts), ssh_config=str(config)))
+    provider = ReconnectingEngine(lambda: testbed.opsui_ssh_host(tmp_path))
     container = labelled.container(APP_HEALTHY, environment=TICK)
     try:
         tail = tails(provider, LogTarget(TargetKind.CONTAINER, (str(container.name),)))
