@@ -41,16 +41,43 @@ class HostConfig:
         return self.ssh is None
 
 
+DEFAULT_STATE_DIR = "/var/lib/opsui"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """How deploys and rollbacks of an app run: ``[deploy]``, overridden per app."""
+
+    state_dir: str = DEFAULT_STATE_DIR
+    """Folder on the host holding each app's journal and lock (shared by every operator)."""
+    retain: int = 3
+    """Previous releases whose containers are kept for rollback (a rollback target is
+    always kept on top of these)."""
+    known_good_seconds: float = 120.0
+    """A release that stays up and healthy this long after it took over is known good."""
+    gate_timeout: float = 60.0
+    """How long a new release may take to become healthy."""
+    settle_seconds: float = 5.0
+    """Without a health check or URLs: how long it must keep running to pass."""
+
+
 @dataclass(frozen=True)
 class AppConfig:
-    """An application on a host: which container or compose service, and its health URLs."""
+    """An application on a host: which container, compose service or Swarm service, its
+    image, health URLs, deploy settings and confirmation policy."""
 
     name: str
     host: str = LOCAL_HOST_NAME
     container: str | None = None
     service: str | None = None  # compose "project/service"
+    swarm_service: str | None = None
+    image: str | None = None
+    """Image repository deploys pick tags of; default: the running container's."""
     health_urls: tuple[str, ...] = ()
     health_timeout: float = 5.0
+    deploy: DeploySettings = DeploySettings()
+    confirm: Mapping[str, ConfirmPolicy] = field(default_factory=lambda: MappingProxyType({}))
+    """Per-action policies of this app, over the top-level ``[confirm]``."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +103,15 @@ class Config:
     """[logs] buffer_lines: lines a log pane keeps; older ones are dropped and counted."""
     log_tail_lines: int = 1000
     """[logs] tail_lines: history a log pane opens with (the "tail" window)."""
+    deploy: DeploySettings = DeploySettings()
+    """[deploy]: defaults for every app, and for ad hoc deploys of any container."""
 
     def host(self, name: str) -> HostConfig | None:
         return next((h for h in self.hosts if h.name == name), None)
+
+    def app(self, name: str, host: str | None = None) -> AppConfig | None:
+        return next((a for a in self.apps if a.name == name
+                     and (host is None or a.host == host)), None)
 
 
 def find_config(explicit: str | None, cwd: Path | None = None) -> Path | None:
@@ -112,10 +145,12 @@ def load_config(path: Path | None) -> Config:
 
 _TOP_KEYS = {
     "theme", "read_only", "refresh_seconds", "stats_seconds", "metrics_seconds",
-    "health_seconds", "confirm", "keys", "hosts", "apps", "ssh", "logs",
+    "health_seconds", "confirm", "keys", "hosts", "apps", "ssh", "logs", "deploy",
 }
 _HOST_KEYS = {"ssh", "docker_host", "read_only"}
-_APP_KEYS = {"host", "container", "service", "health_urls", "health_url", "health_timeout"}
+_DEPLOY_KEYS = {"state_dir", "retain", "known_good_seconds", "gate_timeout", "settle_seconds"}
+_APP_KEYS = {"host", "container", "service", "swarm_service", "image", "health_urls",
+             "health_url", "health_timeout", "confirm", *_DEPLOY_KEYS}
 
 
 class _Reader:
@@ -144,10 +179,11 @@ class _Reader:
             raise self.fail(path, "true or false", value)
         return value
 
-    def seconds(self, table: Mapping[str, Any], key: str, default: float) -> float:
+    def seconds(self, table: Mapping[str, Any], key: str, default: float,
+                path: str | None = None) -> float:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.fail(key, "a positive number of seconds", value)
+            raise self.fail(path or key, "a positive number of seconds", value)
         return float(value)
 
     def count(self, table: Mapping[str, Any], key: str, path: str, default: int,
@@ -172,6 +208,9 @@ class _Reader:
         self.check_keys(ssh, {"known_hosts", "config"}, "ssh.")
         logs = self.table(data.get("logs", {}), "logs")
         self.check_keys(logs, {"buffer_lines", "tail_lines"}, "logs.")
+        deploy_table = self.table(data.get("deploy", {}), "deploy")
+        self.check_keys(deploy_table, _DEPLOY_KEYS, "deploy.")
+        deploy = self.deploy_settings(deploy_table, "deploy.", DeploySettings())
         return Config(
             source=self.source,
             theme=theme,
@@ -183,7 +222,8 @@ class _Reader:
             confirm=MappingProxyType(self.confirmations(data.get("confirm", {}))),
             keys=MappingProxyType(self.keys(data.get("keys", {}))),
             hosts=self.hosts(data.get("hosts", {})),
-            apps=self.apps(data.get("apps", {})),
+            apps=self.apps(data.get("apps", {}), deploy),
+            deploy=deploy,
             known_hosts=self.text(ssh, "known_hosts", "ssh.known_hosts"),
             ssh_config=self.text(ssh, "config", "ssh.config"),
             log_buffer_lines=self.count(logs, "buffer_lines", "logs.buffer_lines",
@@ -192,18 +232,38 @@ class _Reader:
                                       Config.log_tail_lines, 0),
         )
 
-    def confirmations(self, value: object) -> dict[str, ConfirmPolicy]:
-        table = self.table(value, "confirm")
-        policies = dict(DEFAULT_CONFIRMATIONS)
+    def deploy_settings(self, table: Mapping[str, Any], prefix: str,
+                        defaults: DeploySettings) -> DeploySettings:
+        state_dir = self.text(table, "state_dir", f"{prefix}state_dir") or defaults.state_dir
+        if not state_dir.startswith("/"):
+            raise self.fail(f"{prefix}state_dir", "an absolute path on the host", state_dir)
+        return DeploySettings(
+            state_dir=state_dir,
+            retain=self.count(table, "retain", f"{prefix}retain", defaults.retain, 1),
+            known_good_seconds=self.seconds(table, "known_good_seconds",
+                                            defaults.known_good_seconds,
+                                            f"{prefix}known_good_seconds"),
+            gate_timeout=self.seconds(table, "gate_timeout", defaults.gate_timeout,
+                                      f"{prefix}gate_timeout"),
+            settle_seconds=self.seconds(table, "settle_seconds", defaults.settle_seconds,
+                                        f"{prefix}settle_seconds"),
+        )
+
+    def confirmations(self, value: object, prefix: str = "confirm",
+                      base: Mapping[str, ConfirmPolicy] = DEFAULT_CONFIRMATIONS
+                      ) -> dict[str, ConfirmPolicy]:
+        table = self.table(value, prefix)
+        policies = dict(base)
         choices = ", ".join(f'"{p.value}"' for p in ConfirmPolicy)
         for action, raw in table.items():
             if action not in DEFAULT_CONFIRMATIONS:
                 known = ", ".join(sorted(DEFAULT_CONFIRMATIONS))
-                raise self.fail(f"confirm.{action}", f"an action name ({known})", "unknown action")
+                raise self.fail(f"{prefix}.{action}", f"an action name ({known})",
+                                "unknown action")
             try:
                 policies[action] = ConfirmPolicy(raw)
             except ValueError:
-                raise self.fail(f"confirm.{action}", f"one of {choices}", raw) from None
+                raise self.fail(f"{prefix}.{action}", f"one of {choices}", raw) from None
         return policies
 
     def keys(self, value: object) -> dict[str, str]:
@@ -237,7 +297,7 @@ class _Reader:
             hosts.append(HostConfig(LOCAL_HOST_NAME))
         return tuple(hosts)
 
-    def apps(self, value: object) -> tuple[AppConfig, ...]:
+    def apps(self, value: object, deploy: DeploySettings) -> tuple[AppConfig, ...]:
         table = self.table(value, "apps")
         apps: list[AppConfig] = []
         for name, raw in table.items():
@@ -254,14 +314,25 @@ class _Reader:
             service = self.text(entry, "service", f"apps.{name}.service")
             if service is not None and "/" not in service:
                 raise self.fail(f"apps.{name}.service", 'a compose "project/service"', service)
+            container = self.text(entry, "container", f"apps.{name}.container")
+            swarm = self.text(entry, "swarm_service", f"apps.{name}.swarm_service")
+            if sum(x is not None for x in (container, service, swarm)) > 1:
+                raise self.fail(f"apps.{name}",
+                                "only one of 'container', 'service' and 'swarm_service'")
             apps.append(
                 AppConfig(
                     name=name,
                     host=self.text(entry, "host", f"apps.{name}.host") or LOCAL_HOST_NAME,
-                    container=self.text(entry, "container", f"apps.{name}.container"),
+                    container=container,
                     service=service,
+                    swarm_service=swarm,
+                    image=self.text(entry, "image", f"apps.{name}.image"),
                     health_urls=tuple(urls),
-                    health_timeout=self.seconds(entry, "health_timeout", 5.0),
+                    health_timeout=self.seconds(entry, "health_timeout", 5.0,
+                                                f"apps.{name}.health_timeout"),
+                    deploy=self.deploy_settings(entry, f"apps.{name}.", deploy),
+                    confirm=MappingProxyType(self.confirmations(
+                        entry.get("confirm", {}), f"apps.{name}.confirm", {})),
                 )
             )
         return tuple(apps)

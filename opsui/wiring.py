@@ -43,6 +43,7 @@ def build_gate(config: Config, hosts: Sequence[HostConfig], read_only: bool) -> 
         confirm=config.confirm,
         read_only=read_only or config.read_only,
         read_only_hosts=frozenset(h.name for h in hosts if h.read_only),
+        app_confirm={app.name: app.confirm for app in config.apps if app.confirm},
     )
 
 
@@ -118,6 +119,7 @@ def build_monitor_factory(
                 gate,
                 settings,
                 apps=[app for app in config.apps if app.host == host.name],
+                config=config,
             )
             for host in hosts
         ]

@@ -9,11 +9,24 @@ last line, which :func:`parse_journal` counts and skips instead of failing on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsui.domain.errors import ActionRefused
 from opsui.domain.ports import HostFiles
+
+_SAFE_APP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def app_folder(state_dir: str, app: str) -> str:
+    """The app's folder in the host's state folder. App names come from opsui.toml or
+    from container names; one that could leave the folder (``..``, ``/``) is refused."""
+    if not _SAFE_APP.fullmatch(app) or ".." in app:
+        raise ActionRefused(f"'{app[:60]}' cannot name an app's state folder",
+                            hint="App names are letters, digits, '_', '.' and '-'.")
+    return f"{state_dir.rstrip('/')}/{app}"
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
@@ -52,7 +65,7 @@ class Journal:
 
     def __init__(self, files: HostFiles, state_dir: str, app: str) -> None:
         self._files = files
-        self.path = f"{state_dir.rstrip('/')}/{app}/journal.jsonl"
+        self.path = f"{app_folder(state_dir, app)}/journal.jsonl"
 
     def append(self, record: Mapping[str, Any]) -> None:
         self._files.append_record(self.path, encode_record(record))

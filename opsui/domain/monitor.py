@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from opsui.config import AppConfig
+from opsui.config import AppConfig, Config
 from opsui.domain.backoff import Backoff
 from opsui.domain.errors import (
     AuthFailed,
@@ -32,7 +32,7 @@ from opsui.domain.errors import (
     HostKeyUnknown,
     OpsuiError,
 )
-from opsui.domain.logfeed import LogTarget, LogWindow
+from opsui.domain.logfeed import APP_LABEL, LogTarget, LogWindow
 from opsui.domain.logtail import LogTail
 from opsui.domain.models import (
     Container,
@@ -45,6 +45,7 @@ from opsui.domain.models import (
     LinkState,
 )
 from opsui.domain.operations.container_actions import container_operation
+from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
@@ -189,8 +190,11 @@ class HostMonitor:
         gate: ActionGate,
         settings: MonitorSettings = MonitorSettings(),
         apps: Iterable[AppConfig] = (),
+        config: Config | None = None,
     ) -> None:
         self.connection = connection
+        self.config = config or Config(apps=tuple(apps))
+        """For deploys and rollbacks: [deploy] defaults and [apps] of this host."""
         self.name = connection.name
         self.listener = listener
         self.gate = gate
@@ -264,7 +268,15 @@ class HostMonitor:
         return self._guarded(lambda: self.engine().inspect(container_id))
 
     def request_for(self, action: Action, container: Container) -> ActionRequest:
-        return ActionRequest(action, self.name, container.id, container.name)
+        app = container.labels.get(APP_LABEL, "")
+        return ActionRequest(action, self.name, container.id, container.name, app=app)
+
+    def releases(self) -> AppReleases:
+        """Deploy, rollback, history and lock of this host's apps, over the live link."""
+        engine = self.engine()
+        connection = self.connection
+        return AppReleases(self.name, engine, connection.prober, connection.files, self.gate,
+                           self.config, connection.image_tags)
 
     def perform(self, request: ActionRequest, answer: bool | str | None) -> None:
         """Run a start/stop/restart through the gate, then re-read the container."""

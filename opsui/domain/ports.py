@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from opsui.domain.logbuffer import LogEntry
@@ -99,6 +100,18 @@ class ContainerEngine(Protocol):
 
     def rename(self, container_id: str, name: str) -> None: ...
 
+    def remove(self, container_id: str) -> None:
+        """Remove a stopped container (retention of kept releases)."""
+        ...
+
+    def image_exists(self, ref: str) -> bool:
+        """Whether ``ref`` (an image id, ``repo@digest`` or ``repo:tag``) is on the host."""
+        ...
+
+    def local_tags(self, repository: str) -> list[LocalImage]:
+        """Tags of ``repository`` already on the host, newest first."""
+        ...
+
     def start(self, container_id: str) -> None: ...
 
     def stop(self, container_id: str, timeout: int = 10) -> None: ...
@@ -106,6 +119,24 @@ class ContainerEngine(Protocol):
     def restart(self, container_id: str, timeout: int = 10) -> None: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """One tag of an image repository present on a host."""
+
+    tag: str
+    image_id: str
+    created: datetime | None = None
+
+
+class ImageTags(Protocol):
+    """Tags of an image repository in its registry, read as the host reaches it."""
+
+    def tags(self, image: str) -> list[LocalImage]:
+        """Tags of ``image``'s repository (``[registry/]repo[:tag]``), newest first where
+        the registry says when each was built. Raises ActionFailed (registry down, auth)."""
+        ...
 
 
 class MetricsSource(Protocol):
@@ -184,5 +215,15 @@ class HostConnection(Protocol):
 
     @property
     def runner(self) -> CommandRunner: ...
+
+    @property
+    def files(self) -> HostFiles:
+        """The host's state folder (deploy journal and lock), through ``runner``."""
+        ...
+
+    @property
+    def image_tags(self) -> ImageTags:
+        """Registry tags, read from the host's side of the network."""
+        ...
 
     def close(self) -> None: ...

@@ -21,8 +21,8 @@ PG_REPO=opsui-test/postgres
 PG_TAG=15
 PG_VERSION=15
 # tag -> build mode of the app image (see images/app/Dockerfile)
-declare -A APP_MODES=([1.0.0]=healthy [2.0.0]=healthy [3.0.0]=unhealthy [4.0.0]=crash)
-APP_TAGS=(1.0.0 2.0.0 3.0.0 4.0.0)
+declare -A APP_MODES=([1.0.0]=healthy [2.0.0]=healthy [3.0.0]=unhealthy [4.0.0]=crash [5.0.0]=healthy)
+APP_TAGS=(1.0.0 2.0.0 3.0.0 4.0.0 5.0.0)
 
 ensure_packages() {
   local missing=() p

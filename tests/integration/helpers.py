@@ -27,12 +27,13 @@ TEST_LABEL_KEY = "opsui.test"
 TEST_LABELS: Mapping[str, str] = {TEST_LABEL_KEY: "1"}
 
 APP_IMAGE = "opsui-test/app"
-#: 1.0.0 and 2.0.0 become healthy, 3.0.0 never does, 4.0.0 exits with code 3 at once.
-APP_TAGS = ("1.0.0", "2.0.0", "3.0.0", "4.0.0")
+#: 1.0.0, 2.0.0 and 5.0.0 become healthy, 3.0.0 never does, 4.0.0 exits with code 3 at once.
+APP_TAGS = ("1.0.0", "2.0.0", "3.0.0", "4.0.0", "5.0.0")
 APP_HEALTHY = f"{APP_IMAGE}:1.0.0"
 APP_HEALTHY_V2 = f"{APP_IMAGE}:2.0.0"
 APP_UNHEALTHY = f"{APP_IMAGE}:3.0.0"
 APP_CRASHING = f"{APP_IMAGE}:4.0.0"
+APP_HEALTHY_V5 = f"{APP_IMAGE}:5.0.0"
 APP_CRASH_EXIT_CODE = 3
 APP_PORT = 8080
 POSTGRES_IMAGE = "opsui-test/postgres:15"

@@ -19,10 +19,13 @@ from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.history import Journal
 from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, Action, ConfirmPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_OUTCOMES = frozenset({"ok", "failed", "cancelled", "rolled back", "interrupted"})
+"""An action that returns one of these (a deploy's outcome) is audited with it."""
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,14 @@ class ActionRequest:
     host: str
     target_id: str
     target_name: str
+    app: str = ""
+    """The app it belongs to, when known: its own confirmation policy applies."""
+    detail: str = ""
+    """A few words of what exactly (``to 2.0.0``), for the question and the audit line."""
 
     def describe(self) -> str:
-        return f"{self.action.value} {self.target_name} on {self.host}"
+        detail = f" {self.detail}" if self.detail else ""
+        return f"{self.action.value} {self.target_name}{detail} on {self.host}"
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,31 @@ class AuditRecord:
     machine: str
     started_at: datetime
     duration_s: float
-    outcome: str  # "ok" | "failed" | "refused"
+    outcome: str  # "ok" | "failed" | "refused" | "cancelled" (or a deploy's outcome)
     error: str = ""
 
 
 class AuditSink(Protocol):
     def record(self, entry: AuditRecord) -> None: ...
+
+
+@dataclass
+class JournalAudit:
+    """Audit records of one app, appended to its journal on the host (every operator
+    sees them), as well as to the process-wide sink."""
+
+    journal: Journal
+    also: AuditSink
+
+    def record(self, entry: AuditRecord) -> None:
+        self.also.record(entry)
+        self.journal.append({
+            "type": "action", "action": entry.request.action.value,
+            "host": entry.request.host, "target": entry.request.target_name,
+            "detail": entry.request.detail, "who": f"{entry.user}@{entry.machine}",
+            "at": entry.started_at.isoformat(timespec="seconds"),
+            "seconds": round(entry.duration_s, 3), "outcome": entry.outcome,
+            "error": entry.error[:2000]})
 
 
 @dataclass
@@ -108,8 +135,10 @@ class ActionGate:
         read_only: bool = False,
         read_only_hosts: frozenset[str] = frozenset(),
         audit: AuditSink | None = None,
+        app_confirm: Mapping[str, Mapping[str, ConfirmPolicy]] | None = None,
     ) -> None:
         self._confirm = confirm
+        self._app_confirm = app_confirm or {}
         self._read_only = read_only
         self._read_only_hosts = read_only_hosts
         self.audit: AuditSink = audit or MemoryAudit()
@@ -125,13 +154,18 @@ class ActionGate:
             return f"host '{request.host}' is read-only in opsui.toml"
         return None
 
+    def policy_for(self, request: ActionRequest) -> ConfirmPolicy:
+        """The app's own policy for the action, else the global one."""
+        own = self._app_confirm.get(request.app, {}).get(request.action.value)
+        return own or self._confirm.get(request.action.value, ConfirmPolicy.YES)
+
     def confirmation_for(self, request: ActionRequest) -> Confirmation:
         """What to ask; raises ActionRefused when the action is not allowed at all."""
         reason = self.refusal(request)
         if reason:
             raise ActionRefused(f"Refused to {request.describe()}: {reason}.",
                                 hint="Run without --read-only, or change read_only in opsui.toml.")
-        policy = self._confirm.get(request.action.value, ConfirmPolicy.YES)
+        policy = self.policy_for(request)
         if policy is ConfirmPolicy.TYPE:
             question = (f"{request.action.value.capitalize()} {request.target_name} on "
                         f"{request.host}? Type '{request.target_name}' to confirm.")
@@ -141,15 +175,22 @@ class ActionGate:
         return Confirmation(request, policy, question)
 
     def execute(self, request: ActionRequest, answer: bool | str | None,
-                run: Callable[[], T]) -> T:
-        """Check the answer against the policy, run the action, record the outcome."""
+                run: Callable[[], T], journal: Journal | None = None) -> T:
+        """Check the answer against the policy, run the action, record the outcome (also
+        in ``journal``, the app's journal on the host, when given)."""
         user, machine = operator_identity()
         started = datetime.now(UTC)
         clock = time.monotonic()
+        sink: AuditSink = self.audit if journal is None else JournalAudit(journal, self.audit)
 
         def record(outcome: str, error: str = "") -> None:
-            self.audit.record(AuditRecord(request, user, machine, started,
-                                          time.monotonic() - clock, outcome, error))
+            entry = AuditRecord(request, user, machine, started, time.monotonic() - clock,
+                                outcome, error)
+            try:
+                sink.record(entry)
+            except OpsuiError as exc:  # the host's journal is unwritable: still say so
+                log.warning("audit to the host journal failed: %s", exc)
+                self.audit.record(entry)
 
         try:
             confirmation = self.confirmation_for(request)
@@ -166,5 +207,8 @@ class ActionGate:
         except OpsuiError as exc:
             record("failed", str(exc))
             raise
-        record("ok")
+        except KeyboardInterrupt:
+            record("cancelled", "interrupted by the operator")
+            raise
+        record(result if isinstance(result, str) and result in _OUTCOMES else "ok")
         return result

@@ -8,8 +8,11 @@ by hand (``opsui lock APP --message ...``) freezes deploys; nobody waits on it.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import asdict, dataclass
 
+from opsui.domain.history import app_folder
 from opsui.domain.ports import HostFiles
 from opsui.domain.sanitize import clean
 
@@ -26,6 +29,26 @@ class LockHolder:
     message: str = ""
     manual: bool = False
     """Taken by hand (a freeze), not by a running deploy."""
+    release: str = ""
+    """The release a deploy or rollback holds it for."""
+    pid: int = 0
+    """The holding opsui process on ``machine`` (tells a dead holder from a live one)."""
+
+    def holder_is_dead(self) -> bool:
+        """True only when the holder was an opsui process on this machine that is gone.
+
+        A holder on another machine, or a freeze, is never judged dead: only its
+        owner (or an operator who checked) may break it.
+        """
+        if self.manual or not self.pid or self.machine != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def describe(self) -> str:
         what = "frozen by" if self.manual else "deploy by"
@@ -49,7 +72,12 @@ def _holder_from(data: bytes | None) -> LockHolder:
         user=clean(str(raw.get("user", "?")), 64), machine=clean(str(raw.get("machine", "?")), 128),
         taken_at=clean(str(raw.get("taken_at", "?")), 64),
         version=clean(str(raw.get("version", "")), 200),
-        message=clean(str(raw.get("message", "")), 500), manual=bool(raw.get("manual", False)))
+        message=clean(str(raw.get("message", "")), 500), manual=bool(raw.get("manual", False)),
+        release=clean(str(raw.get("release", "")), 100), pid=_int(raw.get("pid")))
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class DeployLock:
@@ -57,7 +85,7 @@ class DeployLock:
 
     def __init__(self, files: HostFiles, state_dir: str, app: str) -> None:
         self._files = files
-        self.path = f"{state_dir.rstrip('/')}/{app}/lock"
+        self.path = f"{app_folder(state_dir, app)}/lock"
 
     def acquire(self, holder: LockHolder) -> LockHolder | None:
         """Take the lock: None on success, else who holds it (nothing is waited on)."""

@@ -25,6 +25,8 @@ class Action(enum.Enum):
     MIGRATE = "migrate"
     BACKUP = "backup"
     RESTORE = "restore"
+    LOCK = "lock"
+    UNLOCK = "unlock"
 
 
 DEFAULT_CONFIRMATIONS = MappingProxyType(
@@ -37,5 +39,7 @@ DEFAULT_CONFIRMATIONS = MappingProxyType(
         Action.MIGRATE.value: ConfirmPolicy.YES,
         Action.BACKUP.value: ConfirmPolicy.YES,
         Action.RESTORE.value: ConfirmPolicy.TYPE,
+        Action.LOCK.value: ConfirmPolicy.YES,
+        Action.UNLOCK.value: ConfirmPolicy.YES,
     }
 )

@@ -1,0 +1,365 @@
+"""Deploy, rollback, history, lock and recovery of the apps on one host: one entry point.
+
+The TUI and the CLI both come here, so ``opsui deploy`` and the deploy key share the
+same plans, the same gate (read-only mode, confirmation policy, audit), the same lock
+and the same journal on the host. Every method blocks: the UI calls them from worker
+threads. A plan is made first (it reads, never changes) so the confirmation can show
+what will happen; running it re-checks everything through the gate.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from opsui.config import Config
+from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.history import Journal
+from opsui.domain.logfeed import RELEASE_LABEL
+from opsui.domain.models import Container, ContainerState, Health, split_image
+from opsui.domain.operations.app_spec import AppSpec, resolve_app
+from opsui.domain.operations.deploy import Deployment, DeployPlan, plan_deploy
+from opsui.domain.operations.gate import ActionGate, ActionRequest
+from opsui.domain.operations.lock import DeployLock, LockHolder
+from opsui.domain.operations.policy import Action
+from opsui.domain.operations.recovery import Recovery, RecoveryPlan, plan_recovery
+from opsui.domain.operations.release_run import (
+    DIGEST_LABEL,
+    ReleaseRun,
+    Report,
+    now_iso,
+)
+from opsui.domain.operations.retention import prune, prune_candidates
+from opsui.domain.operations.rollback import Rollback, RollbackPlan, plan_rollback
+from opsui.domain.ports import ContainerEngine, HealthProber, HostFiles, ImageTags, LocalImage
+from opsui.domain.releases import (
+    ADOPT,
+    OK,
+    AuditLine,
+    Release,
+    audit_lines,
+    current_release,
+    fold_releases,
+    rollback_target,
+    unfinished,
+)
+from opsui.domain.sanitize import clean
+
+ACTIVE_RELEASES: set[str] = set()
+"""Releases this process is making now: their lock is not stale even though the holder
+pid is this one (a TUI that lost the link mid-deploy keeps running)."""
+
+
+@dataclass(frozen=True)
+class TagChoice:
+    """One entry of the tag picker."""
+
+    tag: str
+    created: datetime | None
+    on_host: bool
+    in_registry: bool
+    current: bool
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    """What the history screen and ``opsui history`` show of one app."""
+
+    app: AppSpec
+    releases: tuple[Release, ...]
+    """Oldest first, as journaled."""
+    audit: tuple[AuditLine, ...]
+    lock: LockHolder | None
+    serving: Container | None
+    current: Release | None
+    target: Release | None
+    """Where a rollback would go now."""
+    torn: int
+
+    @property
+    def newest_first(self) -> list[Release]:
+        return list(reversed(self.releases))
+
+    @property
+    def interrupted(self) -> Release | None:
+        """The newest unfinished release nobody is making any more (its lock is gone,
+        or held by a dead opsui on this machine)."""
+        for release in reversed(unfinished(list(self.releases))):
+            if release.id in ACTIVE_RELEASES:
+                continue
+            if self.lock is None or self.lock.release != release.id or lock_is_stale(self.lock):
+                return release
+        return None
+
+    @property
+    def running(self) -> Release | None:
+        """An unfinished release whose holder may still be at work (another machine)."""
+        unfinished_now = unfinished(list(self.releases))
+        if not unfinished_now or self.lock is None:
+            return None
+        found = next((r for r in unfinished_now if r.id == self.lock.release), None)
+        return found if found is not None and found is not self.interrupted else None
+
+    @property
+    def frozen(self) -> bool:
+        return self.lock is not None and self.lock.manual
+
+
+def lock_is_stale(holder: LockHolder) -> bool:
+    if holder.pid == os.getpid() and not holder.manual:
+        return holder.release not in ACTIVE_RELEASES
+    return holder.holder_is_dead()
+
+
+class AppReleases:
+    """The release operations of one host's apps (configured, or any container ad hoc)."""
+
+    def __init__(self, host: str, engine: ContainerEngine, prober: HealthProber | None,
+                 files: HostFiles, gate: ActionGate, config: Config,
+                 tags: ImageTags | None = None) -> None:
+        self.host = host
+        self._engine = engine
+        self._prober = prober
+        self._files = files
+        self._gate = gate
+        self._config = config
+        self._tags = tags
+
+    # -- reading ----------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> AppSpec:
+        return resolve_app(self._config, self.host, ref, self._engine.list_containers())
+
+    def journal(self, app: AppSpec) -> Journal:
+        return Journal(self._files, app.settings.state_dir, app.name)
+
+    def lock_of(self, app: AppSpec) -> DeployLock:
+        return DeployLock(self._files, app.settings.state_dir, app.name)
+
+    def status(self, app: AppSpec, *, mark_good: bool = True) -> AppStatus:
+        """History, lock and serving container; marks the current release known good
+        when it has stayed up and healthy long enough (nobody has to be watching)."""
+        containers = self._engine.list_containers()
+        read = self.journal(app).read()
+        releases = fold_releases(read.records)
+        serving = app.serving(containers)
+        if serving is not None:
+            serving = self._engine.get_container(serving.id) or serving
+        current = current_release(releases)
+        if mark_good and self._mark_known_good(app, current, serving):
+            assert current is not None
+            releases = [replace(r, known_good=True) if r.id == current.id else r
+                        for r in releases]
+            current = current_release(releases)
+        return AppStatus(app, tuple(releases), tuple(audit_lines(read.records)),
+                         self.lock_of(app).holder(), serving, current,
+                         rollback_target(releases, current), read.torn)
+
+    def _mark_known_good(self, app: AppSpec, current: Release | None,
+                         serving: Container | None) -> bool:
+        if current is None or current.known_good or serving is None:
+            return False
+        if current.container_id and current.container_id != serving.id:
+            return False
+        if serving.state is not ContainerState.RUNNING or serving.health in (
+                Health.UNHEALTHY, Health.STARTING) or serving.started_at is None:
+            return False
+        up = (datetime.now(UTC) - serving.started_at).total_seconds()
+        if up < app.settings.known_good_seconds:
+            return False
+        self.journal(app).append({"type": "good", "release": current.id, "at": now_iso(),
+                                  "container": serving.id, "up_seconds": round(up)})
+        return True
+
+    def tag_choices(self, app: AppSpec) -> list[TagChoice]:
+        """Registry tags and tags already on the host, newest first, current marked.
+
+        A registry that cannot be read leaves the host's own tags (and typing one)."""
+        serving = self.status(app, mark_good=False).serving
+        repository = app.image or (split_image(serving.image)[0] if serving else "")
+        if not repository:
+            raise ActionRefused(f"{app.name}: no image repository known",
+                                hint=f"Set image under [apps.{app.name}] in opsui.toml.")
+        current_tag = split_image(serving.image)[1] if serving else ""
+        local = {image.tag: image for image in self._engine.local_tags(repository)}
+        remote: dict[str, LocalImage] = {}
+        if self._tags is not None:
+            try:
+                remote = {image.tag: image for image in self._tags.tags(repository)}
+            except OpsuiError:
+                remote = {}
+
+        def created(tag: str) -> datetime | None:
+            dates = [image.created for image in (remote.get(tag), local.get(tag))
+                     if image is not None and image.created is not None]
+            return dates[0] if dates else None
+
+        choices = [TagChoice(tag, created(tag), tag in local, tag in remote,
+                             tag == current_tag)
+                   for tag in dict.fromkeys([*remote, *local])]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(choices, key=lambda c: c.created or epoch, reverse=True)
+
+    # -- deploy -------------------------------------------------------------------------
+
+    def _serving(self, app: AppSpec) -> Container:
+        serving = app.serving(self._engine.list_containers())
+        if serving is None:
+            raise ActionRefused(f"{app.name}: no container of it on {self.host}",
+                                hint="Start one first; opsui deploys over a container.")
+        return serving
+
+    def plan_deploy(self, app: AppSpec, tag: str) -> DeployPlan:
+        tag = tag.strip()
+        if not tag or any(ch in tag for ch in "/@ \t") or len(tag) > 128:
+            raise ActionRefused(f"'{clean(tag, 60)}' is not an image tag",
+                                hint="A tag is like 2.1.0 or latest.")
+        serving = self._serving(app)
+        return plan_deploy(self.host, serving, tag, app.name, app.image)
+
+    def deploy(self, app: AppSpec, plan: DeployPlan, answer: bool | str | None,
+               report: Report | None = None,
+               cancelled: threading.Event | None = None) -> str:
+        run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
+                         cancelled=cancelled)
+        deployment = Deployment(plan, self._engine, self._prober, run, app.gate)
+        deployment.before_body = lambda: self._adopt(app, plan.current)
+        deployment.after_success = lambda: self._retain(app)
+        return self._tracked(run, lambda: deployment.run(self._gate, answer))
+
+    def _tracked(self, run: ReleaseRun, body: Callable[[], str]) -> str:
+        ACTIVE_RELEASES.add(run.release_id)
+        try:
+            return body()
+        finally:
+            ACTIVE_RELEASES.discard(run.release_id)
+
+    def _adopt(self, app: AppSpec, serving: Container) -> str:
+        """What serves before opsui's first deploy of an app becomes a release too, so
+        the first rollback has somewhere to go."""
+        releases = fold_releases(self.journal(app).read().records)
+        known = next((r for r in releases if r.container_id == serving.id), None)
+        labelled = serving.labels.get(RELEASE_LABEL, "")
+        if known is not None:
+            return known.id
+        if labelled and any(r.id == labelled for r in releases):
+            return labelled
+        run = ReleaseRun(self._files, app.settings.state_dir, app.name)
+        _, tag = split_image(serving.image)
+        run.begin(ADOPT, host=self.host, image=serving.image, version=tag,
+                  digest=serving.labels.get(DIGEST_LABEL, ""))
+        try:
+            image_id = self._engine.inspect(serving.id).image_id
+        except OpsuiError:
+            image_id = ""
+        run.note("container", id=serving.id, image_id=image_id)
+        run.finish(OK, f"{serving.name} was serving when opsui first deployed {app.name}")
+        self.status(app)  # known good at once if it has been up long enough
+        return run.release_id
+
+    def _retain(self, app: AppSpec) -> str:
+        status = self.status(app, mark_good=False)
+        protected = {c for c in (status.serving.id if status.serving else "",
+                                 status.target.container_id if status.target else "") if c}
+        doomed = prune_candidates(app, self._engine.list_containers(), list(status.releases),
+                                  app.settings.retain, protected)
+        return prune(self._engine, doomed)
+
+    # -- rollback -----------------------------------------------------------------------
+
+    def plan_rollback(self, app: AppSpec, to: str | None = None) -> RollbackPlan:
+        status = self.status(app)
+        serving = status.serving
+        if serving is None:
+            raise ActionRefused(f"{app.name}: no container of it on {self.host}")
+        target = status.target
+        if to:
+            target = next((r for r in reversed(status.releases)
+                           if r.id == to or (r.version == to and r.can_be_target)), None)
+            if target is None or target.outcome != OK:
+                raise ActionRefused(f"{app.name}: no release '{clean(to, 60)}' that ended ok",
+                                    hint="`opsui history APP` lists releases and outcomes.")
+            if target is status.current:
+                raise ActionRefused(f"{app.name}: {target.id} is the release serving now")
+        return plan_rollback(self.host, app.name, self._engine, serving, status.current,
+                             target)
+
+    def rollback(self, app: AppSpec, plan: RollbackPlan, answer: bool | str | None,
+                 report: Report | None = None,
+                 cancelled: threading.Event | None = None) -> str:
+        run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
+                         cancelled=cancelled)
+        rollback = Rollback(plan, self._engine, self._prober, run, app.gate)
+        rollback.after_success = lambda: self._retain(app)
+        return self._tracked(run, lambda: rollback.run(self._gate, answer))
+
+    # -- recovery -----------------------------------------------------------------------
+
+    def plan_recovery(self, app: AppSpec, choice: str, *, force: bool = False
+                      ) -> RecoveryPlan:
+        status = self.status(app, mark_good=False)
+        release = status.interrupted or (status.running if force else None)
+        if release is None:
+            running = status.running
+            if running is not None and status.lock is not None:
+                raise ActionRefused(
+                    f"{app.name}: release {running.id} may still be running: "
+                    f"{status.lock.describe()}",
+                    hint="Ask its owner; if that opsui is gone, recover with --force.")
+            raise ActionRefused(f"{app.name}: no interrupted release to recover")
+        holder = status.lock if status.lock is not None and (
+            status.lock.release == release.id or not status.lock.release) else None
+        if status.lock is not None and holder is None:
+            raise ActionRefused(f"{app.name} is locked: {status.lock.describe()}")
+        return plan_recovery(self.host, app.name, self._engine, release, holder, choice)
+
+    def recover(self, app: AppSpec, plan: RecoveryPlan, answer: bool | str | None,
+                report: Report | None = None,
+                cancelled: threading.Event | None = None) -> str:
+        run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
+                         cancelled=cancelled, release_id=plan.release.id)
+        recovery = Recovery(plan, self._engine, self._prober, run, app.gate)
+        return self._tracked(run, lambda: recovery.run(self._gate, answer))
+
+    # -- lock ---------------------------------------------------------------------------
+
+    def lock_request(self, app: AppSpec, action: Action, message: str = "") -> ActionRequest:
+        detail = f"({clean(message, 80)})" if message else ""
+        return ActionRequest(action, self.host, app.name, app.name, app=app.name,
+                             detail=detail)
+
+    def lock(self, app: AppSpec, message: str, answer: bool | str | None) -> LockHolder:
+        """Freeze deploys by hand: shown to every operator, never waited on."""
+        lock, journal = self.lock_of(app), self.journal(app)
+
+        def take() -> LockHolder:
+            run = ReleaseRun(self._files, app.settings.state_dir, app.name)
+            mine = replace(run.holder("", clean(message, 500)), manual=True, release="",
+                           pid=0)
+            held = lock.acquire(mine)
+            if held is not None:
+                raise ActionRefused(f"{app.name} is already locked: {held.describe()}")
+            return mine
+
+        return self._gate.execute(self.lock_request(app, Action.LOCK, message), answer, take,
+                                  journal=journal)
+
+    def unlock(self, app: AppSpec, answer: bool | str | None) -> LockHolder | None:
+        """Release the lock (a freeze, or a stale deploy lock); says whose it was."""
+        lock, journal = self.lock_of(app), self.journal(app)
+
+        def free() -> LockHolder | None:
+            held = lock.holder()
+            if held is None:
+                return None
+            if not held.manual and held.release in ACTIVE_RELEASES:
+                raise ActionRefused(f"{app.name}: a deploy in this opsui holds the lock",
+                                    hint="Cancel that deploy instead.")
+            lock.release()
+            return held
+
+        return self._gate.execute(self.lock_request(app, Action.UNLOCK), answer, free,
+                                  journal=journal)

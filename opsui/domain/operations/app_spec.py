@@ -1,0 +1,97 @@
+"""Which app an operator means, and the settings its deploys run with.
+
+An app is a ``[apps.NAME]`` entry of opsui.toml, or, with no config, any container:
+its name is the app's name, and deploys pick another tag of its image. Containers
+opsui deploys carry the ``opsui.app`` label, so the app is found again after a
+release replaced its container.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from opsui.config import AppConfig, Config, DeploySettings
+from opsui.domain.apps import app_matches
+from opsui.domain.errors import ActionRefused
+from opsui.domain.logfeed import APP_LABEL
+from opsui.domain.models import Container, ContainerState, find_container
+from opsui.domain.operations.health_gate import GateSettings
+
+_RELEASE_COPY = re.compile(r"\.(before-)?r\d{14}-[0-9a-f]{4}$")
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
+
+
+def is_release_copy(name: str) -> bool:
+    """A kept or not-yet-switched copy (``web.before-r2026...``, ``web.r2026...``)."""
+    return bool(_RELEASE_COPY.search(name))
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """A resolved app: its name, where it runs, and how its releases are made."""
+
+    name: str
+    host: str
+    settings: DeploySettings
+    gate: GateSettings
+    image: str | None = None
+    """Repository deploys pick tags of; None: the serving container's."""
+    swarm_service: str | None = None
+    config: AppConfig | None = None
+    """None for an ad hoc app (a container picked with no [apps] entry)."""
+
+    def owns(self, container: Container) -> bool:
+        """The app's containers: serving, kept for rollback, or failed copies."""
+        if container.labels.get(APP_LABEL) == self.name:
+            return True
+        if self.config is not None and (self.config.container or self.config.service):
+            if app_matches(self.config, container):
+                return True
+            name = self.config.container
+            return name is not None and container.name.startswith(f"{name}.")
+        return container.name == self.name or container.name.startswith(f"{self.name}.")
+
+    def serving(self, containers: list[Container]) -> Container | None:
+        """The container that serves the app now: a running one with the app's own name
+        first, else any running one of it, else the stopped one holding the name."""
+        own = [c for c in containers if self.owns(c)]
+        running = [c for c in own if c.state is ContainerState.RUNNING]
+        named = [c for c in own if not is_release_copy(c.name)]
+        for group in ([c for c in running if c in named], running, named):
+            if group:
+                return group[0]
+        return None
+
+
+def gate_settings(app: AppConfig | None, settings: DeploySettings) -> GateSettings:
+    return GateSettings(timeout=settings.gate_timeout,
+                        urls=app.health_urls if app else (),
+                        settle_seconds=settings.settle_seconds,
+                        probe_timeout=app.health_timeout if app else 5.0)
+
+
+def resolve_app(config: Config, host: str, ref: str, containers: list[Container]) -> AppSpec:
+    """``ref``: an app of opsui.toml on ``host``, or a container name or id (ad hoc)."""
+    app = config.app(ref, host)
+    if app is not None:
+        return AppSpec(app.name, host, app.deploy, gate_settings(app, app.deploy), app.image,
+                       app.swarm_service, app)
+    container = find_container(containers, ref)
+    if container is None:
+        raise ActionRefused(f"no app or container named '{ref}' on {host}",
+                            hint="Run `opsui ps` for container names, or add it under [apps] "
+                                 "in opsui.toml.")
+    labelled = container.labels.get(APP_LABEL)
+    if labelled:
+        app = config.app(labelled, host)
+        if app is not None:
+            return resolve_app(config, host, app.name, containers)
+    swarm = container.labels.get(SWARM_SERVICE_LABEL)
+    name = labelled or swarm or _base_name(container.name)
+    settings = config.deploy
+    return AppSpec(name, host, settings, gate_settings(None, settings), None, swarm, None)
+
+
+def _base_name(name: str) -> str:
+    return _RELEASE_COPY.sub("", name)

@@ -1,0 +1,184 @@
+"""An interrupted release (opsui killed, the link lost mid-deploy): finish it or undo it.
+
+Nothing is decided on its own. The next opsui shows the unfinished release and the lock
+it left, and the operator picks: **finish** (gate the new container, then switch to it)
+or **roll back** (stop the new one, make sure the old one runs under the app's name).
+Either takes over the stale lock only if it is still the one the release left, and
+writes the outcome of that same release, so the history reads as one story.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.deploy import post_mortem, stop_quietly, switch_names
+from opsui.domain.operations.gate import ActionGate, ActionRequest
+from opsui.domain.operations.health_gate import GateSettings, wait_healthy
+from opsui.domain.operations.lock import LockHolder
+from opsui.domain.operations.policy import Action
+from opsui.domain.operations.release_run import Cancelled, ReleaseRun
+from opsui.domain.ports import ContainerEngine, HealthProber
+from opsui.domain.releases import CANCELLED, FAILED, INTERRUPTED, OK, Release
+
+FINISH, ABORT = "finish", "rollback"
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    app: str
+    host: str
+    release: Release
+    choice: str
+    """FINISH or ABORT."""
+    name: str
+    """The name the serving container must hold."""
+    new: Container | None
+    old: Container | None
+    lock: LockHolder | None
+
+    @property
+    def last_step(self) -> str:
+        return self.release.steps[-1].name if self.release.steps else "(none)"
+
+    @property
+    def request(self) -> ActionRequest:
+        action = Action.DEPLOY if self.choice == FINISH else Action.ROLLBACK
+        verb = "finish" if self.choice == FINISH else "roll back"
+        return ActionRequest(action, self.host, self.release.id, self.app, app=self.app,
+                             detail=f"({verb} interrupted release {self.release.id})")
+
+
+def plan_recovery(host: str, app: str, engine: ContainerEngine, release: Release,
+                  lock: LockHolder | None, choice: str) -> RecoveryPlan:
+    new = engine.get_container(release.container_id) if release.container_id else None
+    old_id = str(release.extra.get("replaces_container") or "")
+    old = engine.get_container(old_id) if old_id else None
+    if choice == FINISH and new is None:
+        raise ActionRefused(f"{app}: release {release.id} has no new container to finish "
+                            "with", hint=f"Roll it back instead: opsui recover {app} --rollback")
+    if choice == ABORT and old is None:
+        raise ActionRefused(f"{app}: the container release {release.id} replaced is gone",
+                            hint="Finish the release instead, or deploy a known version.")
+    name = _app_name(old, new, release)
+    return RecoveryPlan(app, host, release, choice, name, new, old, lock)
+
+
+def _app_name(old: Container | None, new: Container | None, release: Release) -> str:
+    for candidate in (old, new):
+        if candidate is not None:
+            base = candidate.name
+            for suffix in (f".before-{release.id}", f".{release.id}"):
+                base = base.removesuffix(suffix)
+            return base
+    return str(release.extra.get("app") or "")
+
+
+class Recovery:
+    def __init__(self, plan: RecoveryPlan, engine: ContainerEngine,
+                 prober: HealthProber | None, run: ReleaseRun, gate: GateSettings) -> None:
+        self.plan = plan
+        self._engine = engine
+        self._prober = prober
+        self._run = run
+        self._gate = gate
+
+    def run(self, gate: ActionGate, answer: bool | str | None) -> str:
+        plan = self.plan
+        body = self._finish if plan.choice == FINISH else self._abort
+        return gate.execute(plan.request, answer,
+                            lambda: self._run.under_lock(plan.release.version, body,
+                                                         take_over=plan.lock
+                                                         or _NO_LOCK),
+                            journal=self._run.journal)
+
+    def _finish(self) -> str:
+        plan, engine, run = self.plan, self._engine, self._run
+        assert plan.new is not None
+        new_id = plan.new.id
+        try:
+            current = engine.get_container(new_id)
+            if current is not None and current.state is not ContainerState.RUNNING:
+                run.step("start", lambda: engine.start(new_id))
+            run.started("health gate")
+            result = wait_healthy(engine, self._prober, new_id, self._gate,
+                                  cancelled=run.cancelled)
+            run.ended("health gate", OK if result.passed else FAILED, result.waited,
+                      result.reason)
+            if not result.passed:
+                detail = result.reason + post_mortem(engine, new_id) + stop_quietly(engine,
+                                                                                    new_id)
+                detail += self._old_serves()
+                outcome = CANCELLED if result.reason == "cancelled" else FAILED
+                run.finish(outcome, f"finishing after the interruption: {detail}")
+                return outcome
+            run.step("switch", self._switch_to_new)
+        except Cancelled as exc:
+            run.finish(CANCELLED, str(exc))
+            return CANCELLED
+        except OpsuiError as exc:
+            run.finish(FAILED, f"finishing after the interruption: {exc}")
+            return FAILED
+        replaced = str(plan.release.extra.get("replaces") or "")
+        if plan.release.action == "rollback" and replaced:
+            run.journal.append({"type": "rolled_back", "release": replaced,
+                                "by": plan.release.id})
+        run.finish(OK, "finished after the interruption")
+        return OK
+
+    def _switch_to_new(self) -> str:
+        plan = self.plan
+        assert plan.new is not None
+        if plan.old is None:
+            self._engine.rename(plan.new.id, plan.name)
+            return f"{plan.new.name} renamed {plan.name}"
+        old = self._engine.get_container(plan.old.id) or plan.old
+        if old.name == f"{plan.name}.before-{plan.release.id}":  # the switch was half done
+            self._engine.rename(plan.new.id, plan.name)
+            return "completed the interrupted switch"
+        return switch_names(self._engine, old, plan.new.id, plan.name,
+                            f"{plan.name}.before-{plan.release.id}")
+
+    def _abort(self) -> str:
+        plan, run = self.plan, self._run
+        try:
+            detail = run.step("restore", self._restore)
+        except OpsuiError as exc:
+            run.finish(FAILED, f"rolling back after the interruption: {exc}")
+            return FAILED
+        run.finish(INTERRUPTED, f"interrupted at '{plan.last_step}'; rolled back: {detail}")
+        return INTERRUPTED
+
+    def _restore(self) -> str:
+        plan, engine = self.plan, self._engine
+        assert plan.old is not None
+        done: list[str] = []
+        if plan.new is not None and plan.new.id != plan.old.id:
+            new = engine.get_container(plan.new.id)
+            if new is not None and new.state is ContainerState.RUNNING:
+                engine.stop(new.id)
+                done.append(f"stopped {new.name}")
+            if new is not None and new.name == plan.name:
+                engine.rename(new.id, f"{plan.name}.{plan.release.id}")
+        done.append(self._old_serves())
+        return "; ".join(d.strip() for d in done if d.strip())
+
+    def _old_serves(self) -> str:
+        """The container the release replaced runs again, under the app's name."""
+        plan, engine = self.plan, self._engine
+        if plan.old is None:
+            return ""
+        old = engine.get_container(plan.old.id)
+        if old is None:
+            return "\nthe old container is gone"
+        if old.name != plan.name:
+            engine.rename(old.id, plan.name)
+        if old.state is not ContainerState.RUNNING:
+            engine.start(old.id)
+            return f"\n{plan.name} ({old.image}) started again"
+        return f"\n{plan.name} ({old.image}) serves"
+
+
+_NO_LOCK = LockHolder("-", "-", "-", message="no lock was left")
+"""Stands for "the release left no lock": take-over then checks the lock is still free."""
