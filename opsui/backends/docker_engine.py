@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -48,6 +49,7 @@ from opsui.backends.docker_mapping import (
     detail_from_inspect,
 )
 from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
+from opsui.backends.registry import newest_first
 from opsui.domain.errors import (
     ActionFailed,
     ContainerGone,
@@ -56,6 +58,7 @@ from opsui.domain.errors import (
     OpsuiError,
 )
 from opsui.domain.models import Container, ContainerDetail, ContainerStats, split_image
+from opsui.domain.ports import LocalImage
 from opsui.domain.sanitize import clean
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -95,6 +98,18 @@ def connect_local(docker_host: str | None, timeout: float = 10) -> docker.Docker
 
 def _seconds(timeout: float) -> int:
     return max(1, math.ceil(timeout))
+
+
+def _tags_of(entry: Mapping[str, Any], repository: str) -> list[LocalImage]:
+    """The ``repository:tag`` names of one image-list entry as LocalImages."""
+    prefix = f"{repository}:"
+    created = entry.get("Created")
+    when = (datetime.fromtimestamp(created, UTC)
+            if isinstance(created, int) and created > 0 else None)
+    image_id = clean(str(entry.get("Id") or ""), 100)
+    return [LocalImage(clean(name[len(prefix):], 128), image_id, when)
+            for name in entry.get("RepoTags") or []
+            if isinstance(name, str) and name.startswith(prefix)]
 
 
 def describe_endpoint(docker_host: str | None) -> str:
@@ -397,6 +412,35 @@ class DockerEngine:
 
     def rename(self, container_id: str, name: str) -> None:
         self._call("rename", lambda: self._api.rename(container_id, name), container_id)
+
+    def remove(self, container_id: str) -> None:
+        """Remove a stopped container, keeping its volumes: retention prunes old
+        releases, and a running one or its data is never collateral (the engine refuses
+        a running container, which becomes ActionFailed)."""
+        self._call("remove", lambda: self._api.remove_container(
+            container_id, v=False, force=False), container_id)
+
+    def image_exists(self, ref: str) -> bool:
+        """Whether ``ref`` is on the host, so rollback knows it can boot without a pull."""
+        def look() -> bool:
+            try:
+                self._api.inspect_image(ref)  # type: ignore[no-untyped-call]
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as exc:  # e.g. an invalid reference
+                raise ActionFailed(f"inspect image {clean(ref, 200)}: "
+                                   f"{error_reason(exc)}") from None
+            return True
+
+        return self._call("inspect image", look)
+
+    def local_tags(self, repository: str) -> list[LocalImage]:
+        """Tags of ``repository`` on the host, newest first: the picker offers them
+        beside the registry's, since they deploy without a pull."""
+        entries = self._call("list images", lambda: self._api.images(name=repository))
+        found = [image for entry in entries if isinstance(entry, Mapping)
+                 for image in _tags_of(entry, repository)]
+        return newest_first(found)
 
     def close(self) -> None:
         with self._feeds_lock:

@@ -1,5 +1,6 @@
-"""The machine opsui runs on: its Docker engine, psutil metrics, direct HTTP probes and
-subprocesses, bundled as one :class:`opsui.domain.ports.HostConnection`.
+"""The machine opsui runs on: its Docker engine, psutil metrics, direct HTTP probes,
+subprocesses, state files through them and registry reads, bundled as one
+:class:`opsui.domain.ports.HostConnection`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import subprocess
 
 from opsui.backends.docker_engine import DockerEngine, connect_local, describe_endpoint
 from opsui.backends.health import HttpHealthProber
+from opsui.backends.host_files import ShellHostFiles
 from opsui.backends.metrics import PsutilMetrics
+from opsui.backends.registry import RegistryTags
 from opsui.domain.errors import HostError
 from opsui.domain.ports import CommandResult
 
@@ -75,6 +78,8 @@ class LocalHost:
         self._metrics: PsutilMetrics | None = None
         self._prober: HttpHealthProber | None = None
         self._runner: LocalRunner | None = None
+        self._files: ShellHostFiles | None = None
+        self._image_tags: RegistryTags | None = None
 
     def connect(self) -> None:
         self.close()
@@ -89,6 +94,8 @@ class LocalHost:
         self._metrics = metrics
         self._prober = HttpHealthProber()
         self._runner = LocalRunner()
+        self._files = ShellHostFiles(self._runner, self.name)
+        self._image_tags = RegistryTags()
 
     def is_alive(self) -> bool:
         """Connected and not closed: there is no link to lose locally (ping tells the rest)."""
@@ -122,9 +129,25 @@ class LocalHost:
         assert self._runner is not None
         return self._runner
 
+    @property
+    def files(self) -> ShellHostFiles:
+        """The state folder through the same shell scripts as over SSH, so the journal
+        and lock behave alike on every host."""
+        self._require()
+        assert self._files is not None
+        return self._files
+
+    @property
+    def image_tags(self) -> RegistryTags:
+        """Registry tags read straight from this machine, which is where its engine pulls."""
+        self._require()
+        assert self._image_tags is not None
+        return self._image_tags
+
     def close(self) -> None:
         engine, prober = self._engine, self._prober
         self._engine = self._metrics = self._prober = self._runner = None
+        self._files = self._image_tags = None
         if engine is not None:
             engine.close()
         if prober is not None:

@@ -3,9 +3,10 @@
 Everything for the host shares one :class:`SshConnection`: the Docker client (one
 dial-stdio channel per HTTP connection), container stats (one ``docker stats`` exec per
 tick), the /proc metrics (one exec per sample), the
-command runner, and HTTP health probes, which go through direct-tcpip channels so a
-URL such as ``http://127.0.0.1:8080/health`` means the *remote* loopback, as the
-design asks ("probed from the host").
+command runner (and the state files read through it), and HTTP: health probes and
+registry reads go through direct-tcpip channels, so a URL such as
+``http://127.0.0.1:8080/health`` means the *remote* loopback, as the design asks
+("probed from the host"), and a registry is asked the way the host's engine pulls.
 
 The health transport is httpx's own HTTPTransport with the network swapped out: an
 httpcore NetworkBackend whose ``connect_tcp`` opens a tunnel, and whose streams run
@@ -29,7 +30,9 @@ import paramiko
 from opsui.backends.docker_cli_stats import CliStats
 from opsui.backends.docker_engine import DockerEngine
 from opsui.backends.health import HttpHealthProber
+from opsui.backends.host_files import ShellHostFiles
 from opsui.backends.procfs import RemoteMetrics
+from opsui.backends.registry import RegistryTags
 from opsui.backends.ssh import SshConnection, SshTarget, resolve_target
 from opsui.backends.ssh_docker import DEFAULT_TIMEOUT, ssh_docker_client
 from opsui.domain.errors import HostError, HostUnreachable
@@ -212,6 +215,8 @@ class _Parts:
     engine: DockerEngine
     metrics: RemoteMetrics
     prober: HttpHealthProber
+    files: ShellHostFiles
+    image_tags: RegistryTags
 
 
 class SshHost:
@@ -253,7 +258,10 @@ class SshHost:
             engine = DockerEngine(client, endpoint=f"ssh://{clean(target.label, 200)}",
                                   max_stats_feeds=0, bulk_stats=CliStats(conn).sample)
             parts = _Parts(conn, engine, RemoteMetrics(conn),
-                           HttpHealthProber(transport=SshHttpTransport(conn)))
+                           HttpHealthProber(transport=SshHttpTransport(conn)),
+                           ShellHostFiles(conn, self.name),
+                           # A transport per lookup: the registry client closes it.
+                           RegistryTags(lambda: SshHttpTransport(conn)))
         except BaseException:
             conn.close()
             raise
@@ -292,6 +300,17 @@ class SshHost:
     @property
     def runner(self) -> SshConnection:
         return self._require().conn
+
+    @property
+    def files(self) -> ShellHostFiles:
+        """The state folder as shell scripts over this connection's exec channels."""
+        return self._require().files
+
+    @property
+    def image_tags(self) -> RegistryTags:
+        """Registry tags through tunnels from the host, bound to this connection (a
+        reconnect makes new ones)."""
+        return self._require().image_tags
 
     def close(self) -> None:
         with self._lock:
