@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsui import __version__
+from opsui.cli_releases import ReleaseCommands, add_release_commands
 from opsui.config import Config, HostConfig, find_config, load_config
 from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
 from opsui.domain.models import Container, find_container
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-v", "--invert", action="store_true", help="only lines NOT matching")
     logs.add_argument("-t", "--timestamps", action="store_true", help="show the engine's time")
 
+    add_release_commands(sub)
     sub.add_parser("check-config", help="validate opsui.toml and print what it resolves to")
     return parser
 
@@ -346,6 +348,24 @@ def _cmd_logs(context: Context) -> int:
                     invert=args.invert, capacity=config.log_buffer_lines)
 
 
+def _cmd_release(context: Context) -> int:
+    """deploy, rollback, history, tags, lock, unlock, recover: one host's AppReleases."""
+    host = _single_host(context)
+
+    def run(connection: HostConnection) -> int:
+        from opsui.domain.operations.app_releases import AppReleases
+
+        releases = AppReleases(host.name, connection.engine, connection.prober,
+                               connection.files, context.gate, context.config,
+                               connection.image_tags)
+        try:
+            return ReleaseCommands(releases, context.gate, context.args, _ask).run()
+        except ActionRefused as exc:
+            return _fail(exc, EXIT_FAILED)
+
+    return _with_connection(context, host, run)
+
+
 def _cmd_check_config(context: Context) -> int:
     config = context.config
     print(f"config: {config.source}")
@@ -368,6 +388,8 @@ _COMMANDS: dict[str, Callable[[Context], int]] = {
     "logs": _cmd_logs,
     "trust-host": _cmd_trust_host,
     "check-config": _cmd_check_config,
+    **{name: _cmd_release for name in ("deploy", "rollback", "history", "tags", "lock",
+                                       "unlock", "recover")},
 }
 
 

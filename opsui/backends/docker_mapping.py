@@ -310,4 +310,19 @@ def detail_from_inspect(data: Mapping[str, Any], now: datetime | None = None) ->
         health_failing_streak=int_or_none(health.get("FailingStreak")) or 0,
         restart_policy=_restart_policy(mapping_or_empty(data.get("HostConfig")).get("RestartPolicy")),
         image_id=clean(str(data.get("Image") or "")),
+        fixed_host_ports=_fixed_host_ports(
+            mapping_or_empty(data.get("HostConfig")).get("PortBindings")),
     )
+
+
+def _fixed_host_ports(bindings: object) -> tuple[str, ...]:
+    """``8080/tcp -> 127.0.0.1:8000`` for each binding to a chosen host port (not the
+    engine's pick): a second container could not bind those alongside."""
+    fixed: list[str] = []
+    for port, entries in (bindings.items() if isinstance(bindings, dict) else ()):
+        for entry in entries or ():
+            host_port = str(mapping_or_empty(entry).get("HostPort") or "")
+            if host_port and host_port != "0":
+                ip = str(mapping_or_empty(entry).get("HostIp") or "")
+                fixed.append(clean(f"{port} -> {ip + ':' if ip else ''}{host_port}", 80))
+    return tuple(fixed)

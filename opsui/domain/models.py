@@ -196,6 +196,8 @@ class ContainerDetail:
     health_failing_streak: int = 0
     restart_policy: str = ""
     image_id: str = ""
+    fixed_host_ports: tuple[str, ...] = ()
+    """Bindings to a host port the operator chose (not one the engine picked)."""
 
 
 class EventKind(enum.Enum):

@@ -44,8 +44,8 @@ from opsui.domain.models import (
     HttpHealth,
     LinkState,
 )
-from opsui.domain.operations.container_actions import container_operation
 from opsui.domain.operations.app_releases import AppReleases
+from opsui.domain.operations.container_actions import container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection

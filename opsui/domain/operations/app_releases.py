@@ -21,7 +21,12 @@ from opsui.domain.history import Journal
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, Health, split_image
 from opsui.domain.operations.app_spec import AppSpec, resolve_app
-from opsui.domain.operations.deploy import Deployment, DeployPlan, plan_deploy
+from opsui.domain.operations.deploy import (
+    Deployment,
+    DeployPlan,
+    needs_stop_first,
+    plan_deploy,
+)
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.operations.policy import Action
@@ -218,7 +223,8 @@ class AppReleases:
             raise ActionRefused(f"'{clean(tag, 60)}' is not an image tag",
                                 hint="A tag is like 2.1.0 or latest.")
         serving = self._serving(app)
-        return plan_deploy(self.host, serving, tag, app.name, app.image)
+        return plan_deploy(self.host, serving, tag, app.name, app.image,
+                           needs_stop_first(self._engine, serving))
 
     def deploy(self, app: AppSpec, plan: DeployPlan, answer: bool | str | None,
                report: Report | None = None,

@@ -59,15 +59,15 @@ class DeployPlan:
                              app=self.app, detail=f"to {self.version}")
 
 
-def fixed_host_ports(container: Container) -> bool:
-    """Published on a fixed host port: a second copy could not bind it alongside."""
-    return any(p.host_port for p in container.ports)
+def needs_stop_first(engine: ContainerEngine, container: Container) -> bool:
+    """Published on a host port the operator chose: a second copy could not bind it
+    alongside, so the old one must stop first (and start again if the new one fails)."""
+    return bool(engine.inspect(container.id).fixed_host_ports)
 
 
 def plan_deploy(host: str, current: Container, tag: str, app: str | None = None,
-                repository: str | None = None) -> DeployPlan:
+                repository: str | None = None, stop_first: bool = False) -> DeployPlan:
     repository = repository or split_image(current.image)[0]
-    stop_first = fixed_host_ports(current)
     steps = tuple(s for step in DEPLOY_STEPS
                   for s in (("stop old", step) if stop_first and step == "start" else (step,)))
     return DeployPlan(app or current.name, host, current, f"{repository}:{tag}", tag,

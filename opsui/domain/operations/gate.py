@@ -204,6 +204,9 @@ class ActionGate:
                                 if confirmation.policy is ConfirmPolicy.TYPE else "Answer yes.")
         try:
             result = run()
+        except ActionRefused as exc:  # refused by the action itself (the lock is held)
+            record("refused", str(exc))
+            raise
         except OpsuiError as exc:
             record("failed", str(exc))
             raise

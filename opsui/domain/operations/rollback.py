@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.deploy import (
-    fixed_host_ports,
+    needs_stop_first,
     post_mortem,
     stop_quietly,
     switch_names,
@@ -112,7 +112,7 @@ def plan_rollback(host: str, app: str, engine: ContainerEngine, current: Contain
         changes = env_changes(now_env, then_env)
     except OpsuiError:
         pass
-    strategy = STOP_FIRST if fixed_host_ports(current) else START_FIRST
+    strategy = STOP_FIRST if needs_stop_first(engine, current) else START_FIRST
     return RollbackPlan(app, host, current, current_release, target, kept, strategy, changes)
 
 

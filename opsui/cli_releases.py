@@ -1,0 +1,289 @@
+"""``opsui deploy|rollback|history|tags|lock|unlock|recover``: the release keys, headless.
+
+The same :class:`~opsui.domain.operations.app_releases.AppReleases` as the TUI, so
+scripts and CI share its plans, gate, lock and journal on the host. Steps stream to
+stderr as they end (stdout stays the result: text, or one JSON object with --json).
+Ctrl-C during a run cancels it cleanly (the run stops the new container, records
+"cancelled" and frees the lock); a second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from opsui.domain.operations.app_releases import AppReleases, AppStatus
+from opsui.domain.operations.app_spec import AppSpec
+from opsui.domain.operations.gate import ActionGate, ActionRequest
+from opsui.domain.operations.policy import Action, ConfirmPolicy
+from opsui.domain.operations.recovery import ABORT, FINISH
+from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.releases import OK, Release
+
+AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
+
+
+def add_release_commands(sub: Any) -> None:
+    """The subcommands, on the parser's subparsers."""
+    def confirmable(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--yes", action="store_true", help="confirm without asking")
+        cmd.add_argument("--confirm", metavar="NAME",
+                         help="the app's name, where policy asks to type it")
+        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+
+    deploy = sub.add_parser("deploy", help="deploy another tag of an app's image")
+    deploy.add_argument("app", help="app name from opsui.toml, or a container name")
+    deploy.add_argument("tag", help="image tag to deploy (see `opsui tags APP`)")
+    confirmable(deploy)
+    rollback = sub.add_parser("rollback", help="roll an app back (last known good release)")
+    rollback.add_argument("app")
+    rollback.add_argument("--to", metavar="RELEASE", help="release id or version to go to")
+    confirmable(rollback)
+    history = sub.add_parser("history", help="releases and actions of an app, newest first")
+    history.add_argument("app")
+    history.add_argument("--json", action="store_true")
+    history.add_argument("--steps", action="store_true", help="with each release's steps")
+    tags = sub.add_parser("tags", help="tags an app can be deployed to, newest first")
+    tags.add_argument("app")
+    tags.add_argument("--json", action="store_true")
+    lock = sub.add_parser("lock", help="freeze deploys of an app (everyone sees why)")
+    lock.add_argument("app")
+    lock.add_argument("--message", "-m", required=True, help="why: shown to every operator")
+    confirmable(lock)
+    unlock = sub.add_parser("unlock", help="lift a freeze, or a stale deploy lock")
+    unlock.add_argument("app")
+    confirmable(unlock)
+    recover = sub.add_parser("recover", help="finish or roll back an interrupted release")
+    recover.add_argument("app")
+    how = recover.add_mutually_exclusive_group(required=True)
+    how.add_argument("--finish", action="store_true", help="gate the new container, switch")
+    how.add_argument("--rollback", action="store_true", help="stop it, the old one serves")
+    recover.add_argument("--force", action="store_true",
+                         help="even if the lock's holder may still be running elsewhere")
+    confirmable(recover)
+
+
+class ReleaseCommands:
+    """One command against one host's :class:`AppReleases`."""
+
+    def __init__(self, releases: AppReleases, gate: ActionGate, args: argparse.Namespace,
+                 ask: AskAnswer) -> None:
+        self.releases = releases
+        self.gate = gate
+        self.args = args
+        self.ask = ask
+
+    def run(self) -> int:
+        app = self.releases.resolve(self.args.app)
+        command: Callable[[AppSpec], int] = getattr(self, f"_{self.args.command}")
+        return command(app)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _answer(self, request: ActionRequest) -> bool | str | None:
+        confirmation = self.gate.confirmation_for(request)  # read-only refuses here
+        answer: bool | str | None = self.args.confirm or (True if self.args.yes else None)
+        if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
+            answer = self.ask(confirmation.question, confirmation.policy,
+                              confirmation.expected_text)
+        return answer
+
+    def _say(self, text: str) -> None:
+        print(text, file=sys.stderr if self.args.json else sys.stdout, flush=True)
+
+    def _report(self, event: StepEvent) -> None:
+        if event.outcome is None or event.step == "outcome":
+            if event.step != "outcome":
+                print(f"  … {event.step}", file=sys.stderr, flush=True)
+            return
+        mark = "✓" if event.outcome == OK else "✗"
+        first = event.detail.splitlines()[0] if event.detail else ""
+        print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
+              file=sys.stderr, flush=True)
+
+    def _finish(self, app: AppSpec, what: str, outcome: str, **extra: Any) -> int:
+        status = self.releases.status(app, mark_good=False)
+        newest = status.newest_first[0] if status.releases else None
+        if self.args.json:
+            print(json.dumps({"app": app.name, "host": self.releases.host, "action": what,
+                              "outcome": outcome,
+                              "release": _release_json(newest) if newest else None, **extra},
+                             indent=2))
+        else:
+            reason = newest.reason if newest is not None else ""
+            print(f"{what} {app.name} on {self.releases.host}: {outcome}")
+            if outcome != OK and reason:
+                print(reason)
+        return 0 if outcome == OK else 1
+
+    # -- commands -----------------------------------------------------------------------
+
+    def _deploy(self, app: AppSpec) -> int:
+        plan = self.releases.plan_deploy(app, self.args.tag)
+        self._say(f"deploy {app.name} on {plan.host}: {plan.current.image} "
+                  f"{plan.current_digest or ''} -> {plan.image} ({plan.strategy})\n"
+                  f"  steps: {', '.join(plan.steps)}")
+        answer = self._answer(plan.request)
+        with cancellable() as cancelled:
+            outcome = self.releases.deploy(app, plan, answer, self._report, cancelled)
+        return self._finish(app, "deploy", outcome)
+
+    def _rollback(self, app: AppSpec) -> int:
+        plan = self.releases.plan_rollback(app, self.args.to)
+        age = plan.age_seconds()
+        self._say(f"rollback {app.name} on {plan.host}: {plan.current.image} -> "
+                  f"{plan.target.version} (release {plan.target.id}, "
+                  f"{plan.target.digest or plan.target.image_id}"
+                  f"{f', {_age(age)} old' if age is not None else ''}"
+                  f"{', known good' if plan.target.known_good else ''})\n"
+                  f"  boots: {plan.boots}; strategy: {plan.strategy}\n"
+                  f"  steps: {', '.join(plan.steps)}")
+        for change in plan.env_changes:
+            self._say(f"  env {change.key}: {change.current!r} -> {change.target!r}")
+        answer = self._answer(plan.request)
+        with cancellable() as cancelled:
+            outcome = self.releases.rollback(app, plan, answer, self._report, cancelled)
+        return self._finish(app, "rollback", outcome, target=plan.target.id)
+
+    def _recover(self, app: AppSpec) -> int:
+        choice = FINISH if self.args.finish else ABORT
+        plan = self.releases.plan_recovery(app, choice, force=self.args.force)
+        self._say(f"{choice} interrupted release {plan.release.id} of {app.name} "
+                  f"({plan.release.action} to {plan.release.version}, stopped after "
+                  f"'{plan.last_step}')")
+        answer = self._answer(plan.request)
+        with cancellable() as cancelled:
+            outcome = self.releases.recover(app, plan, answer, self._report, cancelled)
+        return self._finish(app, "recover", outcome)
+
+    def _lock(self, app: AppSpec) -> int:
+        request = self.releases.lock_request(app, Action.LOCK)
+        holder = self.releases.lock(app, self.args.message, self._answer(request))
+        if self.args.json:
+            print(json.dumps({"app": app.name, "locked": True, "holder": asdict(holder)}))
+        else:
+            print(f"{app.name}: {holder.describe()}")
+        return 0
+
+    def _unlock(self, app: AppSpec) -> int:
+        request = self.releases.lock_request(app, Action.UNLOCK)
+        holder = self.releases.unlock(app, self._answer(request))
+        if self.args.json:
+            print(json.dumps({"app": app.name, "locked": False,
+                              "was": asdict(holder) if holder else None}))
+        else:
+            print(f"{app.name}: unlocked" + (f" (was {holder.describe()})" if holder else
+                                             " (it was not locked)"))
+        return 0
+
+    def _history(self, app: AppSpec) -> int:
+        status = self.releases.status(app)
+        if self.args.json:
+            print(json.dumps(_status_json(status), indent=2))
+            return 0
+        print("\n".join(history_lines(status, steps=self.args.steps)))
+        return 0
+
+    def _tags(self, app: AppSpec) -> int:
+        choices = self.releases.tag_choices(app)
+        if self.args.json:
+            print(json.dumps([{**asdict(c), "created": c.created.isoformat()
+                               if c.created else None} for c in choices], indent=2))
+            return 0
+        for c in choices:
+            where = "+".join(w for w, on in (("host", c.on_host), ("registry", c.in_registry))
+                             if on)
+            when = c.created.strftime("%Y-%m-%d %H:%M") if c.created else "?"
+            print(f"{'*' if c.current else ' '} {c.tag:<24} {when:<17} {where}")
+        return 0
+
+
+def history_lines(status: AppStatus, *, steps: bool = False) -> list[str]:
+    """``opsui history`` as text: lock and interruptions first, then releases."""
+    lines: list[str] = []
+    if status.lock is not None:
+        lines.append(f"LOCKED: {status.lock.describe()}")
+    interrupted = status.interrupted
+    if interrupted is not None:
+        lines.append(f"INTERRUPTED: release {interrupted.id} ({interrupted.action} to "
+                     f"{interrupted.version}) stopped after "
+                     f"'{interrupted.steps[-1].name if interrupted.steps else 'start'}'; "
+                     f"`opsui recover {status.app.name} --finish` or `--rollback`")
+    if status.torn:
+        lines.append(f"({status.torn} torn journal line(s) skipped)")
+    for release in status.newest_first:
+        marks = "".join(m for m, on in (("*", release is status.current),
+                                        ("✓", release.known_good),
+                                        ("←", release is status.target)) if on)
+        lines.append(f"{marks:<3} {release.id}  {release.action:<8} {release.version:<12} "
+                     f"{release.shown_outcome:<12} {release.seconds:6.1f} s  "
+                     f"{release.started_at}  {release.who}")
+        if steps:
+            lines.extend(f"      {s.outcome:<6} {s.name:<14} {s.seconds:6.2f} s  "
+                         f"{s.detail.splitlines()[0] if s.detail else ''}"
+                         for s in release.steps)
+    if not status.releases:
+        lines.append(f"{status.app.name}: no releases recorded on {status.app.host} yet")
+    return lines
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _release_json(release: Release) -> dict[str, Any]:
+    data = asdict(release)
+    data.pop("extra", None)
+    data["shown_outcome"] = release.shown_outcome
+    data["seconds"] = round(release.seconds, 3)
+    return data
+
+
+def _status_json(status: AppStatus) -> dict[str, Any]:
+    return {
+        "app": status.app.name, "host": status.app.host,
+        "lock": asdict(status.lock) if status.lock else None,
+        "current": status.current.id if status.current else None,
+        "rollback_target": status.target.id if status.target else None,
+        "interrupted": status.interrupted.id if status.interrupted else None,
+        "releases": [_release_json(r) for r in status.newest_first],
+        "actions": [asdict(a) for a in reversed(status.audit)],
+        "torn_lines": status.torn,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+@contextmanager
+def cancellable() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the run to cancel (it cleans up and records it); a second
+    one interrupts at once."""
+    cancelled = threading.Event()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if cancelled.is_set():
+            raise KeyboardInterrupt
+        cancelled.set()
+        print("\n  cancelling: stopping the new container and freeing the lock "
+              "(Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield cancelled
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield cancelled
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
