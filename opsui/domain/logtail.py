@@ -9,6 +9,7 @@ What the operator sees in the buffer, as marker lines:
 
 * a container stops: "exited with code N"; it runs again: "restarted";
 * a new container takes over the identity: "replaced by NAME (release R)";
+* a deploy or rollback of the app starts or ends (from its journal on the host);
 * the engine or the SSH link goes away: the badge says reconnecting; once back, each
   stream resumes from the last timestamp it saw. Lines at that very instant that were
   already read are skipped, so nothing is lost or shown twice.
@@ -28,6 +29,7 @@ from opsui.domain.logfeed import RELEASE_LABEL, FeedState, FeedStatus, LogTarget
 from opsui.domain.logtime import since_argument, since_seconds_ago, stamp_at, stamp_of
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.ports import ContainerEngine, LogStream
+from opsui.domain.release_markers import ReleaseMarkers
 from opsui.domain.sanitize import clean
 
 EngineProvider = Callable[[], ContainerEngine]
@@ -70,8 +72,12 @@ class LogTail:
 
     def __init__(self, engine: EngineProvider, target: LogTarget, window: LogWindow, *,
                  follow: bool = True, capacity: int = DEFAULT_CAPACITY,
-                 poll_seconds: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+                 poll_seconds: float = 1.0, clock: Callable[[], float] = time.time,
+                 markers: ReleaseMarkers | None = None, marker_seconds: float = 3.0) -> None:
         self._engine = engine
+        self._markers = markers
+        self._marker_seconds = marker_seconds
+        self._markers_due = 0.0
         self._target = target
         self._window = window
         self._follow = follow
@@ -146,8 +152,22 @@ class LogTail:
                 self._finish_window()
                 return
             self._update_status()
+            self._mark_releases()
             self._wake.wait(self._poll)
             self._wake.clear()
+
+    def _mark_releases(self) -> None:
+        """Deploy/rollback markers from the journal, read every few seconds."""
+        now = time.monotonic()
+        if self._markers is None or now < self._markers_due:
+            return
+        self._markers_due = now + self._marker_seconds
+        try:
+            texts = self._markers.poll()
+        except OpsuiError:
+            return  # the tail matters more than its markers; the next read may work
+        for text in texts:
+            self._mark_feed(text)
 
     def _lost(self, exc: OpsuiError) -> None:
         delay = self._backoff.next_delay()

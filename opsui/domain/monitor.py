@@ -32,7 +32,7 @@ from opsui.domain.errors import (
     HostKeyUnknown,
     OpsuiError,
 )
-from opsui.domain.logfeed import APP_LABEL, LogTarget, LogWindow
+from opsui.domain.logfeed import APP_LABEL, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
 from opsui.domain.models import (
     Container,
@@ -45,10 +45,13 @@ from opsui.domain.models import (
     LinkState,
 )
 from opsui.domain.operations.app_releases import AppReleases
+from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.container_actions import container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
+from opsui.domain.release_markers import ReleaseMarkers
+from opsui.domain.releases import Release
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -261,8 +264,22 @@ class HostMonitor:
         rebuilds it, the tail finds the new engine and resumes.
         """
         window = window or LogWindow(tail=self.settings.log_tail_lines)
-        return LogTail(self.engine, target, window,
-                       capacity=self.settings.log_buffer_lines).start()
+        return LogTail(self.engine, target, window, capacity=self.settings.log_buffer_lines,
+                       markers=self._release_markers(target)).start()
+
+    def _release_markers(self, target: LogTarget) -> ReleaseMarkers | None:
+        """Markers from the journal of the app a container or app target is."""
+        if target.kind not in (TargetKind.APP, TargetKind.CONTAINER):
+            return None
+        found: list[AppSpec] = []
+
+        def history() -> list[Release]:
+            releases = self.releases()
+            if not found:
+                found.append(releases.resolve(target.names[0]))
+            return list(releases.status(found[0], mark_good=False).releases)
+
+        return ReleaseMarkers(history)
 
     def inspect(self, container_id: str) -> ContainerDetail:
         return self._guarded(lambda: self.engine().inspect(container_id))

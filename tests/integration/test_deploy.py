@@ -292,3 +292,59 @@ def test_a_stale_lock_left_without_details_still_refuses(
         host.close()
     old.reload()
     assert old.status == "running"
+
+
+def test_retention_removes_old_releases_but_never_the_rollback_target(
+        app_v1: Callable[..., Container], docker_client: DockerClient,
+        labelled: DockerResources, tmp_path: Path) -> None:
+    from opsui.backends.local import LocalHost
+
+    old = app_v1(ports={"8080/tcp": ("127.0.0.1", None)})
+    host = LocalHost("local")
+    host.connect()
+    try:
+        quick = releases_on(host, settings(tmp_path / "s", retain=1, known_good_seconds=1))
+        app = quick.resolve(str(old.name))
+        assert quick.deploy(app, quick.plan_deploy(app, "2.0.0"), True) == OK
+        wait_until(lambda: quick.status(app).current.known_good or None,  # type: ignore[union-attr]
+                   15.0, message="2.0.0 to be marked known good")
+        slow = releases_on(host, settings(tmp_path / "s", retain=1))
+        for tag in ("5.0.0", "1.0.0", "5.0.0"):
+            assert slow.deploy(app, slow.plan_deploy(app, tag), True) == OK
+        status = slow.status(app)
+    finally:
+        host.close()
+    adopt_tracked(labelled, docker_client, status)
+    present = {c.id for c in docker_client.containers.list(all=True)}
+    assert status.target is not None and status.target.version == "2.0.0"
+    assert status.target.container_id in present  # the known-good target stays
+    kept = [r for r in status.releases if r.container_id in present]
+    assert [r.version for r in kept] == ["2.0.0", "1.0.0", "5.0.0"]  # target + 1 + serving
+    assert "removed" in status.newest_first[0].reason
+
+
+def test_a_rollback_boots_the_image_when_only_the_kept_container_was_removed(
+        app_v1: Callable[..., Container], docker_client: DockerClient,
+        labelled: DockerResources, tmp_path: Path) -> None:
+    from opsui.backends.local import LocalHost
+
+    old = app_v1(ports={"8080/tcp": ("127.0.0.1", None)})
+    host = LocalHost("local")
+    host.connect()
+    try:
+        releases = releases_on(host, settings(tmp_path / "s"))
+        app = releases.resolve(str(old.name))
+        assert releases.deploy(app, releases.plan_deploy(app, "2.0.0"), True) == OK
+        old.remove(force=True)
+        plan = releases.plan_rollback(app)
+        assert plan.target_container is None and "image" in plan.boots
+        assert "create" in plan.steps
+        assert releases.rollback(app, plan, True) == OK
+        status = releases.status(app)
+    finally:
+        host.close()
+    adopt_tracked(labelled, docker_client, status)
+    serving = docker_client.containers.get(str(old.name))
+    labelled.track(serving)
+    assert '"1.0.0"' in version_served(host_port(serving))
+    assert serving.image.id == status.newest_first[0].image_id
