@@ -22,6 +22,7 @@ from opsui.config import Config, HostConfig, find_config, load_config
 from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
 from opsui.domain.models import Container, find_container
 from opsui.domain.monitor import BufferedListener, HostMonitor, MonitorListener
+from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.container_actions import CONTAINER_ACTIONS, container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action, ConfirmPolicy
@@ -353,8 +354,6 @@ def _cmd_release(context: Context) -> int:
     host = _single_host(context)
 
     def run(connection: HostConnection) -> int:
-        from opsui.domain.operations.app_releases import AppReleases
-
         releases = AppReleases(host.name, connection.engine, connection.prober,
                                connection.files, context.gate, context.config,
                                connection.image_tags)
