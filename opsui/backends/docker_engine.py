@@ -49,6 +49,7 @@ from opsui.backends.docker_mapping import (
     detail_from_inspect,
 )
 from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
+from opsui.backends.docker_swarm import DockerSwarm
 from opsui.backends.registry import newest_first
 from opsui.domain.errors import (
     ActionFailed,
@@ -441,6 +442,11 @@ class DockerEngine:
         found = [image for entry in entries if isinstance(entry, Mapping)
                  for image in _tags_of(entry, repository)]
         return newest_first(found)
+
+    @property
+    def swarm(self) -> DockerSwarm:
+        """This engine's Swarm services, over the same client (and so the same link)."""
+        return DockerSwarm(self._client)
 
     def close(self) -> None:
         with self._feeds_lock:

@@ -227,3 +227,85 @@ class HostConnection(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+SWARM_SETTLED_STATES = frozenset({"completed", "paused", "rollback_completed",
+                                  "rollback_paused"})
+"""Update states after which the engine changes nothing more by itself."""
+
+
+class Cancellation(Protocol):
+    """What a long wait needs of a ``threading.Event``: whether it is set, and a wait on
+    it that returns as soon as it is (so a cancelled wait never sleeps out its interval)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SwarmService:
+    """One Swarm service as a deploy or a rollback sees it; text already sanitised."""
+
+    id: str
+    name: str
+    image: str
+    """The spec's image, ``repo:tag@digest`` when the spec pins a digest."""
+    version: int
+    """The spec's version index: an update names it, so two writers never overwrite
+    each other's spec without noticing."""
+    labels: dict[str, str]
+    update_state: str = ""
+    """updating, completed, paused, rollback_started, rollback_completed, rollback_paused,
+    or "" when the service was never updated or its update has not started yet."""
+    update_message: str = ""
+    previous_image: str = ""
+    """The image of the spec a native rollback goes back to; "" when there is none (a
+    new service, or right after the engine rolled a failed update back)."""
+    running: int = 0
+    """Tasks running the current spec (its image and container labels)."""
+    desired: int = 0
+    task_errors: tuple[str, ...] = ()
+    """Why tasks of the service failed, as the engine said it, newest first."""
+
+    @property
+    def settled(self) -> bool:
+        """No update is in flight: the last one ended or paused, or (none recorded)
+        every task of the current spec runs."""
+        if self.update_state:
+            return self.update_state in SWARM_SETTLED_STATES
+        return self.running >= self.desired
+
+    @property
+    def in_rollback(self) -> bool:
+        """The engine rolls (or rolled) the last update back, by itself or when asked."""
+        return self.update_state.startswith("rollback_")
+
+
+class SwarmEngine(Protocol):
+    """The Swarm services of one host's engine, which must be a manager node.
+
+    Raises ActionRefused (not a manager), ActionFailed (no such service, the engine
+    refused the spec) or EngineUnavailable, never library exceptions.
+    """
+
+    def service(self, name: str) -> SwarmService | None:
+        """The service named (or with the id) ``name``; None when there is none."""
+        ...
+
+    def update_image(self, name: str, image: str,
+                     labels: dict[str, str] | None = None) -> None:
+        """Start a start-first rolling update of ``name`` to ``image`` that the engine
+        rolls back by itself when a new task fails; ``labels`` are added to the service
+        and its tasks' containers. Returns once the engine took the new spec."""
+        ...
+
+    def rollback(self, name: str) -> None:
+        """Ask the engine to go back to the service's previous spec (native rollback)."""
+        ...
+
+    def wait_update(self, name: str, timeout: float,
+                    cancelled: Cancellation) -> SwarmService:
+        """Poll until the service is :attr:`~SwarmService.settled`, ``timeout`` seconds
+        passed or ``cancelled`` is set, whichever comes first; the state then."""
+        ...
