@@ -27,6 +27,7 @@ from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.recovery import ABORT, FINISH
 from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
 from opsui.domain.releases import OK, Release
 
 AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
@@ -129,8 +130,9 @@ class ReleaseCommands:
 
     def _deploy(self, app: AppSpec) -> int:
         plan = self.releases.plan_deploy(app, self.args.tag)
-        self._say(f"deploy {app.name} on {plan.host}: {plan.current.image} "
-                  f"{plan.current_digest or ''} -> {plan.image} ({plan.strategy})\n"
+        digest = getattr(plan, "current_digest", "")
+        self._say(f"deploy {app.name} on {plan.host}: {plan.current_image} "
+                  f"{digest} -> {plan.image} ({plan.strategy})\n"
                   f"  steps: {', '.join(plan.steps)}")
         answer = self._answer(plan.request)
         with cancellable() as cancelled:
@@ -139,6 +141,14 @@ class ReleaseCommands:
 
     def _rollback(self, app: AppSpec) -> int:
         plan = self.releases.plan_rollback(app, self.args.to)
+        if isinstance(plan, SwarmRollbackPlan):
+            self._say(f"rollback {app.name} on {plan.host}: service {plan.service_name} "
+                      f"{plan.current_image} -> {plan.target_image} (its previous spec)\n"
+                      f"  steps: {', '.join(plan.steps)}")
+            answer = self._answer(plan.request)
+            with cancellable() as cancelled:
+                outcome = self.releases.rollback(app, plan, answer, self._report, cancelled)
+            return self._finish(app, "rollback", outcome, target=plan.target_release)
         age = plan.age_seconds()
         self._say(f"rollback {app.name} on {plan.host}: {plan.current.image} -> "
                   f"{plan.target.version} (release {plan.target.id}, "

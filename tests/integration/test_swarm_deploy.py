@@ -175,3 +175,36 @@ def test_a_cancelled_deploy_asks_the_engine_to_roll_back(
     assert after.update_state == "rollback_completed"
     [release] = releases_of(tmp_path, before.name)
     assert release.outcome == CANCELLED and "asked the engine to roll back" in release.reason
+
+
+def test_opsui_deploy_and_rollback_commands_drive_a_swarm_app(
+        service_v1: Callable[[], SwarmService], swarm: DockerClient, testbed: Testbed,
+        tmp_path: Path) -> None:
+    """The same commands as for a container app, through [apps] swarm_service."""
+    import json
+    import subprocess
+    import sys
+
+    service = service_v1()
+    config = tmp_path / "opsui.toml"
+    config.write_text(f'[deploy]\nstate_dir = "{tmp_path / "state"}"\n\n[apps.shop]\n'
+                      f'swarm_service = "{service.name}"\n')
+
+    def opsui(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "opsui", "--config", str(config), *args],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=240)
+
+    deployed = opsui("deploy", "shop", "2.0.0", "--yes", "--json")
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads(deployed.stdout)["outcome"] == OK
+    assert "rolling update" in deployed.stderr
+    assert [i.split("@")[0] for i in running_images(swarm, service.id)] == [
+        testbed.registry_ref(f"{APP_IMAGE}:2.0.0")]
+    rolled = opsui("rollback", "shop", "--yes", "--json")
+    assert rolled.returncode == 0, rolled.stderr
+    history = json.loads(opsui("history", "shop", "--json").stdout)
+    assert [r["action"] for r in history["releases"]] == ["rollback", "deploy"]
+    assert history["releases"][1]["shown_outcome"] == ROLLED_BACK
+    assert [i.split("@")[0] for i in running_images(swarm, service.id)] == [
+        testbed.registry_ref(f"{APP_IMAGE}:1.0.0")]

@@ -39,7 +39,23 @@ from opsui.domain.operations.release_run import (
 )
 from opsui.domain.operations.retention import prune, prune_candidates
 from opsui.domain.operations.rollback import Rollback, RollbackPlan, plan_rollback
-from opsui.domain.ports import ContainerEngine, HealthProber, HostFiles, ImageTags, LocalImage
+from opsui.domain.operations.swarm_deploy import (
+    SwarmDeployment,
+    SwarmDeployPlan,
+    SwarmRollback,
+    SwarmRollbackPlan,
+    plan_swarm_deploy,
+    plan_swarm_rollback,
+)
+from opsui.domain.ports import (
+    ContainerEngine,
+    HealthProber,
+    HostFiles,
+    ImageTags,
+    LocalImage,
+    SwarmEngine,
+    SwarmService,
+)
 from opsui.domain.releases import (
     ADOPT,
     OK,
@@ -52,6 +68,9 @@ from opsui.domain.releases import (
     unfinished,
 )
 from opsui.domain.sanitize import clean
+
+SWARM_TIMEOUT = 180.0
+"""How long a rolling update (or the engine's rollback) may take to settle."""
 
 ACTIVE_RELEASES: set[str] = set()
 """Releases this process is making now: their lock is not stale even though the holder
@@ -217,20 +236,37 @@ class AppReleases:
                                 hint="Start one first; opsui deploys over a container.")
         return serving
 
-    def plan_deploy(self, app: AppSpec, tag: str) -> DeployPlan:
+    def _service(self, app: AppSpec) -> tuple[SwarmEngine, SwarmService]:
+        assert app.swarm_service is not None
+        swarm = self._engine.swarm
+        service = swarm.service(app.swarm_service)
+        if service is None:
+            raise ActionRefused(f"{app.name}: no Swarm service '{app.swarm_service}' on "
+                                f"{self.host}", hint="`docker service ls` on the host.")
+        return swarm, service
+
+    def plan_deploy(self, app: AppSpec, tag: str) -> DeployPlan | SwarmDeployPlan:
         tag = tag.strip()
         if not tag or any(ch in tag for ch in "/@ \t") or len(tag) > 128:
             raise ActionRefused(f"'{clean(tag, 60)}' is not an image tag",
                                 hint="A tag is like 2.1.0 or latest.")
+        if app.swarm_service:
+            return plan_swarm_deploy(self.host, app.name, self._service(app)[1], tag,
+                                     app.image)
         serving = self._serving(app)
         return plan_deploy(self.host, serving, tag, app.name, app.image,
                            needs_stop_first(self._engine, serving))
 
-    def deploy(self, app: AppSpec, plan: DeployPlan, answer: bool | str | None,
-               report: Report | None = None,
+    def deploy(self, app: AppSpec, plan: DeployPlan | SwarmDeployPlan,
+               answer: bool | str | None, report: Report | None = None,
                cancelled: threading.Event | None = None) -> str:
         run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
                          cancelled=cancelled)
+        if isinstance(plan, SwarmDeployPlan):
+            swarm = self._service(app)[0]
+            rolling = SwarmDeployment(plan, self._engine, swarm, run,
+                                      timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
+            return self._tracked(run, lambda: rolling.run(self._gate, answer))
         deployment = Deployment(plan, self._engine, self._prober, run, app.gate)
         deployment.before_body = lambda: self._adopt(app, plan.current)
         deployment.after_success = lambda: self._retain(app)
@@ -276,8 +312,15 @@ class AppReleases:
 
     # -- rollback -----------------------------------------------------------------------
 
-    def plan_rollback(self, app: AppSpec, to: str | None = None) -> RollbackPlan:
+    def plan_rollback(self, app: AppSpec, to: str | None = None
+                      ) -> RollbackPlan | SwarmRollbackPlan:
         status = self.status(app)
+        if app.swarm_service:
+            if to:
+                raise ActionRefused(f"{app.name}: a Swarm service rolls back to its previous "
+                                    "spec only", hint=f"Deploy {to} instead.")
+            return plan_swarm_rollback(self.host, app.name, self._service(app)[1],
+                                       status.releases)
         serving = status.serving
         if serving is None:
             raise ActionRefused(f"{app.name}: no container of it on {self.host}")
@@ -293,11 +336,15 @@ class AppReleases:
         return plan_rollback(self.host, app.name, self._engine, serving, status.current,
                              target)
 
-    def rollback(self, app: AppSpec, plan: RollbackPlan, answer: bool | str | None,
-                 report: Report | None = None,
+    def rollback(self, app: AppSpec, plan: RollbackPlan | SwarmRollbackPlan,
+                 answer: bool | str | None, report: Report | None = None,
                  cancelled: threading.Event | None = None) -> str:
         run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
                          cancelled=cancelled)
+        if isinstance(plan, SwarmRollbackPlan):
+            native = SwarmRollback(plan, self._service(app)[0], run,
+                                   timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
+            return self._tracked(run, lambda: native.run(self._gate, answer))
         rollback = Rollback(plan, self._engine, self._prober, run, app.gate)
         rollback.after_success = lambda: self._retain(app)
         return self._tracked(run, lambda: rollback.run(self._gate, answer))

@@ -54,6 +54,10 @@ class DeployPlan:
     current_release: str = ""
 
     @property
+    def current_image(self) -> str:
+        return self.current.image
+
+    @property
     def request(self) -> ActionRequest:
         return ActionRequest(Action.DEPLOY, self.host, self.current.id, self.app,
                              app=self.app, detail=f"to {self.version}")
