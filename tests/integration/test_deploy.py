@@ -348,3 +348,76 @@ def test_a_rollback_boots_the_image_when_only_the_kept_container_was_removed(
     labelled.track(serving)
     assert '"1.0.0"' in version_served(host_port(serving))
     assert serving.image.id == status.newest_first[0].image_id
+
+
+def test_a_link_lost_mid_deploy_leaves_an_interrupted_release_to_roll_back(
+        app_v1: Callable[..., Container], docker_client: DockerClient,
+        labelled: DockerResources, testbed: Testbed, tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+
+    from opsui.domain.errors import OpsuiError
+    from opsui.domain.operations.recovery import ABORT
+    from opsui.domain.releases import INTERRUPTED
+
+    from .helpers import client_ports_to, sshd_children_serving
+
+    old = app_v1(ports={"8080/tcp": ("127.0.0.1", None)})
+    base = settings(tmp_path / "state")
+    never = f"http://127.0.0.1:{free_port()}/never"  # holds the deploy in its gate
+    web = AppConfig("web", host="bed", container=str(old.name), health_urls=(never,),
+                    health_timeout=1.0, deploy=base.deploy)
+    config = Config(apps=(web,), deploy=base.deploy)
+    first = testbed.opsui_ssh_host(tmp_path)
+    first.connect()
+    releases = releases_on(first, config)
+    app = releases.resolve("web")
+    plan = releases.plan_deploy(app, "2.0.0")
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def report(event: StepEvent) -> None:
+        if event.step == "health gate" and event.outcome is None:
+            started.set()
+
+    def deploy() -> None:
+        try:
+            releases.deploy(app, plan, True, report)
+        except OpsuiError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=deploy)
+    worker.start()
+    try:
+        assert started.wait(60), "the deploy never reached its health gate"
+        ours = client_ports_to(testbed.ssh_port, os.getpid())
+        for child in sshd_children_serving(testbed.state_dir / "sshd.pid", testbed.ssh_port,
+                                           ours):
+            os.kill(child, signal.SIGKILL)  # the link drops: only this test's sessions
+        worker.join(90)
+        assert not worker.is_alive()
+    finally:
+        first.close()
+    assert errors, "the deploy should fail loudly when its host goes away"
+    second = testbed.opsui_ssh_host(tmp_path)
+    second.connect()
+    try:
+        again = releases_on(second, config)
+        status = again.status(app)
+        adopt_tracked(labelled, docker_client, status)
+        interrupted = status.interrupted
+        assert interrupted is not None and interrupted.version == "2.0.0"
+        assert status.lock is not None and status.lock.release == interrupted.id
+        old.reload()
+        assert old.status == "running"  # nothing was switched on its own
+        recovery = again.plan_recovery(app, ABORT)
+        assert again.recover(app, recovery, True) == INTERRUPTED
+        after = again.status(app)
+    finally:
+        second.close()
+    assert after.lock is None and after.interrupted is None
+    new = docker_client.containers.get(interrupted.container_id)
+    assert new.status == "exited"
+    assert docker_client.containers.get(str(old.name)).id == old.id
+    assert '"1.0.0"' in version_served(host_port(old))
