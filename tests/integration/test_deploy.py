@@ -134,20 +134,13 @@ def test_a_never_healthy_version_is_refused_and_the_old_one_keeps_serving(
 
 
 def test_a_version_that_exits_at_once_never_takes_over(
-        app_v1: Callable[..., Container], docker_client: DockerClient,
-        labelled: DockerResources, tmp_path: Path) -> None:
-    from opsui.backends.local import LocalHost
-
-    host = LocalHost("local")
-    host.connect()
-    try:
-        old = app_v1(ports={"8080/tcp": ("127.0.0.1", None)})
-        releases = releases_on(host, settings(tmp_path / "state"))
-        app = releases.resolve(str(old.name))
-        assert releases.deploy(app, releases.plan_deploy(app, "4.0.0"), True) == FAILED
-        status = releases.status(app)
-    finally:
-        host.close()
+        connection: HostConnection, app_v1: Callable[..., Container],
+        docker_client: DockerClient, labelled: DockerResources, tmp_path: Path) -> None:
+    old = app_v1(ports={"8080/tcp": ("127.0.0.1", None)})
+    releases = releases_on(connection, settings(tmp_path / "state"))
+    app = releases.resolve(str(old.name))
+    assert releases.deploy(app, releases.plan_deploy(app, "4.0.0"), True) == FAILED
+    status = releases.status(app)
     adopt_tracked(labelled, docker_client, status)
     failed = status.newest_first[0]
     assert "exited with code 3" in failed.reason
@@ -191,10 +184,8 @@ def test_rollback_goes_to_the_last_known_good_release_not_the_previous_one(
 
 
 def test_a_rollback_whose_target_was_pruned_is_refused_before_anything_changes(
-        docker_client: DockerClient, labelled: DockerResources, testbed: Testbed,
-        tmp_path: Path) -> None:
-    from opsui.backends.local import LocalHost
-
+        connection: HostConnection, docker_client: DockerClient, labelled: DockerResources,
+        testbed: Testbed, tmp_path: Path) -> None:
     base = testbed.registry_ref(f"{APP_IMAGE}:1.0.0")
     docker_client.images.pull(base)
     context = tmp_path / "ctx"
@@ -206,23 +197,18 @@ def test_a_rollback_whose_target_was_pruned_is_refused_before_anything_changes(
     try:
         old = labelled.container(tag, ports={"8080/tcp": ("127.0.0.1", None)})
         wait_for_health(old, "healthy")
-        host = LocalHost("local")
-        host.connect()
-        try:
-            base_config = settings(tmp_path / "state")
-            web = AppConfig("prunable", container=str(old.name),
-                            image=testbed.registry_ref(APP_IMAGE), deploy=base_config.deploy)
-            releases = releases_on(host, Config(apps=(web,), deploy=base_config.deploy))
-            app = releases.resolve("prunable")
-            assert releases.deploy(app, releases.plan_deploy(app, "2.0.0"), True) == OK
-            adopt_tracked(labelled, docker_client, releases.status(app))
-            old.remove(force=True)  # the kept container and its image are pruned
-            docker_client.images.remove(image.id, force=True)
-            with pytest.raises(ActionRefused, match="no longer on"):
-                releases.plan_rollback(app)
-            status = releases.status(app)
-        finally:
-            host.close()
+        base_config = settings(tmp_path / "state")
+        web = AppConfig("prunable", host=connection.name, container=str(old.name),
+                        image=testbed.registry_ref(APP_IMAGE), deploy=base_config.deploy)
+        releases = releases_on(connection, Config(apps=(web,), deploy=base_config.deploy))
+        app = releases.resolve("prunable")
+        assert releases.deploy(app, releases.plan_deploy(app, "2.0.0"), True) == OK
+        adopt_tracked(labelled, docker_client, releases.status(app))
+        old.remove(force=True)  # the kept container and its image are pruned
+        docker_client.images.remove(image.id, force=True)
+        with pytest.raises(ActionRefused, match="no longer on"):
+            releases.plan_rollback(app)
+        status = releases.status(app)
     finally:
         if any(image.id == i.id for i in docker_client.images.list()):
             docker_client.images.remove(image.id, force=True)
