@@ -24,7 +24,9 @@ class GateSettings:
     timeout: float = 60.0
     urls: tuple[str, ...] = ()
     settle_seconds: float = 5.0
-    poll_seconds: float = 0.5
+    poll_seconds: float = 0.1
+    """How often the container is re-read: one inspect (a few ms, also over SSH), so a
+    release that becomes healthy takes over within a tenth of a second of it."""
     probe_timeout: float = 5.0
 
 
