@@ -61,6 +61,48 @@ class DeploySettings:
     """Without a health check or URLs: how long it must keep running to pass."""
 
 
+BACKUP_ENGINES = ("postgres", "mysql", "sqlite", "command")
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """``[apps.NAME.backup]``: how the app's data is dumped, where it is kept, how long.
+
+    ``postgres`` runs ``pg_dump -Fc`` inside ``container``, ``mysql`` ``mysqldump``,
+    ``sqlite`` the online ``.backup`` of ``path``; ``command`` runs ``command`` (inside
+    ``container`` when given, else on the host) and keeps what it writes to stdout.
+    """
+
+    engine: str
+    container: str | None = None
+    database: str = ""
+    user: str = ""
+    path: str = ""
+    """sqlite: the database file inside the container."""
+    command: tuple[str, ...] = ()
+    restore_command: tuple[str, ...] = ()
+    """command engine: reads a backup on stdin and restores it."""
+    dest: str = ""
+    """Folder on the host; default STATE_DIR/APP/backups."""
+    keep: int = 7
+
+
+MIGRATE_IN = ("new", "running")
+
+
+@dataclass(frozen=True)
+class MigrateConfig:
+    """``[apps.NAME.migrate]``: the app's schema migration, e.g. ``alembic upgrade head``.
+
+    ``run_in = "new"`` runs it in a one-off container of the target image with the app's
+    env and networks; ``"running"`` execs it in the running container.
+    """
+
+    command: tuple[str, ...]
+    run_in: str = "new"
+    timeout: float = 600.0
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """An application on a host: which container, compose service or Swarm service, its
@@ -78,6 +120,8 @@ class AppConfig:
     deploy: DeploySettings = DeploySettings()
     confirm: Mapping[str, ConfirmPolicy] = field(default_factory=lambda: MappingProxyType({}))
     """Per-action policies of this app, over the top-level ``[confirm]``."""
+    backup: BackupConfig | None = None
+    migrate: MigrateConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +194,10 @@ _TOP_KEYS = {
 _HOST_KEYS = {"ssh", "docker_host", "read_only"}
 _DEPLOY_KEYS = {"state_dir", "retain", "known_good_seconds", "gate_timeout", "settle_seconds"}
 _APP_KEYS = {"host", "container", "service", "swarm_service", "image", "health_urls",
-             "health_url", "health_timeout", "confirm", *_DEPLOY_KEYS}
+             "health_url", "health_timeout", "confirm", "backup", "migrate", *_DEPLOY_KEYS}
+_BACKUP_KEYS = {"engine", "container", "database", "user", "path", "command",
+                "restore_command", "dest", "keep"}
+_MIGRATE_KEYS = {"command", "run_in", "timeout"}
 
 
 class _Reader:
@@ -275,6 +322,63 @@ class _Reader:
             keys[binding_id] = raw
         return keys
 
+    def argv(self, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        """A command as a list of words (no shell): ``["alembic", "upgrade", "head"]``."""
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
+            raise self.fail(path, 'a list of words, such as ["alembic", "upgrade", "head"]',
+                            value)
+        return tuple(value)
+
+    def choice(self, table: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...],
+               default: str | None = None) -> str:
+        value = table.get(key, default)
+        if value not in choices:
+            raise self.fail(path, "one of " + ", ".join(f'"{c}"' for c in choices), value)
+        return str(value)
+
+    def backup(self, value: object, prefix: str) -> BackupConfig | None:
+        if value is None:
+            return None
+        table = self.table(value, prefix)
+        self.check_keys(table, _BACKUP_KEYS, f"{prefix}.")
+        engine = self.choice(table, "engine", f"{prefix}.engine", BACKUP_ENGINES)
+        container = self.text(table, "container", f"{prefix}.container")
+        if engine != "command" and container is None:
+            raise self.fail(f"{prefix}.container", "the database container's name")
+        command = self.argv(table, "command", f"{prefix}.command")
+        if engine == "command" and not command:
+            raise self.fail(f"{prefix}.command", "the command whose stdout is the backup")
+        database = self.text(table, "database", f"{prefix}.database") or ""
+        if engine in ("postgres", "mysql") and not database:
+            raise self.fail(f"{prefix}.database", "the database to dump")
+        path = self.text(table, "path", f"{prefix}.path") or ""
+        if engine == "sqlite" and not path.startswith("/"):
+            raise self.fail(f"{prefix}.path", "the database file's absolute path in the "
+                            "container", path or None)
+        dest = self.text(table, "dest", f"{prefix}.dest") or ""
+        if dest and not dest.startswith("/"):
+            raise self.fail(f"{prefix}.dest", "an absolute folder on the host", dest)
+        return BackupConfig(
+            engine=engine, container=container, database=database,
+            user=self.text(table, "user", f"{prefix}.user") or "",
+            path=path, command=command,
+            restore_command=self.argv(table, "restore_command", f"{prefix}.restore_command"),
+            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", 7, 1))
+
+    def migrate(self, value: object, prefix: str) -> MigrateConfig | None:
+        if value is None:
+            return None
+        table = self.table(value, prefix)
+        self.check_keys(table, _MIGRATE_KEYS, f"{prefix}.")
+        command = self.argv(table, "command", f"{prefix}.command")
+        if not command:
+            raise self.fail(f"{prefix}.command", 'the migration command, such as '
+                            '["alembic", "upgrade", "head"]')
+        return MigrateConfig(command, self.choice(table, "run_in", f"{prefix}.run_in",
+                                                  MIGRATE_IN, "new"),
+                             self.seconds(table, "timeout", 600.0, f"{prefix}.timeout"))
+
     def hosts(self, value: object) -> tuple[HostConfig, ...]:
         table = self.table(value, "hosts")
         hosts: list[HostConfig] = []
@@ -333,6 +437,8 @@ class _Reader:
                     deploy=self.deploy_settings(entry, f"apps.{name}.", deploy),
                     confirm=MappingProxyType(self.confirmations(
                         entry.get("confirm", {}), f"apps.{name}.confirm", {})),
+                    backup=self.backup(entry.get("backup"), f"apps.{name}.backup"),
+                    migrate=self.migrate(entry.get("migrate"), f"apps.{name}.migrate"),
                 )
             )
         return tuple(apps)
