@@ -20,7 +20,7 @@ from opsui.domain.errors import ActionFailed, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, split_image
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.health_gate import GateSettings, wait_healthy
+from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import (
     DIGEST_LABEL,
@@ -124,11 +124,7 @@ class Deployment:
                 old_stopped = True
             new_id = self.new_id
             run.step("start", lambda: engine.start(new_id))
-            run.started("health gate")
-            result = wait_healthy(engine, self._prober, new_id, self._gate,
-                                  cancelled=run.cancelled)
-            run.ended("health gate", OK if result.passed else FAILED, result.waited,
-                      result.reason)
+            result = gate_step(run, engine, self._prober, new_id, self._gate)
             if not result.passed:
                 outcome = CANCELLED if result.reason == "cancelled" else FAILED
                 return self._undo(outcome, result.reason, old_stopped)
@@ -137,17 +133,9 @@ class Deployment:
             return self._undo(CANCELLED, str(exc), old_stopped)
         except OpsuiError as exc:
             return self._undo(FAILED, str(exc), old_stopped)
-        pruned = self._prune()
+        pruned = run.optional_step("retention", self.after_success)
         run.finish(OK, f"{plan.image} ({digest}) serves{pruned}")
         return OK
-
-    def _prune(self) -> str:
-        """Retention after the switch: a failure to prune does not fail the deploy."""
-        try:
-            done = self._run.step("retention", self.after_success)
-        except OpsuiError as exc:
-            return f"; retention failed: {exc}"
-        return f"; {done}" if done else ""
 
     def _image_id(self, container_id: str) -> str:
         try:

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opsui.domain.models import Container, ContainerState, Health
+from opsui.domain.operations.release_run import ReleaseRun
 from opsui.domain.ports import ContainerEngine, HealthProber
+from opsui.domain.releases import FAILED, OK
 
 
 @dataclass(frozen=True)
@@ -99,3 +101,13 @@ def _passes(container: Container, prober: HealthProber | None, settings: GateSet
     if running_for >= settings.settle_seconds:
         return True, f"running for {settings.settle_seconds:g} s (no health check)"
     return False, "running; no health check, waiting to see it stay up"
+
+
+def gate_step(run: ReleaseRun, engine: ContainerEngine, prober: HealthProber | None,
+              container_id: str, settings: GateSettings) -> GateResult:
+    """The "health gate" step of a release: reported as it starts, journaled as it ends,
+    cancelled by the run's cancel event."""
+    run.started("health gate")
+    result = wait_healthy(engine, prober, container_id, settings, cancelled=run.cancelled)
+    run.ended("health gate", OK if result.passed else FAILED, result.waited, result.reason)
+    return result

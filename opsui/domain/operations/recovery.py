@@ -15,7 +15,7 @@ from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.deploy import post_mortem, stop_quietly, switch_names
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.health_gate import GateSettings, wait_healthy
+from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Cancelled, ReleaseRun
@@ -101,11 +101,7 @@ class Recovery:
             current = engine.get_container(new_id)
             if current is not None and current.state is not ContainerState.RUNNING:
                 run.step("start", lambda: engine.start(new_id))
-            run.started("health gate")
-            result = wait_healthy(engine, self._prober, new_id, self._gate,
-                                  cancelled=run.cancelled)
-            run.ended("health gate", OK if result.passed else FAILED, result.waited,
-                      result.reason)
+            result = gate_step(run, engine, self._prober, new_id, self._gate)
             if not result.passed:
                 detail = result.reason + post_mortem(engine, new_id) + stop_quietly(engine,
                                                                                     new_id)

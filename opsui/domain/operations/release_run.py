@@ -106,6 +106,15 @@ class ReleaseRun:
         self.ended(name, OK, time.monotonic() - started, detail)
         return detail
 
+    def optional_step(self, name: str, action: Callable[[], str | None]) -> str:
+        """A step whose failure must not fail the release (retention after a good
+        switch): journaled like any step; says what it did, or why it could not."""
+        try:
+            done = self.step(name, action)
+        except OpsuiError as exc:
+            return f"; {name} failed: {exc}"
+        return f"; {done}" if done else ""
+
     def started(self, name: str) -> None:
         """A step that reports its own end (:meth:`ended`), like the health gate."""
         self._report(StepEvent(name))

@@ -23,7 +23,7 @@ from opsui.domain.operations.deploy import (
     switch_names,
 )
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.health_gate import GateSettings, wait_healthy
+from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import (
     START_FIRST,
@@ -153,11 +153,7 @@ class Rollback:
                 current_stopped = True
             chosen = target_id
             run.step("start", lambda: engine.start(chosen))
-            run.started("health gate")
-            result = wait_healthy(engine, self._prober, chosen, self._gate,
-                                  cancelled=run.cancelled)
-            run.ended("health gate", OK if result.passed else FAILED, result.waited,
-                      result.reason)
+            result = gate_step(run, engine, self._prober, chosen, self._gate)
             if not result.passed:
                 outcome = CANCELLED if result.reason == "cancelled" else FAILED
                 return self._stop(outcome, result.reason, target_id, current_stopped)
@@ -172,7 +168,7 @@ class Rollback:
             self._run.journal.append({"type": "rolled_back",
                                       "release": plan.current_release.id,
                                       "by": self.release_id})
-        pruned = self._prune()
+        pruned = run.optional_step("retention", self.after_success)
         run.finish(OK, f"{target.version} ({target.image_id[:19]}) serves again{pruned}")
         return OK
 
@@ -193,13 +189,6 @@ class Rollback:
         return self._run.step("create", lambda: self._engine.create_like(
             plan.current.id, plan.target.image_id, f"{plan.current.name}.{self.release_id}",
             labels))
-
-    def _prune(self) -> str:
-        try:
-            done = self._run.step("retention", self.after_success)
-        except OpsuiError as exc:
-            return f"; retention failed: {exc}"
-        return f"; {done}" if done else ""
 
     def _stop(self, outcome: str, reason: str, target_id: str | None,
               current_stopped: bool) -> str:
