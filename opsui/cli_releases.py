@@ -31,6 +31,7 @@ from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
 from opsui.domain.releases import OK, Release
 
 AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
+RunPlan = Callable[["bool | str | None", threading.Event], str]
 
 
 def add_release_commands(sub: Any) -> None:
@@ -128,52 +129,59 @@ class ReleaseCommands:
 
     # -- commands -----------------------------------------------------------------------
 
+    def _confirm_and_run(self, app: AppSpec, what: str, preview: str,
+                         request: ActionRequest, run: RunPlan, **extra: Any) -> int:
+        """Show the plan, ask (per policy), run it cancellably, print the outcome."""
+        self._say(preview)
+        answer = self._answer(request)
+        with cancellable() as cancelled:
+            outcome = run(answer, cancelled)
+        return self._finish(app, what, outcome, **extra)
+
     def _deploy(self, app: AppSpec) -> int:
         plan = self.releases.plan_deploy(app, self.args.tag)
         digest = getattr(plan, "current_digest", "")
-        self._say(f"deploy {app.name} on {plan.host}: {plan.current_image} "
-                  f"{digest} -> {plan.image} ({plan.strategy})\n"
-                  f"  steps: {', '.join(plan.steps)}")
-        answer = self._answer(plan.request)
-        with cancellable() as cancelled:
-            outcome = self.releases.deploy(app, plan, answer, self._report, cancelled)
-        return self._finish(app, "deploy", outcome)
+        preview = (f"deploy {app.name} on {plan.host}: {plan.current_image} {digest} -> "
+                   f"{plan.image} ({plan.strategy})\n  steps: {', '.join(plan.steps)}")
+        return self._confirm_and_run(
+            app, "deploy", preview, plan.request,
+            lambda answer, cancelled: self.releases.deploy(app, plan, answer, self._report,
+                                                           cancelled))
 
     def _rollback(self, app: AppSpec) -> int:
         plan = self.releases.plan_rollback(app, self.args.to)
         if isinstance(plan, SwarmRollbackPlan):
-            self._say(f"rollback {app.name} on {plan.host}: service {plan.service_name} "
-                      f"{plan.current_image} -> {plan.target_image} (its previous spec)\n"
-                      f"  steps: {', '.join(plan.steps)}")
-            answer = self._answer(plan.request)
-            with cancellable() as cancelled:
-                outcome = self.releases.rollback(app, plan, answer, self._report, cancelled)
-            return self._finish(app, "rollback", outcome, target=plan.target_release)
-        age = plan.age_seconds()
-        self._say(f"rollback {app.name} on {plan.host}: {plan.current.image} -> "
-                  f"{plan.target.version} (release {plan.target.id}, "
-                  f"{plan.target.digest or plan.target.image_id}"
-                  f"{f', {_age(age)} old' if age is not None else ''}"
-                  f"{', known good' if plan.target.known_good else ''})\n"
-                  f"  boots: {plan.boots}; strategy: {plan.strategy}\n"
-                  f"  steps: {', '.join(plan.steps)}")
-        for change in plan.env_changes:
-            self._say(f"  env {change.key}: {change.current!r} -> {change.target!r}")
-        answer = self._answer(plan.request)
-        with cancellable() as cancelled:
-            outcome = self.releases.rollback(app, plan, answer, self._report, cancelled)
-        return self._finish(app, "rollback", outcome, target=plan.target.id)
+            preview = (f"rollback {app.name} on {plan.host}: service {plan.service_name} "
+                       f"{plan.current_image} -> {plan.target_image} (its previous spec)\n"
+                       f"  steps: {', '.join(plan.steps)}")
+            target = plan.target_release
+        else:
+            age = plan.age_seconds()
+            preview = "\n".join([
+                f"rollback {app.name} on {plan.host}: {plan.current.image} -> "
+                f"{plan.target.version} (release {plan.target.id}, "
+                f"{plan.target.digest or plan.target.image_id}"
+                f"{f', {_age(age)} old' if age is not None else ''}"
+                f"{', known good' if plan.target.known_good else ''})",
+                f"  boots: {plan.boots}; strategy: {plan.strategy}",
+                f"  steps: {', '.join(plan.steps)}",
+                *(f"  env {c.key}: {c.current!r} -> {c.target!r}" for c in plan.env_changes)])
+            target = plan.target.id
+        return self._confirm_and_run(
+            app, "rollback", preview, plan.request,
+            lambda answer, cancelled: self.releases.rollback(app, plan, answer, self._report,
+                                                             cancelled), target=target)
 
     def _recover(self, app: AppSpec) -> int:
         choice = FINISH if self.args.finish else ABORT
         plan = self.releases.plan_recovery(app, choice, force=self.args.force)
-        self._say(f"{choice} interrupted release {plan.release.id} of {app.name} "
-                  f"({plan.release.action} to {plan.release.version}, stopped after "
-                  f"'{plan.last_step}')")
-        answer = self._answer(plan.request)
-        with cancellable() as cancelled:
-            outcome = self.releases.recover(app, plan, answer, self._report, cancelled)
-        return self._finish(app, "recover", outcome)
+        preview = (f"{choice} interrupted release {plan.release.id} of {app.name} "
+                   f"({plan.release.action} to {plan.release.version}, stopped after "
+                   f"'{plan.last_step}')")
+        return self._confirm_and_run(
+            app, "recover", preview, plan.request,
+            lambda answer, cancelled: self.releases.recover(app, plan, answer, self._report,
+                                                            cancelled))
 
     def _lock(self, app: AppSpec) -> int:
         request = self.releases.lock_request(app, Action.LOCK)
