@@ -25,14 +25,16 @@ from opsui.domain.errors import OpsuiError
 from opsui.domain.logfeed import LogTarget, LogWindow
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
-from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.bridge import MonitorBridge
 from opsui.ui.commands import OpsuiCommands, PaletteCommand
 from opsui.ui.errors import notify_error
 from opsui.ui.keys import binding_ids, unknown_binding_ids
+from opsui.ui.releases_flow import ReleaseFlowApp
 from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
+from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.screens.save_log import SaveLogModal
 from opsui.ui.state import UiState
@@ -72,12 +74,12 @@ def _tune_garbage_collection() -> None:
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
-class OpsuiApp(ContainerActionsApp):
+class OpsuiApp(ReleaseFlowApp):
     """A dashboard of Docker hosts: containers, health, metrics, and safe actions."""
 
     CSS_PATH = Path(__file__).with_name("opsui.tcss")  # absolute: subclasses live elsewhere
     TITLE = "opsui"
-    COMMANDS = ContainerActionsApp.COMMANDS | {OpsuiCommands}
+    COMMANDS = ReleaseFlowApp.COMMANDS | {OpsuiCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit",
                 tooltip="Quit opsui (containers keep running)."),
@@ -150,6 +152,7 @@ class OpsuiApp(ContainerActionsApp):
         await self.push_screen(dashboard)  # mounted before the first update arrives
         for monitor in monitors:
             monitor.start()
+        self.start_lock_polls()
         self.call_after_refresh(_tune_garbage_collection)
 
     def on_unmount(self) -> None:
@@ -199,7 +202,8 @@ class OpsuiApp(ContainerActionsApp):
     def bound_classes() -> Iterable[type[DOMNode]]:
         """Every class whose bindings an opsui.toml [keys] entry may remap."""
         return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal,
-                LogsScreen, LogQueryInput, SaveLogModal)
+                LogsScreen, LogQueryInput, SaveLogModal, DeployScreen, ReleaseRunScreen,
+                PlanConfirmModal, HistoryScreen, ReleaseDetailScreen)
 
     # -- monitor updates -------------------------------------------------------------------
 

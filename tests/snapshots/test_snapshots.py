@@ -6,15 +6,20 @@ at the SVGs (the failure report, snapshot_report.html, shows both side by side).
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from textual.pilot import Pilot
 from ui.fakes import (
+    NOW,
     SHOP_APP,
     SHOP_HEALTH,
     FakeConnection,
     FakeEngine,
+    FakeHostFiles,
     ScriptedMonitor,
     config,
     frozen_clock,
@@ -23,7 +28,9 @@ from ui.fakes import (
 from ui.helpers import NO_USER_THEMES, screen_text, until
 from ui.log_fakes import FakeFeed, LogsApp
 
+from opsui.config import DEFAULT_STATE_DIR
 from opsui.domain.errors import EngineUnavailable
+from opsui.domain.history import encode_record
 from opsui.domain.logbuffer import LineKind
 from opsui.domain.logfeed import LogTarget, TargetKind
 from opsui.domain.models import HostStatus, LinkState
@@ -31,7 +38,9 @@ from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.dashboard import DashboardScreen
+from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
@@ -237,4 +246,170 @@ def test_log_pane_with_a_filter(snap_compare: Any) -> None:
         await until(pilot, lambda: "7 of 20 lines" in screen_text(app), "filtered title")
 
     assert snap_compare(LogsApp(_incident_feed()), terminal_size=(120, 20),
+                        run_before=run_before)
+
+
+# -- deploy, rollback, history (issue 4) --------------------------------------------------
+
+APP_REPO = "opsui-test/app"
+
+
+def release_app(files: FakeHostFiles | None = None,
+                pull_gate: threading.Event | None = None, web_version: str = "1.0.0"
+                ) -> OpsuiApp:
+    """The shop host with the app in three versions (shop-web-1 runs ``web_version``)."""
+    gate = ActionGate()
+    engine = FakeEngine([dataclasses.replace(c, image=f"{APP_REPO}:{web_version}")
+                         if c.name == "shop-web-1" else c for c in shop_containers()])
+    engine.add_image(f"{APP_REPO}:1.0.0", NOW - timedelta(days=5))
+    engine.add_image(f"{APP_REPO}:2.0.0", NOW - timedelta(days=2), on_host=False)
+    engine.add_image(f"{APP_REPO}:3.0.0", NOW - timedelta(hours=20), on_host=False)
+    engine.pull_gate = pull_gate
+
+    def build(listener: MonitorListener) -> list[HostMonitor]:
+        return [ScriptedMonitor(FakeConnection("local", engine, files=files), listener, gate,
+                                metrics_history=CPU_HISTORY, app_health={"shop": SHOP_HEALTH},
+                                apps=(SHOP_APP,))]
+
+    return OpsuiApp(config(apps=(SHOP_APP,)), gate, build, clock=frozen_clock,
+                    theme_dir=NO_USER_THEMES)
+
+
+async def _deploy_confirmation(pilot: Pilot[Any]) -> None:
+    """D on shop-web-1, then Enter on 2.0.0 (one below the newest)."""
+    await _populated(pilot)
+    await pilot.press("down", "down", "D")
+    await until(pilot, lambda: isinstance(pilot.app.screen, DeployScreen)
+                and bool(pilot.app.screen.choices), "the tag list")
+    await pilot.press("down", "enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PlanConfirmModal),
+                "the confirmation")
+    await pilot.pause()
+
+
+def test_deploy_confirmation(snap_compare: Any) -> None:
+    """D on shop-web-1 (app "shop"), 2.0.0 picked from the tag list.
+
+    You should see: the deploy screen dimmed behind the red-bordered "Confirm" dialog;
+    its preview with a blue bar on the left: "host local", "app shop (container
+    shop-web-1)", "current opsui-test/app:1.0.0", "digest unknown (not deployed by opsui
+    yet)", "target opsui-test/app:2.0.0" in blue, "strategy stop-first (fixed host
+    ports)..." (shop-web-1 publishes 18080), "steps lock → pull → create → stop old →
+    start → health gate → switch → retention → record"; the question "Deploy shop on
+    local?"; a red "Deploy" button and a focused "Cancel".
+    """
+    assert snap_compare(release_app(), terminal_size=(130, 36),
+                        run_before=_deploy_confirmation)
+
+
+def test_deploy_in_progress(snap_compare: Any) -> None:
+    """The same deploy confirmed with y, while its pull is still running.
+
+    You should see: the title "Deploy shop on local  running…"; the summary
+    "shop on local: opsui-test/app:1.0.0 → opsui-test/app:2.0.0 (stop-first)"; in the
+    step box "✓ lock 0.0s" in green, a spinner on "pull" with its elapsed time, and
+    the steps still to come (create, stop old, start, health gate, switch, retention,
+    record) dimmed with "·"; the footer with "esc Cancel".
+    """
+    pulling = threading.Event()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _deploy_confirmation(pilot)
+        await pilot.press("y")
+        screen = pilot.app.screen_stack[-1]
+        await until(pilot, lambda: isinstance(screen, DeployScreen)
+                    and screen.steps.state_of("pull") == "running", "the pull running")
+        await pilot.pause()
+
+    assert snap_compare(release_app(pull_gate=pulling), terminal_size=(130, 30),
+                        run_before=run_before)
+    pulling.set()
+
+
+def _history_files() -> FakeHostFiles:
+    """A journal of app "shop": adopted 1.0.0, a good 2.0.0, a failed 3.0.0, a cancelled
+    2.1.0; audit lines including a read-only refusal."""
+    files = FakeHostFiles()
+    path = f"{DEFAULT_STATE_DIR}/shop/journal.jsonl"
+    serving = "a1".ljust(64, "0")
+
+    def at(hours: float) -> str:
+        return (NOW - timedelta(hours=hours)).isoformat(timespec="seconds")
+
+    def release(rid: str, action: str, version: str, who: str, hours: float,
+                steps: list[tuple[str, str, float, str]], outcome: str, reason: str,
+                container: str, **extra: Any) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = [
+            {"type": "release", "id": rid, "action": action, "app": "shop",
+             "image": f"{APP_REPO}:{version}", "version": version, "who": who,
+             "at": at(hours), "strategy": "stop-first", **extra},
+            {"type": "container", "release": rid, "id": container,
+             "image_id": f"sha256:{version.replace('.', '') * 8}"}]
+        records += [{"type": "step", "release": rid, "name": name, "outcome": result,
+                     "seconds": seconds, "detail": detail}
+                    for name, result, seconds, detail in steps]
+        records.append({"type": "outcome", "release": rid, "outcome": outcome,
+                        "reason": reason, "at": at(hours - 0.02)})
+        return records
+
+    ok_steps = [("lock", "ok", 0.02, ""), ("pull", "ok", 3.2, "sha256:9f2c41d0e1b7"),
+                ("create", "ok", 0.4, ""), ("stop old", "ok", 1.1, ""),
+                ("start", "ok", 0.6, ""), ("health gate", "ok", 8.4, "healthy"),
+                ("switch", "ok", 0.3, "old container kept"), ("retention", "ok", 0.1, "")]
+    records = [
+        *release("r20261120090000-1a2b", "adopt", "1.0.0", "ana@laptop", 75, [], "ok",
+                 "shop-web-1 was serving when opsui first deployed shop", "b9".ljust(64, "0")),
+        {"type": "good", "release": "r20261120090000-1a2b"},
+        *release("r20261122100000-3c4d", "deploy", "2.0.0", "ana@laptop", 26, ok_steps,
+                 "ok", "opsui-test/app:2.0.0 (sha256:9f2c41d0e1b7) serves",
+                 "b8".ljust(64, "0"), replaces="r20261120090000-1a2b"),
+        *release("r20261123093000-5e6f", "deploy", "3.0.0", "bob@desk", 2.5,
+                 [*ok_steps[:5], ("health gate", "failed", 31.0,
+                                  "Docker's health check says unhealthy")],
+                 "failed", "Docker's health check says unhealthy\nlast lines of the new "
+                 "container:\nERROR cannot connect to database", "b7".ljust(64, "0")),
+        *release("r20261123110000-7a8b", "deploy", "2.1.0", "bob@desk", 1.0,
+                 ok_steps[:2], "cancelled", "cancelled by the operator",
+                 "b6".ljust(64, "0")),
+        *release("r20261123113000-9c0d", "rollback", "2.0.0", "ana@laptop", 0.5,
+                 [("lock", "ok", 0.02, ""), ("start", "ok", 0.7, ""),
+                  ("health gate", "ok", 6.2, "healthy"), ("switch", "ok", 0.3, "")],
+                 "ok", "2.0.0 serves again", serving),
+        {"type": "good", "release": "r20261123113000-9c0d"},
+    ]
+    audit = [("deploy", "to 2.0.0", "ana@laptop", 26, "ok", ""),
+             ("deploy", "to 3.0.0", "bob@desk", 2.5, "failed", ""),
+             ("deploy", "to 2.1.0", "bob@desk", 1.0, "cancelled", ""),
+             ("rollback", "to 2.0.0", "carol@ops", 0.6, "refused",
+              "Refused to rollback shop on local: opsui runs in read-only mode"),
+             ("rollback", "to 2.0.0", "ana@laptop", 0.5, "ok", "")]
+    records += [{"type": "action", "action": action, "target": "shop", "detail": detail,
+                 "who": who, "at": at(hours), "outcome": outcome, "error": error}
+                for action, detail, who, hours, outcome, error in audit]
+    for record in records:
+        files.append_record(path, encode_record(record))
+    return files
+
+
+def test_history_screen(snap_compare: Any) -> None:
+    """H on shop-web-1: the releases of app "shop" from the host's journal.
+
+    You should see: the title "History shop on local │ serving shop-web-1
+    (opsui-test/app:2.0.0) │ 5 releases"; the legend line; five rows newest first: the
+    rollback to 2.0.0 marked "▶" (serving) with "ok" in green and a "✓" known-good mark,
+    the 2.1.0 deploy "cancelled" in amber, the 3.0.0 deploy "failed" in red, the 2.0.0
+    deploy "ok", and the adopted 1.0.0 marked "↩" (where a rollback goes) with "✓";
+    each with who, when (time and age) and how long it took; below, the "Audit" box with
+    five lines newest first, among them carol@ops's rollback "refused" in amber with its
+    reason.
+    """
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _populated(pilot)
+        await pilot.press("down", "down", "H")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen)
+                    and pilot.app.screen.status is not None, "the history")
+        await pilot.pause()
+
+    assert snap_compare(release_app(files=_history_files(), web_version="2.0.0"),
+                        terminal_size=(130, 30),
                         run_before=run_before)

@@ -5,18 +5,23 @@ dialog did not restart anything. ``FakeEngine.put`` changes a container and emit
 an event, so the monitor re-reads it and the UI hears ``container_changed`` exactly
 as it would from Docker. ``ScriptedMonitor`` skips the threads altogether and
 feeds fixed data, for snapshots that must not depend on timing.
+
+For deploys and rollbacks the engine also keeps images (on the host and in a fake
+registry), pulls, clones, renames and removes containers; ``FakeHostFiles`` is the
+host's state folder (journal and lock) in a dict.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from opsui.config import AppConfig, Config
-from opsui.domain.errors import HostError
+from opsui.domain.errors import ActionFailed, HostError
 from opsui.domain.models import (
     Container,
     ContainerDetail,
@@ -34,10 +39,19 @@ from opsui.domain.models import (
     NetworkAttachment,
     PortBinding,
     SubCheck,
+    split_image,
 )
 from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
 from opsui.domain.operations.gate import ActionGate
-from opsui.domain.ports import CommandResult, ContainerEngine, HealthProber, MetricsSource
+from opsui.domain.ports import (
+    CommandResult,
+    ContainerEngine,
+    HealthProber,
+    HostFiles,
+    ImageTags,
+    LocalImage,
+    MetricsSource,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 """The frozen "now" of every UI test."""
@@ -139,6 +153,26 @@ class FakeLogStream:
         self._entries = []
 
 
+def image_id_of(ref: str) -> str:
+    return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
+
+def digest_of(ref: str) -> str:
+    return "sha256:" + hashlib.sha256(f"manifest {ref}".encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeImage:
+    """An image (``repo:tag``) on the host or in the fake registry."""
+
+    ref: str
+    created: datetime | None = None
+
+    @property
+    def image_id(self) -> str:
+        return image_id_of(self.ref)
+
+
 class FakeEngine:
     """A Docker engine in a dict. Thread-safe; records actions in ``calls``."""
 
@@ -148,8 +182,31 @@ class FakeEngine:
         self.log_lines: dict[str, list[bytes]] = {}
         """Raw log lines (with engine timestamps) per container id, for ``logs``."""
         self.calls: list[tuple[str, str]] = []
-        """(action, container id) of every start/stop/restart."""
+        """(action, container id) of every start/stop/restart; (action, image or name)
+        of pulls, creates, renames and removes."""
         self.streams: list[FakeEvents] = []
+        self.images: dict[str, FakeImage] = {}
+        """Images on the host by ``repo:tag``."""
+        self.registry: dict[str, FakeImage] = {}
+        """Images the fake registry serves, by ``repo:tag``."""
+        self.env: dict[str, tuple[tuple[str, str], ...]] = {}
+        """Inspect env per container id (default: :func:`detail_for`'s)."""
+        self.unhealthy_images: set[str] = set()
+        """Containers of these images turn unhealthy when started (a failing gate)."""
+        self.pull_gate: threading.Event | None = None
+        """While set to an unset event, ``pull`` waits on it (at most 10 s): a step that
+        is still running."""
+        self.pulling = threading.Event()
+        """Set when a pull began."""
+        self._created = 0
+
+    def add_image(self, ref: str, created: datetime | None = None, *, on_host: bool = True,
+                  in_registry: bool = True) -> None:
+        image = FakeImage(ref, created)
+        if on_host:
+            self.images[ref] = image
+        if in_registry:
+            self.registry[ref] = image
 
     def ping(self) -> float:
         return 2.0
@@ -165,9 +222,20 @@ class FakeEngine:
     def inspect(self, container_id: str) -> ContainerDetail:
         with self._lock:
             found = self.containers.get(container_id)
+            env = self.env.get(container_id)
+            image = self.images.get(found.image) if found is not None else None
         if found is None:
             raise HostError(f"no such container {container_id[:12]}")
-        return detail_for(found)
+        detail = detail_for(found)
+        fixed = tuple(f"{p.host_ip or '0.0.0.0'}:{p.host_port}" for p in found.ports
+                      if p.host_port)
+        if fixed:
+            detail = dataclasses.replace(detail, fixed_host_ports=fixed)
+        if env is not None:
+            detail = dataclasses.replace(detail, env=env)
+        if image is not None:
+            detail = dataclasses.replace(detail, image_id=image.image_id)
+        return detail
 
     def stats(self, container_id: str) -> ContainerStats | None:
         with self._lock:
@@ -196,6 +264,7 @@ class FakeEngine:
 
     def remove(self, container_id: str) -> None:
         with self._lock:
+            self.calls.append(("remove", container_id))
             self.containers.pop(container_id, None)
         self._emit(EventKind.REMOVED, container_id, "destroy")
 
@@ -204,8 +273,74 @@ class FakeEngine:
             self.calls.append((action, container_id))
             found = self.containers.get(container_id)
             if found is not None:
-                state = ContainerState.EXITED if action == "stop" else ContainerState.RUNNING
-                self.containers[container_id] = dataclasses.replace(found, state=state)
+                changes: dict[str, object] = {"state": ContainerState.EXITED
+                                              if action == "stop" else ContainerState.RUNNING}
+                if action != "stop" and found.state is not ContainerState.RUNNING:
+                    changes["started_at"] = datetime.now(UTC)
+                    if found.health is not Health.NONE:
+                        changes["health"] = (Health.UNHEALTHY
+                                             if found.image in self.unhealthy_images
+                                             else Health.HEALTHY)
+                self.containers[container_id] = dataclasses.replace(
+                    found, **changes)  # type: ignore[arg-type]
+        if found is not None:
+            self._emit(EventKind.CHANGED, container_id, action)
+
+    # -- what deploys and rollbacks use ----------------------------------------------
+
+    def pull(self, image: str, timeout: float = 600.0) -> str:
+        with self._lock:
+            self.calls.append(("pull", image))
+        self.pulling.set()
+        gate = self.pull_gate
+        if gate is not None:
+            gate.wait(10.0)
+        with self._lock:
+            found = self.registry.get(image)
+            if found is None:
+                raise ActionFailed(f"pull {image}: manifest unknown",
+                                   hint="Check the tag exists in the registry.")
+            self.images[image] = found
+        return digest_of(image)
+
+    def create_like(self, container_id: str, image: str, name: str,
+                    labels: dict[str, str]) -> str:
+        with self._lock:
+            old = self.containers.get(container_id)
+            if old is None:
+                raise ActionFailed(f"no such container {container_id[:12]}")
+            ref = next((i.ref for i in self.images.values() if i.image_id == image), image)
+            self._created += 1
+            new_id = f"n{self._created}".ljust(64, "0")
+            self.calls.append(("create", name))
+            self.containers[new_id] = dataclasses.replace(
+                old, id=new_id, name=name, image=ref, state=ContainerState.CREATED,
+                health=Health.STARTING, started_at=None, labels={**old.labels, **labels})
+            env = dict(self.env.get(container_id, detail_for(old).env))
+            env["APP_VERSION"] = split_image(ref)[1]
+            self.env[new_id] = tuple(env.items())
+        self._emit(EventKind.CHANGED, new_id, "create")
+        return new_id
+
+    def rename(self, container_id: str, name: str) -> None:
+        with self._lock:
+            self.calls.append(("rename", name))
+            found = self.containers.get(container_id)
+            if found is None:
+                raise ActionFailed(f"no such container {container_id[:12]}")
+            self.containers[container_id] = dataclasses.replace(found, name=name)
+        self._emit(EventKind.CHANGED, container_id, "rename")
+
+    def image_exists(self, ref: str) -> bool:
+        with self._lock:
+            return ref in self.images or any(i.image_id == ref for i in self.images.values())
+
+    def local_tags(self, repository: str) -> list[LocalImage]:
+        with self._lock:
+            found = [LocalImage(split_image(i.ref)[1], i.image_id, i.created)
+                     for i in self.images.values() if split_image(i.ref)[0] == repository]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(found, key=lambda i: i.created or epoch, reverse=True)
 
     def logs(self, container_id: str, *, tag: int, since: str | None = None,
              tail: int | None = None, follow: bool = True) -> FakeLogStream:
@@ -251,16 +386,73 @@ class FakeRunner:
         return CommandResult(0, b"", b"")
 
 
+class FakeRegistryTags:
+    """The tags of the engine's fake registry, as a registry client reads them."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self._engine = engine
+        self.failure: ActionFailed | None = None
+        """Raised by ``tags`` while set (a registry that is down)."""
+
+    def tags(self, image: str) -> list[LocalImage]:
+        if self.failure is not None:
+            raise self.failure
+        repository = split_image(image)[0]
+        found = [LocalImage(split_image(i.ref)[1], i.image_id, i.created)
+                 for i in self._engine.registry.values() if split_image(i.ref)[0] == repository]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(found, key=lambda i: i.created or epoch, reverse=True)
+
+
+class FakeHostFiles:
+    """The host's state folder in a dict: the journal and the lock of every app."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.files: dict[str, bytes] = {}
+        self.dirs: set[str] = set()
+
+    def read(self, path: str) -> bytes | None:
+        with self._lock:
+            return self.files.get(path)
+
+    def append_record(self, path: str, record: bytes) -> None:
+        with self._lock:
+            self.files[path] = self.files.get(path, b"") + record
+
+    def create_dir_with(self, path: str, name: str, content: bytes) -> bool:
+        with self._lock:
+            if path in self.dirs:
+                return False
+            self.dirs.add(path)
+            self.files[f"{path}/{name}"] = content
+            return True
+
+    def exists(self, path: str) -> bool:
+        with self._lock:
+            return path in self.dirs or path in self.files
+
+    def remove_dir(self, path: str) -> None:
+        with self._lock:
+            self.dirs.discard(path)
+            for key in [k for k in self.files if k.startswith(f"{path}/")]:
+                del self.files[key]
+
+
 class FakeConnection:
     """A host whose ``connect`` fails with ``failure`` until a test clears it."""
 
     def __init__(self, name: str, engine: FakeEngine | None = None,
-                 failure: HostError | None = None, prober: FakeProber | None = None) -> None:
+                 failure: HostError | None = None, prober: FakeProber | None = None,
+                 files: FakeHostFiles | None = None) -> None:
         self.name = name
         self._engine = engine or FakeEngine()
         self.failure = failure
         """Raised by every connect() while set (e.g. EngineUnavailable)."""
         self._prober = prober or FakeProber()
+        self.fake_files = files or FakeHostFiles()
+        """The host's state folder (journal, lock)."""
+        self.fake_tags = FakeRegistryTags(self._engine)
 
     def connect(self) -> None:
         if self.failure is not None:
@@ -288,6 +480,14 @@ class FakeConnection:
     @property
     def runner(self) -> FakeRunner:
         return FakeRunner()
+
+    @property
+    def files(self) -> HostFiles:
+        return self.fake_files
+
+    @property
+    def image_tags(self) -> ImageTags:
+        return self.fake_tags
 
     def close(self) -> None:
         pass

@@ -1,4 +1,5 @@
-"""Start / stop / restart keys, shared by the dashboard and the detail view.
+"""Start / stop / restart and deploy / rollback / history keys, shared by the dashboard and
+the detail view.
 
 Both screens bind the same ids, so one ``[keys]`` remap in opsui.toml moves the key
 everywhere. The screens do not decide anything: they hand the container to the
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.binding import Binding
+from textual.message import Message
 
 from opsui.domain.models import Container
 from opsui.domain.operations.policy import Action
@@ -25,3 +27,31 @@ CONTAINER_BINDINGS = [
     Binding("u", "container('start')", "Start", id="container.start",
             tooltip="Start the selected container (asks first)."),
 ]
+
+RELEASE_BINDINGS = [
+    Binding("D", "release('deploy')", "Deploy", id="release.deploy", show=False,
+            tooltip="Deploy another tag of the selected container's app: pick a tag, read "
+            "the plan, confirm, watch the steps."),
+    Binding("R", "release('rollback')", "Rollback", id="release.rollback", show=False,
+            tooltip="Roll the selected container's app back to its last good release "
+            "(a preview first; boots what is still on the host)."),
+    Binding("H", "release('history')", "History", id="release.history", show=False,
+            tooltip="Releases and audit lines of the selected container's app, newest first."),
+]
+"""Deploy / rollback / history keys, shared by the dashboard and the detail view. Not in
+the footer (it is full); the palette and the README list them."""
+
+
+class ReleaseRequested(Message):
+    """A screen asks the app to deploy, roll back or show the history of a container's app.
+
+    Bubbles to the app's release flow, which asks the gate before anything is shown."""
+
+    def __init__(self, host: str, container: Container, kind: str) -> None:
+        super().__init__()
+        self.host = host
+        """The host the container runs on."""
+        self.container = container
+        """The selected container: its app is the one meant."""
+        self.kind = kind
+        """``deploy``, ``rollback`` or ``history``."""

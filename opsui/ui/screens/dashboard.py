@@ -7,7 +7,7 @@ changed; the screen forwards just that to its widgets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -23,12 +23,18 @@ from opsui.domain.models import Container, LinkState
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.policy import Action
 from opsui.ui.commands import PaletteCommand
-from opsui.ui.screens.container_keys import CONTAINER_BINDINGS, ActionRequester
+from opsui.ui.screens.container_keys import (
+    CONTAINER_BINDINGS,
+    RELEASE_BINDINGS,
+    ActionRequester,
+    ReleaseRequested,
+)
 from opsui.ui.state import Changes, UiState
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.filter_bar import FilterBar
 from opsui.ui.widgets.host_panel import HostPanel
 from opsui.ui.widgets.host_sidebar import HostSidebar
+from opsui.ui.widgets.lock_banner import BannerItem, LockBanner
 from opsui.ui.widgets.no_engine import NoEnginePanel
 from opsui.ui.widgets.status_bar import StatusBar, StatusLine
 
@@ -74,6 +80,13 @@ class DashboardScreen(Screen[None]):
                 tooltip="Show the previous host's containers."),
         Binding("ctrl+r", "refresh_host", "Refresh", id="dashboard.refresh", show=False,
                 tooltip="Re-list the host's containers now instead of waiting for the poll."),
+        *RELEASE_BINDINGS,
+        Binding("F", "recover('finish')", "Finish release", id="release.finish",
+                tooltip="Finish the interrupted release in the banner: gate its new container "
+                "on health, then switch to it (asks first)."),
+        Binding("B", "recover('rollback')", "Roll back release", id="release.abort",
+                tooltip="Roll the interrupted release in the banner back: the container it "
+                "replaced serves again (asks first)."),
     ]
 
     class OpenDetail(Message):
@@ -96,6 +109,18 @@ class DashboardScreen(Screen[None]):
             self.target = target
             """What to follow: a container's identity, a project, an app, or marked names."""
 
+    class RecoverRelease(Message):
+        """F / B under an "interrupted" banner: the app's release flow takes it from here."""
+
+        def __init__(self, host: str, item: BannerItem, choice: str) -> None:
+            super().__init__()
+            self.host = host
+            """The host the release was made on."""
+            self.item = item
+            """The banner line of the interrupted release."""
+            self.choice = choice
+            """``finish`` or ``rollback``."""
+
     def __init__(self, state: UiState, monitors: Mapping[str, HostMonitor],
                  request_action: ActionRequester, with_http: bool,
                  clock: Callable[[], datetime], initial_host: str | None = None) -> None:
@@ -112,12 +137,15 @@ class DashboardScreen(Screen[None]):
         """The host whose containers the table shows."""
         self._note = ""
         """What the empty-table note says now."""
+        self.banners: dict[str, tuple[BannerItem, ...]] = {}
+        """Lock / interrupted-release lines per host, from the release flow's polls."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with Horizontal(id="body"):
             yield HostSidebar(id="sidebar")
             with Vertical(id="main"):
+                yield LockBanner(id="lock-banner")
                 yield HostPanel(id="host-panel")
                 yield FilterBar(id="filter", apply=self._apply_filter)
                 yield Static(id="empty-note")
@@ -223,8 +251,18 @@ class DashboardScreen(Screen[None]):
             else view.status.state,
         ))
 
+    def show_banner(self, host: str, items: Sequence[BannerItem]) -> None:
+        """The release flow's latest lock poll of ``host``."""
+        before = self.banners.get(host, ())
+        self.banners[host] = tuple(items)
+        if host == self.host:
+            self.query_one(LockBanner).show(items)
+        if any(i.interrupted for i in before) != any(i.interrupted for i in items):
+            self.refresh_bindings()  # F / B appear only under an interrupted release
+
     def _restyle(self) -> None:
         self._refresh_hosts()
+        self.query_one(LockBanner).restyle()
         self.table.restyle()
         if self.host:
             self.query_one(HostPanel).show(self.state.hosts.get(self.host))
@@ -239,6 +277,8 @@ class DashboardScreen(Screen[None]):
             previous.watch_stats(())
         self.host = host
         self.table.show(host)
+        self.query_one(LockBanner).show(self.banners.get(host, ()))
+        self.refresh_bindings()
         self.query_one(HostPanel).show(self.state.hosts.get(host))
         self.sidebar.explain(list(self.state.hosts.values()))
         self._refresh_mode()
@@ -276,8 +316,18 @@ class DashboardScreen(Screen[None]):
         """Hide table keys while there is no table (no engine anywhere)."""
         if action == "clear_filter":
             return bool(self.table.needle)
-        return not (action in ("filter", "container", "logs", "project_logs", "mark")
-                    and self.has_class("-no-engine"))
+        if action == "recover":
+            return self._interrupted() is not None
+        return not (action in ("filter", "container", "logs", "project_logs", "mark",
+                               "release") and self.has_class("-no-engine"))
+
+    def _interrupted(self) -> BannerItem | None:
+        """The interrupted release F / B act on: the selected container's app's, else the
+        first one in the banner."""
+        items = [i for i in self.banners.get(self.host or "", ()) if i.interrupted]
+        selected = self.table.selected
+        names = {selected.name, selected.labels.get(APP_LABEL, "")} if selected else set()
+        return next((i for i in items if i.app in names), items[0] if items else None)
 
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).action_clear_filter()
@@ -291,6 +341,22 @@ class DashboardScreen(Screen[None]):
             self.notify("No container selected.", severity="warning", markup=False)
             return
         self.request_action(self.host, container, Action(action))
+
+    def action_release(self, kind: str) -> None:
+        """Deploy, rollback or history of the selected container's app (the app decides)."""
+        container = self.table.selected
+        if container is None or self.host is None:
+            self.notify("No container selected.", severity="warning", markup=False)
+            return
+        self.post_message(ReleaseRequested(self.host, container, kind))
+
+    def action_recover(self, choice: str) -> None:
+        item = self._interrupted()
+        if item is None or self.host is None:
+            self.notify("No interrupted release on this host.", severity="warning",
+                        markup=False)
+            return
+        self.post_message(self.RecoverRelease(self.host, item, choice))
 
     def action_logs(self) -> None:
         """The marked containers merged, else the selected one (by its lasting identity)."""
@@ -358,11 +424,28 @@ class DashboardScreen(Screen[None]):
         if container is not None and host is not None:
             yield PaletteCommand(f"Logs: {container.name}", "Follow its logs (l).",
                                  self.action_logs)
+            yield PaletteCommand(f"Deploy another tag of {container.name}…",
+                                 "Pick a tag, read the plan, confirm (D).",
+                                 partial(self.action_release, "deploy"))
+            yield PaletteCommand(f"Roll back {container.name}",
+                                 "To its last good release, after a preview (R).",
+                                 partial(self.action_release, "rollback"))
+            yield PaletteCommand(f"Release history: {container.name}",
+                                 "Releases and audit lines, newest first (H).",
+                                 partial(self.action_release, "history"))
             merged = project_target(container)
             if merged is not None:
                 yield PaletteCommand(f"Logs: {merged.title}",
                                      "Merged logs of its app or compose project (L).",
                                      self.action_project_logs)
+        interrupted = self._interrupted()
+        if interrupted is not None:
+            yield PaletteCommand(f"Finish the interrupted release of {interrupted.app}",
+                                 "Gate the new container, then switch to it (F).",
+                                 partial(self.action_recover, "finish"))
+            yield PaletteCommand(f"Roll back the interrupted release of {interrupted.app}",
+                                 "The container it replaced serves again (B).",
+                                 partial(self.action_recover, "rollback"))
         yield PaletteCommand("Filter containers", "By name, image, project, state or health.",
                              self.action_filter)
         if table.needle:

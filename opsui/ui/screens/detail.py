@@ -30,7 +30,12 @@ from opsui.domain.operations.policy import Action
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, report_worker_failure
 from opsui.ui.palette import Palette
-from opsui.ui.screens.container_keys import CONTAINER_BINDINGS, ActionRequester
+from opsui.ui.screens.container_keys import (
+    CONTAINER_BINDINGS,
+    RELEASE_BINDINGS,
+    ActionRequester,
+    ReleaseRequested,
+)
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.state import UiState
 from opsui.ui.widgets import detail_sections as sections
@@ -51,6 +56,7 @@ class DetailScreen(Screen[None]):
         *CONTAINER_BINDINGS,
         Binding("l", "logs", "Logs", id="detail.logs",
                 tooltip="Follow this container's logs (by its app, service or name)."),
+        *RELEASE_BINDINGS,
     ]
 
     class Inspected(Message):
@@ -188,12 +194,25 @@ class DetailScreen(Screen[None]):
                                  partial(self.request_action, self.host, self.container, action))
         yield PaletteCommand(f"Logs: {self.container.name}", "Follow its logs (l).",
                              self.action_logs)
+        yield PaletteCommand(f"Deploy another tag of {self.container.name}…",
+                             "Pick a tag, read the plan, confirm (D).",
+                             partial(self.action_release, "deploy"))
+        yield PaletteCommand(f"Roll back {self.container.name}",
+                             "To its last good release, after a preview (R).",
+                             partial(self.action_release, "rollback"))
+        yield PaletteCommand(f"Release history: {self.container.name}",
+                             "Releases and audit lines, newest first (H).",
+                             partial(self.action_release, "history"))
         yield PaletteCommand("Inspect again", "Re-read the health log and settings.",
                              self.reinspect)
         yield PaletteCommand("Back to the dashboard", "", self.action_back)
 
     def action_container(self, action: str) -> None:
         self.request_action(self.host, self.container, Action(action))
+
+    def action_release(self, kind: str) -> None:
+        """Deploy, rollback or history of this container's app (the app decides)."""
+        self.post_message(ReleaseRequested(self.host, self.container, kind))
 
     def action_logs(self) -> None:
         """The app opens logs for the dashboard and this view alike (one message)."""

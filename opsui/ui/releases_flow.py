@@ -1,0 +1,358 @@
+"""Deploy, rollback, history and recovery: the app-level glue between keys and the domain.
+
+Like :mod:`opsui.ui.actions`, the flow decides no policy. A key (D, R, H on the
+dashboard or the detail view; F / B under an "interrupted" banner) becomes a
+:class:`ReleaseSession` for the selected container's app. The gate is asked first
+(read-only mode refuses before any screen opens), plans are made in thread workers
+(they read the host), the plan's confirmation previews what will happen, and the run
+streams its steps to :class:`~opsui.ui.screens.deploy.ReleaseRunScreen`; the gate
+checks the answer again when the domain runs it. A failed worker ends up in the one
+error handler (:mod:`opsui.ui.errors`).
+
+The flow also keeps the dashboard's lock banner current: every ``lock_poll_seconds`` a
+worker reads the lock and the unfinished releases of the selected host's apps, and the
+next poll is armed only when that one finished, so a slow host never stacks polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.text import Text
+from textual import work
+from textual.message import Message
+from textual.notifications import SeverityLevel
+from textual.timer import Timer
+
+from opsui.config import Config
+from opsui.domain.apps import app_matches
+from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.models import Container
+from opsui.domain.monitor import HostMonitor
+from opsui.domain.operations.app_releases import AppReleases, AppStatus, TagChoice
+from opsui.domain.operations.app_spec import AppSpec
+from opsui.domain.operations.deploy import DeployPlan
+from opsui.domain.operations.gate import ActionRequest, Confirmation
+from opsui.domain.operations.policy import Action
+from opsui.domain.operations.recovery import FINISH, RecoveryPlan
+from opsui.domain.operations.release_run import Report
+from opsui.domain.operations.rollback import RollbackPlan
+from opsui.domain.operations.swarm_deploy import SwarmDeployPlan, SwarmRollbackPlan
+from opsui.domain.releases import CANCELLED, OK
+from opsui.ui.actions import ContainerActionsApp
+from opsui.ui.errors import notify_error
+from opsui.ui.palette import Palette
+from opsui.ui.screens.container_keys import ReleaseRequested
+from opsui.ui.screens.dashboard import DashboardScreen
+from opsui.ui.screens.deploy import DeployScreen, ReleasePlan, ReleaseRunScreen, ask_to_run
+from opsui.ui.screens.history import HistoryScreen
+from opsui.ui.screens.rollback import (
+    recovery_preview,
+    recovery_summary,
+    rollback_preview,
+    rollback_summary,
+)
+from opsui.ui.widgets.lock_banner import BannerItem, banner_items
+
+log = logging.getLogger(__name__)
+
+LOCK_POLL_SECONDS = 10.0
+"""How long after one lock poll ends the next begins."""
+RETRY_POLL_SECONDS = 2.0
+"""The next poll while the dashboard has no connected host to ask yet."""
+SOON_SECONDS = 0.2
+"""A poll right after something changed (a release ended)."""
+
+
+class ReleaseSession:
+    """One app on one host as the release screens see it.
+
+    Every method except :meth:`confirmation` blocks (it reads or changes the host): call
+    them from thread workers only.
+    """
+
+    def __init__(self, monitor: HostMonitor, ref: str, label: str,
+                 spec: AppSpec | None = None) -> None:
+        self.monitor = monitor
+        self.host = monitor.name
+        """The host the app runs on."""
+        self.ref = ref
+        """What :meth:`AppReleases.resolve` is given: a configured app or a container."""
+        self.label = label
+        """What to call the app until it is resolved (the selected container's name)."""
+        self._spec = spec
+
+    @property
+    def name(self) -> str:
+        """The app's name once resolved, else the label."""
+        return self._spec.name if self._spec is not None else self.label
+
+    @property
+    def read_only(self) -> bool:
+        return self.monitor.read_only
+
+    def releases(self) -> AppReleases:
+        return self.monitor.releases()
+
+    def app(self) -> AppSpec:
+        if self._spec is None:
+            self._spec = self.releases().resolve(self.ref)
+        return self._spec
+
+    def status(self) -> AppStatus:
+        """History, audit, lock. Marking a release known good writes to the host, so a
+        read-only opsui only reads."""
+        return self.releases().status(self.app(), mark_good=not self.read_only)
+
+    def tag_choices(self) -> list[TagChoice]:
+        return self.releases().tag_choices(self.app())
+
+    def plan_deploy(self, tag: str) -> DeployPlan | SwarmDeployPlan:
+        return self.releases().plan_deploy(self.app(), tag)
+
+    def plan_rollback(self) -> RollbackPlan | SwarmRollbackPlan:
+        return self.releases().plan_rollback(self.app())
+
+    def plan_recovery(self, choice: str) -> RecoveryPlan:
+        return self.releases().plan_recovery(self.app(), choice)
+
+    def confirmation(self, plan: ReleasePlan) -> Confirmation:
+        """What to ask before ``plan`` runs; raises ActionRefused in read-only mode."""
+        return self.monitor.gate.confirmation_for(plan.request)
+
+    def run(self, plan: ReleasePlan, answer: bool | str | None, report: Report,
+            cancelled: threading.Event) -> str:
+        """Run ``plan`` through the gate; the outcome (ok, failed, cancelled...)."""
+        releases, app = self.releases(), self.app()
+        if isinstance(plan, RollbackPlan | SwarmRollbackPlan):
+            return releases.rollback(app, plan, answer, report, cancelled)
+        if isinstance(plan, RecoveryPlan):
+            return releases.recover(app, plan, answer, report, cancelled)
+        if isinstance(plan, DeployPlan | SwarmDeployPlan):
+            return releases.deploy(app, plan, answer, report, cancelled)
+        raise ActionRefused(f"opsui cannot run a {type(plan).__name__} from this screen yet")
+
+
+class ReleaseFlowApp(ContainerActionsApp):
+    """The app layer that runs releases; :class:`~opsui.ui.app.OpsuiApp` builds on it."""
+
+    lock_poll_seconds = LOCK_POLL_SECONDS
+    """Seconds between the end of one lock poll and the start of the next."""
+
+    config: Config
+    clock: Callable[[], datetime]
+    dashboard: DashboardScreen | None
+
+    class RollbackPlanned(Message):
+        """The rollback plan is ready to be confirmed."""
+
+        def __init__(self, session: ReleaseSession,
+                     plan: RollbackPlan | SwarmRollbackPlan) -> None:
+            super().__init__()
+            self.session = session
+            self.plan = plan
+
+    class RecoveryPlanned(Message):
+        """The recovery plan of an interrupted release is ready to be confirmed."""
+
+        def __init__(self, session: ReleaseSession, plan: RecoveryPlan) -> None:
+            super().__init__()
+            self.session = session
+            self.plan = plan
+
+    class BannerPolled(Message):
+        """A lock poll ended; ``items`` is None when the host could not be read."""
+
+        def __init__(self, host: str, items: list[BannerItem] | None) -> None:
+            super().__init__()
+            self.host = host
+            self.items = items
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poll_timer: Timer | None = None
+        self._polling = False
+        self._poll_again = False
+
+    # -- entry points -------------------------------------------------------------------
+
+    def on_release_requested(self, message: ReleaseRequested) -> None:
+        self.request_release(message.host, message.container, message.kind)
+
+    def app_ref(self, monitor: HostMonitor, container: Container) -> str:
+        """The configured app a container belongs to, else the container (ad hoc)."""
+        for app in monitor.apps:
+            if app.host == monitor.name and app_matches(app, container):
+                return app.name
+        return container.name
+
+    def request_release(self, host: str, container: Container, kind: str) -> None:
+        """``kind``: deploy, rollback or history of ``container``'s app on ``host``."""
+        monitor = self.monitors.get(host)
+        if monitor is None:
+            self.notify(f"Unknown host {host}", severity="error", markup=False)
+            return
+        session = ReleaseSession(monitor, self.app_ref(monitor, container), container.name)
+        if kind == "history":
+            self.push_screen(HistoryScreen(session, self.clock))
+            return
+        action = Action.DEPLOY if kind == "deploy" else Action.ROLLBACK
+        if not self._allowed(ActionRequest(action, host, container.id, session.ref,
+                                           app=session.ref), monitor):
+            return
+        if kind == "deploy":
+            self.push_screen(DeployScreen(session, self.clock))
+        else:
+            self.notify(f"Planning the rollback of {session.ref} on {host}…", timeout=3,
+                        markup=False)
+            self.plan_rollback(session)
+
+    def request_recovery(self, host: str, item: BannerItem, choice: str) -> None:
+        """Finish (``finish``) or roll back (``rollback``) an interrupted release."""
+        monitor = self.monitors.get(host)
+        if monitor is None:
+            self.notify(f"Unknown host {host}", severity="error", markup=False)
+            return
+        action = Action.DEPLOY if choice == FINISH else Action.ROLLBACK
+        if not self._allowed(ActionRequest(action, host, item.app, item.app, app=item.app),
+                             monitor):
+            return
+        self.plan_recovery(ReleaseSession(monitor, item.app, item.app, item.spec), choice)
+
+    def on_dashboard_screen_recover_release(self, message: DashboardScreen.RecoverRelease
+                                            ) -> None:
+        self.request_recovery(message.host, message.item, message.choice)
+
+    def _allowed(self, request: ActionRequest, monitor: HostMonitor) -> bool:
+        """Read-only mode refuses before any plan is made or screen opened."""
+        try:
+            monitor.gate.confirmation_for(request)
+        except ActionRefused as refused:
+            notify_error(self, refused, title="Read-only")
+            return False
+        return True
+
+    # -- rollback and recovery: plan in a worker, confirm, run --------------------------------
+
+    @work(thread=True, exit_on_error=False, group="release-plans",
+          description="Cannot roll back")
+    def plan_rollback(self, session: ReleaseSession) -> None:
+        self.post_message(self.RollbackPlanned(session, session.plan_rollback()))
+
+    @work(thread=True, exit_on_error=False, group="release-plans",
+          description="Cannot recover the release")
+    def plan_recovery(self, session: ReleaseSession, choice: str) -> None:
+        self.post_message(self.RecoveryPlanned(session, session.plan_recovery(choice)))
+
+    def on_release_flow_app_rollback_planned(self, message: RollbackPlanned) -> None:
+        session, plan = message.session, message.plan
+        preview = rollback_preview(plan, Palette.of(self), self.clock())
+        self._confirm_and_run(session, plan, preview, "rollback", rollback_summary(plan))
+
+    def on_release_flow_app_recovery_planned(self, message: RecoveryPlanned) -> None:
+        session, plan = message.session, message.plan
+        self._confirm_and_run(session, plan, recovery_preview(plan, Palette.of(self)),
+                              "recovery", recovery_summary(plan))
+
+    def _confirm_and_run(self, session: ReleaseSession, plan: ReleasePlan, preview: Text,
+                         action: str, summary: str) -> None:
+        try:
+            confirmation = session.confirmation(plan)
+        except ActionRefused as refused:
+            notify_error(self, refused, title="Read-only")
+            return
+
+        def proceed(answer: bool | str | None) -> None:
+            self.push_screen(ReleaseRunScreen(session, action, self.clock,
+                                              run=(plan, answer, summary)))
+
+        ask_to_run(self, confirmation, preview, proceed)
+
+    # -- the end of a run ---------------------------------------------------------------
+
+    def on_release_run_screen_finished(self, message: ReleaseRunScreen.Finished) -> None:
+        monitor = self.monitors.get(message.host)
+        if monitor is not None:
+            monitor.refresh_now()  # the table shows the new container without waiting
+        self.poll_locks_soon()
+        if message.error:
+            return  # the worker error handler has said it already
+        verb = {"deploy": "Deploy", "rollback": "Rollback", "recovery": "Recovery"}.get(
+            message.action, message.action.capitalize())
+        severity: SeverityLevel = ("information" if message.outcome == OK
+                                   else "warning" if message.outcome == CANCELLED else "error")
+        first = message.reason.splitlines()[0] if message.reason else ""
+        self.notify(f"{verb} of {message.app} on {message.host}: {message.outcome}"
+                    + (f"\n{first[:300]}" if first else ""), severity=severity, timeout=8,
+                    markup=False)
+
+    # -- the lock banner ------------------------------------------------------------------
+
+    def start_lock_polls(self) -> None:
+        """The first poll shortly after the dashboard opened; each one arms the next."""
+        self._arm_poll(SOON_SECONDS)
+
+    def poll_locks_soon(self) -> None:
+        if self._polling:
+            self._poll_again = True
+        else:
+            self._arm_poll(SOON_SECONDS)
+
+    def _arm_poll(self, delay: float) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_timer(delay, self._poll_locks)
+
+    def _poll_locks(self) -> None:
+        self._poll_timer = None
+        if self._polling or not self.is_running:
+            return
+        dashboard = self.dashboard
+        host = dashboard.host if dashboard is not None else None
+        monitor = self.monitors.get(host) if host else None
+        if dashboard is None or monitor is None or not monitor.connected \
+                or not dashboard.is_mounted:
+            self._arm_poll(RETRY_POLL_SECONDS)
+            return
+        refs = [app.name for app in monitor.apps if app.host == monitor.name]
+        selected = dashboard.table.selected
+        if selected is not None:
+            refs.append(self.app_ref(monitor, selected))
+        # An app in the banner stays watched when the cursor moves on, until it is clear.
+        refs += [item.app for item in dashboard.banners.get(monitor.name, ())]
+        self._polling = True
+        self.poll_locks(monitor, list(dict.fromkeys(refs)))
+
+    @work(thread=True, exit_on_error=False, group="lock-poll", description="Lock poll")
+    def poll_locks(self, monitor: HostMonitor, refs: list[str]) -> None:
+        items: list[BannerItem] | None = None
+        try:
+            releases = monitor.releases()
+            statuses: list[AppStatus] = []
+            seen: set[str] = set()
+            for ref in refs:
+                try:
+                    spec = releases.resolve(ref)
+                except ActionRefused:
+                    continue  # the selected container vanished; an app with no container
+                if spec.name not in seen:
+                    seen.add(spec.name)
+                    statuses.append(releases.status(spec, mark_good=False))
+            items = banner_items(statuses)
+        except OpsuiError as exc:  # quietly: the sidebar already says when a host is down
+            log.info("%s: lock poll: %s", monitor.name, exc)
+        except Exception:
+            log.exception("%s: lock poll failed", monitor.name)
+        finally:
+            self.post_message(self.BannerPolled(monitor.name, items))
+
+    def on_release_flow_app_banner_polled(self, message: BannerPolled) -> None:
+        self._polling = False
+        if message.items is not None and self.dashboard is not None \
+                and self.dashboard.is_mounted:
+            self.dashboard.show_banner(message.host, message.items)
+        again, self._poll_again = self._poll_again, False
+        self._arm_poll(SOON_SECONDS if again else self.lock_poll_seconds)
