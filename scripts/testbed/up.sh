@@ -249,6 +249,16 @@ build_app_images() {
   # Copy busybox into a throwaway context: the binary is never committed.
   cp -a "$TESTBED_DIR/images/app/." "$ctx/"
   cp -L /bin/busybox "$ctx/busybox"
+  # psql and the libraries ldd lists for it, so migrations (issue 5) can run in a
+  # one-off container of the app image against the test PostgreSQL.
+  local psql=/usr/lib/postgresql/$PG_VERSION/bin/psql
+  [[ -x $psql ]] || die "$psql missing (apt-get install postgresql)"
+  mkdir -p "$ctx/rootfs/etc"
+  cp "$TESTBED_DIR/images/postgres/etc/nsswitch.conf" "$ctx/rootfs/etc/"
+  # -L: real files at the paths the loader looks at, not host symlinks.
+  cp -L --parents "$psql" $(ldd "$psql" |
+    awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}' |
+    LC_ALL=C sort -u) "$ctx/rootfs/"
   hash=$(tree_hash "$ctx")
   for tag in "${APP_TAGS[@]}"; do
     build_image "$APP_REPO:$tag" "$ctx" "$hash-$tag-${APP_MODES[$tag]}" \
