@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Make screenshots/dashboard.svg, detail.svg and logs.svg from the real app.
+"""Make screenshots/dashboard.svg, detail.svg, logs.svg, deploy-confirm.svg,
+deploy-progress.svg and history.svg from the real app.
 
 Runs opsui's own app class with the real backends against the local Docker engine
 (start it with ``scripts/testbed/up.sh``, which also builds the images). The script
@@ -8,7 +9,10 @@ creates a small compose-like project from ``opsui-test/app:1.0.0`` (healthy) and
 a network of their own, waits until the table shows them with live stats, health
 and HTTP verdicts, saves the dashboard and detail SVGs, opens the log pane of the
 api replica (it writes request logs of several levels) with an ERROR filter and saves
-that too, and removes everything it created, even on failure.
+that too. Then it starts ``shop-cart-1`` from the test bed registry's app:1.0.0, deploys
+2.0.0 over it (the confirmation, the steps while the health gate runs) and shows its
+history, with the journal in a temporary state folder. Everything it created is
+removed, even on failure.
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 160x45]
 """
@@ -18,7 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,11 +36,14 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container as DockerContainer
+from textual.widgets import OptionList
 
-from opsui.config import AppConfig, Config
+from opsui.config import AppConfig, Config, DeploySettings
 from opsui.domain.models import Health
 from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.wiring import build_gate, build_monitor_factory, select_hosts
@@ -47,6 +57,8 @@ SERVICES = [
     ("shop-web-2", "web", "1.0.0", 18313),
     ("shop-worker-1", "worker", "3.0.0", 18314),
 ]
+DEPLOYED = "shop-cart-1"
+REGISTRY = os.environ.get("OPSUI_TEST_REGISTRY", "127.0.0.1:5000")
 UNHEALTHY = "shop-worker-1"
 CHATTY = "shop-api-1"
 # The api replica writes request logs of several levels (stdout and stderr) beside
@@ -98,6 +110,9 @@ def test_project(client: docker.DockerClient) -> Iterator[list[DockerContainer]]
                 container.remove(force=True)
             except docker.errors.APIError as exc:
                 log(f"could not remove {container.name}: {exc}")
+        # The deploy's release copies carry the labels too.
+        for stale in client.containers.list(all=True, filters={"label": "opsui.screenshots=1"}):
+            stale.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):  # already gone (a testbed reset)
             network.remove()
 
@@ -107,7 +122,7 @@ def health_of(container: DockerContainer) -> str:
     return str(container.attrs["State"].get("Health", {}).get("Status", "none"))
 
 
-def config_for_screenshots() -> Config:
+def config_for_screenshots(state_dir: str) -> Config:
     """Zero-config local host, plus the two apps so the HTTP health column shows."""
     def url(port: int) -> str:
         return f"http://127.0.0.1:{port}/api/health"
@@ -120,10 +135,12 @@ def config_for_screenshots() -> Config:
         apps=(AppConfig("shop-web", service=f"{PROJECT}/web", health_urls=(url(ports["web"]),)),
               AppConfig("shop-worker", service=f"{PROJECT}/worker",
                         health_urls=(url(ports["worker"]),))),
+        deploy=DeploySettings(state_dir=state_dir),
     )
 
 
-async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: float) -> None:
+async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: float,
+                  client: docker.DockerClient, network: str) -> None:
     async with app.run_test(size=size) as pilot:
         async def until(what: str, predicate: Callable[[], bool]) -> None:
             deadline = time.monotonic() + timeout
@@ -181,6 +198,50 @@ async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: floa
         app.save_screenshot(filename="logs.svg", path=str(out))
         log(f"wrote {out / 'logs.svg'}")
 
+        def save(name: str) -> None:
+            app.save_screenshot(filename=name, path=str(out))
+            log(f"wrote {out / name}")
+
+        async def select(name: str) -> None:
+            await until("the dashboard", lambda: app.screen is app.dashboard)
+            await until(name, lambda: any(table.get_row_at(i)[0].plain == name
+                                          for i in range(table.row_count)))
+            table.move_cursor(row=next(i for i in range(table.row_count)
+                                       if table.get_row_at(i)[0].plain == name))
+            await until(f"the cursor on {name}", lambda: table.selected is not None
+                        and table.selected.name == name)
+
+        await pilot.press("escape")
+        client.containers.run(f"{REGISTRY}/opsui-test/app:1.0.0", name=DEPLOYED, detach=True,
+                              network=network, ports={"8080/tcp": ("127.0.0.1", None)},
+                              labels={**LABELS, "com.docker.compose.project": PROJECT,
+                                      "com.docker.compose.service": "cart"})
+        await until("the cart healthy", lambda: any(
+            c.name == DEPLOYED and c.health is Health.HEALTHY for c in view.containers.values()))
+        await select(DEPLOYED)
+        await pilot.press("D")
+        await until("the tags", lambda: isinstance(app.screen, DeployScreen)
+                    and any(c.tag == "2.0.0" for c in app.screen.choices))
+        deploy = app.screen
+        assert isinstance(deploy, DeployScreen)
+        deploy.query_one(OptionList).highlighted = next(
+            i for i, c in enumerate(deploy.choices) if c.tag == "2.0.0")
+        await pilot.press("enter")
+        await until("the confirmation", lambda: isinstance(app.screen, PlanConfirmModal))
+        await pilot.pause(0.5)
+        save("deploy-confirm.svg")
+        await pilot.press("y")
+        await until("the health gate", lambda: deploy.steps.state_of("health gate") == "running")
+        save("deploy-progress.svg")
+        await until("the outcome", lambda: deploy.outcome is not None)
+        await pilot.press("escape")
+        await select(DEPLOYED)
+        await pilot.press("H")
+        await until("the history", lambda: isinstance(app.screen, HistoryScreen)
+                    and app.screen.status is not None)
+        await pilot.pause(0.5)
+        save("history.svg")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -215,11 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         others = [c for c in containers if c is not worker]
         wait_for("health states", lambda: health_of(worker) == "unhealthy"
                  and all(health_of(c) == "healthy" for c in others), args.timeout)
-        config = config_for_screenshots()
-        hosts = select_hosts(config, [])
-        gate = build_gate(config, hosts, read_only=False)
-        app = OpsuiApp(config, gate, build_monitor_factory(config, gate, hosts))
-        asyncio.run(capture(app, out, (columns, rows), args.timeout))
+        state_dir = tempfile.mkdtemp(prefix="opsui-shots-")
+        try:
+            config = config_for_screenshots(state_dir)
+            hosts = select_hosts(config, [])
+            gate = build_gate(config, hosts, read_only=False)
+            app = OpsuiApp(config, gate, build_monitor_factory(config, gate, hosts))
+            network = str(containers[0].attrs["HostConfig"]["NetworkMode"])
+            asyncio.run(capture(app, out, (columns, rows), args.timeout, client, network))
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 
