@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from opsui.config import LOCAL_HOST_NAME, Config, HostConfig
 from opsui.domain.errors import ConfigError
 from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
+from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.ports import HostConnection
 
@@ -125,3 +126,25 @@ def build_monitor_factory(
         ]
 
     return factory
+
+
+def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
+                  docker_host: str | None = None) -> AppBackups:
+    """Backups, restores and migrations of the apps on ``connection``'s host: dumps run
+    on the host through its command runner (``docker -H docker_host`` when its engine
+    is not the default), downloads copy locally or come over the host's SFTP, one-off
+    migration containers go through its engine."""
+    from opsui.backends.backup_download import Downloader, SftpDownloader, copy_local
+    from opsui.backends.docker_engine import DockerEngine
+    from opsui.backends.host_backups import ShellBackupStore
+    from opsui.backends.ssh_host import SshHost
+
+    engine = connection.engine
+    if not isinstance(engine, DockerEngine):
+        raise ConfigError(config.source, "hosts", "a Docker engine for backups")
+    downloader: Downloader = (SftpDownloader(connection.connection)
+                              if isinstance(connection, SshHost) else copy_local)
+    docker = ("docker", "-H", docker_host) if docker_host else ("docker",)
+    return AppBackups(connection.name, engine, connection.files, gate, config,
+                      store=ShellBackupStore(connection.runner, connection.name, downloader),
+                      jobs=engine.jobs, docker=docker)

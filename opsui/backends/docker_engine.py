@@ -37,6 +37,7 @@ from opsui.backends.docker_errors import (
 )
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
+from opsui.backends.docker_jobs import DockerJobs
 from opsui.backends.docker_logs import (
     DockerLogStream,
     cancel_response,
@@ -447,6 +448,11 @@ class DockerEngine:
     def swarm(self) -> DockerSwarm:
         """This engine's Swarm services, over the same client (and so the same link)."""
         return DockerSwarm(self._client)
+
+    @property
+    def jobs(self) -> DockerJobs:
+        """One-off commands (migrations) over the same client and link."""
+        return DockerJobs(self._api, self)
 
     def close(self) -> None:
         with self._feeds_lock:

@@ -7,7 +7,7 @@ live in :mod:`opsui.backends`; tests use small fakes of these.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -313,4 +313,88 @@ class SwarmEngine(Protocol):
                     cancelled: Cancellation) -> SwarmService:
         """Poll until the service is :attr:`~SwarmService.settled`, ``timeout`` seconds
         passed or ``cancelled`` is set, whichever comes first; the state then."""
+        ...
+
+
+# -------------------------------------------------------------------- backups (issue 5)
+
+Progress = Callable[[int, float], None]
+"""``progress(bytes_done, bytes_per_second)``, called from a worker thread about twice
+a second while bytes move (a dump being written, a backup being downloaded)."""
+
+LineSink = Callable[[str], None]
+"""Called once per output line (already sanitised), from a worker thread."""
+
+
+@dataclass(frozen=True)
+class DumpResult:
+    """A dump that reached its final name: what it holds and how long it took."""
+
+    path: str
+    size: int
+    sha256: str
+    seconds: float
+
+
+class BackupStore(Protocol):
+    """Backup files in a folder on the host, written by commands run *on the host*, so
+    a dump's bytes go from the database container to the disk without crossing the
+    link to the operator. Raises ActionFailed (with the command's words) or HostError.
+    """
+
+    def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
+             progress: Progress | None = None) -> DumpResult:
+        """Run ``argv`` with stdout to ``folder/.name.partial``, check its exit status,
+        fsync, rename to ``folder/name``. A non-zero exit, a kill or a full disk leaves
+        no file under ``name`` (and nothing else in the folder changes)."""
+        ...
+
+    def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:
+        """Run ``argv`` on the host with the file ``path`` on its stdin."""
+        ...
+
+    def checksum(self, path: str) -> tuple[int, str] | None:
+        """(size, sha256) of the file, or None when it does not exist."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+    def download(self, path: str, local_path: str,
+                 progress: Progress | None = None) -> tuple[int, str]:
+        """Copy the host's file to ``local_path`` on the operator's machine (written
+        beside it, then renamed); the bytes copied and their sha256."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a one-off command (a migration) ended."""
+
+    exit_code: int | None
+    """None when it was stopped: timed out or cancelled."""
+    container_id: str = ""
+    """The one-off container, when one was made (kept after a failure)."""
+    reason: str = ""
+
+
+class JobEngine(Protocol):
+    """One-off commands of an app: in a new container made like a running one, or
+    exec'd in it, with their output streamed line by line."""
+
+    def run_like(self, like_id: str, image: str, command: list[str], name: str,
+                 labels: dict[str, str], output: LineSink, timeout: float,
+                 cancelled: Cancellation) -> JobResult:
+        """Create and start a container of ``image`` with ``like_id``'s env, mounts and
+        networks (no published ports, no network aliases, no restart policy) running
+        ``command``; stream its output; wait for it to end (killed at ``timeout`` or
+        when ``cancelled`` is set). It is not removed here."""
+        ...
+
+    def exec_in(self, container_id: str, command: list[str], output: LineSink,
+                timeout: float, cancelled: Cancellation) -> JobResult:
+        """Run ``command`` in the running container, streaming its output."""
+        ...
+
+    def remove(self, container_id: str) -> None:
+        """Remove a finished one-off container."""
         ...

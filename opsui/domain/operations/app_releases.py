@@ -20,6 +20,7 @@ from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.history import Journal
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, Health, split_image
+from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec, resolve_app
 from opsui.domain.operations.deploy import (
     Deployment,
@@ -52,7 +53,9 @@ from opsui.domain.ports import (
     HealthProber,
     HostFiles,
     ImageTags,
+    LineSink,
     LocalImage,
+    Progress,
     SwarmEngine,
     SwarmService,
 )
@@ -143,8 +146,11 @@ class AppReleases:
 
     def __init__(self, host: str, engine: ContainerEngine, prober: HealthProber | None,
                  files: HostFiles, gate: ActionGate, config: Config,
-                 tags: ImageTags | None = None) -> None:
+                 tags: ImageTags | None = None, backups: AppBackups | None = None) -> None:
         self.host = host
+        self.backups = backups
+        """Backup and migrate steps of deploys of apps with a migration; without it such
+        a deploy is refused rather than run without its migration."""
         self._engine = engine
         self._prober = prober
         self._files = files
@@ -254,12 +260,19 @@ class AppReleases:
             return plan_swarm_deploy(self.host, app.name, self._service(app)[1], tag,
                                      app.image)
         serving = self._serving(app)
+        migrates = app.config is not None and app.config.migrate is not None
         return plan_deploy(self.host, serving, tag, app.name, app.image,
-                           needs_stop_first(self._engine, serving))
+                           needs_stop_first(self._engine, serving),
+                           ("backup", "migrate") if migrates else ())
 
     def deploy(self, app: AppSpec, plan: DeployPlan | SwarmDeployPlan,
                answer: bool | str | None, report: Report | None = None,
-               cancelled: threading.Event | None = None) -> str:
+               cancelled: threading.Event | None = None, *,
+               output: LineSink | None = None, progress: Progress | None = None,
+               override: str | None = None) -> str:
+        """``output``/``progress``/``override``: the migration's lines, the backup's
+        bytes, and the typed override to migrate without a verified backup (see
+        :meth:`AppBackups.override_text`), for apps with a migration."""
         run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
                          cancelled=cancelled)
         if isinstance(plan, SwarmDeployPlan):
@@ -269,6 +282,13 @@ class AppReleases:
             return self._tracked(run, lambda: rolling.run(self._gate, answer))
         deployment = Deployment(plan, self._engine, self._prober, run, app.gate)
         deployment.before_body = lambda: self._adopt(app, plan.current)
+        if "migrate" in plan.steps:
+            backups = self.backups
+            if backups is None:
+                raise ActionRefused(f"{app.name} has a migration, and this opsui cannot run "
+                                    "it (no backups wired)", hint="Use `opsui deploy`.")
+            deployment.before_start = lambda: backups.before_start(
+                app, run, plan.image, plan.current, override, output, progress)
         deployment.after_success = lambda: self._retain(app)
         return self._tracked(run, lambda: deployment.run(self._gate, answer))
 

@@ -7,8 +7,9 @@ stopping the old one when it publishes fixed host ports the new one could not bi
 alongside), gate on health, switch names, stop the old one and keep it for rollback,
 record the outcome, prune old releases, release the lock. A new version that fails its
 gate never takes over: it is stopped (kept, with its last log lines in the journal) and
-the old one serves again. Backup and migrate steps (issue 5) go between pull and start:
-see :data:`DEPLOY_STEPS`.
+the old one serves again. An app with a migration gets "backup" and "migrate" steps
+between pull and create (:attr:`Deployment.before_start`): lock, pull, backup, migrate,
+swap, record.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from opsui.domain.sanitize import clean
 
 DEPLOY_STEPS = ("lock", "pull", "create", "start", "health gate", "switch", "retention",
                 "record")
-"""The order of a container deploy. Issue 5 adds "backup" and "migrate" after "pull"."""
+"""The order of a container deploy; ``pre_start`` steps ("backup", "migrate") go after
+"pull"."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,12 @@ def needs_stop_first(engine: ContainerEngine, container: Container) -> bool:
 
 
 def plan_deploy(host: str, current: Container, tag: str, app: str | None = None,
-                repository: str | None = None, stop_first: bool = False) -> DeployPlan:
+                repository: str | None = None, stop_first: bool = False,
+                pre_start: tuple[str, ...] = ()) -> DeployPlan:
     repository = repository or split_image(current.image)[0]
     steps = tuple(s for step in DEPLOY_STEPS
-                  for s in (("stop old", step) if stop_first and step == "start" else (step,)))
+                  for s in (("stop old", step) if stop_first and step == "start" else
+                            (step, *pre_start) if step == "pull" else (step,)))
     return DeployPlan(app or current.name, host, current, f"{repository}:{tag}", tag,
                       STOP_FIRST if stop_first else START_FIRST, steps,
                       current_digest=current.labels.get(DIGEST_LABEL, ""),
@@ -95,6 +99,11 @@ class Deployment:
         self.before_body: Callable[[], str] = lambda: ""
         """Called under the lock before the release is recorded (the facade adopts what
         runs now there); returns the id of the release serving now."""
+        self.before_start: Callable[[], None] = lambda: None
+        """Called under the lock after the pull (the target image is on the host) and
+        before the new container is made: the facade's backup and migrate steps, which
+        journal themselves on this run. Raising OpsuiError fails the deploy with
+        nothing changed: the old version serves on."""
         self.after_success: Callable[[], str] = lambda: ""
         """Called after a good switch (the facade prunes old releases); says what it did."""
 
@@ -115,6 +124,7 @@ class Deployment:
         try:
             digest = run.step("pull", lambda: engine.pull(plan.image))
             run.note("digest", digest=digest)
+            self.before_start()
             labels = labels_for(plan.app, self.release_id, plan.version, digest)
             self.new_id = run.step("create", lambda: engine.create_like(
                 plan.current.id, plan.image, f"{plan.current.name}.{self.release_id}", labels))

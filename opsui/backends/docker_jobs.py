@@ -1,0 +1,158 @@
+"""One-off commands of an app (migrations): a new container made like the serving one,
+or an exec in it, with output streamed line by line.
+
+The one-off container is :func:`~opsui.backends.docker_clone.clone_request` of the
+serving container (env, mounts, networks, resources) with the target image and the
+command replaced, and what would make it a second copy of the app taken out: no
+published ports, no network aliases or static IPs (it must not receive the app's
+traffic), no restart policy, no health check, and none of opsui's release labels (it is
+not a release). Its output comes from the engine's log stream, the same code as the
+log pane, so it works alike locally and over SSH; the wait is a poll with a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+
+from opsui.backends.docker_clone import clone_request, create_clone
+from opsui.backends.docker_errors import error_reason
+from opsui.backends.docker_fields import mapping_or_empty
+from opsui.domain.errors import ActionFailed, OpsuiError
+from opsui.domain.logfeed import APP_LABEL, RELEASE_LABEL
+from opsui.domain.ports import Cancellation, ContainerEngine, JobResult, LineSink
+from opsui.domain.sanitize import clean
+
+POLL_SECONDS = 0.2
+DRAIN_SECONDS = 5.0
+_RELEASE_LABELS = (APP_LABEL, RELEASE_LABEL, "opsui.version", "opsui.digest")
+
+
+def job_request(old: dict[str, Any], old_image: dict[str, Any], image: str,
+                command: list[str], name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The create body of a one-off container like ``old`` running ``command``."""
+    body = clone_request(old, old_image, image, name)
+    body["Cmd"] = list(command)
+    body["Labels"] = {**{k: v for k, v in body.get("Labels", {}).items()
+                         if k not in _RELEASE_LABELS}, **labels}
+    body["Healthcheck"] = {"Test": ["NONE"]}
+    for key in ("ExposedPorts", "Hostname", "Tty", "OpenStdin", "StdinOnce", "AttachStdin"):
+        body.pop(key, None)
+    host_config = dict(body.get("HostConfig") or {})
+    host_config.update(PortBindings={}, PublishAllPorts=False, AutoRemove=False,
+                       RestartPolicy={"Name": "no"})
+    body["HostConfig"] = host_config
+    endpoints = mapping_or_empty(body.get("NetworkingConfig")).get("EndpointsConfig") or {}
+    body["NetworkingConfig"] = {"EndpointsConfig": {
+        net: _private(settings) for net, settings in endpoints.items()}}
+    body["_extra_networks"] = {net: _private(settings) for net, settings in
+                               mapping_or_empty(body.get("_extra_networks")).items()}
+    return body
+
+
+def _private(endpoint: Any) -> dict[str, Any]:
+    """An endpoint without the app's aliases or fixed address (links stay)."""
+    links = mapping_or_empty(endpoint).get("Links")
+    return {"Links": links} if links else {}
+
+
+def _lines(batches: Iterator[list[tuple[int, int, bytes]]], output: LineSink) -> None:
+    for batch in batches:
+        for _, _, raw in batch:
+            # The engine's timestamp goes first ("2026-...Z text"): the line is the rest.
+            stamp, _, text = raw.partition(b" ")
+            output(clean(text if stamp[:2] == b"20" else raw, 4000))
+
+
+class DockerJobs:
+    """:class:`opsui.domain.ports.JobEngine` over the docker API and the engine's logs."""
+
+    def __init__(self, api: Any, engine: ContainerEngine) -> None:
+        self._api = api
+        self._engine = engine
+
+    def _call(self, what: str, call: Any) -> Any:
+        try:
+            return call()
+        except docker.errors.APIError as exc:
+            raise ActionFailed(f"{what}: {error_reason(exc)}") from None
+
+    def run_like(self, like_id: str, image: str, command: list[str], name: str,
+                 labels: dict[str, str], output: LineSink, timeout: float,
+                 cancelled: Cancellation) -> JobResult:
+        api = self._api
+        old = self._call("inspect", lambda: api.inspect_container(like_id))
+        old_image = self._call("inspect image", lambda: api.inspect_image(str(old["Image"])))
+        body = job_request(old, old_image, image, command, name, labels)
+        container_id = str(self._call("create the migration container",
+                                      lambda: create_clone(api, body)))
+        self._call("start the migration container", lambda: api.start(container_id))
+        stream = self._engine.logs(container_id, tag=0, follow=True)
+        reader = threading.Thread(target=_lines, args=(iter(stream), output),
+                                  name=f"job-output {name}", daemon=True)
+        reader.start()
+        deadline = time.monotonic() + timeout
+        code: int | None = None
+        reason = ""
+        try:
+            while True:
+                state = mapping_or_empty(self._call(
+                    "inspect", lambda: api.inspect_container(container_id)).get("State"))
+                if not state.get("Running"):
+                    code = int(state.get("ExitCode") or 0)
+                    break
+                if cancelled.is_set() or time.monotonic() >= deadline:
+                    reason = ("cancelled" if cancelled.is_set()
+                              else f"timed out after {timeout:g} s")
+                    self._call("kill the migration container", lambda: api.kill(container_id))
+                    break
+                cancelled.wait(POLL_SECONDS)
+        finally:
+            reader.join(DRAIN_SECONDS)
+            stream.close()
+        return JobResult(code, container_id, reason)
+
+    def exec_in(self, container_id: str, command: list[str], output: LineSink,
+                timeout: float, cancelled: Cancellation) -> JobResult:
+        api = self._api
+        created = self._call("exec", lambda: api.exec_create(
+            container_id, list(command), stdout=True, stderr=True))
+        exec_id = str(created["Id"])
+        chunks = self._call("exec", lambda: api.exec_start(exec_id, stream=True))
+        finished = threading.Event()
+
+        def read() -> None:
+            pending = b""
+            try:
+                for chunk in chunks:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        output(clean(line, 4000))
+                if pending:
+                    output(clean(pending, 4000))
+            except (OSError, OpsuiError, docker.errors.DockerException):
+                pass
+            finally:
+                finished.set()
+
+        threading.Thread(target=read, name="job-exec-output", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not finished.is_set():
+            if cancelled.is_set() or time.monotonic() >= deadline:
+                # An exec cannot be signalled through the API: stop reading, say so.
+                with_reason = "cancelled" if cancelled.is_set() else \
+                    f"timed out after {timeout:g} s (the command may still run)"
+                return JobResult(None, "", with_reason)
+            finished.wait(POLL_SECONDS)
+        info = self._call("exec", lambda: api.exec_inspect(exec_id))
+        code = info.get("ExitCode")
+        return JobResult(int(code) if code is not None else None, "")
+
+    def remove(self, container_id: str) -> None:
+        self._call("remove the migration container",
+                   lambda: self._api.remove_container(container_id, v=True, force=True))

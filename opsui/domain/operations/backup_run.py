@@ -1,0 +1,136 @@
+"""Taking, verifying, restoring and pruning one app's backups (the steps; no gate).
+
+A backup is whole or absent: the store writes the dump beside the destination and
+renames it only after its exit status was checked and it was fsynced. What reached its
+name is then checked by the engine's own tool (for PostgreSQL ``pg_restore --list``),
+and the journal records size, sha256, duration, that verdict and who/when/why, so a
+later verification can tell one flipped byte. The facade
+(:mod:`opsui.domain.operations.app_backups`) puts these behind the gate and the lock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from opsui.config import BackupConfig
+from opsui.domain.backup_commands import EngineCommands, check_passed, engine_commands
+from opsui.domain.backups import (
+    BACKUP,
+    FAILED,
+    OK,
+    REMOVED,
+    VERIFIED,
+    Backup,
+    backup_file_name,
+    fold_backups,
+    new_backup_id,
+    retention_doomed,
+)
+from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
+from opsui.domain.history import Journal
+from opsui.domain.operations.release_run import now_iso, operator
+from opsui.domain.ports import BackupStore, Progress
+from opsui.domain.sanitize import clean, clean_block
+
+DUMP_TIMEOUT = 6 * 3600.0
+"""A dump (or restore) of a large database may take hours; a stuck one still ends."""
+CHECK_TIMEOUT = 3600.0
+
+
+@dataclass(frozen=True)
+class Verification:
+    backup: Backup
+    ok: bool
+    detail: str
+
+
+class BackupSteps:
+    """The backups of one app: where they go, how they are made, checked and restored."""
+
+    def __init__(self, app: str, config: BackupConfig, folder: str, store: BackupStore,
+                 journal: Journal, docker: tuple[str, ...] = ("docker",)) -> None:
+        self.app = app
+        self.config = config
+        self.folder = folder
+        self.store = store
+        self.journal = journal
+        self.commands: EngineCommands = engine_commands(config, docker)
+
+    def backups(self) -> list[Backup]:
+        return fold_backups(self.journal.read().records)
+
+    def take(self, why: str, release: str = "", progress: Progress | None = None) -> Backup:
+        """Dump, verify, record. A failed dump is journaled too, then raised."""
+        backup_id = new_backup_id()
+        name = backup_file_name(self.app, backup_id, self.commands.extension)
+        record: dict[str, Any] = {"type": BACKUP, "id": backup_id, "app": self.app,
+                  "engine": self.config.engine, "who": operator(), "at": now_iso(),
+                  "why": why, "release": release, "path": f"{self.folder}/{name}"}
+        started = time.monotonic()
+        try:
+            dumped = self.store.dump(list(self.commands.dump), self.folder, name,
+                                     timeout=DUMP_TIMEOUT, progress=progress)
+        except OpsuiError as exc:
+            self.journal.append({**record, "outcome": FAILED, "error": clean(str(exc), 2000),
+                                 "seconds": round(time.monotonic() - started, 3)})
+            raise
+        ok, detail = self.engine_check(dumped.path)
+        record.update(outcome=OK, size=dumped.size, sha256=dumped.sha256,
+                      seconds=round(dumped.seconds, 3), verify={"ok": ok, "detail": detail})
+        self.journal.append(record)
+        return fold_backups([record])[0]
+
+    def engine_check(self, path: str) -> tuple[bool, str]:
+        """The engine's own verdict on the file (None-engines: it is not empty)."""
+        if self.commands.verify is None:
+            return True, self.commands.check_name
+        try:
+            result = self.store.feed(list(self.commands.verify), path, CHECK_TIMEOUT)
+        except OpsuiError as exc:
+            return False, f"{self.commands.check_name} could not run: {exc}"
+        return check_passed(self.config.engine, result)
+
+    def verify(self, backup: Backup) -> Verification:
+        """sha256 against the journal, then the engine's check again; journaled."""
+        found = self.store.checksum(backup.path)
+        if found is None:
+            ok, detail = False, f"{backup.path} is gone from the host"
+        elif found[1] != backup.sha256:
+            ok, detail = False, (f"sha256 differs from the journal's ({found[1][:16]}… "
+                                 f"vs {backup.sha256[:16]}…, {found[0]:,} bytes vs "
+                                 f"{backup.size:,}): the file changed since the backup")
+        else:
+            ok, detail = self.engine_check(backup.path)
+            detail = f"sha256 matches; {detail}"
+        self.journal.append({"type": VERIFIED, "backup": backup.id, "ok": ok,
+                             "detail": clean(detail, 600), "at": now_iso(),
+                             "who": operator()})
+        return Verification(backup, ok, detail)
+
+    def restore(self, backup: Backup) -> str:
+        """Feed the backup to the engine's restore (one transaction, stop at the first
+        error, for PostgreSQL); raises ActionFailed with the engine's words."""
+        if self.commands.restore is None:
+            raise ActionRefused(f"{self.app}: the command engine has no restore_command",
+                                hint=f"Set restore_command under [apps.{self.app}.backup].")
+        result = self.store.feed(list(self.commands.restore), backup.path, DUMP_TIMEOUT)
+        if result.exit_code != 0:
+            words = clean_block(result.stderr, 3000).strip() or "no error output"
+            raise ActionFailed(f"restore of {backup.id} failed (exit {result.exit_code}); "
+                               f"nothing of it was kept: {words}"
+                               if self.config.engine == "postgres" else
+                               f"restore of {backup.id} failed (exit {result.exit_code}): "
+                               f"{words}")
+        return f"restored {backup.id} ({backup.size:,} bytes)"
+
+    def prune(self) -> list[Backup]:
+        """Retention: keep ``keep`` newest, the newest verified, every pre-migration one."""
+        removed = []
+        for backup in retention_doomed(self.backups(), self.config.keep):
+            self.store.remove(backup.path)
+            self.journal.append({"type": REMOVED, "backup": backup.id, "at": now_iso(),
+                                 "who": operator(), "why": "retention"})
+            removed.append(backup)
+        return removed
