@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsui import __version__
+from opsui.cli_backups import BACKUP_COMMANDS, BackupCommands, add_backup_commands
 from opsui.cli_releases import ReleaseCommands, add_release_commands
 from opsui.config import Config, HostConfig, find_config, load_config
-from opsui.domain.errors import ActionRefused, ConfigError, HostError, OpsuiError
+from opsui.domain.errors import ActionFailed, ActionRefused, ConfigError, HostError, OpsuiError
 from opsui.domain.models import Container, find_container
 from opsui.domain.monitor import BufferedListener, HostMonitor, MonitorListener
 from opsui.domain.operations.app_releases import AppReleases
@@ -28,6 +29,7 @@ from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.ports import HostConnection
 from opsui.wiring import (
+    build_backups,
     build_connection,
     build_gate,
     build_monitor_factory,
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-t", "--timestamps", action="store_true", help="show the engine's time")
 
     add_release_commands(sub)
+    add_backup_commands(sub)
     sub.add_parser("check-config", help="validate opsui.toml and print what it resolves to")
     return parser
 
@@ -354,12 +357,30 @@ def _cmd_release(context: Context) -> int:
     host = _single_host(context)
 
     def run(connection: HostConnection) -> int:
+        backups = build_backups(connection, context.gate, context.config, host.docker_host)
         releases = AppReleases(host.name, connection.engine, connection.prober,
                                connection.files, context.gate, context.config,
-                               connection.image_tags)
+                               connection.image_tags, backups=backups)
         try:
             return ReleaseCommands(releases, context.gate, context.args, _ask).run()
         except ActionRefused as exc:
+            return _fail(exc, EXIT_FAILED)
+
+    return _with_connection(context, host, run)
+
+
+def _cmd_backups(context: Context) -> int:
+    """backup, backups, restore, migrate: one host's AppBackups."""
+    host = _single_host(context)
+
+    def run(connection: HostConnection) -> int:
+        backups = build_backups(connection, context.gate, context.config, host.docker_host)
+        try:
+            return BackupCommands(backups, context.gate, context.args, _ask).run()
+        except (ActionRefused, ActionFailed) as exc:
+            if context.args.json:
+                print(json.dumps({"app": context.args.app, "host": host.name, "ok": False,
+                                  "error": str(exc), "hint": exc.hint}))
             return _fail(exc, EXIT_FAILED)
 
     return _with_connection(context, host, run)
@@ -389,6 +410,7 @@ _COMMANDS: dict[str, Callable[[Context], int]] = {
     "check-config": _cmd_check_config,
     **{name: _cmd_release for name in ("deploy", "rollback", "history", "tags", "lock",
                                        "unlock", "recover")},
+    **{name: _cmd_backups for name in BACKUP_COMMANDS},
 }
 
 

@@ -45,6 +45,8 @@ def add_release_commands(sub: Any) -> None:
     deploy = sub.add_parser("deploy", help="deploy another tag of an app's image")
     deploy.add_argument("app", help="app name from opsui.toml, or a container name")
     deploy.add_argument("tag", help="image tag to deploy (see `opsui tags APP`)")
+    deploy.add_argument("--override", metavar="TEXT",
+                        help="'APP without backup': migrate even if the backup fails")
     confirmable(deploy)
     rollback = sub.add_parser("rollback", help="roll an app back (last known good release)")
     rollback.add_argument("app")
@@ -145,8 +147,11 @@ class ReleaseCommands:
                    f"{plan.image} ({plan.strategy})\n  steps: {', '.join(plan.steps)}")
         return self._confirm_and_run(
             app, "deploy", preview, plan.request,
-            lambda answer, cancelled: self.releases.deploy(app, plan, answer, self._report,
-                                                           cancelled))
+            lambda answer, cancelled: self.releases.deploy(
+                app, plan, answer, self._report, cancelled, override=self.args.override,
+                output=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
+                progress=lambda done, rate: print(f"  {done:,} bytes at {rate / 1e6:.1f} MB/s",
+                                                  file=sys.stderr, flush=True)))
 
     def _rollback(self, app: AppSpec) -> int:
         plan = self.releases.plan_rollback(app, self.args.to)

@@ -1,0 +1,217 @@
+"""``opsui backup|backups|restore|migrate``: the backups screen's actions, headless.
+
+The same :class:`~opsui.domain.operations.app_backups.AppBackups` as the TUI, so the
+gate, lock and journal on the host are shared. Progress (bytes and rate), steps and a
+migration's output go to stderr; stdout is the result (text, or one JSON object with
+--json). ``--override "APP without backup"`` is the typed override that lets a
+migration or restore go on when its backup failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from opsui.cli_releases import AskAnswer, cancellable
+from opsui.domain.backups import Backup
+from opsui.domain.operations.app_backups import AppBackups
+from opsui.domain.operations.app_spec import AppSpec
+from opsui.domain.operations.gate import ActionGate, ActionRequest
+from opsui.domain.operations.policy import ConfirmPolicy
+from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.releases import OK
+
+BACKUP_COMMANDS = ("backup", "backups", "restore", "migrate")
+
+
+def add_backup_commands(sub: Any) -> None:
+    """The subcommands, on the parser's subparsers."""
+    def confirmable(cmd: argparse.ArgumentParser, override: bool = False) -> None:
+        cmd.add_argument("--yes", action="store_true", help="confirm without asking")
+        cmd.add_argument("--confirm", metavar="TEXT",
+                         help="the app's name, where policy asks to type it")
+        if override:
+            cmd.add_argument("--override", metavar="TEXT",
+                             help="'APP without backup': go on if the backup fails")
+        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+
+    backup = sub.add_parser("backup", help="back an app's database up now (verified)")
+    backup.add_argument("app")
+    confirmable(backup)
+    backups = sub.add_parser("backups", help="an app's backups: age, size, verified")
+    backups.add_argument("app")
+    backups.add_argument("--verify", metavar="BACKUP",
+                         help="recompute sha256 and rerun the engine's check")
+    backups.add_argument("--download", metavar="BACKUP", help="copy one to this machine")
+    backups.add_argument("--to", metavar="PATH", help="where --download writes it")
+    backups.add_argument("--json", action="store_true")
+    restore = sub.add_parser("restore", help="restore a backup (a safety backup first)")
+    restore.add_argument("app")
+    restore.add_argument("backup", help="backup id (see `opsui backups APP`)")
+    confirmable(restore, override=True)
+    migrate = sub.add_parser("migrate", help="run an app's migration (a backup first)")
+    migrate.add_argument("app")
+    migrate.add_argument("tag", nargs="?", help="image tag to migrate with (default: "
+                                                "the serving one)")
+    confirmable(migrate, override=True)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def backup_json(backup: Backup) -> dict[str, Any]:
+    return {**asdict(backup), "usable": backup.usable, "age_seconds": backup.age_seconds()}
+
+
+class BackupCommands:
+    """One command against one host's :class:`AppBackups`."""
+
+    def __init__(self, backups: AppBackups, gate: ActionGate, args: argparse.Namespace,
+                 ask: AskAnswer) -> None:
+        self.backups = backups
+        self.gate = gate
+        self.args = args
+        self.ask = ask
+
+    def run(self) -> int:
+        app = self.backups.resolve(self.args.app)
+        command: Callable[[AppSpec], int] = getattr(self, f"_{self.args.command}")
+        return command(app)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _answer(self, request: ActionRequest) -> bool | str | None:
+        confirmation = self.gate.confirmation_for(request)  # read-only refuses here
+        answer: bool | str | None = self.args.confirm or (True if self.args.yes else None)
+        if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
+            answer = self.ask(confirmation.question, confirmation.policy,
+                              confirmation.expected_text)
+        return answer
+
+    def _say(self, text: str) -> None:
+        print(text, file=sys.stderr if self.args.json else sys.stdout, flush=True)
+
+    @staticmethod
+    def progress(done: int, rate: float) -> None:
+        end = "\r" if sys.stderr.isatty() else "\n"
+        print(f"  {human_bytes(done)} at {human_bytes(rate)}/s   ", end=end, file=sys.stderr,
+              flush=True)
+
+    @staticmethod
+    def output(line: str) -> None:
+        print(f"  | {line}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def report(event: StepEvent) -> None:
+        if event.outcome is None:
+            print(f"  … {event.step}", file=sys.stderr, flush=True)
+            return
+        mark = "✓" if event.outcome == OK else "✗"
+        first = event.detail.splitlines()[0] if event.detail else ""
+        print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
+              file=sys.stderr, flush=True)
+
+    def _print(self, data: dict[str, Any], text: str) -> None:
+        print(json.dumps(data, indent=2) if self.args.json else text)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def _backup(self, app: AppSpec) -> int:
+        request = self.backups.backup_request(app)
+        self._say(f"backup {app.name} on {self.backups.host} to "
+                  f"{self.backups.folder(app)}")
+        backup = self.backups.backup(app, self._answer(request), self.progress)
+        self._print({"app": app.name, "host": self.backups.host, "backup": backup_json(backup)},
+                    f"backup {backup.id}: {human_bytes(backup.size)} in {backup.seconds:.1f} s,"
+                    f" sha256 {backup.sha256[:16]}…, "
+                    f"{'verified' if backup.verified else 'NOT VERIFIED'}: {backup.check}\n"
+                    f"  {backup.path}")
+        return 0 if backup.verified else 1
+
+    def _backups(self, app: AppSpec) -> int:
+        if self.args.verify:
+            return self._verify(app, self.args.verify)
+        if self.args.download:
+            return self._download(app, self.args.download)
+        status = self.backups.status(app)
+        if self.args.json:
+            print(json.dumps({"app": app.name, "host": self.backups.host,
+                              "folder": status.folder, "keep": status.config.keep,
+                              "backups": [backup_json(b) for b in status.backups],
+                              "restores": [asdict(r) for r in status.restores],
+                              "migrations": [asdict(m) for m in status.migrations]},
+                             indent=2))
+            return 0
+        print(f"{app.name} on {self.backups.host}: {status.config.engine} backups in "
+              f"{status.folder} (keep {status.config.keep})")
+        for b in status.backups:
+            state = ("removed" if b.removed else "FAILED" if not b.usable else
+                     "verified" if b.verified else "NOT VERIFIED")
+            print(f"  {b.id}  {age_text(b.age_seconds()):>5}  {human_bytes(b.size):>10}  "
+                  f"{state:<12}  {b.why}{' ' + b.release if b.release else ''}")
+        if not status.backups:
+            print("  (no backups yet: `opsui backup APP`)")
+        return 0
+
+    def _verify(self, app: AppSpec, ref: str) -> int:
+        result = self.backups.verify(app, ref)
+        self._print({"app": app.name, "backup": result.backup.id, "ok": result.ok,
+                     "detail": result.detail},
+                    f"{result.backup.id}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
+        return 0 if result.ok else 1
+
+    def _download(self, app: AppSpec, ref: str) -> int:
+        backup = self.backups.find(app, ref)
+        to = self.args.to or backup.path.rpartition("/")[2]
+        found, size = self.backups.download(app, ref, to, self.progress)
+        self._print({"app": app.name, "backup": found.id, "path": to, "size": size,
+                     "sha256": found.sha256},
+                    f"{found.id}: {human_bytes(size)} to {to} (sha256 matches the journal)")
+        return 0
+
+    def _restore(self, app: AppSpec) -> int:
+        plan = self.backups.plan_restore(app, self.args.backup)
+        b = plan.backup
+        self._say(f"restore {app.name} on {plan.host} from {b.id} ({human_bytes(b.size)}, "
+                  f"{age_text(b.age_seconds())} old, {b.why})\n"
+                  f"  steps: {', '.join(plan.steps)}")
+        answer = self._answer(plan.request)
+        with cancellable() as cancelled:
+            restored = self.backups.restore(app, plan, answer, self.report, self.progress,
+                                            self.args.override, cancelled)
+        self._print({"app": app.name, "host": plan.host, "restore": asdict(restored)},
+                    f"restore {app.name} from {b.id}: {restored.outcome} "
+                    f"(safety backup {restored.safety_backup or 'none'})")
+        return 0 if restored.outcome == OK else 1
+
+    def _migrate(self, app: AppSpec) -> int:
+        plan = self.backups.plan_migration(app, self.args.tag)
+        self._say(f"migrate {app.name} on {plan.host}: {plan.command_text} in "
+                  f"{'the running container' if plan.run_in == 'running' else 'a new container'}"
+                  f" of {plan.image}\n  steps: {', '.join(plan.steps)}")
+        answer = self._answer(plan.request)
+        with cancellable() as cancelled:
+            done = self.backups.migrate(app, plan, answer, self.report, self.output,
+                                        self.progress, self.args.override, cancelled)
+        self._print({"app": app.name, "host": plan.host, "outcome": done.outcome,
+                     "exit_code": done.exit_code, "backup": done.backup},
+                    f"migrate {app.name}: {done.outcome} (backup {done.backup or 'none'})")
+        return 0 if done.outcome == OK else 1
