@@ -29,17 +29,17 @@ CONTAINER_BINDINGS = [
 ]
 
 RELEASE_BINDINGS = [
-    Binding("D", "release('deploy')", "Deploy", id="release.deploy", show=False,
+    Binding("D", "release('deploy')", "Deploy", id="release.deploy",
             tooltip="Deploy another tag of the selected container's app: pick a tag, read "
             "the plan, confirm, watch the steps."),
-    Binding("R", "release('rollback')", "Rollback", id="release.rollback", show=False,
+    Binding("R", "release('rollback')", "Rollback", id="release.rollback",
             tooltip="Roll the selected container's app back to its last good release "
             "(a preview first; boots what is still on the host)."),
-    Binding("H", "release('history')", "History", id="release.history", show=False,
+    Binding("H", "release('history')", "History", id="release.history",
             tooltip="Releases and audit lines of the selected container's app, newest first."),
 ]
-"""Deploy / rollback / history keys, shared by the dashboard and the detail view. Not in
-the footer (it is full); the palette and the README list them."""
+"""Deploy / rollback / history keys, shared by the dashboard and the detail view, and
+shown in the footer: rolling back is the key an operator must find at once."""
 
 
 class ReleaseRequested(Message):
