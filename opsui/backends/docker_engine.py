@@ -119,6 +119,13 @@ def describe_endpoint(docker_host: str | None) -> str:
     return clean(docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET)
 
 
+def _repo_digest(image: Mapping[str, Any], repository: str) -> str:
+    """The digest the image has in ``repository`` (else in any repository)."""
+    digests = [str(d) for d in image.get("RepoDigests") or []]
+    wanted = [d for d in digests if d.split("@", 1)[0] == repository]
+    return clean((wanted or digests or [""])[0].rpartition("@")[2], 100)
+
+
 class DockerEngine:
     """:class:`opsui.domain.ports.ContainerEngine` over a ``docker.DockerClient``.
 
@@ -396,11 +403,21 @@ class DockerEngine:
             except docker.errors.APIError as exc:
                 raise ActionFailed(f"pull {clean(image, 200)}: {error_reason(exc)}",
                                    hint=hint) from None
-            digests = [str(d) for d in found.get("RepoDigests") or []]
-            wanted = [d for d in digests if d.split("@", 1)[0] == repository]
-            return clean((wanted or digests or [""])[0].rpartition("@")[2], 100)
+            return _repo_digest(found, repository)
 
         return self._call("pull", pull)
+
+    def image_digest(self, image: str) -> str:
+        """The registry digest of a local image (``repo:tag`` or id), or "" when it was
+        never pushed or pulled: what a release records when opsui did not pull it."""
+        def look() -> str:
+            try:
+                found = self._api.inspect_image(image)  # type: ignore[no-untyped-call]
+            except docker.errors.NotFound:
+                return ""
+            return _repo_digest(found, split_image(image)[0])
+
+        return self._call("inspect image", look)
 
     def create_like(self, container_id: str, image: str, name: str,
                     labels: dict[str, str]) -> str:

@@ -104,6 +104,10 @@ class ContainerEngine(Protocol):
         """Remove a stopped container (retention of kept releases)."""
         ...
 
+    def image_digest(self, image: str) -> str:
+        """The registry digest of a local image, or "" when it has none."""
+        ...
+
     def image_exists(self, ref: str) -> bool:
         """Whether ``ref`` (an image id, ``repo@digest`` or ``repo:tag``) is on the host."""
         ...

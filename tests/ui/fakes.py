@@ -331,6 +331,10 @@ class FakeEngine:
             self.containers[container_id] = dataclasses.replace(found, name=name)
         self._emit(EventKind.CHANGED, container_id, "rename")
 
+    def image_digest(self, image: str) -> str:
+        """Fake images were never pushed: no registry digest, as for a local build."""
+        return ""
+
     def image_exists(self, ref: str) -> bool:
         with self._lock:
             return ref in self.images or any(i.image_id == ref for i in self.images.values())

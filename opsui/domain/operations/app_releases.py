@@ -261,9 +261,12 @@ class AppReleases:
                                      app.image)
         serving = self._serving(app)
         migrates = app.config is not None and app.config.migrate is not None
-        return plan_deploy(self.host, serving, tag, app.name, app.image,
+        plan = plan_deploy(self.host, serving, tag, app.name, app.image,
                            needs_stop_first(self._engine, serving),
                            ("backup", "migrate") if migrates else ())
+        if not plan.current_digest:  # not deployed by opsui: ask the image itself
+            plan = replace(plan, current_digest=self._digest(serving.image))
+        return plan
 
     def deploy(self, app: AppSpec, plan: DeployPlan | SwarmDeployPlan,
                answer: bool | str | None, report: Report | None = None,
@@ -311,8 +314,10 @@ class AppReleases:
             return labelled
         run = ReleaseRun(self._files, app.settings.state_dir, app.name)
         _, tag = split_image(serving.image)
+        since = serving.started_at.isoformat(timespec="seconds") if serving.started_at else None
         run.begin(ADOPT, host=self.host, image=serving.image, version=tag,
-                  digest=serving.labels.get(DIGEST_LABEL, ""))
+                  digest=serving.labels.get(DIGEST_LABEL) or self._digest(serving.image),
+                  **({"at": since} if since else {}))
         try:
             image_id = self._engine.inspect(serving.id).image_id
         except OpsuiError:
@@ -321,6 +326,12 @@ class AppReleases:
         run.finish(OK, f"{serving.name} was serving when opsui first deployed {app.name}")
         self.status(app)  # known good at once if it has been up long enough
         return run.release_id
+
+    def _digest(self, image: str) -> str:
+        try:
+            return self._engine.image_digest(image)
+        except OpsuiError:
+            return ""
 
     def _retain(self, app: AppSpec) -> str:
         status = self.status(app, mark_good=False)

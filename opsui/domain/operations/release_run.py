@@ -87,7 +87,8 @@ class ReleaseRun:
     def begin(self, action: str, **fields: Any) -> None:
         """The ``release`` record: written first, so an interrupted run is visible."""
         self.journal.append({"type": "release", "id": self.release_id, "action": action,
-                             "app": self.app, "who": operator(), "at": now_iso(), **fields})
+                             "app": self.app, "who": operator(), "at": now_iso(),
+                             **fields})  # an adopted release says since when it ran
 
     def note(self, kind: str, **fields: Any) -> None:
         """Another event of this release (``container``, ``digest``, ``rolled_back``...)."""
