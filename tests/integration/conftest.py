@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .backup_fixtures import any_host, local_host, shop_db  # noqa: F401  (fixtures)
 from .helpers import APP_HEALTHY, TEST_LABELS, Testbed, load_testbed, unique_name
 from .second_engine import SecondEngine
 
