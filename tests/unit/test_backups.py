@@ -1,0 +1,182 @@
+"""Backup engines' commands, the journal's backup records and retention's promises.
+
+sqlite and mysql have no container in the test bed: their commands are checked here,
+word for word, and only PostgreSQL runs for real (tests/integration/test_backups.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from opsui.config import BackupConfig
+from opsui.domain.backup_commands import check_passed, engine_commands
+from opsui.domain.backups import (
+    BEFORE_MIGRATION,
+    Backup,
+    find_backup,
+    fold_backups,
+    fold_migrations,
+    fold_restores,
+    retention_doomed,
+)
+from opsui.domain.ports import CommandResult
+
+PG = BackupConfig("postgres", container="db", database="shop")
+
+
+def test_postgres_dumps_in_custom_format_and_restores_in_one_transaction() -> None:
+    commands = engine_commands(PG)
+    assert commands.dump == ("docker", "exec", "db", "pg_dump", "-Fc", "-U", "postgres",
+                             "-d", "shop")
+    assert commands.verify == ("docker", "exec", "-i", "db", "pg_restore", "--list")
+    assert commands.restore == ("docker", "exec", "-i", "db", "pg_restore",
+                                "--single-transaction", "--exit-on-error", "--clean",
+                                "--if-exists", "-U", "postgres", "-d", "shop")
+    assert commands.extension == "dump"
+
+
+def test_another_engine_endpoint_goes_through_docker_dash_h() -> None:
+    config = BackupConfig("postgres", container="db", database="shop", user="app")
+    commands = engine_commands(config, ("docker", "-H", "unix:///run/other.sock"))
+    assert commands.dump[:5] == ("docker", "-H", "unix:///run/other.sock", "exec", "db")
+    assert commands.dump[-4:] == ("-U", "app", "-d", "shop")
+
+
+def test_mysql_dumps_in_one_consistent_transaction() -> None:
+    commands = engine_commands(BackupConfig("mysql", container="m", database="shop",
+                                            user="root"))
+    assert commands.dump == ("docker", "exec", "m", "mysqldump", "--single-transaction",
+                             "--quick", "--routines", "--triggers", "-u", "root", "shop")
+    assert commands.restore == ("docker", "exec", "-i", "m", "mysql", "-u", "root", "shop")
+    assert commands.verify is not None and "Dump completed" in commands.verify[-1]
+
+
+def test_sqlite_uses_the_online_backup_inside_the_container() -> None:
+    commands = engine_commands(BackupConfig("sqlite", container="app", path="/data/app.db"))
+    assert commands.dump[:5] == ("docker", "exec", "app", "sh", "-c")
+    assert ".backup" in commands.dump[5] and commands.dump[6:] == ("sh", "/data/app.db")
+    assert commands.verify is not None and "integrity_check" in commands.verify[-1]
+    assert commands.restore is not None and ".restore" in commands.restore[6]
+    assert commands.restore[:3] == ("docker", "exec", "-i")
+
+
+def test_sqlite_scripts_run_under_a_posix_shell() -> None:
+    commands = engine_commands(BackupConfig("sqlite", container="app", path="/data/app.db"))
+    assert commands.restore is not None
+    for script in (commands.dump[5], commands.restore[6]):
+        assert subprocess.run(["sh", "-n", "-c", script], check=False).returncode == 0
+
+
+def test_a_command_engine_runs_in_its_container_or_on_the_host() -> None:
+    inside = engine_commands(BackupConfig("command", container="c", command=("dump", "-x"),
+                                          restore_command=("load",)))
+    assert inside.dump == ("docker", "exec", "c", "dump", "-x")
+    assert inside.restore == ("docker", "exec", "-i", "c", "load")
+    on_host = engine_commands(BackupConfig("command", command=("tar", "c", "/srv")))
+    assert on_host.dump == ("tar", "c", "/srv") and on_host.restore is None
+    assert on_host.verify is None
+
+
+@pytest.mark.parametrize(("engine", "result", "ok", "said"), [
+    ("postgres", CommandResult(0, b";\n; Archive\n;\n215; 1259 16385 TABLE public orders\n",
+                               b""), True, "1 entries"),
+    ("postgres", CommandResult(0, b"; only comments\n", b""), False, "no entries"),
+    ("postgres", CommandResult(1, b"", b"pg_restore: error: input file is too short"),
+     False, "too short"),
+    ("sqlite", CommandResult(0, b"ok\n", b""), True, "ok"),
+    ("sqlite", CommandResult(0, b"*** in database main ***\nPage 3 is never used\n", b""),
+     False, "never used"),
+    ("mysql", CommandResult(1, b"", b""), False, "exit 1"),
+])
+def test_engine_verdicts(engine: str, result: CommandResult, ok: bool, said: str) -> None:
+    passed, detail = check_passed(engine, result)
+    assert passed is ok and said in detail
+
+
+def record(bid: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "backup", "id": bid, "engine": "postgres", "path": f"/b/{bid}.dump",
+            "at": "2026-12-01T20:00:00+00:00", "who": "ops@laptop", "why": "manual",
+            "outcome": "ok", "size": 10, "sha256": "ab" * 32,
+            "verify": {"ok": True, "detail": "pg_restore --list: 7 entries"}, **fields}
+
+
+def test_folding_applies_later_verifications_and_removals() -> None:
+    records = [record("b1"), record("b2", outcome="failed", error="the dump failed"),
+               {"type": "backup_verified", "backup": "b1", "ok": False,
+                "detail": "sha256 differs", "at": "2026-12-02T00:00:00+00:00"},
+               record("b3"), {"type": "backup_removed", "backup": "b3"},
+               {"type": "backup_verified", "backup": "nope", "ok": True},
+               {"type": "release", "id": "r1"}]
+    b1, b2, b3 = fold_backups(records)
+    assert not b1.verified and b1.check == "sha256 differs" and b1.usable
+    assert b2.outcome == "failed" and not b2.usable and b2.error == "the dump failed"
+    assert b3.removed and not b3.usable and b3.verified
+
+
+def test_folding_survives_hostile_or_missing_fields() -> None:
+    (backup,) = fold_backups([record("b1", size="lots", seconds=True, verify="yes",
+                                     who="\x1b]0;pwned\x07eve")])
+    assert backup.size == 0 and backup.seconds == 0.0 and not backup.verified
+    assert "\x1b" not in backup.who
+
+
+def test_restores_and_migrations_fold_from_their_records() -> None:
+    records = [{"type": "restore", "id": "r1", "backup": "b1", "outcome": "ok",
+                "safety_backup": "b2", "seconds": 1.5},
+               {"type": "migration", "id": "r2", "release": "r2", "backup": "b3",
+                "outcome": "failed", "exit_code": 3, "container": "abc"}]
+    (restore,) = fold_restores(records)
+    (migration,) = fold_migrations(records)
+    assert restore.safety_backup == "b2" and restore.seconds == 1.5
+    assert migration.exit_code == 3 and migration.backup == "b3" and migration.container
+
+
+def backup(bid: str, *, verified: bool = True, why: str = "manual",
+           outcome: str = "ok", removed: bool = False) -> Backup:
+    return Backup(bid, "postgres", f"/b/{bid}", "", "", why, outcome, verified=verified,
+                  removed=removed)
+
+
+def test_retention_keeps_the_newest() -> None:
+    backups = [backup(f"b{i}") for i in range(5)]
+    assert [b.id for b in retention_doomed(backups, 2)] == ["b0", "b1", "b2"]
+
+
+def test_retention_never_removes_the_newest_verified_backup() -> None:
+    backups = [backup("b0"), backup("b1"), backup("b2", verified=False),
+               backup("b3", verified=False)]
+    assert [b.id for b in retention_doomed(backups, 2)] == ["b0"]  # b1: newest verified
+
+
+def test_retention_never_removes_a_backup_taken_before_a_migration() -> None:
+    backups = [backup("b0", why=BEFORE_MIGRATION), backup("b1", why=BEFORE_MIGRATION),
+               backup("b2"), backup("b3"), backup("b4")]
+    assert [b.id for b in retention_doomed(backups, 1)] == ["b2", "b3"]
+
+
+def test_retention_ignores_failed_and_removed_backups() -> None:
+    backups = [backup("b0", outcome="failed"), backup("b1", removed=True), backup("b2"),
+               backup("b3")]
+    assert retention_doomed(backups, 2) == []
+
+
+def test_a_backup_is_found_by_id_prefix_or_file_name() -> None:
+    backups = [backup("b20261201-aa"), backup("b20261201-ab"), backup("b20261202-cc")]
+    assert find_backup(backups, "b20261202")  is backups[2]
+    assert find_backup(backups, "b20261201") is None  # ambiguous
+    assert find_backup(backups, "b20261201-ab") is backups[1]
+    assert find_backup(backups, "/b/b20261201-aa") is backups[0]
+
+
+def test_the_backup_facade_loads_no_io_library() -> None:
+    code = ("import sys, opsui.domain.operations.app_backups, "
+            "opsui.domain.operations.app_releases; "
+            "print(' '.join(sys.modules))")
+    loaded = {m.split(".")[0] for m in subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()}
+    assert not loaded & {"docker", "paramiko", "textual", "httpx", "psutil"}
