@@ -88,14 +88,15 @@ def shop_db(labelled: DockerResources) -> Database:
 
 def app_config(host: str, state: Path, db: Database, *, name: str = "shop",
                container: str | None = None, dest: str = "", keep: int = 7,
-               image: str | None = None, migrate: tuple[str, ...] = ()) -> Config:
+               image: str | None = None, migrate: tuple[str, ...] = (),
+               run_in: str = "new") -> Config:
     settings = DeploySettings(state_dir=str(state), gate_timeout=40.0,
                               known_good_seconds=3600.0)
     app = AppConfig(name, host=host, container=container or db.name, image=image,
                     deploy=settings,
                     backup=BackupConfig("postgres", container=db.name, database="shop",
                                         dest=dest, keep=keep),
-                    migrate=MigrateConfig(migrate, timeout=60.0) if migrate else None)
+                    migrate=MigrateConfig(migrate, run_in, timeout=60.0) if migrate else None)
     return Config(deploy=settings, apps=(app,))
 
 

@@ -153,3 +153,23 @@ def test_a_migration_on_its_own_needs_a_verified_backup_or_the_typed_override(
     assert status.migrations[0].backup == "" and status.lock is None
     with pytest.raises(ActionFailed, match=r"restore point|no backup"):
         backups.migrate(app, plan, True, override=backups.override_text(app))  # column exists
+
+
+def test_a_migration_exec_d_in_the_running_container_streams_its_output(
+        any_host: HostConnection, web: Callable[[], Container], shop_db: Database,
+        tmp_path: Path) -> None:
+    old = web()
+    config = app_config(any_host.name, tmp_path / "state", shop_db, name="web",
+                        container=str(old.name), migrate=psql(ADD_NOTE), run_in="running")
+    backups = backups_on(any_host, config)
+    app = backups.resolve("web")
+    lines: list[str] = []
+
+    done = backups.migrate(app, backups.plan_migration(app), True, output=lines.append)
+
+    assert done.outcome == OK and done.container == "" and "ALTER TABLE" in lines
+    assert has_note(shop_db) and backups.status(app).backups[0].verified
+    with pytest.raises(ActionFailed, match="exited with code"):  # the column exists now
+        backups.migrate(app, backups.plan_migration(app), True, output=lines.append)
+    assert any("already exists" in line for line in lines)
+    assert backups.status(app).migrations[0].exit_code not in (0, None)

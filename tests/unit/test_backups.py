@@ -166,7 +166,7 @@ def test_retention_ignores_failed_and_removed_backups() -> None:
 
 def test_a_backup_is_found_by_id_prefix_or_file_name() -> None:
     backups = [backup("b20261201-aa"), backup("b20261201-ab"), backup("b20261202-cc")]
-    assert find_backup(backups, "b20261202")  is backups[2]
+    assert find_backup(backups, "b20261202") is backups[2]
     assert find_backup(backups, "b20261201") is None  # ambiguous
     assert find_backup(backups, "b20261201-ab") is backups[1]
     assert find_backup(backups, "/b/b20261201-aa") is backups[0]
