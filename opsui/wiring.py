@@ -7,6 +7,7 @@ same connections, gate and audit as the key in the dashboard.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from collections.abc import Callable, Sequence
 
@@ -99,6 +100,11 @@ def check_app_hosts(config: Config, hosts: Sequence[HostConfig]) -> None:
                               app.host)
 
 
+def _backups_for(connection: HostConnection, *, gate: ActionGate, config: Config,
+                 docker_host: str | None) -> AppBackups:
+    return build_backups(connection, gate, config, docker_host)
+
+
 UI_ENRICH_WAIT_SECONDS = 2.0
 """With a UI: how long a monitor waits for the rows on screen before re-reading every
 listed container (see :attr:`MonitorSettings.enrich_wait_seconds`)."""
@@ -121,6 +127,8 @@ def build_monitor_factory(
                 settings,
                 apps=[app for app in config.apps if app.host == host.name],
                 config=config,
+                backups_for=functools.partial(_backups_for, gate=gate, config=config,
+                                              docker_host=host.docker_host),
             )
             for host in hosts
         ]

@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 from opsui.config import AppConfig, Config
 from opsui.domain.backoff import Backoff
 from opsui.domain.errors import (
+    ActionRefused,
     AuthFailed,
     EngineUnavailable,
     HostError,
@@ -44,6 +45,7 @@ from opsui.domain.models import (
     HttpHealth,
     LinkState,
 )
+from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.container_actions import container_operation
@@ -194,8 +196,12 @@ class HostMonitor:
         settings: MonitorSettings = MonitorSettings(),
         apps: Iterable[AppConfig] = (),
         config: Config | None = None,
+        backups_for: Callable[[HostConnection], AppBackups] | None = None,
     ) -> None:
         self.connection = connection
+        self._backups_for = backups_for
+        """Builds the host's AppBackups (its dumps and one-off containers need backends,
+        which only the wiring may name)."""
         self.config = config or Config(apps=tuple(apps))
         """For deploys and rollbacks: [deploy] defaults and [apps] of this host."""
         self.name = connection.name
@@ -289,11 +295,20 @@ class HostMonitor:
         return ActionRequest(action, self.name, container.id, container.name, app=app)
 
     def releases(self) -> AppReleases:
-        """Deploy, rollback, history and lock of this host's apps, over the live link."""
+        """Deploy, rollback, history and lock of this host's apps, over the live link
+        (with the backup and migrate steps of apps that have a migration)."""
         engine = self.engine()
         connection = self.connection
+        backups = self.backups() if self._backups_for is not None else None
         return AppReleases(self.name, engine, connection.prober, connection.files, self.gate,
-                           self.config, connection.image_tags)
+                           self.config, connection.image_tags, backups=backups)
+
+    def backups(self) -> AppBackups:
+        """Backups, restores and migrations of this host's apps, over the live link."""
+        if self._backups_for is None:
+            raise ActionRefused(f"{self.name}: backups are not available here")
+        self.engine()  # connected, or HostError
+        return self._backups_for(self.connection)
 
     def perform(self, request: ActionRequest, answer: bool | str | None) -> None:
         """Run a start/stop/restart through the gate, then re-read the container."""
