@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass
 
 from opsui.domain.history import app_folder
@@ -17,6 +18,8 @@ from opsui.domain.ports import HostFiles
 from opsui.domain.sanitize import clean
 
 HOLDER_FILE = "holder.json"
+HOLDER_WRITE_SECONDS = 1.0
+"""How long a lock's creator may take to write its details after creating it."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,23 @@ class DeployLock:
         self.path = f"{app_folder(state_dir, app)}/lock"
 
     def acquire(self, holder: LockHolder) -> LockHolder | None:
-        """Take the lock: None on success, else who holds it (nothing is waited on)."""
+        """Take the lock: None on success, else who holds it (nothing is waited on).
+
+        The winner of a race creates the folder a moment before it writes who it is:
+        a loser that looks in between gives the winner up to a second to say so,
+        rather than reporting a lock without details.
+        """
         content = json.dumps(asdict(holder), sort_keys=True).encode()
         if self._files.create_dir_with(self.path, HOLDER_FILE, content):
             return None
-        return self.holder() or UNKNOWN_HOLDER
+        deadline = time.monotonic() + HOLDER_WRITE_SECONDS
+        while True:
+            held = self.holder()
+            if held is None:  # released meanwhile: the next deploy may try again
+                return UNKNOWN_HOLDER
+            if held is not UNKNOWN_HOLDER or time.monotonic() >= deadline:
+                return held
+            time.sleep(0.05)
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock, or None when it is free."""
