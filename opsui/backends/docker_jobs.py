@@ -5,9 +5,10 @@ The one-off container is :func:`~opsui.backends.docker_clone.clone_request` of t
 serving container (env, mounts, networks, resources) with the target image and the
 command replaced, and what would make it a second copy of the app taken out: no
 published ports, no network aliases or static IPs (it must not receive the app's
-traffic), no restart policy, no health check, and none of opsui's release labels (it is
-not a release). Its output comes from the engine's log stream, the same code as the
-log pane, so it works alike locally and over SSH; the wait is a poll with a deadline.
+traffic), no restart policy, no health check, and none of opsui's release labels or
+compose's service labels (it is not a release nor a replica). Its output comes from the
+engine's log stream, the same code as the log pane, so it works alike locally and over
+SSH; the wait is a poll with a deadline.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from opsui.domain.sanitize import clean
 POLL_SECONDS = 0.2
 DRAIN_SECONDS = 5.0
 _RELEASE_LABELS = (APP_LABEL, RELEASE_LABEL, "opsui.version", "opsui.digest")
+_COMPOSE = "com.docker.compose."
+"""Compose's labels would make the one-off container look like a replica of the service."""
 
 
 def job_request(old: dict[str, Any], old_image: dict[str, Any], image: str,
@@ -38,7 +41,8 @@ def job_request(old: dict[str, Any], old_image: dict[str, Any], image: str,
     body = clone_request(old, old_image, image, name)
     body["Cmd"] = list(command)
     body["Labels"] = {**{k: v for k, v in body.get("Labels", {}).items()
-                         if k not in _RELEASE_LABELS}, **labels}
+                         if k not in _RELEASE_LABELS and not k.startswith(_COMPOSE)},
+                      **labels}
     body["Healthcheck"] = {"Test": ["NONE"]}
     for key in ("ExposedPorts", "Hostname", "Tty", "OpenStdin", "StdinOnce", "AttachStdin"):
         body.pop(key, None)

@@ -107,7 +107,8 @@ class ShellBackupStore:
         if no_space:
             return ActionFailed(f"{self._host}: backup failed: no space left on device in "
                                 f"{clean(folder, 300)}" + (f" ({stderr})" if stderr else ""),
-                                hint="Free space there, or set dest under [apps.NAME.backup]. " + hint)
+                                hint="Free space there, or set dest under "
+                                     "[apps.NAME.backup]. " + hint)
         if stage == "dump":
             return ActionFailed(f"{self._host}: the dump failed (exit {words[2]}): "
                                 f"{stderr or 'no error output'}", hint=hint)

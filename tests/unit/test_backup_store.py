@@ -83,7 +83,8 @@ def test_feed_puts_the_file_on_stdin_and_download_copies_it(
 def _inspect() -> tuple[dict[str, Any], dict[str, Any]]:
     old = {"Id": "abc123", "Image": "sha256:old",
            "Config": {"Image": "shop/web:1", "Env": ["DATABASE_URL=postgres://db/shop"],
-                      "Labels": {"opsui.app": "web", "opsui.release": "r1", "team": "x"},
+                      "Labels": {"opsui.app": "web", "opsui.release": "r1", "team": "x",
+                                 "com.docker.compose.service": "web"},
                       "Cmd": ["serve"], "ExposedPorts": {"8080/tcp": {}},
                       "Hostname": "web-host"},
            "HostConfig": {"PortBindings": {"8080/tcp": [{"HostPort": "8080"}]},

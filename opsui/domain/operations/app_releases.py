@@ -48,6 +48,7 @@ from opsui.domain.operations.swarm_deploy import (
     plan_swarm_deploy,
     plan_swarm_rollback,
 )
+from opsui.domain.operations.swarm_recovery import SwarmRecovery, SwarmRecoveryPlan
 from opsui.domain.ports import (
     ContainerEngine,
     HealthProber,
@@ -256,11 +257,16 @@ class AppReleases:
         if not tag or any(ch in tag for ch in "/@ \t") or len(tag) > 128:
             raise ActionRefused(f"'{clean(tag, 60)}' is not an image tag",
                                 hint="A tag is like 2.1.0 or latest.")
+        migrates = app.config is not None and app.config.migrate is not None
         if app.swarm_service:
+            if migrates:
+                raise ActionRefused(f"{app.name}: migrations before a Swarm rolling update "
+                                    "are not supported yet",
+                                    hint=f"Run `opsui migrate {app.name}` first, or remove "
+                                         f"[apps.{app.name}.migrate].")
             return plan_swarm_deploy(self.host, app.name, self._service(app)[1], tag,
                                      app.image)
         serving = self._serving(app)
-        migrates = app.config is not None and app.config.migrate is not None
         plan = plan_deploy(self.host, serving, tag, app.name, app.image,
                            needs_stop_first(self._engine, serving),
                            ("backup", "migrate") if migrates else ())
@@ -383,7 +389,7 @@ class AppReleases:
     # -- recovery -----------------------------------------------------------------------
 
     def plan_recovery(self, app: AppSpec, choice: str, *, force: bool = False
-                      ) -> RecoveryPlan:
+                      ) -> RecoveryPlan | SwarmRecoveryPlan:
         status = self.status(app, mark_good=False)
         release = status.interrupted or (status.running if force else None)
         if release is None:
@@ -398,14 +404,22 @@ class AppReleases:
             status.lock.release == release.id or not status.lock.release) else None
         if status.lock is not None and holder is None:
             raise ActionRefused(f"{app.name} is locked: {status.lock.describe()}")
+        if app.swarm_service:
+            return SwarmRecoveryPlan(app.name, self.host, app.swarm_service, release, choice,
+                                     holder)
         return plan_recovery(self.host, app.name, self._engine, release, holder, choice)
 
-    def recover(self, app: AppSpec, plan: RecoveryPlan, answer: bool | str | None,
-                report: Report | None = None,
+    def recover(self, app: AppSpec, plan: RecoveryPlan | SwarmRecoveryPlan,
+                answer: bool | str | None, report: Report | None = None,
                 cancelled: threading.Event | None = None) -> str:
         run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
                          cancelled=cancelled, release_id=plan.release.id)
-        recovery = Recovery(plan, self._engine, self._prober, run, app.gate)
+        recovery: Recovery | SwarmRecovery
+        if isinstance(plan, SwarmRecoveryPlan):
+            recovery = SwarmRecovery(plan, self._service(app)[0], run,
+                                     max(SWARM_TIMEOUT, app.settings.gate_timeout))
+        else:
+            recovery = Recovery(plan, self._engine, self._prober, run, app.gate)
         return self._tracked(run, lambda: recovery.run(self._gate, answer))
 
     # -- lock ---------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def run_migration(plan: MigrationPlan, jobs: JobEngine, journal: Journal, run_id
     else:
         labels = {MIGRATION_LABEL: plan.app, f"{MIGRATION_LABEL}.run": run_id}
         result = jobs.run_like(plan.serving.id, plan.image, list(plan.command),
-                               f"{plan.serving.name}.migrate-{run_id}", labels, line,
+                               f"{plan.serving.name}-migrate-{run_id}", labels, line,
                                plan.timeout, cancelled)
     ok = result.exit_code == 0
     kept = result.container_id
