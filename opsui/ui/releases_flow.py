@@ -41,6 +41,7 @@ from opsui.domain.operations.recovery import FINISH, RecoveryPlan
 from opsui.domain.operations.release_run import Report
 from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.operations.swarm_deploy import SwarmDeployPlan, SwarmRollbackPlan
+from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
 from opsui.domain.releases import CANCELLED, OK
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
@@ -116,7 +117,7 @@ class ReleaseSession:
     def plan_rollback(self) -> RollbackPlan | SwarmRollbackPlan:
         return self.releases().plan_rollback(self.app())
 
-    def plan_recovery(self, choice: str) -> RecoveryPlan:
+    def plan_recovery(self, choice: str) -> RecoveryPlan | SwarmRecoveryPlan:
         return self.releases().plan_recovery(self.app(), choice)
 
     def confirmation(self, plan: ReleasePlan) -> Confirmation:
@@ -129,7 +130,7 @@ class ReleaseSession:
         releases, app = self.releases(), self.app()
         if isinstance(plan, RollbackPlan | SwarmRollbackPlan):
             return releases.rollback(app, plan, answer, report, cancelled)
-        if isinstance(plan, RecoveryPlan):
+        if isinstance(plan, RecoveryPlan | SwarmRecoveryPlan):
             return releases.recover(app, plan, answer, report, cancelled)
         if isinstance(plan, DeployPlan | SwarmDeployPlan):
             return releases.deploy(app, plan, answer, report, cancelled)
@@ -158,7 +159,8 @@ class ReleaseFlowApp(ContainerActionsApp):
     class RecoveryPlanned(Message):
         """The recovery plan of an interrupted release is ready to be confirmed."""
 
-        def __init__(self, session: ReleaseSession, plan: RecoveryPlan) -> None:
+        def __init__(self, session: ReleaseSession,
+                     plan: RecoveryPlan | SwarmRecoveryPlan) -> None:
             super().__init__()
             self.session = session
             self.plan = plan

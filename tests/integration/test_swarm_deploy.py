@@ -208,3 +208,50 @@ def test_opsui_deploy_and_rollback_commands_drive_a_swarm_app(
     assert history["releases"][1]["shown_outcome"] == ROLLED_BACK
     assert [i.split("@")[0] for i in running_images(swarm, service.id)] == [
         testbed.registry_ref(f"{APP_IMAGE}:1.0.0")]
+
+
+def test_a_swarm_deploy_killed_mid_update_is_finished_from_the_engines_state(
+        service_v1: Callable[[], SwarmService], swarm: DockerClient, testbed: Testbed,
+        tmp_path: Path) -> None:
+    """SIGKILL after the spec changed: the engine goes on; `opsui recover --finish`
+    records what it did, and the stale lock is taken over."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    service = service_v1()
+    state = tmp_path / "state"
+    config = tmp_path / "opsui.toml"
+    config.write_text(f'[deploy]\nstate_dir = "{state}"\n\n[apps.shop]\n'
+                      f'swarm_service = "{service.name}"\n')
+    command = [sys.executable, "-m", "opsui", "--config", str(config)]
+    deploying = subprocess.Popen([*command, "deploy", "shop", "2.0.0", "--yes"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 stdin=subprocess.DEVNULL)
+
+    def updated() -> bool:
+        return any(r.name == "rolling update" for release in releases_of(state, "shop")
+                   for r in release.steps)
+
+    try:
+        wait_until(lambda: updated() or deploying.poll() is not None, TIMEOUT,
+                   message="the rolling update to be asked for")
+        os.kill(deploying.pid, signal.SIGKILL)
+    finally:
+        deploying.wait(30)
+    history = json.loads(subprocess.run([*command, "history", "shop", "--json"],
+                                        capture_output=True, text=True, timeout=60).stdout)
+    assert history["interrupted"] == history["releases"][0]["id"]
+    finished = subprocess.run([*command, "recover", "shop", "--finish", "--yes", "--json"],
+                              capture_output=True, text=True, timeout=240,
+                              stdin=subprocess.DEVNULL)
+    assert finished.returncode == 0, finished.stderr
+    [release] = releases_of(state, "shop")
+    assert release.outcome == OK and "finished after the interruption" in release.reason
+    assert [i.split("@")[0] for i in running_images(swarm, service.id)] == [
+        testbed.registry_ref(f"{APP_IMAGE}:2.0.0")]
+    after = json.loads(subprocess.run([*command, "history", "shop", "--json"],
+                                      capture_output=True, text=True, timeout=60).stdout)
+    assert after["lock"] is None and after["interrupted"] is None

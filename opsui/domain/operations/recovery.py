@@ -90,7 +90,7 @@ class Recovery:
         return gate.execute(plan.request, answer,
                             lambda: self._run.under_lock(plan.release.version, body,
                                                          take_over=plan.lock
-                                                         or _NO_LOCK),
+                                                         or NO_LOCK),
                             journal=self._run.journal)
 
     def _finish(self) -> str:
@@ -176,5 +176,5 @@ class Recovery:
         return f"\n{plan.name} ({old.image}) serves"
 
 
-_NO_LOCK = LockHolder("-", "-", "-", message="no lock was left")
+NO_LOCK = LockHolder("-", "-", "-", message="no lock was left")
 """Stands for "the release left no lock": take-over then checks the lock is still free."""

@@ -16,6 +16,7 @@ from rich.text import Text
 from opsui.domain.operations.recovery import FINISH, RecoveryPlan
 from opsui.domain.operations.rollback import EnvChange, RollbackPlan
 from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
+from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
 from opsui.domain.releases import Release
 from opsui.ui.format import duration
 from opsui.ui.palette import Palette
@@ -100,10 +101,14 @@ def rollback_summary(plan: RollbackPlan | SwarmRollbackPlan) -> str:
             f"(release {plan.target.id}), booting {plan.boots}")
 
 
-def recovery_preview(plan: RecoveryPlan, palette: Palette) -> Text:
+def recovery_preview(plan: RecoveryPlan | SwarmRecoveryPlan, palette: Palette) -> Text:
     """What the recovery confirmation shows: the interrupted release and the choice."""
     release = plan.release
-    if plan.choice == FINISH:
+    if isinstance(plan, SwarmRecoveryPlan):
+        what = (f"finish: wait for the engine's update of service {plan.service_name} and "
+                "record its verdict" if plan.choice == FINISH else
+                f"roll back: ask the engine for service {plan.service_name}'s previous spec")
+    elif plan.choice == FINISH:
         what = (f"finish: gate {plan.new.name if plan.new else 'the new container'} on its "
                 f"health, then switch {plan.name} over to it")
     else:
@@ -119,6 +124,6 @@ def recovery_preview(plan: RecoveryPlan, palette: Palette) -> Text:
     ], palette)
 
 
-def recovery_summary(plan: RecoveryPlan) -> str:
+def recovery_summary(plan: RecoveryPlan | SwarmRecoveryPlan) -> str:
     verb = "finishing" if plan.choice == FINISH else "rolling back"
     return f"{plan.app} on {plan.host}: {verb} the interrupted release {plan.release.id}"
