@@ -138,7 +138,9 @@ class BackupCommands:
         request = self.backups.backup_request(app)
         self._say(f"backup {app.name} on {self.backups.host} to "
                   f"{self.backups.folder(app)}")
-        backup = self.backups.backup(app, self._answer(request), self.progress)
+        answer = self._answer(request)
+        with cancellable() as cancelled:
+            backup = self.backups.backup(app, answer, self.progress, cancelled)
         self._print({"app": app.name, "host": self.backups.host, "backup": backup_json(backup)},
                     f"backup {backup.id}: {human_bytes(backup.size)} in {backup.seconds:.1f} s,"
                     f" sha256 {backup.sha256[:16]}…, "

@@ -17,7 +17,13 @@ import time
 
 from opsui.backends.backup_download import Downloader
 from opsui.domain.errors import ActionFailed, OpsuiError
-from opsui.domain.ports import CommandResult, CommandRunner, DumpResult, Progress
+from opsui.domain.ports import (
+    Cancellation,
+    CommandResult,
+    CommandRunner,
+    DumpResult,
+    Progress,
+)
 from opsui.domain.sanitize import clean, clean_block
 
 POLL_SECONDS = 0.5
@@ -29,8 +35,13 @@ dir=$1; name=$2; shift 2
 tmp="$dir/.$name.partial"
 mkdir -p -- "$dir" || { echo "fail mkdir"; exit 1; }
 rm -f -- "$tmp"
-"$@" > "$tmp"
+"$@" > "$tmp" &
+pid=$!
+echo "$pid" > "$tmp.pid" 2>/dev/null
+wait "$pid"
 rc=$?
+rm -f -- "$tmp.pid"
+if [ -e "$tmp.cancelled" ]; then rm -f -- "$tmp" "$tmp.cancelled"; echo "fail cancelled"; exit 1; fi
 if [ "$rc" -ne 0 ]; then
     avail=$(df -Pk -- "$dir" 2>/dev/null | awk 'NR == 2 {print $4}')
     rm -f -- "$tmp"; echo "fail dump $rc ${avail:-?}"; exit 1
@@ -41,10 +52,16 @@ if ! dd if=/dev/null of="$tmp" bs=1 count=0 conv=notrunc,fsync status=none; then
 fi
 size=$(wc -c < "$tmp") && sum=$(sha256sum < "$tmp") || { rm -f -- "$tmp"; echo "fail sum"; exit 1; }
 mv -f -- "$tmp" "$dir/$name" || { rm -f -- "$tmp"; echo "fail rename"; exit 1; }
+rm -f -- "$tmp.cancelled"
 sync -- "$dir" 2>/dev/null || true
 echo "ok $size ${sum%% *}"
 """
 _SIZE = r'stat -c %s -- "$1" 2>/dev/null || echo 0'
+# Cancelling marks the dump cancelled, then signals its host-side process (for docker
+# exec, the docker CLI, which may exit 0 on SIGTERM: the mark, not the exit status,
+# tells the script to throw the partial file away).
+_CANCEL = (r': > "$1.cancelled"; [ -s "$1.pid" ] && kill -TERM "$(cat -- "$1.pid")" 2>/dev/null;'
+           r" exit 0")
 _FEED = r'f=$1; shift; "$@" < "$f"'
 _CHECKSUM = r"""
 [ -e "$1" ] || exit 3
@@ -71,14 +88,15 @@ class ShellBackupStore:
         return self._runner.run(["sh", "-c", script, "sh", *args], timeout)
 
     def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
-             progress: Progress | None = None) -> DumpResult:
+             progress: Progress | None = None,
+             cancelled: Cancellation | None = None) -> DumpResult:
         started = time.monotonic()
         done = threading.Event()
         watcher = None
-        if progress is not None:
+        if progress is not None or cancelled is not None:
             watcher = threading.Thread(
                 target=self._watch, args=(f"{folder}/.{name}.partial", progress, done,
-                                          started),
+                                          started, cancelled),
                 name=f"backup-progress {name}", daemon=True)
             watcher.start()
         try:
@@ -95,6 +113,8 @@ class ShellBackupStore:
             if progress is not None:
                 progress(size, size / seconds if seconds > 0 else 0.0)
             return DumpResult(f"{folder}/{name}", size, words[2], seconds)
+        if cancelled is not None and cancelled.is_set():
+            raise ActionFailed(f"{self._host}: the backup was cancelled; nothing was kept")
         raise self._dump_failed(words, result, folder)
 
     def _dump_failed(self, words: list[str], result: CommandResult,
@@ -122,12 +142,22 @@ class ShellBackupStore:
         return ActionFailed(f"{self._host}: backup failed (exit {result.exit_code}): "
                             f"{stderr or 'no error output'}", hint=hint)
 
-    def _watch(self, path: str, progress: Progress, done: threading.Event,
-               started: float) -> None:
+    def _watch(self, path: str, progress: Progress | None, done: threading.Event,
+               started: float, cancelled: Cancellation | None) -> None:
         """Report the temporary file's size until the dump ends (a failed poll is
-        skipped: progress is only shown, never relied on)."""
+        skipped: progress is only shown, never relied on); stop the dump when
+        ``cancelled`` is set."""
         last_size, last_at = 0, started
+        stopping = False
         while not done.wait(POLL_SECONDS):
+            if cancelled is not None and cancelled.is_set() and not stopping:
+                stopping = True
+                try:
+                    self._sh(_CANCEL, path, timeout=10.0)
+                except OpsuiError:
+                    stopping = False  # try again on the next tick
+            if progress is None:
+                continue
             try:
                 result = self._sh(_SIZE, path, timeout=10.0)
                 size = int(result.stdout.strip() or b"0")

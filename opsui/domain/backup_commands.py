@@ -44,6 +44,10 @@ class EngineCommands:
     extension: str
     check_name: str
     """What the verification is, in the operator's words."""
+    read_back: tuple[str, ...] | None = None
+    """Reads the whole backup on stdin, as a restore would, and discards it: a dump cut
+    short (which ``pg_restore --list`` alone does not notice: the TOC comes first)
+    fails here."""
 
 
 def _exec(docker: tuple[str, ...], container: str, *argv: str,
@@ -63,7 +67,8 @@ def engine_commands(config: BackupConfig, docker: tuple[str, ...] = DOCKER) -> E
             _exec(docker, container, "pg_restore", "--list", stdin=True),
             _exec(docker, container, "pg_restore", "--single-transaction", "--exit-on-error",
                   "--clean", "--if-exists", "-U", user, "-d", config.database, stdin=True),
-            "dump", "pg_restore --list")
+            "dump", "pg_restore --list",
+            _exec(docker, container, "pg_restore", "-f", "/dev/null", stdin=True))
     if config.engine == "mysql":
         login: tuple[str, ...] = ("-u", config.user) if config.user else ()
         return EngineCommands(

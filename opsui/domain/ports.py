@@ -347,10 +347,12 @@ class BackupStore(Protocol):
     """
 
     def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
-             progress: Progress | None = None) -> DumpResult:
+             progress: Progress | None = None,
+             cancelled: Cancellation | None = None) -> DumpResult:
         """Run ``argv`` with stdout to ``folder/.name.partial``, check its exit status,
-        fsync, rename to ``folder/name``. A non-zero exit, a kill or a full disk leaves
-        no file under ``name`` (and nothing else in the folder changes)."""
+        fsync, rename to ``folder/name``. A non-zero exit, a kill, a full disk or
+        ``cancelled`` being set leaves no file under ``name`` (and nothing else in the
+        folder changes)."""
         ...
 
     def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:

@@ -13,7 +13,7 @@ import pytest
 
 from opsui.domain.backups import BEFORE_MIGRATION, OK, Backup
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
-from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.operations.release_run import Cancelled, StepEvent
 from opsui.domain.ports import HostConnection
 
 from .backup_fixtures import (
@@ -92,6 +92,28 @@ def test_a_database_stopped_during_the_dump_leaves_no_backup(
     assert list(dest.iterdir()) == []  # neither the final name nor the partial file
     failed = backups.status(app).backups[0]
     assert failed.outcome == "failed" and not failed.usable and "dump failed" in failed.error
+
+
+def test_a_cancelled_backup_stops_and_leaves_no_file(
+        local_host: HostConnection, shop_db: Database, tmp_path: Path) -> None:
+    shop_db.sql("CREATE TABLE big AS SELECT g AS id, repeat(md5(random()::text), 8) AS pad "
+                "FROM generate_series(1, 1500000) g")
+    dest = tmp_path / "dest"
+    backups = backups_on(local_host, app_config("local", tmp_path / "state", shop_db,
+                                                dest=str(dest)))
+    app = backups.resolve("shop")
+    cancelled = threading.Event()
+
+    def progress(done: int, rate: float) -> None:
+        if done > 0:
+            cancelled.set()  # Ctrl-C once bytes flow
+
+    with pytest.raises(Cancelled):
+        backups.backup(app, True, progress, cancelled)
+
+    assert list(dest.iterdir()) == []
+    failed = backups.status(app).backups[0]
+    assert failed.outcome == "failed" and "cancelled" in failed.error
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ shell commands stand in for the database tools), and the one-off container's bod
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,17 @@ def test_a_deploy_with_a_migration_backs_up_and_migrates_right_after_the_pull() 
     stop_first = plan_deploy("local", current, "2", stop_first=True,
                              pre_start=("backup", "migrate"))
     assert stop_first.steps[:6] == ("lock", "pull", "backup", "migrate", "create", "stop old")
+
+
+def test_a_cancelled_dump_is_stopped_and_leaves_nothing(store: ShellBackupStore,
+                                                       tmp_path: Path) -> None:
+    cancelled = threading.Event()
+
+    def progress(done: int, rate: float) -> None:
+        if done > 0:
+            cancelled.set()  # the operator presses Ctrl-C once bytes flow
+
+    with pytest.raises(ActionFailed, match="cancelled"):
+        store.dump(["sh", "-c", "while :; do printf x; sleep 0.1; done"], str(tmp_path),
+                   "g.dump", timeout=30, progress=progress, cancelled=cancelled)
+    assert list(tmp_path.iterdir()) == []

@@ -23,7 +23,10 @@ from opsui.domain.backups import (
     fold_restores,
     retention_doomed,
 )
-from opsui.domain.ports import CommandResult
+from opsui.domain.errors import ActionFailed
+from opsui.domain.history import Journal
+from opsui.domain.operations.backup_run import BackupSteps
+from opsui.domain.ports import CommandResult, DumpResult
 
 PG = BackupConfig("postgres", container="db", database="shop")
 
@@ -36,6 +39,8 @@ def test_postgres_dumps_in_custom_format_and_restores_in_one_transaction() -> No
     assert commands.restore == ("docker", "exec", "-i", "db", "pg_restore",
                                 "--single-transaction", "--exit-on-error", "--clean",
                                 "--if-exists", "-U", "postgres", "-d", "shop")
+    assert commands.read_back == ("docker", "exec", "-i", "db", "pg_restore", "-f",
+                                  "/dev/null")
     assert commands.extension == "dump"
 
 
@@ -180,3 +185,62 @@ def test_the_backup_facade_loads_no_io_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()}
     assert not loaded & {"docker", "paramiko", "textual", "httpx", "psutil"}
+
+
+class MemoryFiles:
+    """HostFiles in memory: enough for a journal."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def read(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def append_record(self, path: str, record: bytes) -> None:
+        self.files[path] = self.files.get(path, b"") + record
+
+    def create_dir_with(self, path: str, name: str, content: bytes) -> bool:
+        return True
+
+    def exists(self, path: str) -> bool:
+        return path in self.files
+
+    def remove_dir(self, path: str) -> None:
+        pass
+
+
+class CutShortStore:
+    """A dump that 'succeeds' but whose archive does not read back whole."""
+
+    def __init__(self) -> None:
+        self.removed: list[str] = []
+
+    def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
+             progress: Any = None, cancelled: Any = None) -> DumpResult:
+        return DumpResult(f"{folder}/{name}", 100, "ab" * 32, 0.1)
+
+    def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:
+        if "--list" in argv:
+            return CommandResult(0, b"1; 2 3 TABLE public orders\n", b"")
+        return CommandResult(1, b"", b"pg_restore: error: could not read from input file: "
+                                     b"end of file")
+
+    def checksum(self, path: str) -> tuple[int, str] | None:
+        return None
+
+    def remove(self, path: str) -> None:
+        self.removed.append(path)
+
+    def download(self, path: str, local_path: str, progress: Any = None) -> tuple[int, str]:
+        return 0, ""
+
+
+def test_a_fresh_dump_that_fails_its_check_is_removed_and_recorded_failed() -> None:
+    store, files = CutShortStore(), MemoryFiles()
+    journal = Journal(files, "/state", "shop")
+    steps = BackupSteps("shop", PG, "/backups", store, journal)
+    with pytest.raises(ActionFailed, match="does not read back whole"):
+        steps.take("manual")
+    (failed,) = fold_backups(journal.read().records)
+    assert store.removed == [failed.path] and failed.outcome == "failed"
+    assert not failed.usable and "end of file" in failed.error

@@ -45,7 +45,13 @@ from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.operations.migration import MigrationOutcome, MigrationPlan, run_migration
 from opsui.domain.operations.policy import Action
-from opsui.domain.operations.release_run import ReleaseRun, Report, now_iso, operator
+from opsui.domain.operations.release_run import (
+    Cancelled,
+    ReleaseRun,
+    Report,
+    now_iso,
+    operator,
+)
 from opsui.domain.ports import (
     BackupStore,
     ContainerEngine,
@@ -166,13 +172,15 @@ class AppBackups:
                              detail=f"to {self.folder(app)}")
 
     def backup(self, app: AppSpec, answer: bool | str | None,
-               progress: Progress | None = None) -> Backup:
+               progress: Progress | None = None,
+               cancelled: threading.Event | None = None) -> Backup:
         """A manual backup through the gate, then retention. No lock: a backup changes
-        nothing and is wanted most while deploys are frozen."""
+        nothing and is wanted most while deploys are frozen. ``cancelled`` stops the
+        dump (Cancelled is raised; nothing is kept)."""
         steps = self.steps(app)
 
         def take() -> Backup:
-            backup = steps.take(MANUAL, progress=progress)
+            backup = steps.take(MANUAL, progress=progress, cancelled=cancelled)
             with contextlib.suppress(OpsuiError):  # retried after the next backup
                 steps.prune()
             return backup
@@ -268,14 +276,14 @@ class AppBackups:
         taken: list[Backup] = []
 
         def take() -> str:
-            backup = steps.take(why, release, progress)
+            backup = steps.take(why, release, progress, run.cancelled)
             taken.append(backup)
-            if not backup.verified:
-                raise ActionFailed(f"backup {backup.id} failed verification: {backup.check}")
             return f"{backup.id}: {backup.size:,} bytes; {backup.check}"
 
         try:
             run.step(step, take)
+        except Cancelled:
+            raise
         except OpsuiError as exc:
             phrase = self.override_text(app)
             if override != phrase:

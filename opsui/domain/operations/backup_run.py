@@ -30,8 +30,8 @@ from opsui.domain.backups import (
 )
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.history import Journal
-from opsui.domain.operations.release_run import now_iso, operator
-from opsui.domain.ports import BackupStore, Progress
+from opsui.domain.operations.release_run import Cancelled, now_iso, operator
+from opsui.domain.ports import BackupStore, Cancellation, Progress
 from opsui.domain.sanitize import clean, clean_block
 
 DUMP_TIMEOUT = 6 * 3600.0
@@ -61,8 +61,10 @@ class BackupSteps:
     def backups(self) -> list[Backup]:
         return fold_backups(self.journal.read().records)
 
-    def take(self, why: str, release: str = "", progress: Progress | None = None) -> Backup:
-        """Dump, verify, record. A failed dump is journaled too, then raised."""
+    def take(self, why: str, release: str = "", progress: Progress | None = None,
+             cancelled: Cancellation | None = None) -> Backup:
+        """Dump, verify, record. A failed dump is journaled too, then raised (as
+        :class:`Cancelled` when ``cancelled`` stopped it)."""
         backup_id = new_backup_id()
         name = backup_file_name(self.app, backup_id, self.commands.extension)
         record: dict[str, Any] = {"type": BACKUP, "id": backup_id, "app": self.app,
@@ -71,14 +73,28 @@ class BackupSteps:
         started = time.monotonic()
         try:
             dumped = self.store.dump(list(self.commands.dump), self.folder, name,
-                                     timeout=DUMP_TIMEOUT, progress=progress)
+                                     timeout=DUMP_TIMEOUT, progress=progress,
+                                     cancelled=cancelled)
         except OpsuiError as exc:
             self.journal.append({**record, "outcome": FAILED, "error": clean(str(exc), 2000),
                                  "seconds": round(time.monotonic() - started, 3)})
+            if cancelled is not None and cancelled.is_set():
+                raise Cancelled() from None
             raise
         ok, detail = self.engine_check(dumped.path)
-        record.update(outcome=OK, size=dumped.size, sha256=dumped.sha256,
+        record.update(size=dumped.size, sha256=dumped.sha256,
                       seconds=round(dumped.seconds, 3), verify={"ok": ok, "detail": detail})
+        if not ok:  # cut short with a good exit status, say: it must not look like a backup
+            removed = ""
+            try:
+                self.store.remove(dumped.path)
+            except OpsuiError as exc:
+                removed = f" (and it could not be removed: {exc})"
+            error = f"the fresh dump failed its check: {detail}{removed}"
+            self.journal.append({**record, "outcome": FAILED, "error": clean(error, 2000)})
+            raise ActionFailed(f"{self.app}: backup failed: {error}",
+                               hint="Nothing was kept; earlier backups are untouched.")
+        record["outcome"] = OK
         self.journal.append(record)
         return fold_backups([record])[0]
 
@@ -88,9 +104,16 @@ class BackupSteps:
             return True, self.commands.check_name
         try:
             result = self.store.feed(list(self.commands.verify), path, CHECK_TIMEOUT)
+            ok, detail = check_passed(self.config.engine, result)
+            if not ok or self.commands.read_back is None:
+                return ok, detail
+            read = self.store.feed(list(self.commands.read_back), path, CHECK_TIMEOUT)
         except OpsuiError as exc:
             return False, f"{self.commands.check_name} could not run: {exc}"
-        return check_passed(self.config.engine, result)
+        if read.exit_code != 0:
+            words = clean_block(read.stderr, 600).strip() or f"exit {read.exit_code}"
+            return False, f"{detail}, but it does not read back whole: {words}"
+        return True, f"{detail}; reads back whole"
 
     def verify(self, backup: Backup) -> Verification:
         """sha256 against the journal, then the engine's check again; journaled."""
