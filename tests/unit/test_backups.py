@@ -1,7 +1,8 @@
 """Backup engines' commands, the journal's backup records and retention's promises.
 
-sqlite and mysql have no container in the test bed: their commands are checked here,
-word for word, and only PostgreSQL runs for real (tests/integration/test_backups.py).
+mysql has no container in the test bed: its commands are checked here word for word.
+PostgreSQL (tests/integration/test_backups.py) and sqlite (test_sqlite_backup.py, in an
+image made from this machine's sqlite3) also run for real.
 """
 
 from __future__ import annotations
