@@ -15,7 +15,7 @@ set -euo pipefail
 # shellcheck source=scripts/testbed/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-PACKAGES=(docker.io openssh-server busybox-static postgresql docker-registry iproute2 tmux)
+PACKAGES=(docker.io openssh-server busybox-static postgresql docker-registry iproute2 tmux sqlite3)
 APP_REPO=opsui-test/app
 PG_REPO=opsui-test/postgres
 PG_TAG=15
