@@ -1,7 +1,8 @@
 """The sqlite engine for real: a throwaway image (the test app image plus this machine's
 sqlite3 and the libraries ldd lists) holding a database file; backup, verify, restore.
 
-Skips where the machine has no sqlite3 to copy (scripts/testbed/up.sh installs it; in CI a skip fails).
+Skips where the machine has no sqlite3 to copy (scripts/testbed/up.sh installs it; in
+CI a skip fails).
 """
 
 from __future__ import annotations
