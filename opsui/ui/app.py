@@ -30,6 +30,7 @@ from opsui.ui.commands import OpsuiCommands, PaletteCommand
 from opsui.ui.errors import notify_error
 from opsui.ui.keys import binding_ids, unknown_binding_ids
 from opsui.ui.releases_flow import ReleaseFlowApp
+from opsui.ui.screens.backups import BackupsScreen, DownloadModal
 from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
@@ -203,7 +204,8 @@ class OpsuiApp(ReleaseFlowApp):
         """Every class whose bindings an opsui.toml [keys] entry may remap."""
         return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal,
                 LogsScreen, LogQueryInput, SaveLogModal, DeployScreen, ReleaseRunScreen,
-                PlanConfirmModal, HistoryScreen, ReleaseDetailScreen)
+                PlanConfirmModal, HistoryScreen, ReleaseDetailScreen, BackupsScreen,
+                DownloadModal)
 
     # -- monitor updates -------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Deploy, rollback, history and recovery: the app-level glue between keys and the domain.
 
-Like :mod:`opsui.ui.actions`, the flow decides no policy. A key (D, R, H on the
+Like :mod:`opsui.ui.actions`, the flow decides no policy. A key (D, R, H, K on the
 dashboard or the detail view; F / B under an "interrupted" banner) becomes a
 :class:`ReleaseSession` for the selected container's app. The gate is asked first
 (read-only mode refuses before any screen opens), plans are made in thread workers
@@ -29,23 +29,29 @@ from textual.timer import Timer
 
 from opsui.config import Config
 from opsui.domain.apps import app_matches
+from opsui.domain.backups import Backup
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor
+from opsui.domain.operations.app_backups import AppBackups, BackupsStatus, RestorePlan
 from opsui.domain.operations.app_releases import AppReleases, AppStatus, TagChoice
 from opsui.domain.operations.app_spec import AppSpec
+from opsui.domain.operations.backup_run import Verification
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionRequest, Confirmation
+from opsui.domain.operations.migration import MigrationPlan
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import FINISH, RecoveryPlan
 from opsui.domain.operations.release_run import Report
 from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.operations.swarm_deploy import SwarmDeployPlan, SwarmRollbackPlan
 from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
+from opsui.domain.ports import LineSink, Progress
 from opsui.domain.releases import CANCELLED, OK
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
 from opsui.ui.palette import Palette
+from opsui.ui.screens.backups import BackupsScreen
 from opsui.ui.screens.container_keys import ReleaseRequested
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import DeployScreen, ReleasePlan, ReleaseRunScreen, ask_to_run
@@ -125,16 +131,76 @@ class ReleaseSession:
         return self.monitor.gate.confirmation_for(plan.request)
 
     def run(self, plan: ReleasePlan, answer: bool | str | None, report: Report,
-            cancelled: threading.Event) -> str:
-        """Run ``plan`` through the gate; the outcome (ok, failed, cancelled...)."""
-        releases, app = self.releases(), self.app()
+            cancelled: threading.Event, *, output: LineSink | None = None,
+            progress: Progress | None = None, override: str | None = None) -> str:
+        """Run ``plan`` through the gate; the outcome (ok, failed, cancelled...).
+
+        ``output``/``progress``: a migration's lines and a backup's bytes (deploys of an
+        app with a migration, restores, migrations); ``override``: the typed text to go
+        on without a verified backup (:meth:`AppBackups.override_text`)."""
+        app = self.app()
+        if isinstance(plan, RestorePlan):
+            restored = self.monitor.backups().restore(app, plan, answer, report, progress,
+                                                      override, cancelled)
+            return restored.outcome
+        if isinstance(plan, MigrationPlan):
+            done = self.monitor.backups().migrate(app, plan, answer, report, output,
+                                                  progress, override, cancelled)
+            return done.outcome
+        releases = self.releases()
         if isinstance(plan, RollbackPlan | SwarmRollbackPlan):
             return releases.rollback(app, plan, answer, report, cancelled)
         if isinstance(plan, RecoveryPlan | SwarmRecoveryPlan):
             return releases.recover(app, plan, answer, report, cancelled)
         if isinstance(plan, DeployPlan | SwarmDeployPlan):
-            return releases.deploy(app, plan, answer, report, cancelled)
+            return releases.deploy(app, plan, answer, report, cancelled, output=output,
+                                   progress=progress, override=override)
         raise ActionRefused(f"opsui cannot run a {type(plan).__name__} from this screen yet")
+
+    def override_needed(self, error: BaseException) -> str | None:
+        """The override phrase when ``error`` is the refusal of a migration (or restore)
+        whose backup failed, which typing the phrase lets go on; else None."""
+        if not isinstance(error, ActionRefused) or self._spec is None:
+            return None
+        phrase = AppBackups.override_text(self._spec)
+        return phrase if f"'{phrase}'" in (error.hint or "") else None
+
+
+class BackupSession(ReleaseSession):
+    """One app's backups on one host, as the backups screen sees them. Every method
+    except :meth:`request` and :meth:`confirmation` blocks: thread workers only."""
+
+    def backups(self) -> AppBackups:
+        return self.monitor.backups()
+
+    def app(self) -> AppSpec:
+        if self._spec is None:
+            self._spec = self.backups().resolve(self.ref)
+        return self._spec
+
+    def backup_status(self) -> BackupsStatus:
+        return self.backups().status(self.app())
+
+    def request(self, action: Action, detail: str = "") -> ActionRequest:
+        """What the gate is asked before anything is planned (read-only refuses here)."""
+        return ActionRequest(action, self.host, self.name, self.name, app=self.name,
+                             detail=detail)
+
+    def backup(self, answer: bool | str | None, progress: Progress,
+               cancelled: threading.Event) -> Backup:
+        return self.backups().backup(self.app(), answer, progress, cancelled)
+
+    def verify(self, backup_id: str) -> Verification:
+        return self.backups().verify(self.app(), backup_id)
+
+    def download(self, backup_id: str, to: str, progress: Progress) -> tuple[Backup, int]:
+        return self.backups().download(self.app(), backup_id, to, progress)
+
+    def plan_restore(self, backup_id: str) -> RestorePlan:
+        return self.backups().plan_restore(self.app(), backup_id)
+
+    def plan_migration(self) -> MigrationPlan:
+        return self.backups().plan_migration(self.app())
 
 
 class ReleaseFlowApp(ContainerActionsApp):
@@ -196,6 +262,10 @@ class ReleaseFlowApp(ContainerActionsApp):
         monitor = self.monitors.get(host)
         if monitor is None:
             self.notify(f"Unknown host {host}", severity="error", markup=False)
+            return
+        if kind == "backups":  # reading them is fine in read-only mode; the keys ask the gate
+            self.push_screen(BackupsScreen(BackupSession(
+                monitor, self.app_ref(monitor, container), container.name), self.clock))
             return
         session = ReleaseSession(monitor, self.app_ref(monitor, container), container.name)
         if kind == "history":
@@ -282,7 +352,8 @@ class ReleaseFlowApp(ContainerActionsApp):
         self.poll_locks_soon()
         if message.error:
             return  # the worker error handler has said it already
-        verb = {"deploy": "Deploy", "rollback": "Rollback", "recovery": "Recovery"}.get(
+        verb = {"deploy": "Deploy", "rollback": "Rollback", "recovery": "Recovery",
+                "restore": "Restore", "migrate": "Migration"}.get(
             message.action, message.action.capitalize())
         severity: SeverityLevel = ("information" if message.outcome == OK
                                    else "warning" if message.outcome == CANCELLED else "error")

@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from ui.fakes import (
     NOW,
     SHOP_APP,
+    SHOP_BACKED_UP,
     SHOP_HEALTH,
     FakeConnection,
     FakeEngine,
@@ -23,6 +24,7 @@ from ui.fakes import (
     ScriptedMonitor,
     config,
     frozen_clock,
+    seed_backups,
     shop_containers,
 )
 from ui.helpers import NO_USER_THEMES, screen_text, until
@@ -37,8 +39,9 @@ from opsui.domain.models import HostStatus, LinkState
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.backups import BackupsScreen
 from opsui.ui.screens.dashboard import DashboardScreen
-from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal
+from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.logs import LogsScreen
@@ -413,3 +416,86 @@ def test_history_screen(snap_compare: Any) -> None:
     assert snap_compare(release_app(files=_history_files(), web_version="2.0.0"),
                         terminal_size=(130, 30),
                         run_before=run_before)
+
+
+# -- backups and migrations (issue 5) -------------------------------------------------------
+
+
+def backups_app(jobs_gate: threading.Event | None = None) -> OpsuiApp:
+    """The shop host with the app "shop" backed up (PostgreSQL) and an alembic
+    migration; five backups in its journal (see ``seed_backups``)."""
+    gate = ActionGate()
+    engine = FakeEngine(shop_containers())
+    connection = FakeConnection("local", engine)
+    seed_backups(connection)
+    jobs = connection.fake_jobs
+    jobs.lines = ["INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.",
+                  "INFO  [alembic.runtime.migration] Will assume transactional DDL.",
+                  "INFO  [alembic.runtime.migration] Running upgrade 3f2a1b -> 7c9d0e, "
+                  "orders: add note column",
+                  "\x1b[33mWARN\x1b[0m  table orders has 48213 rows; ALTER may take a while",
+                  "INFO  [alembic.runtime.migration] Running upgrade 7c9d0e -> 9a1b2c"]
+    jobs.hold_after = 4
+    jobs.gate = jobs_gate
+
+    def build(listener: MonitorListener) -> list[HostMonitor]:
+        return [ScriptedMonitor(connection, listener, gate, metrics_history=CPU_HISTORY,
+                                apps=(SHOP_BACKED_UP,))]
+
+    return OpsuiApp(config(apps=(SHOP_BACKED_UP,)), gate, build, clock=frozen_clock,
+                    theme_dir=NO_USER_THEMES)
+
+
+async def _backups_screen(pilot: Pilot[Any]) -> None:
+    """K on shop-web-1 (through the palette's key: K is not in the footer)."""
+    await _populated(pilot)
+    await pilot.press("down", "down", "K")
+    await until(pilot, lambda: isinstance(pilot.app.screen, BackupsScreen)
+                and pilot.app.screen.status is not None, "the backups")
+    await pilot.pause()
+
+
+def test_backups_screen(snap_compare: Any) -> None:
+    """K on shop-web-1: the backups of app "shop".
+
+    You should see: the title "Backups shop on local │ 4 backups, 2 verified"; the
+    header with app, "engine postgres (database shop in shop-db-1)", "destination
+    /var/lib/opsui/shop/backups" and the retention rule; five rows newest first, each
+    with its time and age (15m ago ... 3h 00m ago): b...eeee with a red "✗" and
+    "pg_restore --list found no entries", the failed dump b...dddd with "-" as size, a
+    red "✗" and "dump failed: pg_dump: error: ...", b...cccc with an amber "?" (never
+    checked), b...bbbb "✓" and "before migration r20261123100000-1234" in the accent
+    colour, b...aaaa "✓"; short sha256s and who; the Activity box with the key hints;
+    the footer with Back, Backup now, Verify, Restore, Download, Migrate, Refresh.
+    """
+    assert snap_compare(backups_app(), terminal_size=(150, 30), run_before=_backups_screen)
+
+
+def test_migration_in_progress(snap_compare: Any, monkeypatch: Any) -> None:
+    """m on the backups screen, confirmed with y, while the migration runs.
+
+    You should see: the title "Migrate shop on local  running…"; the summary "shop on
+    local: alembic upgrade head (opsui-test/app:1.0.0)"; in the step box "✓ lock", "✓
+    backup" with "b20261123120000-snap: 10,245 bytes; pg_restore --list: 2 entries", a
+    spinner on "migrate"; the line " backup: 10.0 KiB at 2.5 MiB/s"; the "Output (4
+    lines)" box with four alembic lines, the WARN line with no escape codes; the footer
+    with "esc Cancel".
+    """
+    import opsui.domain.operations.backup_run as backup_run
+
+    monkeypatch.setattr(backup_run, "new_backup_id", lambda: "b20261123120000-snap")
+    holding = threading.Event()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _backups_screen(pilot)
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PlanConfirmModal),
+                    "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ReleaseRunScreen)
+                    and pilot.app.screen.output_lines == 4, "four lines of output")
+        await pilot.pause()
+
+    assert snap_compare(backups_app(jobs_gate=holding), terminal_size=(130, 34),
+                        run_before=run_before)
+    holding.set()

@@ -9,6 +9,11 @@ feeds fixed data, for snapshots that must not depend on timing.
 For deploys and rollbacks the engine also keeps images (on the host and in a fake
 registry), pulls, clones, renames and removes containers; ``FakeHostFiles`` is the
 host's state folder (journal and lock) in a dict.
+
+For backups, ``FakeBackupStore`` keeps the dump files in a dict (a dump reports its
+bytes as it goes; ``corrupt`` flips a byte) and ``FakeJobs`` runs a migration by
+writing scripted output lines; every fake connection's monitor gets a real
+:class:`~opsui.domain.operations.app_backups.AppBackups` over them.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from opsui.config import AppConfig, Config
+from opsui.config import DEFAULT_STATE_DIR, AppConfig, BackupConfig, Config, MigrateConfig
 from opsui.domain.errors import ActionFailed, HostError
+from opsui.domain.history import encode_record
 from opsui.domain.models import (
     Container,
     ContainerDetail,
@@ -42,15 +48,22 @@ from opsui.domain.models import (
     split_image,
 )
 from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
+from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.ports import (
+    Cancellation,
     CommandResult,
     ContainerEngine,
+    DumpResult,
     HealthProber,
+    HostConnection,
     HostFiles,
     ImageTags,
+    JobResult,
+    LineSink,
     LocalImage,
     MetricsSource,
+    Progress,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -443,6 +456,131 @@ class FakeHostFiles:
                 del self.files[key]
 
 
+PG_LIST = b";\n; Archive created at 2026-11-23\n;\n215; 1259 16390 TABLE public orders\n" \
+    b"3360; 0 16390 TABLE DATA public orders\n"
+"""What ``pg_restore --list`` prints for a whole dump."""
+
+
+class FakeBackupStore:
+    """Backup files on the "host" in a dict. A dump writes ``dump_bytes`` in
+    ``chunks`` steps, reporting progress after each (waiting on ``dump_gate`` first
+    while it is an unset event); ``failure`` makes the next dumps fail."""
+
+    def __init__(self, dump_bytes: bytes = b"PGDMP" + bytes(range(256)) * 40) -> None:
+        self._lock = threading.Lock()
+        self.files: dict[str, bytes] = {}
+        self.dump_bytes = dump_bytes
+        self.chunks = 4
+        self.dump_gate: threading.Event | None = None
+        self.dumping = threading.Event()
+        self.failure: ActionFailed | None = None
+        self.calls: list[tuple[str, str]] = []
+        """(what, path): dump, feed (verify / restore), remove, download."""
+
+    def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
+             progress: Progress | None = None,
+             cancelled: Cancellation | None = None) -> DumpResult:
+        path = f"{folder}/{name}"
+        with self._lock:
+            self.calls.append(("dump", path))
+        self.dumping.set()
+        data = self.dump_bytes
+        step = max(1, len(data) // self.chunks)
+        for done in range(step, len(data) + step, step):
+            if progress is not None:
+                progress(min(done, len(data)), 2.5 * 1024 * 1024)
+            if self.dump_gate is not None and done == step:
+                self.dump_gate.wait(10.0)
+        if self.failure is not None:
+            raise self.failure
+        with self._lock:
+            self.files[path] = data
+        return DumpResult(path, len(data), hashlib.sha256(data).hexdigest(), 1.5)
+
+    def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:
+        with self._lock:
+            data = self.files.get(path)
+            self.calls.append(("restore" if "--single-transaction" in argv else "verify",
+                               path))
+        if data is None:
+            return CommandResult(1, b"", b"pg_restore: error: could not open input file")
+        if "--list" in argv:
+            if not data.startswith(b"PGDMP"):
+                return CommandResult(1, b"", b"pg_restore: error: input file does not "
+                                     b"appear to be a valid archive")
+            return CommandResult(0, PG_LIST, b"")
+        return CommandResult(0, b"", b"")
+
+    def checksum(self, path: str) -> tuple[int, str] | None:
+        with self._lock:
+            data = self.files.get(path)
+        return None if data is None else (len(data), hashlib.sha256(data).hexdigest())
+
+    def remove(self, path: str) -> None:
+        with self._lock:
+            self.calls.append(("remove", path))
+            self.files.pop(path, None)
+
+    def download(self, path: str, local_path: str,
+                 progress: Progress | None = None) -> tuple[int, str]:
+        with self._lock:
+            data = self.files.get(path)
+            self.calls.append(("download", path))
+        if data is None:
+            raise ActionFailed(f"download {path}: no such file")
+        with open(local_path, "wb") as handle:
+            handle.write(data)
+        if progress is not None:
+            progress(len(data), 1024.0 * 1024)
+        return len(data), hashlib.sha256(data).hexdigest()
+
+    def corrupt(self, path: str) -> None:
+        """One flipped byte, as a bad disk would."""
+        with self._lock:
+            data = bytearray(self.files[path])
+            data[len(data) // 2] ^= 0xFF
+            self.files[path] = bytes(data)
+
+
+class FakeJobs:
+    """One-off migration runs: writes ``lines`` (``gate``, while an unset event, is
+    waited on after the first ``hold_after`` lines), then exits with ``exit_code``."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = ["INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.",
+                                 "INFO  [alembic.runtime.migration] Running upgrade  -> 3f2a1b"]
+        self.exit_code = 0
+        self.gate: threading.Event | None = None
+        self.hold_after = 1
+        self.running = threading.Event()
+        self.runs: list[tuple[str, tuple[str, ...]]] = []
+        """(image or container id, command) of every run."""
+
+    def _run(self, what: str, command: list[str], output: LineSink,
+             cancelled: Cancellation) -> JobResult:
+        self.runs.append((what, tuple(command)))
+        self.running.set()
+        for index, line in enumerate(self.lines):
+            if index == self.hold_after and self.gate is not None:
+                self.gate.wait(10.0)
+            if cancelled.is_set():
+                return JobResult(None, "m1".ljust(64, "0"), "cancelled")
+            output(line)
+        return JobResult(self.exit_code, "m1".ljust(64, "0"))
+
+    def run_like(self, like_id: str, image: str, command: list[str], name: str,
+                 labels: dict[str, str], output: LineSink, timeout: float,
+                 cancelled: Cancellation) -> JobResult:
+        return self._run(image, command, output, cancelled)
+
+    def exec_in(self, container_id: str, command: list[str], output: LineSink,
+                timeout: float, cancelled: Cancellation) -> JobResult:
+        return self._run(container_id, command, output, cancelled)
+
+    def remove(self, container_id: str) -> None:
+        pass
+
+
 class FakeConnection:
     """A host whose ``connect`` fails with ``failure`` until a test clears it."""
 
@@ -457,6 +595,10 @@ class FakeConnection:
         self.fake_files = files or FakeHostFiles()
         """The host's state folder (journal, lock)."""
         self.fake_tags = FakeRegistryTags(self._engine)
+        self.fake_store = FakeBackupStore()
+        """The host's backup files."""
+        self.fake_jobs = FakeJobs()
+        """The host's one-off migration containers."""
 
     def connect(self) -> None:
         if self.failure is not None:
@@ -497,14 +639,28 @@ class FakeConnection:
         pass
 
 
+def backups_for(gate: ActionGate, config: Config
+                ) -> Callable[[HostConnection], AppBackups]:
+    """What the wiring's ``build_backups`` is for a fake connection: the real facade
+    over its fake store and jobs."""
+    def build(connection: HostConnection) -> AppBackups:
+        assert isinstance(connection, FakeConnection)
+        return AppBackups(connection.name, connection.engine, connection.files, gate, config,
+                          store=connection.fake_store, jobs=connection.fake_jobs)
+
+    return build
+
+
 def factory(connections: Iterable[FakeConnection], gate: ActionGate,
             apps: Iterable[AppConfig] = ()) -> Callable[[MonitorListener], list[HostMonitor]]:
     """A monitor_factory running real HostMonitors over fake connections."""
     conns = list(connections)
     app_list = tuple(apps)
+    cfg = Config(apps=app_list)
 
     def build(listener: MonitorListener) -> list[HostMonitor]:
-        return [HostMonitor(c, listener, gate, FAST, app_list) for c in conns]
+        return [HostMonitor(c, listener, gate, FAST, app_list, config=cfg,
+                            backups_for=backups_for(gate, cfg)) for c in conns]
 
     return build
 
@@ -520,7 +676,9 @@ class ScriptedMonitor(HostMonitor):
                  metrics_history: Iterable[float] = (),
                  app_health: dict[str, tuple[HttpHealth, ...]] | None = None,
                  apps: Iterable[AppConfig] = ()) -> None:
-        super().__init__(connection, listener, gate, FAST, apps)
+        cfg = Config(apps=tuple(apps))
+        super().__init__(connection, listener, gate, FAST, apps, config=cfg,
+                         backups_for=backups_for(gate, cfg))
         self.fixed_status = status or HostStatus(connection.name, LinkState.CONNECTED, 2.0)
         self.metrics_history = tuple(metrics_history)
         self.fixed_health = app_health or {}
@@ -573,3 +731,51 @@ SHOP_HEALTH = (HttpHealth("http://127.0.0.1:18080/health", False, 503, 12.0,
 
 def config(**changes: object) -> Config:
     return dataclasses.replace(Config(), **changes)  # type: ignore[arg-type]
+
+
+# -- backups ----------------------------------------------------------------------------
+
+SHOP_BACKED_UP = AppConfig(
+    "shop", service="shop/web",
+    backup=BackupConfig("postgres", container="shop-db-1", database="shop"),
+    migrate=MigrateConfig(("alembic", "upgrade", "head")))
+"""The app "shop" with PostgreSQL backups and an alembic migration."""
+FOLDER = f"{DEFAULT_STATE_DIR}/shop/backups"
+GOOD = b"PGDMP" + b"\x01" * 4000
+OLD, PRE, UNCHECKED, FAILED_DUMP, BAD = (
+    "b20261123090000-aaaa", "b20261123100000-bbbb", "b20261123110000-cccc",
+    "b20261123113000-dddd", "b20261123114500-eeee")
+
+
+def seed_backups(conn: FakeConnection) -> None:
+    """Five backups of SHOP_BACKED_UP in the host's journal (oldest first): a verified
+    manual one, a verified one before a migration, one never checked, a failed dump,
+    and one whose check failed; the files of the good ones in the store."""
+    files = conn.fake_files
+    journal = f"{DEFAULT_STATE_DIR}/shop/journal.jsonl"
+    sha = hashlib.sha256(GOOD).hexdigest()
+
+    def backup(bid: str, at: str, why: str = "manual", release: str = "",
+               verify: dict[str, object] | None = None, outcome: str = "ok") -> None:
+        path = f"{FOLDER}/shop-{bid}.dump"
+        record: dict[str, object] = {
+            "type": "backup", "id": bid, "app": "shop", "engine": "postgres",
+            "who": "ada@desk", "at": at, "why": why, "release": release, "path": path,
+            "outcome": outcome}
+        if outcome == "ok":
+            conn.fake_store.files[path] = GOOD
+            record.update(size=len(GOOD), sha256=sha, seconds=1.2)
+            if verify is not None:
+                record["verify"] = verify
+        else:
+            record["error"] = "pg_dump: error: connection to server failed"
+        files.append_record(journal, encode_record(record))
+
+    good = {"ok": True, "detail": "pg_restore --list: 3 entries"}
+    backup(OLD, "2026-11-23T09:00:00+00:00", verify=good)
+    backup(PRE, "2026-11-23T10:00:00+00:00", "before-migration", "r20261123100000-1234",
+           verify=good)
+    backup(UNCHECKED, "2026-11-23T11:00:00+00:00")
+    backup(FAILED_DUMP, "2026-11-23T11:30:00+00:00", outcome="failed")
+    backup(BAD, "2026-11-23T11:45:00+00:00",
+           verify={"ok": False, "detail": "pg_restore --list found no entries"})

@@ -1,5 +1,5 @@
-"""Start / stop / restart and deploy / rollback / history keys, shared by the dashboard and
-the detail view.
+"""Start / stop / restart and deploy / rollback / history / backups keys, shared by the
+dashboard and the detail view.
 
 Both screens bind the same ids, so one ``[keys]`` remap in opsui.toml moves the key
 everywhere. The screens do not decide anything: they hand the container to the
@@ -37,9 +37,14 @@ RELEASE_BINDINGS = [
             "(a preview first; boots what is still on the host)."),
     Binding("H", "release('history')", "History", id="release.history",
             tooltip="Releases and audit lines of the selected container's app, newest first."),
+    Binding("K", "release('backups')", "Backups", id="release.backups", show=False,
+            tooltip="Backups of the selected container's app: age, size, verified; back up "
+            "now, verify, restore, download, migrate."),
 ]
-"""Deploy / rollback / history keys, shared by the dashboard and the detail view, and
-shown in the footer: rolling back is the key an operator must find at once."""
+"""Deploy / rollback / history / backups keys, shared by the dashboard and the detail
+view. D, R and H are shown in the footer: rolling back is the key an operator must find
+at once. K is not: next to them and the interrupted-release keys (F / B) it would push
+those off a 160-column footer; the palette offers it ("Backups: NAME")."""
 
 
 class ReleaseRequested(Message):
@@ -54,4 +59,4 @@ class ReleaseRequested(Message):
         self.container = container
         """The selected container: its app is the one meant."""
         self.kind = kind
-        """``deploy``, ``rollback`` or ``history``."""
+        """``deploy``, ``rollback``, ``history`` or ``backups``."""

@@ -433,6 +433,9 @@ class DashboardScreen(Screen[None]):
             yield PaletteCommand(f"Release history: {container.name}",
                                  "Releases and audit lines, newest first (H).",
                                  partial(self.action_release, "history"))
+            yield PaletteCommand(f"Backups: {container.name}",
+                                 "Age, size, verified; back up, verify, restore, download, "
+                                 "migrate (K).", partial(self.action_release, "backups"))
             merged = project_target(container)
             if merged is not None:
                 yield PaletteCommand(f"Logs: {merged.title}",

@@ -6,9 +6,12 @@ deploy in a worker (it reads the host); the plan is confirmed in
 :class:`PlanConfirmModal` (the reusable confirmation, with what will happen above the
 question); then the same screen shows the steps as the domain reports them, and the
 outcome with its reason. :class:`ReleaseRunScreen` is that run part alone, used by
-rollbacks and recoveries. Escape or Ctrl+C while a run is going sets its cancellation
-event: the run stops after the current step, undoes what it did, and records
-"cancelled".
+rollbacks, recoveries, restores and migrations. A run with a backup step shows the
+dump's bytes and rate under the steps, and one with a migration streams the
+migration's output (untrusted: cleaned again, drawn as ``Text``) into a log area.
+Escape or Ctrl+C while a run is going sets its cancellation event: the run stops after
+the current step, undoes what it did, and records "cancelled". When the backup before a
+migration (or a restore) fails, the screen asks for the typed override and runs again.
 
 Every text that came from a host (tags, images, step details, the reason) is drawn as
 ``Text``; multi-line details are cleaned again here, because a step event carries the
@@ -30,7 +33,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Footer, Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -38,14 +41,14 @@ from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.operations.app_releases import TagChoice
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionRequest, Confirmation
-from opsui.domain.operations.policy import ConfirmPolicy
+from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.release_run import START_FIRST, STOP_FIRST, StepEvent
 from opsui.domain.operations.swarm_deploy import SwarmDeployPlan
 from opsui.domain.releases import CANCELLED, FAILED, OK
 from opsui.domain.sanitize import clean, clean_block
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, notify_error, report_worker_failure
-from opsui.ui.format import since
+from opsui.ui.format import human_bytes, since
 from opsui.ui.palette import Palette
 from opsui.ui.screens.confirm import Answer, ConfirmModal
 from opsui.ui.widgets.step_log import StepLog
@@ -55,6 +58,9 @@ if TYPE_CHECKING:
 
 REFUSED = "refused"
 """What the run screen says when the gate or the lock refused before any step."""
+
+OUTPUT_LINES = 2000
+"""Lines of a migration's output the run screen keeps (the journal keeps the tail)."""
 
 RECOVERY_STEPS = {"finish": ("lock", "start", "health gate", "switch", "record"),
                   "rollback": ("lock", "restore", "record")}
@@ -180,7 +186,10 @@ class ReleaseRunScreen(Screen[None]):
                 tooltip="Back to where you came from."),
     ]
 
-    TITLES = {"deploy": "Deploy", "rollback": "Rollback", "recovery": "Recovery"}
+    TITLES = {"deploy": "Deploy", "rollback": "Rollback", "recovery": "Recovery",
+              "restore": "Restore", "migrate": "Migrate"}
+    HISTORY_HINT = ("deploy", "rollback", "recovery")
+    """Runs that are releases, so the history shows them with their steps."""
 
     class Stepped(Message):
         """A step began or ended (posted from the run's worker thread)."""
@@ -189,6 +198,19 @@ class ReleaseRunScreen(Screen[None]):
             super().__init__()
             self.event = event
             """What the domain reported."""
+
+    class Output(Message):
+        """New lines of the migration's output wait in :attr:`pending_output` (posted
+        from the run's worker thread, at most one at a time, so a chatty migration
+        cannot flood the event loop)."""
+
+    class Progressed(Message):
+        """Bytes of the backup being dumped, and the rate (from the worker thread)."""
+
+        def __init__(self, done: int, rate: float) -> None:
+            super().__init__()
+            self.done = done
+            self.rate = rate
 
     class Ended(Message):
         """The run returned an outcome (the step events came before)."""
@@ -228,6 +250,14 @@ class ReleaseRunScreen(Screen[None]):
         self.cancelled = threading.Event()
         """Set by the cancel keys; the domain checks it between steps and while waiting."""
         self.outcome: str | None = None
+        self.override: str | None = None
+        """The typed override to go on without a verified backup, once given."""
+        self.last_run: tuple[ReleasePlan, Answer, str] | None = None
+        self.output_lines = 0
+        """Lines of migration output shown so far."""
+        self.pending_output: list[str] = []
+        """Output lines the worker reported that are not drawn yet."""
+        self._output_lock = threading.Lock()
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -237,6 +267,9 @@ class ReleaseRunScreen(Screen[None]):
         with VerticalScroll(id="release-run"):
             yield Static(id="release-summary")
             yield StepLog(self.clock, id="release-steps")
+            yield Static(id="release-progress")
+            yield RichLog(id="release-output", max_lines=OUTPUT_LINES, wrap=False,
+                          markup=False, highlight=False, auto_scroll=True)
             yield Static(id="release-outcome")
         yield Footer()
 
@@ -249,6 +282,10 @@ class ReleaseRunScreen(Screen[None]):
         return self.query_one(StepLog)
 
     def on_mount(self) -> None:
+        self.query_one("#release-progress").display = False
+        output = self.query_one("#release-output", RichLog)
+        output.display = False
+        output.border_title = "Output"
         self._title()
         if self.pending_run is not None:
             plan, answer, summary = self.pending_run
@@ -277,8 +314,14 @@ class ReleaseRunScreen(Screen[None]):
     def start_run(self, plan: ReleasePlan, answer: Answer, summary: str) -> None:
         """Show the planned steps and start the run in a worker."""
         self.phase = "running"
+        self.outcome = None
+        self.last_run = (plan, answer, summary)
         self.query_one("#release-run").display = True
         self.query_one("#release-summary", Static).update(Text(summary))
+        self.query_one("#release-progress").display = False
+        if self.output_lines:
+            self.query_one("#release-output", RichLog).write(Text(
+                "── run again with the override ──", style=Palette.of(self.app).muted))
         self.query_one("#release-outcome", Static).update("")
         self.steps.plan(planned_steps(plan))
         self._title()
@@ -288,8 +331,43 @@ class ReleaseRunScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="release", description="Release")
     def run_release(self, plan: ReleasePlan, answer: Answer) -> None:
-        outcome = self.session.run(plan, answer, self._report, self.cancelled)
+        outcome = self.session.run(plan, answer, self._report, self.cancelled,
+                                   output=self._output, progress=self._progress,
+                                   override=self.override)
         self.post_message(self.Ended(outcome))
+
+    def _output(self, line: str) -> None:
+        """A migration's output line, on the worker thread."""
+        with self._output_lock:
+            self.pending_output.append(line)
+            if len(self.pending_output) > 1:
+                return  # a message is on its way; it takes this line too
+        self.post_message(self.Output())
+
+    def _progress(self, done: int, rate: float) -> None:
+        self.post_message(self.Progressed(done, rate))
+
+    def on_release_run_screen_output(self, message: Output) -> None:
+        with self._output_lock:
+            lines, self.pending_output = self.pending_output, []
+        log = self.query_one("#release-output", RichLog)
+        log.display = True
+        self.output_lines += len(lines)
+        for line in lines[-OUTPUT_LINES:]:  # untrusted: cleaned (again), never markup
+            log.write(Text(clean(line, 2000)))
+        log.border_title = f"Output ({self.output_lines:,} lines)"
+
+    def on_release_run_screen_progressed(self, message: Progressed) -> None:
+        running = self.steps.running
+        step = running.name if running is not None else "backup"
+        progress = self.query_one("#release-progress", Static)
+        progress.display = True
+        palette = Palette.of(self.app)
+        text = Text()
+        text.append(f" {step}: ", style=palette.muted)
+        text.append(human_bytes(message.done), style=palette.strong)
+        text.append(f" at {human_bytes(message.rate)}/s", style=palette.muted)
+        progress.update(text)
 
     def _report(self, event: StepEvent) -> None:
         """Called on the worker thread by the domain."""
@@ -307,6 +385,9 @@ class ReleaseRunScreen(Screen[None]):
         self._done(message.outcome, log.reason, error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "release" and event.state is WorkerState.ERROR \
+                and self._offer_override(event.worker.error):
+            return
         report_worker_failure(self.app, event)
         if event.worker.group != "release" or event.state is not WorkerState.ERROR:
             return
@@ -316,6 +397,36 @@ class ReleaseRunScreen(Screen[None]):
         if self.steps.outcome is None:
             self.steps.finish(outcome, reason, recorded=not isinstance(error, ActionRefused))
         self._done(outcome, reason, error=True)
+
+    def _offer_override(self, error: BaseException | None) -> bool:
+        """The backup before a migration (or the safety backup before a restore) failed:
+        show why, and ask for the typed override (the gate audits it) to run again."""
+        phrase = self.session.override_needed(error) if error is not None else None
+        if phrase is None or self.override is not None or self.last_run is None:
+            return False
+        reason = explain(error) if error is not None else ""
+        if self.steps.outcome is None:
+            self.steps.finish(REFUSED, reason, recorded=False)
+        self._done(REFUSED, reason, error=True)
+        plan, answer, summary = self.last_run
+        what = "restore" if self.action == "restore" else "migrate"
+        request = ActionRequest(Action.RESTORE if what == "restore" else Action.MIGRATE,
+                                self.session.host, phrase, phrase, app=self.session.name,
+                                detail=f"(the {'restore' if what == 'restore' else 'migration'}"
+                                       " without a backup)")
+        question = (f"{clean(str(error), 400)}\n\nGo on WITHOUT a verified backup? It is "
+                    f"audited. Type '{phrase}' to confirm.")
+        confirmation = Confirmation(request, ConfirmPolicy.TYPE, question)
+
+        def answered(typed: Answer) -> None:
+            if typed != phrase:
+                self.app.notify("No override: nothing was changed.", timeout=4, markup=False)
+                return
+            self.override = phrase
+            self.start_run(plan, answer, summary)
+
+        self.app.push_screen(ConfirmModal(confirmation), answered)
+        return True
 
     def _done(self, outcome: str, reason: str, *, error: bool) -> None:
         self.phase = "done"
@@ -327,7 +438,7 @@ class ReleaseRunScreen(Screen[None]):
         if reason:
             text.append("\n")
             text.append(reason.replace("\u2424", "\n"))
-        if outcome not in (OK, REFUSED):
+        if outcome not in (OK, REFUSED) and self.action in self.HISTORY_HINT:
             text.append("\nThe release and its steps are in the history (H).",
                         style=palette.muted)
         self.query_one("#release-outcome", Static).update(text)

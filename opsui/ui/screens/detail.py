@@ -203,6 +203,9 @@ class DetailScreen(Screen[None]):
         yield PaletteCommand(f"Release history: {self.container.name}",
                              "Releases and audit lines, newest first (H).",
                              partial(self.action_release, "history"))
+        yield PaletteCommand(f"Backups: {self.container.name}",
+                             "Age, size, verified; back up, verify, restore, download, "
+                             "migrate (K).", partial(self.action_release, "backups"))
         yield PaletteCommand("Inspect again", "Re-read the health log and settings.",
                              self.reinspect)
         yield PaletteCommand("Back to the dashboard", "", self.action_back)
