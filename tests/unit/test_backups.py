@@ -227,7 +227,7 @@ class CutShortStore:
                                      b"end of file")
 
     def checksum(self, path: str) -> tuple[int, str] | None:
-        return None
+        return None if path in self.removed else (100, "ab" * 32)
 
     def remove(self, path: str) -> None:
         self.removed.append(path)
@@ -241,7 +241,18 @@ def test_a_fresh_dump_that_fails_its_check_is_removed_and_recorded_failed() -> N
     journal = Journal(files, "/state", "shop")
     steps = BackupSteps("shop", PG, "/backups", store, journal)
     with pytest.raises(ActionFailed, match="does not read back whole"):
-        steps.take("manual")
+        steps.take("before-migration")  # what a migration rests on is read back whole
     (failed,) = fold_backups(journal.read().records)
     assert store.removed == [failed.path] and failed.outcome == "failed"
     assert not failed.usable and "end of file" in failed.error
+
+
+def test_a_manual_backup_is_read_back_whole_when_it_is_verified() -> None:
+    """A plain backup gets the exit status, sha256 and pg_restore --list; the full
+    read-back comes with verify (and before a restore or a migration)."""
+    store, files = CutShortStore(), MemoryFiles()
+    steps = BackupSteps("shop", PG, "/backups", store, Journal(files, "/state", "shop"))
+    backup = steps.take("manual")
+    assert backup.check and "reads back whole" not in backup.check
+    verdict = steps.verify(backup)
+    assert not verdict.ok and "does not read back whole" in verdict.detail
