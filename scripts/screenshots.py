@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Make screenshots/dashboard.svg, detail.svg, logs.svg, deploy-confirm.svg,
-deploy-progress.svg and history.svg from the real app.
+deploy-progress.svg, history.svg, backups.svg and migration.svg from the real app.
 
 Runs opsui's own app class with the real backends against the local Docker engine
 (start it with ``scripts/testbed/up.sh``, which also builds the images). The script
@@ -11,7 +11,12 @@ and HTTP verdicts, saves the dashboard and detail SVGs, opens the log pane of th
 api replica (it writes request logs of several levels) with an ERROR filter and saves
 that too. Then it starts ``shop-cart-1`` from the test bed registry's app:1.0.0, deploys
 2.0.0 over it (the confirmation, the steps while the health gate runs) and shows its
-history, with the journal in a temporary state folder. Everything it created is
+history, with the journal in a temporary state folder. Last it starts the test bed's
+PostgreSQL (``shop`` with ``orders``) as ``db`` on the same network and the app
+``orders`` beside it (``[apps.orders.backup]`` dumps that database into the temporary
+folder, ``[apps.orders.migrate]`` runs psql in a one-off container of the app image),
+takes two backups from the backups screen, runs the migration (saved while its output
+streams) and saves the backups screen with the three backups. Everything it created is
 removed, even on failure.
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 160x45]
@@ -38,10 +43,11 @@ import docker.errors
 from docker.models.containers import Container as DockerContainer
 from textual.widgets import OptionList
 
-from opsui.config import AppConfig, Config, DeploySettings
+from opsui.config import AppConfig, BackupConfig, Config, DeploySettings, MigrateConfig
 from opsui.domain.models import Health
 from opsui.ui.app import OpsuiApp
-from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal
+from opsui.ui.screens.backups import BackupsScreen
+from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.logs import LogsScreen
@@ -58,6 +64,24 @@ SERVICES = [
     ("shop-worker-1", "worker", "3.0.0", 18314),
 ]
 DEPLOYED = "shop-cart-1"
+DATABASE = "shop-db-1"
+POSTGRES_IMAGE = "opsui-test/postgres:15"
+BACKED_UP = "shop-orders-1"
+"""The container of the app "orders", whose data is the shop database."""
+PSQL = "psql -v ON_ERROR_STOP=1 -h db -U postgres -d shop"
+# A migration that says what it does, changes the schema for real, and takes long enough
+# for its output to be seen streaming.
+MIGRATION_SCRIPT = (
+    "echo 'INFO  migrate: shop schema 41 -> 43 (2 steps)'; sleep 0.4; "
+    "echo 'INFO  [42] orders: add column note'; "
+    f"{PSQL} -c 'ALTER TABLE orders ADD COLUMN IF NOT EXISTS note text'; sleep 0.4; "
+    "echo 'INFO  [43] orders: index customer'; "
+    f"{PSQL} -c 'CREATE INDEX IF NOT EXISTS orders_customer ON orders (customer)'; "
+    f"{PSQL} -tAc \"SELECT 'INFO  [43] orders: ' || count(*) || ' rows indexed' "
+    "FROM orders\"; "
+    "echo 'WARN  [43] building the index may lock orders briefly'; sleep 6; "
+    "echo 'INFO  migrate: done'"
+)
 REGISTRY = os.environ.get("OPSUI_TEST_REGISTRY", "127.0.0.1:5000")
 UNHEALTHY = "shop-worker-1"
 CHATTY = "shop-api-1"
@@ -110,9 +134,13 @@ def test_project(client: docker.DockerClient) -> Iterator[list[DockerContainer]]
                 container.remove(force=True)
             except docker.errors.APIError as exc:
                 log(f"could not remove {container.name}: {exc}")
-        # The deploy's release copies carry the labels too.
-        for stale in client.containers.list(all=True, filters={"label": "opsui.screenshots=1"}):
-            stale.remove(force=True)
+        # The deploy's release copies carry the labels too, and a failed migration keeps
+        # its one-off container.
+        for stale in [*client.containers.list(all=True, filters={"label": "opsui.screenshots=1"}),
+                      *client.containers.list(all=True,
+                                              filters={"label": "opsui.migration=orders"})]:
+            with contextlib.suppress(docker.errors.NotFound):
+                stale.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):  # already gone (a testbed reset)
             network.remove()
 
@@ -128,14 +156,21 @@ def config_for_screenshots(state_dir: str) -> Config:
         return f"http://127.0.0.1:{port}/api/health"
 
     ports = {service: port for _, service, _, port in SERVICES}
+    deploy = DeploySettings(state_dir=state_dir)
+    orders = AppConfig(
+        "orders", container=BACKED_UP, deploy=deploy,  # the journal in the temp folder too
+        backup=BackupConfig("postgres", container=DATABASE, database="shop",
+                            dest=f"{state_dir}/orders-backups", keep=5),
+        migrate=MigrateConfig(("sh", "-c", MIGRATION_SCRIPT), timeout=60.0))
     return Config(
         health_seconds=2.0,
         stats_seconds=1.0,
         metrics_seconds=0.5,
         apps=(AppConfig("shop-web", service=f"{PROJECT}/web", health_urls=(url(ports["web"]),)),
               AppConfig("shop-worker", service=f"{PROJECT}/worker",
-                        health_urls=(url(ports["worker"]),))),
-        deploy=DeploySettings(state_dir=state_dir),
+                        health_urls=(url(ports["worker"]),)),
+              orders),
+        deploy=deploy,
     )
 
 
@@ -242,6 +277,59 @@ async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: floa
         await pilot.pause(0.5)
         save("history.svg")
 
+        await pilot.press("escape")
+        db = client.containers.run(POSTGRES_IMAGE, name=DATABASE, detach=True, network=network,
+                                   labels={**LABELS, "com.docker.compose.project": PROJECT,
+                                           "com.docker.compose.service": "db"})
+        net = client.networks.get(network)
+        net.disconnect(db)
+        net.connect(db, aliases=["db"])
+        client.containers.run("opsui-test/app:1.0.0", name=BACKED_UP, detach=True,
+                              network=network,
+                              labels={**LABELS, "com.docker.compose.project": PROJECT,
+                                      "com.docker.compose.service": "orders"})
+        await until("the database healthy", lambda: any(
+            c.name == DATABASE and c.health is Health.HEALTHY for c in view.containers.values()))
+        await until("the orders app healthy", lambda: any(
+            c.name == BACKED_UP and c.health is Health.HEALTHY
+            for c in view.containers.values()))
+        await select(BACKED_UP)
+        await pilot.press("K")
+        await until("the backups", lambda: isinstance(app.screen, BackupsScreen)
+                    and app.screen.status is not None)
+        backups = app.screen
+        assert isinstance(backups, BackupsScreen)
+        for taken in (1, 2):
+            await pilot.press("b")
+            await until("the backup question", lambda: isinstance(app.screen, PlanConfirmModal))
+            await pilot.press("y")
+            await until(f"backup {taken} to end", lambda: app.screen is backups
+                        and backups.busy == "")
+            if not backups.last.startswith("✓"):
+                raise SystemExit(f"screenshots: the backup failed: {backups.last}")
+            await until(f"backup {taken} listed", lambda taken=taken: backups.status is not None
+                        and len(backups.status.usable) == taken)
+        await pilot.press("m")
+        await until("the migration question", lambda: isinstance(app.screen, PlanConfirmModal))
+        await pilot.press("y")
+        await until("the migration's output", lambda: isinstance(app.screen, ReleaseRunScreen)
+                    and app.screen.steps.state_of("migrate") == "running"
+                    and app.screen.output_lines >= 6)
+        run = app.screen
+        assert isinstance(run, ReleaseRunScreen)
+        await pilot.pause(0.3)
+        save("migration.svg")
+        await until("the migration's outcome", lambda: run.outcome is not None)
+        if run.outcome != "ok":
+            raise SystemExit(f"screenshots: the migration ended {run.outcome}")
+        await pilot.press("escape")
+        await until("the three backups", lambda: app.screen is backups
+                    and backups.status is not None and len(backups.status.usable) == 3
+                    and bool(backups.status.migrations))
+        await pilot.press("down")  # the cursor on the second newest
+        await pilot.pause(0.5)
+        save("backups.svg")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -261,11 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     missing = []
-    for tag in sorted({tag for _, _, tag, _ in SERVICES}):
+    for image in [*(f"opsui-test/app:{tag}" for tag in sorted({t for _, _, t, _ in SERVICES})),
+                  POSTGRES_IMAGE]:
         try:
-            client.images.get(f"opsui-test/app:{tag}")
+            client.images.get(image)
         except docker.errors.ImageNotFound:
-            missing.append(f"opsui-test/app:{tag}")
+            missing.append(image)
     if missing:
         log(f"missing test images {', '.join(missing)}; run scripts/testbed/up.sh first")
         return 2

@@ -43,7 +43,7 @@ from opsui.domain.operations.policy import Action
 from opsui.domain.sanitize import clean
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, notify_error, report_worker_failure
-from opsui.ui.format import clock_time, human_bytes, since
+from opsui.ui.format import clock_time, human_bytes, same_text, since
 from opsui.ui.palette import Palette
 from opsui.ui.screens.deploy import ReleaseRunScreen, ask_to_run, preview_rows
 from opsui.ui.screens.history import parse_time, when
@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 DOWNLOAD_FOLDER = "~/opsui-backups"
 """Where a download goes unless the operator types another path."""
+COLUMNS = (("id", "backup"), ("taken", "taken"), ("size", "size"), ("verified", "verified"),
+           ("why", "why"), ("check", "check"))
+"""(key, label) of the table's columns."""
 CHECK_WIDTH = 34
 """The check column's width; the line under the table shows the highlighted one whole."""
 
@@ -123,7 +126,8 @@ def migration_preview(plan: MigrationPlan, palette: Palette) -> Text:
 
 
 def migration_summary(plan: MigrationPlan) -> str:
-    return f"{plan.app} on {plan.host}: {plan.command_text} ({plan.image})"
+    """One line: the command is shortened (the confirmation showed it whole)."""
+    return f"{plan.app} on {plan.host}: {short(plan.command_text, 90)} ({plan.image})"
 
 
 class DownloadModal(ModalScreen[str | None]):
@@ -269,16 +273,17 @@ class BackupsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (("id", "backup"), ("taken", "taken"), ("size", "size"),
-                           ("verified", "verified"), ("why", "why"), ("check", "check")):
+        for key, label in COLUMNS:
             table.add_column(label, key=key)
         activity = self.query_one("#backups-activity")
         activity.border_title = "Activity"
         self.query_one(ProgressBar).display = False
-        self._activity(Text("b backs up now; select a backup to verify (v), restore (r) or "
-                            "download (d) it; m runs the app's migration.",
-                            style=Palette.of(self.app).muted))
+        self._activity(self._hint())
         self._title()
+
+    def _hint(self) -> Text:
+        return Text("b backs up now; select a backup to verify (v), restore (r) or download "
+                    "(d) it; m runs the app's migration.", style=Palette.of(self.app).muted)
 
     def on_screen_resume(self) -> None:
         self.action_reload()  # on opening, and back from a restore or a migration
@@ -300,24 +305,35 @@ class BackupsScreen(Screen[None]):
         self.query_one("#backups-header", Static).update(self._header(status, palette, now))
         table = self.query_one(DataTable)
         keep = table.cursor_row
-        table.clear()
-        for backup in self.shown():
-            mark, meaning = verified_mark(backup)
-            style = getattr(palette, meaning)
-            check = backup.check if backup.usable else f"dump failed: {backup.error}"
-            table.add_row(
-                Text(backup.id, style=palette.strong if backup.usable else palette.muted),
-                Text(taken(backup.at, now), style=palette.muted),
-                Text(human_bytes(backup.size) if backup.usable else "-", justify="right"),
-                Text(f"   {mark}", style=style),
-                Text(why_text(backup), style=palette.accent
-                     if backup.why == BEFORE_MIGRATION else ""),
-                Text(short(check, CHECK_WIDTH), style=palette.muted if backup.verified
-                     else style),
-                key=backup.id)
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
+        rows = [(backup.id, self._cells(backup, palette, now)) for backup in self.shown()]
+        with self.app.batch_update():
+            if [key for key, _ in rows] == [key.value for key in table.rows]:
+                for key, cells in rows:  # the same backups: their cells change in place
+                    for column, cell in zip(COLUMNS, cells, strict=True):
+                        if not same_text(table.get_cell(key, column[0]), cell):
+                            table.update_cell(key, column[0], cell, update_width=True)
+            else:
+                table.clear()
+                for key, cells in rows:
+                    table.add_row(*cells, key=key)
+                if table.row_count:
+                    table.move_cursor(row=min(keep, table.row_count - 1))
         self._show_selected()
+
+    @staticmethod
+    def _cells(backup: Backup, palette: Palette, now: datetime) -> list[Text]:
+        mark, meaning = verified_mark(backup)
+        style = getattr(palette, meaning)
+        check = backup.check if backup.usable else f"dump failed: {backup.error}"
+        return [
+            Text(backup.id, style=palette.strong if backup.usable else palette.muted),
+            Text(taken(backup.at, now), style=palette.muted),
+            Text(human_bytes(backup.size) if backup.usable else "-", justify="right"),
+            Text(f"   {mark}", style=style),
+            Text(why_text(backup), style=palette.accent
+                 if backup.why == BEFORE_MIGRATION else ""),
+            Text(short(check, CHECK_WIDTH), style=palette.muted if backup.verified
+                 else style)]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
@@ -337,6 +353,8 @@ class BackupsScreen(Screen[None]):
                 text.append("  ")
                 text.append(clean(detail, 400), style=palette.muted if backup.verified
                             else palette.bad)
+        elif self.status is not None:
+            text.append("No backups of this app yet: b takes one.", style=palette.muted)
         self.query_one("#backups-selected", Static).update(text)
 
     def shown(self) -> list[Backup]:
@@ -653,7 +671,7 @@ class BackupsScreen(Screen[None]):
         except ActionRefused as refused:
             notify_error(self.app, refused, title="Read-only")
             return
-        self._activity(Text(""))
+        self._activity(self._hint())
 
         def proceed(answer: bool | str | None) -> None:
             self.app.push_screen(ReleaseRunScreen(self.session, action, self.clock,
