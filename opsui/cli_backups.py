@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from opsui.cli_releases import AskAnswer, cancellable
+from opsui.cli_common import AppCommand, AskAnswer, age_text, cancellable
 from opsui.domain.backups import Backup
 from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec
-from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.policy import ConfirmPolicy
+from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.releases import OK
 
@@ -68,46 +66,21 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} GiB"
 
 
-def age_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 def backup_json(backup: Backup) -> dict[str, Any]:
     return {**asdict(backup), "usable": backup.usable, "age_seconds": backup.age_seconds()}
 
 
-class BackupCommands:
+class BackupCommands(AppCommand):
     """One command against one host's :class:`AppBackups`."""
 
     def __init__(self, backups: AppBackups, gate: ActionGate, args: argparse.Namespace,
                  ask: AskAnswer) -> None:
+        super().__init__(backups, gate, args, ask)
         self.backups = backups
-        self.gate = gate
-        self.args = args
-        self.ask = ask
-
-    def run(self) -> int:
-        app = self.backups.resolve(self.args.app)
-        command: Callable[[AppSpec], int] = getattr(self, f"_{self.args.command}")
-        return command(app)
 
     # -- helpers ------------------------------------------------------------------------
-
-    def _answer(self, request: ActionRequest) -> bool | str | None:
-        confirmation = self.gate.confirmation_for(request)  # read-only refuses here
-        answer: bool | str | None = self.args.confirm or (True if self.args.yes else None)
-        if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
-            answer = self.ask(confirmation.question, confirmation.policy,
-                              confirmation.expected_text)
-        return answer
-
-    def _say(self, text: str) -> None:
-        print(text, file=sys.stderr if self.args.json else sys.stdout, flush=True)
 
     @staticmethod
     def progress(done: int, rate: float) -> None:
@@ -139,7 +112,7 @@ class BackupCommands:
         self._say(f"backup {app.name} on {self.backups.host} to "
                   f"{self.backups.folder(app)}")
         answer = self._answer(request)
-        with cancellable() as cancelled:
+        with cancellable("it: nothing half-written is kept") as cancelled:
             backup = self.backups.backup(app, answer, self.progress, cancelled)
         self._print({"app": app.name, "host": self.backups.host, "backup": backup_json(backup)},
                     f"backup {backup.id}: {human_bytes(backup.size)} in {backup.seconds:.1f} s,"
@@ -196,7 +169,7 @@ class BackupCommands:
                   f"{age_text(b.age_seconds())} old, {b.why})\n"
                   f"  steps: {', '.join(plan.steps)}")
         answer = self._answer(plan.request)
-        with cancellable() as cancelled:
+        with cancellable("it: nothing half-written is kept") as cancelled:
             restored = self.backups.restore(app, plan, answer, self.report, self.progress,
                                             self.args.override, cancelled)
         self._print({"app": app.name, "host": plan.host, "restore": asdict(restored)},
@@ -210,7 +183,7 @@ class BackupCommands:
                   f"{'the running container' if plan.run_in == 'running' else 'a new container'}"
                   f" of {plan.image}\n  steps: {', '.join(plan.steps)}")
         answer = self._answer(plan.request)
-        with cancellable() as cancelled:
+        with cancellable("it: nothing half-written is kept") as cancelled:
             done = self.backups.migrate(app, plan, answer, self.report, self.output,
                                         self.progress, self.args.override, cancelled)
         self._print({"app": app.name, "host": plan.host, "outcome": done.outcome,

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
+from opsui.cli_common import AppCommand, AskAnswer, age_text, cancellable
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.policy import Action, ConfirmPolicy
+from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import ABORT, FINISH
 from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
 from opsui.domain.releases import OK, Release
 
-AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
 RunPlan = Callable[["bool | str | None", threading.Event], str]
 
 
@@ -76,33 +73,13 @@ def add_release_commands(sub: Any) -> None:
     confirmable(recover)
 
 
-class ReleaseCommands:
+class ReleaseCommands(AppCommand):
     """One command against one host's :class:`AppReleases`."""
 
     def __init__(self, releases: AppReleases, gate: ActionGate, args: argparse.Namespace,
                  ask: AskAnswer) -> None:
+        super().__init__(releases, gate, args, ask)
         self.releases = releases
-        self.gate = gate
-        self.args = args
-        self.ask = ask
-
-    def run(self) -> int:
-        app = self.releases.resolve(self.args.app)
-        command: Callable[[AppSpec], int] = getattr(self, f"_{self.args.command}")
-        return command(app)
-
-    # -- helpers ------------------------------------------------------------------------
-
-    def _answer(self, request: ActionRequest) -> bool | str | None:
-        confirmation = self.gate.confirmation_for(request)  # read-only refuses here
-        answer: bool | str | None = self.args.confirm or (True if self.args.yes else None)
-        if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
-            answer = self.ask(confirmation.question, confirmation.policy,
-                              confirmation.expected_text)
-        return answer
-
-    def _say(self, text: str) -> None:
-        print(text, file=sys.stderr if self.args.json else sys.stdout, flush=True)
 
     def _report(self, event: StepEvent) -> None:
         if event.outcome is None or event.step == "outcome":
@@ -136,7 +113,7 @@ class ReleaseCommands:
         """Show the plan, ask (per policy), run it cancellably, print the outcome."""
         self._say(preview)
         answer = self._answer(request)
-        with cancellable() as cancelled:
+        with cancellable(f"the {what}: stopping what it started, freeing the lock") as cancelled:
             outcome = run(answer, cancelled)
         return self._finish(app, what, outcome, **extra)
 
@@ -166,7 +143,7 @@ class ReleaseCommands:
                 f"rollback {app.name} on {plan.host}: {plan.current.image} -> "
                 f"{plan.target.version} (release {plan.target.id}, "
                 f"{plan.target.digest or plan.target.image_id}"
-                f"{f', {_age(age)} old' if age is not None else ''}"
+                f"{f', {age_text(age)} old' if age is not None else ''}"
                 f"{', known good' if plan.target.known_good else ''})",
                 f"  boots: {plan.boots}; strategy: {plan.strategy}",
                 f"  steps: {', '.join(plan.steps)}",
@@ -259,11 +236,6 @@ def history_lines(status: AppStatus, *, steps: bool = False) -> list[str]:
     return lines
 
 
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 def _release_json(release: Release) -> dict[str, Any]:
@@ -286,27 +258,3 @@ def _status_json(status: AppStatus) -> dict[str, Any]:
         "torn_lines": status.torn,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-@contextmanager
-def cancellable() -> Iterator[threading.Event]:
-    """The first Ctrl-C asks the run to cancel (it cleans up and records it); a second
-    one interrupts at once."""
-    cancelled = threading.Event()
-
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if cancelled.is_set():
-            raise KeyboardInterrupt
-        cancelled.set()
-        print("\n  cancelling: stopping the new container and freeing the lock "
-              "(Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield cancelled
-        return
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield cancelled
-    finally:
-        signal.signal(signal.SIGINT, previous)
-

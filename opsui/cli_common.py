@@ -1,0 +1,88 @@
+"""What the headless app commands share: resolving the app, asking, speaking, Ctrl-C.
+
+``opsui deploy`` and ``opsui backup`` (and their siblings) each run one command against
+one host's facade; this is the part that is the same for all of them, so a question
+asked, a refusal or a cancelled run reads the same whatever the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Protocol
+
+from opsui.domain.operations.app_spec import AppSpec
+from opsui.domain.operations.gate import ActionGate, ActionRequest
+from opsui.domain.operations.policy import ConfirmPolicy
+
+AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
+
+
+class Resolves(Protocol):
+    def resolve(self, ref: str) -> AppSpec: ...
+
+
+class AppCommand:
+    """One subcommand (``args.command``, run by the method ``_COMMAND``) on one app."""
+
+    def __init__(self, facade: Resolves, gate: ActionGate, args: argparse.Namespace,
+                 ask: AskAnswer) -> None:
+        self._facade = facade
+        self.gate = gate
+        self.args = args
+        self.ask = ask
+
+    def run(self) -> int:
+        app = self._facade.resolve(self.args.app)
+        command: Callable[[AppSpec], int] = getattr(self, f"_{self.args.command}")
+        return command(app)
+
+    def _answer(self, request: ActionRequest) -> bool | str | None:
+        """--confirm, --yes, or a question on the terminal, as the policy wants."""
+        confirmation = self.gate.confirmation_for(request)  # read-only refuses here
+        answer: bool | str | None = self.args.confirm or (True if self.args.yes else None)
+        if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
+            answer = self.ask(confirmation.question, confirmation.policy,
+                              confirmation.expected_text)
+        return answer
+
+    def _say(self, text: str) -> None:
+        """Human words: stdout, or stderr when stdout is the JSON result."""
+        print(text, file=sys.stderr if self.args.json else sys.stdout, flush=True)
+
+
+def age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@contextmanager
+def cancellable(what: str = "the run") -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the run to cancel (it cleans up and records it); a second
+    one interrupts at once."""
+    cancelled = threading.Event()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if cancelled.is_set():
+            raise KeyboardInterrupt
+        cancelled.set()
+        print(f"\n  cancelling {what} (Ctrl-C again to stop at once)", file=sys.stderr,
+              flush=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield cancelled
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield cancelled
+    finally:
+        signal.signal(signal.SIGINT, previous)
