@@ -152,7 +152,9 @@ def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
         raise ConfigError(config.source, "hosts", "a Docker engine for backups")
     downloader: Downloader = (SftpDownloader(connection.connection)
                               if isinstance(connection, SshHost) else copy_local)
+    polls = connection.shell if isinstance(connection, SshHost) else None
     docker = ("docker", "-H", docker_host) if docker_host else ("docker",)
     return AppBackups(connection.name, engine, connection.files, gate, config,
-                      store=ShellBackupStore(connection.runner, connection.name, downloader),
+                      store=ShellBackupStore(connection.runner, connection.name, downloader,
+                                             poll_runner=polls),
                       jobs=engine.jobs, docker=docker)

@@ -79,13 +79,19 @@ class ShellBackupStore:
     machine: a plain copy locally, SFTP over SSH (:mod:`opsui.backends.backup_download`).
     """
 
-    def __init__(self, runner: CommandRunner, host: str, downloader: Downloader) -> None:
+    def __init__(self, runner: CommandRunner, host: str, downloader: Downloader,
+                 poll_runner: CommandRunner | None = None) -> None:
         self._runner = runner
+        self._poll_runner = poll_runner or runner
+        """Runs the size polls and the cancel: over SSH the host's kept shell, since an
+        exec session per poll cost sshd about a core-second per ten polls (bench/backup.py),
+        taken from the dump it watches."""
         self._host = host
         self._downloader = downloader
 
-    def _sh(self, script: str, *args: str, timeout: float = 30.0) -> CommandResult:
-        return self._runner.run(["sh", "-c", script, "sh", *args], timeout)
+    def _sh(self, script: str, *args: str, timeout: float = 30.0,
+            runner: CommandRunner | None = None) -> CommandResult:
+        return (runner or self._runner).run(["sh", "-c", script, "sh", *args], timeout)
 
     def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
              progress: Progress | None = None,
@@ -153,18 +159,20 @@ class ShellBackupStore:
             if cancelled is not None and cancelled.is_set() and not stopping:
                 stopping = True
                 try:
-                    self._sh(_CANCEL, path, timeout=10.0)
+                    self._sh(_CANCEL, path, timeout=10.0, runner=self._poll_runner)
                 except OpsuiError:
                     stopping = False  # try again on the next tick
             if progress is None:
                 continue
             try:
-                result = self._sh(_SIZE, path, timeout=10.0)
+                result = self._sh(_SIZE, path, timeout=10.0, runner=self._poll_runner)
                 size = int(result.stdout.strip() or b"0")
             except (ValueError, OpsuiError):  # the dump itself will say what broke
                 continue
             if done.is_set():
                 return
+            if size < last_size:  # renamed to its final name between two looks: done
+                continue
             now = time.monotonic()
             rate = (size - last_size) / (now - last_at) if now > last_at else 0.0
             last_size, last_at = size, now

@@ -307,6 +307,11 @@ class SshHost:
         return self._require().conn
 
     @property
+    def shell(self) -> PersistentShell:
+        """The kept shell session: for short commands that come often (progress polls)."""
+        return self._require().shell
+
+    @property
     def files(self) -> ShellHostFiles:
         """The state folder as shell scripts, run by one kept shell on the host (an exec
         channel per operation when that shell cannot run)."""
