@@ -466,7 +466,10 @@ def make_backups(host: HostConnection, config: Config, calls: CallLog) -> AppBac
     store and the host files behind timing proxies."""
     engine: Any = host.engine
     runner: Any = Timed(host.runner, "runner", calls)
-    store: Any = Timed(ShellBackupStore(runner, host.name, copy_local), "store", calls)
+    shell = getattr(host, "shell", None)  # SshHost: polls go through its kept shell
+    polls: Any = Timed(shell, "polls", calls) if shell is not None else None
+    store: Any = Timed(ShellBackupStore(runner, host.name, copy_local, poll_runner=polls),
+                       "store", calls)
     files: Any = Timed(host.files, "files", calls)
     return AppBackups(host.name, engine, files, ActionGate(), config, store=store,
                       jobs=engine.jobs)
