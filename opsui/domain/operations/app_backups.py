@@ -240,9 +240,7 @@ class AppBackups:
             result.append(self._record_restore(steps, run, record, OK, safety, ""))
             return done
 
-        self._gate.execute(plan.request, answer,
-                           lambda: run.under_lock(f"restore {plan.backup.id}", body),
-                           journal=steps.journal)
+        run.gated(self._gate, plan.request, answer, f"restore {plan.backup.id}", body)
         return result[-1]
 
     @staticmethod
@@ -340,9 +338,7 @@ class AppBackups:
                                                    progress))
             return OK
 
-        self._gate.execute(plan.request, answer,
-                           lambda: run.under_lock(f"migrate {plan.image}", body),
-                           journal=self.journal(app))
+        run.gated(self._gate, plan.request, answer, f"migrate {plan.image}", body)
         return result[-1]
 
     def before_start(self, app: AppSpec, run: ReleaseRun, image: str, serving: Container,

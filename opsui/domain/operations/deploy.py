@@ -109,9 +109,8 @@ class Deployment:
 
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
         """Through the gate (read-only, confirmation policy, audit), then under the lock."""
-        return gate.execute(self.plan.request, answer,
-                            lambda: self._run.under_lock(self.plan.version, self._locked),
-                            journal=self._run.journal)
+        return self._run.gated(gate, self.plan.request, answer, self.plan.version,
+                               self._locked)
 
     def _locked(self) -> str:
         plan, engine, run = self.plan, self._engine, self._run

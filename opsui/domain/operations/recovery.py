@@ -87,11 +87,8 @@ class Recovery:
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
         plan = self.plan
         body = self._finish if plan.choice == FINISH else self._abort
-        return gate.execute(plan.request, answer,
-                            lambda: self._run.under_lock(plan.release.version, body,
-                                                         take_over=plan.lock
-                                                         or NO_LOCK),
-                            journal=self._run.journal)
+        return self._run.gated(gate, plan.request, answer, plan.release.version, body,
+                               take_over=plan.lock or NO_LOCK)
 
     def _finish(self) -> str:
         plan, engine, run = self.plan, self._engine, self._run

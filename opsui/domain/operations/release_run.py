@@ -21,7 +21,7 @@ from typing import Any
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.history import Journal
 from opsui.domain.logfeed import APP_LABEL, RELEASE_LABEL
-from opsui.domain.operations.gate import operator_identity
+from opsui.domain.operations.gate import ActionGate, ActionRequest, operator_identity
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.ports import HostFiles
 from opsui.domain.releases import FAILED, OK
@@ -134,6 +134,15 @@ class ReleaseRun:
         user, machine = operator_identity()
         return LockHolder(user, machine, now_iso(), version=version, message=message,
                           release=self.release_id, pid=os.getpid())
+
+    def gated(self, gate: ActionGate, request: ActionRequest, answer: bool | str | None,
+              version: str, body: Callable[[], str],
+              take_over: LockHolder | None = None) -> str:
+        """The one way a release runs: through the gate (read-only, confirmation,
+        audited in this app's journal), then :meth:`under_lock`."""
+        return gate.execute(request, answer,
+                            lambda: self.under_lock(version, body, take_over=take_over),
+                            journal=self.journal)
 
     def under_lock(self, version: str, body: Callable[[], str],
                    take_over: LockHolder | None = None) -> str:

@@ -131,10 +131,8 @@ class Rollback:
         """Called after a good switch (the facade prunes old releases)."""
 
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
-        return gate.execute(self.plan.request, answer,
-                            lambda: self._run.under_lock(self.plan.target.version,
-                                                         self._locked),
-                            journal=self._run.journal)
+        return self._run.gated(gate, self.plan.request, answer, self.plan.target.version,
+                               self._locked)
 
     def _locked(self) -> str:
         plan, engine, run = self.plan, self._engine, self._run

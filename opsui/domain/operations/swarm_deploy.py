@@ -193,9 +193,8 @@ class SwarmDeployment:
 
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
         """Through the gate (read-only, confirmation policy, audit), then under the lock."""
-        return gate.execute(self.plan.request, answer,
-                            lambda: self._run.under_lock(self.plan.version, self._locked),
-                            journal=self._run.journal)
+        return self._run.gated(gate, self.plan.request, answer, self.plan.version,
+                               self._locked)
 
     def _locked(self) -> str:
         plan, run = self.plan, self._run
@@ -277,9 +276,8 @@ class SwarmRollback:
         self.release_id = run.release_id
 
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
-        return gate.execute(self.plan.request, answer,
-                            lambda: self._run.under_lock(self.plan.version, self._locked),
-                            journal=self._run.journal)
+        return self._run.gated(gate, self.plan.request, answer, self.plan.version,
+                               self._locked)
 
     def _locked(self) -> str:
         plan, run = self.plan, self._run

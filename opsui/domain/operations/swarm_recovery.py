@@ -66,10 +66,8 @@ class SwarmRecovery:
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
         plan = self.plan
         body = self._finish if plan.choice == FINISH else self._abort
-        return gate.execute(plan.request, answer,
-                            lambda: self._run.under_lock(plan.release.version, body,
-                                                         take_over=plan.lock or NO_LOCK),
-                            journal=self._run.journal)
+        return self._run.gated(gate, plan.request, answer, plan.release.version, body,
+                               take_over=plan.lock or NO_LOCK)
 
     def _runs_release(self) -> bool:
         service = self._swarm.service(self.plan.service_name)

@@ -8,13 +8,15 @@ app's action flow, which asks the gate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from textual.binding import Binding
 from textual.message import Message
 
 from opsui.domain.models import Container
 from opsui.domain.operations.policy import Action
+from opsui.ui.commands import PaletteCommand
 
 ActionRequester = Callable[[str, Container, Action], None]
 """``(host, container, action)``: start the gate + confirm + perform flow."""
@@ -60,3 +62,19 @@ class ReleaseRequested(Message):
         """The selected container: its app is the one meant."""
         self.kind = kind
         """``deploy``, ``rollback``, ``history`` or ``backups``."""
+
+
+def release_palette_commands(name: str, release: Callable[[str], None]
+                             ) -> Iterator[PaletteCommand]:
+    """Deploy, rollback, history and backups of container ``name``'s app, for the
+    palette of any screen that shows one container (``release(kind)`` runs them)."""
+    yield PaletteCommand(f"Deploy another tag of {name}…",
+                         "Pick a tag, read the plan, confirm (D).", partial(release, "deploy"))
+    yield PaletteCommand(f"Roll back {name}", "To its last good release, after a preview (R).",
+                         partial(release, "rollback"))
+    yield PaletteCommand(f"Release history: {name}",
+                         "Releases and audit lines, newest first (H).",
+                         partial(release, "history"))
+    yield PaletteCommand(f"Backups: {name}",
+                         "Age, size, verified; back up, verify, restore, download, "
+                         "migrate (K).", partial(release, "backups"))

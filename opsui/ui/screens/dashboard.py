@@ -28,6 +28,7 @@ from opsui.ui.screens.container_keys import (
     RELEASE_BINDINGS,
     ActionRequester,
     ReleaseRequested,
+    release_palette_commands,
 )
 from opsui.ui.state import Changes, UiState
 from opsui.ui.widgets.container_table import ContainerTable
@@ -424,18 +425,7 @@ class DashboardScreen(Screen[None]):
         if container is not None and host is not None:
             yield PaletteCommand(f"Logs: {container.name}", "Follow its logs (l).",
                                  self.action_logs)
-            yield PaletteCommand(f"Deploy another tag of {container.name}…",
-                                 "Pick a tag, read the plan, confirm (D).",
-                                 partial(self.action_release, "deploy"))
-            yield PaletteCommand(f"Roll back {container.name}",
-                                 "To its last good release, after a preview (R).",
-                                 partial(self.action_release, "rollback"))
-            yield PaletteCommand(f"Release history: {container.name}",
-                                 "Releases and audit lines, newest first (H).",
-                                 partial(self.action_release, "history"))
-            yield PaletteCommand(f"Backups: {container.name}",
-                                 "Age, size, verified; back up, verify, restore, download, "
-                                 "migrate (K).", partial(self.action_release, "backups"))
+            yield from release_palette_commands(container.name, self.action_release)
             merged = project_target(container)
             if merged is not None:
                 yield PaletteCommand(f"Logs: {merged.title}",

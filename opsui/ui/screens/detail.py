@@ -35,6 +35,7 @@ from opsui.ui.screens.container_keys import (
     RELEASE_BINDINGS,
     ActionRequester,
     ReleaseRequested,
+    release_palette_commands,
 )
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.state import UiState
@@ -194,18 +195,7 @@ class DetailScreen(Screen[None]):
                                  partial(self.request_action, self.host, self.container, action))
         yield PaletteCommand(f"Logs: {self.container.name}", "Follow its logs (l).",
                              self.action_logs)
-        yield PaletteCommand(f"Deploy another tag of {self.container.name}…",
-                             "Pick a tag, read the plan, confirm (D).",
-                             partial(self.action_release, "deploy"))
-        yield PaletteCommand(f"Roll back {self.container.name}",
-                             "To its last good release, after a preview (R).",
-                             partial(self.action_release, "rollback"))
-        yield PaletteCommand(f"Release history: {self.container.name}",
-                             "Releases and audit lines, newest first (H).",
-                             partial(self.action_release, "history"))
-        yield PaletteCommand(f"Backups: {self.container.name}",
-                             "Age, size, verified; back up, verify, restore, download, "
-                             "migrate (K).", partial(self.action_release, "backups"))
+        yield from release_palette_commands(self.container.name, self.action_release)
         yield PaletteCommand("Inspect again", "Re-read the health log and settings.",
                              self.reinspect)
         yield PaletteCommand("Back to the dashboard", "", self.action_back)
