@@ -305,7 +305,8 @@ async def test_interrupted_release_shows_a_banner_and_b_rolls_it_back() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, "shop-web-1")
         banner = app.screen.query_one(LockBanner)
-        await until(pilot, lambda: banner.display and bool(banner.items), "the banner")
+        await until(pilot, lambda: banner.display and bool(banner.items)
+                    and f"release {rid}" in screen_text(app), "the banner, drawn")
         text = screen_text(app)
         assert f"release {rid}" in text and "interrupted after 'create'" in text
         assert "finish (F) / roll back (B)" in text
