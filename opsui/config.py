@@ -9,15 +9,18 @@ operator fixing config mid-incident should not have to guess.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from opsui.domain.errors import ConfigError
+from opsui.domain.errors import ActionRefused, ConfigError
+from opsui.domain.history import app_folder
 from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, ConfirmPolicy
 
 CONFIG_NAME = "opsui.toml"
@@ -184,7 +187,21 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(source, "(file)", f"valid TOML ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "(file)", f"a readable UTF-8 file ({exc})") from None
+    return config_from_data(source, data)
+
+
+def config_from_data(source: str, data: Mapping[str, Any]) -> Config:
+    """Validate already-parsed TOML (``source`` names it in errors)."""
     return _Reader(source).config(data)
+
+
+MIN_INTERVAL = 0.5
+"""Sampling and polling intervals below this would keep a core busy re-listing."""
+MAX_INTERVAL = 86_400.0
+MAX_SECONDS = 7 * 86_400.0
+"""No timeout or delay in opsui is meant to be longer than a week; a bigger number is a
+typo (and ``1e300`` would overflow the timers)."""
+MAX_COUNT = 10_000_000
 
 
 _TOP_KEYS = {
@@ -227,26 +244,41 @@ class _Reader:
         return value
 
     def seconds(self, table: Mapping[str, Any], key: str, default: float,
-                path: str | None = None) -> float:
+                path: str | None = None, *, minimum: float = 0.0,
+                maximum: float = MAX_SECONDS) -> float:
+        """A finite number of seconds in (``minimum``, ``maximum``]: NaN, infinities,
+        booleans and absurd values would make a timer spin or never fire."""
         value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.fail(path or key, "a positive number of seconds", value)
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value <= 0 or value < minimum
+                or value > maximum):
+            low = f"from {minimum:g}" if minimum else "above 0"
+            raise self.fail(path or key, f"a positive number of seconds ({low} to "
+                            f"{maximum:,.0f})", value)
         return float(value)
 
     def count(self, table: Mapping[str, Any], key: str, path: str, default: int,
-              minimum: int) -> int:
+              minimum: int, maximum: int = MAX_COUNT) -> int:
         value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(path, f"a whole number of at least {minimum:,}", value)
+        if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+                or value > maximum):
+            raise self.fail(path, f"a whole number from {minimum:,} to {maximum:,}", value)
         return value
 
     def text(self, table: Mapping[str, Any], key: str, path: str) -> str | None:
+        """A non-empty string without control characters (a newline or an escape in a
+        name or a path would reach the terminal, a shell or a file name)."""
         value = table.get(key)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "a non-empty string", value)
+        if _has_controls(value):
+            raise self.fail(path, "a string without control characters", value)
         return value
+
+    def interval(self, table: Mapping[str, Any], key: str, default: float) -> float:
+        return self.seconds(table, key, default, minimum=MIN_INTERVAL, maximum=MAX_INTERVAL)
 
     def config(self, data: Mapping[str, Any]) -> Config:
         self.check_keys(data, _TOP_KEYS, "")
@@ -262,10 +294,10 @@ class _Reader:
             source=self.source,
             theme=theme,
             read_only=self.boolean(data, "read_only", "read_only", False),
-            refresh_seconds=self.seconds(data, "refresh_seconds", Config.refresh_seconds),
-            stats_seconds=self.seconds(data, "stats_seconds", Config.stats_seconds),
-            metrics_seconds=self.seconds(data, "metrics_seconds", Config.metrics_seconds),
-            health_seconds=self.seconds(data, "health_seconds", Config.health_seconds),
+            refresh_seconds=self.interval(data, "refresh_seconds", Config.refresh_seconds),
+            stats_seconds=self.interval(data, "stats_seconds", Config.stats_seconds),
+            metrics_seconds=self.interval(data, "metrics_seconds", Config.metrics_seconds),
+            health_seconds=self.interval(data, "health_seconds", Config.health_seconds),
             confirm=MappingProxyType(self.confirmations(data.get("confirm", {}))),
             keys=MappingProxyType(self.keys(data.get("keys", {}))),
             hosts=self.hosts(data.get("hosts", {})),
@@ -286,7 +318,7 @@ class _Reader:
             raise self.fail(f"{prefix}state_dir", "an absolute path on the host", state_dir)
         return DeploySettings(
             state_dir=state_dir,
-            retain=self.count(table, "retain", f"{prefix}retain", defaults.retain, 1),
+            retain=self.count(table, "retain", f"{prefix}retain", defaults.retain, 1, 1000),
             known_good_seconds=self.seconds(table, "known_good_seconds",
                                             defaults.known_good_seconds,
                                             f"{prefix}known_good_seconds"),
@@ -317,7 +349,7 @@ class _Reader:
         table = self.table(value, "keys")
         keys: dict[str, str] = {}
         for binding_id, raw in table.items():
-            if not isinstance(raw, str) or not raw.strip():
+            if not isinstance(raw, str) or not raw.strip() or _has_controls(raw):
                 raise self.fail(f"keys.{binding_id}", 'a key name such as "ctrl+r" or "f5,r"', raw)
             keys[binding_id] = raw
         return keys
@@ -325,7 +357,8 @@ class _Reader:
     def argv(self, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
         """A command as a list of words (no shell): ``["alembic", "upgrade", "head"]``."""
         value = table.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
+        if not isinstance(value, list) or not all(isinstance(w, str) and w and "\0" not in w
+                                                  for w in value):
             raise self.fail(path, 'a list of words, such as ["alembic", "upgrade", "head"]',
                             value)
         return tuple(value)
@@ -364,7 +397,7 @@ class _Reader:
             user=self.text(table, "user", f"{prefix}.user") or "",
             path=path, command=command,
             restore_command=self.argv(table, "restore_command", f"{prefix}.restore_command"),
-            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", 7, 1))
+            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", 7, 1, 100_000))
 
     def migrate(self, value: object, prefix: str) -> MigrateConfig | None:
         if value is None:
@@ -384,6 +417,8 @@ class _Reader:
         hosts: list[HostConfig] = []
         for name, raw in table.items():
             entry = self.table(raw, f"hosts.{name}")
+            if _has_controls(name):
+                raise self.fail(f"hosts.{name}", "a host name without control characters")
             self.check_keys(entry, _HOST_KEYS, f"hosts.{name}.")
             ssh = self.text(entry, "ssh", f"hosts.{name}.ssh")
             docker_host = self.text(entry, "docker_host", f"hosts.{name}.docker_host")
@@ -406,12 +441,18 @@ class _Reader:
         apps: list[AppConfig] = []
         for name, raw in table.items():
             entry = self.table(raw, f"apps.{name}")
+            try:
+                app_folder(DEFAULT_STATE_DIR, name)  # the rule every app command applies
+            except ActionRefused:
+                raise self.fail(f"apps.{name}", "an app name of letters, digits, '_', '.' and "
+                                "'-' (it names the app's folder on the host)") from None
             self.check_keys(entry, _APP_KEYS, f"apps.{name}.")
             urls = entry.get("health_urls", [])
-            if "health_url" in entry:
+            if "health_url" in entry and isinstance(urls, list):
                 urls = [entry["health_url"], *urls]
             if not isinstance(urls, list) or not all(
-                isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+                isinstance(u, str) and u.startswith(("http://", "https://"))
+                and not _has_controls(u) for u in urls
             ):
                 raise self.fail(f"apps.{name}.health_urls",
                                 "a list of http:// or https:// URLs", urls)
@@ -433,7 +474,8 @@ class _Reader:
                     image=self.text(entry, "image", f"apps.{name}.image"),
                     health_urls=tuple(urls),
                     health_timeout=self.seconds(entry, "health_timeout", 5.0,
-                                                f"apps.{name}.health_timeout"),
+                                                f"apps.{name}.health_timeout",
+                                                maximum=MAX_INTERVAL),
                     deploy=self.deploy_settings(entry, f"apps.{name}.", deploy),
                     confirm=MappingProxyType(self.confirmations(
                         entry.get("confirm", {}), f"apps.{name}.confirm", {})),
@@ -442,3 +484,8 @@ class _Reader:
                 )
             )
         return tuple(apps)
+
+
+def _has_controls(text: str) -> bool:
+    """Any Unicode control, format or separator character (Cc, Cf, Zl, Zp)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
