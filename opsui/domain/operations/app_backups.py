@@ -189,7 +189,9 @@ class AppBackups:
                                   journal=steps.journal)
 
     def verify(self, app: AppSpec, ref: str) -> Verification:
-        """Recompute sha256 against the journal and rerun the engine's check."""
+        """Recompute sha256 against the journal and rerun the engine's check. It runs the
+        check in the database's container and journals the verdict: read-only refuses."""
+        self._gate.check(self._request(app, Action.VERIFY, clean(ref, 80)))
         return self.steps(app).verify(self.find(app, ref))
 
     def download(self, app: AppSpec, ref: str, to: str,
@@ -206,7 +208,17 @@ class AppBackups:
 
     # -- restore ------------------------------------------------------------------------
 
+    def _request(self, app: AppSpec, action: Action, detail: str = "") -> ActionRequest:
+        return ActionRequest(action, self.host, app.name, app.name, app=app.name,
+                             detail=detail)
+
+    def not_confirmed(self, app: AppSpec, request: ActionRequest) -> None:
+        """The operator left the question of ``request`` (a restore's type-the-name, say)
+        without the expected answer: a refused action line in the app's journal."""
+        self._gate.not_confirmed(request, self.journal(app))
+
     def plan_restore(self, app: AppSpec, ref: str) -> RestorePlan:
+        self._gate.check(self._request(app, Action.RESTORE, f"from {clean(ref, 80)}"))
         if self.steps(app).commands.restore is None:
             raise ActionRefused(f"{app.name}: this backup engine has no restore command",
                                 hint=f"Set restore_command under [apps.{app.name}.backup].")
@@ -302,6 +314,7 @@ class AppBackups:
     def plan_migration(self, app: AppSpec, tag: str | None = None,
                        serving: Container | None = None) -> MigrationPlan:
         """The migration of ``app`` in ``tag`` of its image (default: the serving one)."""
+        self._gate.check(self._request(app, Action.MIGRATE))  # read-only: before a plan
         migrate = app.config.migrate if app.config is not None else None
         if migrate is None:
             raise ActionRefused(f"{app.name}: no migration configured",

@@ -31,7 +31,7 @@ from opsui.domain.operations.deploy import (
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.operations.policy import Action
-from opsui.domain.operations.recovery import Recovery, RecoveryPlan, plan_recovery
+from opsui.domain.operations.recovery import FINISH, Recovery, RecoveryPlan, plan_recovery
 from opsui.domain.operations.release_run import (
     DIGEST_LABEL,
     ReleaseRun,
@@ -180,7 +180,8 @@ class AppReleases:
         if serving is not None:
             serving = self._engine.get_container(serving.id) or serving
         current = current_release(releases)
-        if mark_good and self._mark_known_good(app, current, serving):
+        if mark_good and not self._gate.is_read_only(self.host) \
+                and self._mark_known_good(app, current, serving):  # a journal line
             assert current is not None
             releases = [replace(r, known_good=True) if r.id == current.id else r
                         for r in releases]
@@ -253,6 +254,7 @@ class AppReleases:
         return swarm, service
 
     def plan_deploy(self, app: AppSpec, tag: str) -> DeployPlan | SwarmDeployPlan:
+        self._gate.check(self.lock_request(app, Action.DEPLOY))  # read-only: before a plan
         tag = tag.strip()
         if not tag or any(ch in tag for ch in "/@ \t") or len(tag) > 128:
             raise ActionRefused(f"'{clean(tag, 60)}' is not an image tag",
@@ -351,6 +353,7 @@ class AppReleases:
 
     def plan_rollback(self, app: AppSpec, to: str | None = None
                       ) -> RollbackPlan | SwarmRollbackPlan:
+        self._gate.check(self.lock_request(app, Action.ROLLBACK))
         status = self.status(app)
         if app.swarm_service:
             if to:
@@ -390,6 +393,8 @@ class AppReleases:
 
     def plan_recovery(self, app: AppSpec, choice: str, *, force: bool = False
                       ) -> RecoveryPlan | SwarmRecoveryPlan:
+        self._gate.check(self.lock_request(app, Action.DEPLOY if choice == FINISH
+                                           else Action.ROLLBACK))
         status = self.status(app, mark_good=False)
         release = status.interrupted or (status.running if force else None)
         if release is None:

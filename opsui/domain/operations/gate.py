@@ -5,6 +5,10 @@ ask :meth:`ActionGate.confirmation_for` what to ask the operator, show it howeve
 they show things, and hand the answer to :meth:`ActionGate.execute`, which refuses
 or runs the action and records the outcome. Keeping this in one place means a new
 screen cannot forget read-only mode or skip a type-the-name confirmation.
+
+Read-only means nothing on the host changes: every path that would run or write
+anything there asks :meth:`ActionGate.check` first (the facades do, before they plan),
+and a refusal is audited locally, never in the host's journal.
 """
 
 from __future__ import annotations
@@ -159,12 +163,26 @@ class ActionGate:
         own = self._app_confirm.get(request.app, {}).get(request.action.value)
         return own or self._confirm.get(request.action.value, ConfirmPolicy.YES)
 
-    def confirmation_for(self, request: ActionRequest) -> Confirmation:
-        """What to ask; raises ActionRefused when the action is not allowed at all."""
+    def check(self, request: ActionRequest) -> None:
+        """Raise ActionRefused when read-only mode forbids ``request``: the first thing
+        every host-changing path does, before it plans, reads or runs anything for it.
+
+        The refusal is audited here, in the local audit sink only: read-only means
+        nothing on the host changes, not even its journal.
+        """
         reason = self.refusal(request)
         if reason:
-            raise ActionRefused(f"Refused to {request.describe()}: {reason}.",
-                                hint="Run without --read-only, or change read_only in opsui.toml.")
+            error = ActionRefused(f"Refused to {request.describe()}: {reason}.",
+                                  hint="Run without --read-only, or change read_only in "
+                                       "opsui.toml.")
+            user, machine = operator_identity()
+            self.audit.record(AuditRecord(request, user, machine, datetime.now(UTC), 0.0,
+                                          "refused", str(error)))
+            raise error
+
+    def confirmation_for(self, request: ActionRequest) -> Confirmation:
+        """What to ask; raises ActionRefused (audited) when the action is not allowed."""
+        self.check(request)
         policy = self.policy_for(request)
         if policy is ConfirmPolicy.TYPE:
             question = (f"{request.action.value.capitalize()} {request.target_name} on "
@@ -181,22 +199,12 @@ class ActionGate:
         user, machine = operator_identity()
         started = datetime.now(UTC)
         clock = time.monotonic()
-        sink: AuditSink = self.audit if journal is None else JournalAudit(journal, self.audit)
 
         def record(outcome: str, error: str = "") -> None:
-            entry = AuditRecord(request, user, machine, started, time.monotonic() - clock,
-                                outcome, error)
-            try:
-                sink.record(entry)
-            except OpsuiError as exc:  # the host's journal is unwritable: still say so
-                log.warning("audit to the host journal failed: %s", exc)
-                self.audit.record(entry)
+            self._record(AuditRecord(request, user, machine, started,
+                                     time.monotonic() - clock, outcome, error), journal)
 
-        try:
-            confirmation = self.confirmation_for(request)
-        except ActionRefused as exc:
-            record("refused", str(exc))
-            raise
+        confirmation = self.confirmation_for(request)  # read-only: refused and audited
         if not confirmation.accepts(answer):
             record("refused", "not confirmed")
             raise ActionRefused(f"Not confirmed: {request.describe()}.",
@@ -215,3 +223,23 @@ class ActionGate:
             raise
         record(result if isinstance(result, str) and result in _OUTCOMES else "ok")
         return result
+
+    def not_confirmed(self, request: ActionRequest, journal: Journal | None = None) -> None:
+        """Audit a question the operator left without the expected answer (the dashboard
+        cancelled a type-the-name question, say), as :meth:`execute` audits a wrong
+        ``--confirm``: refused, "not confirmed", in the app's journal when given."""
+        user, machine = operator_identity()
+        self._record(AuditRecord(request, user, machine, datetime.now(UTC), 0.0, "refused",
+                                 "not confirmed"), journal)
+
+    def _record(self, entry: AuditRecord, journal: Journal | None) -> None:
+        """Into the app's journal on the host (and the local sink); only locally when
+        there is no journal or the host is read-only (nothing on it may change)."""
+        if journal is None or self.is_read_only(entry.request.host):
+            self.audit.record(entry)
+            return
+        try:
+            JournalAudit(journal, self.audit).record(entry)
+        except OpsuiError as exc:  # the host's journal is unwritable: still say so
+            log.warning("audit to the host journal failed: %s", exc)
+            self.audit.record(entry)

@@ -27,6 +27,9 @@ class Action(enum.Enum):
     RESTORE = "restore"
     LOCK = "lock"
     UNLOCK = "unlock"
+    VERIFY = "verify"
+    """Re-checking a backup: it asks nothing (no policy), but it runs the engine's check
+    on the host and journals the verdict there, so read-only mode refuses it too."""
 
 
 DEFAULT_CONFIRMATIONS = MappingProxyType(
