@@ -17,8 +17,10 @@ from functools import partial
 from pathlib import Path
 
 from textual import on
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.screen import Screen
 
 from opsui.config import Config
 from opsui.domain.errors import OpsuiError
@@ -35,6 +37,7 @@ from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.help import HelpScreen, key_groups
 from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.screens.save_log import SaveLogModal
@@ -90,6 +93,8 @@ class OpsuiApp(ReleaseFlowApp):
                 priority=True, show=False, tooltip="Search the commands that fit this screen."),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.toggle_theme", show=False,
                 tooltip="Switch between the dark and the light theme."),
+        Binding("question_mark,f1", "help", "Help", id="app.help", show=False,
+                tooltip="The keys of this screen, with their ids for opsui.toml [keys]."),
     ]
 
     def __init__(
@@ -205,7 +210,7 @@ class OpsuiApp(ReleaseFlowApp):
         return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal,
                 LogsScreen, LogQueryInput, SaveLogModal, DeployScreen, ReleaseRunScreen,
                 PlanConfirmModal, HistoryScreen, ReleaseDetailScreen, BackupsScreen,
-                DownloadModal)
+                DownloadModal, HelpScreen)
 
     # -- monitor updates -------------------------------------------------------------------
 
@@ -292,8 +297,25 @@ class OpsuiApp(ReleaseFlowApp):
             wanted = "textual-light" if self.current_theme.dark else "textual-dark"
         self.theme = wanted
 
+    def action_help(self) -> None:
+        """The keys of the screen the operator is on, as remapped (see screens/help.py)."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(key_groups(
+                self.screen, binding_ids(self.bound_classes()), self.config.keys)))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's "Keys" panel is replaced by the help screen: it did not close on
+        esc, and it showed neither binding ids nor remaps."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                yield SystemCommand("Keys", "The keys of this screen, with their ids "
+                                    "(? or F1)", self.action_help)
+            else:
+                yield command
+
     def palette_commands(self) -> Iterable[PaletteCommand]:
         """App-wide palette entries (screens add their own)."""
         yield PaletteCommand("Toggle dark / light theme", "Switch between opsui-dark and "
                              "opsui-light.", self.action_toggle_theme)
-        yield PaletteCommand("Quit opsui", "Containers keep running.", self.exit)
+        yield PaletteCommand("Quit opsui", "Containers keep running; a running release "
+                             "is not cancelled without asking.", self.action_quit)
