@@ -2,7 +2,10 @@
 
 A :class:`LogTarget` names *what* to follow by identity (a compose service, an app, a
 container name, a project, a chosen set), not by container id, so a restart or a
-deploy continues the same tail. A :class:`LogWindow` says how much history to start
+deploy continues the same tail. A release keeps the container it replaced under
+``NAME.before-rID``; such copies serve nothing, so the identities that outlive a
+container (app, service, project) never follow them, and a copy's own identity is the
+app it was made for. A :class:`LogWindow` says how much history to start
 with. Opening both gives a :class:`LogFeed`: a :class:`~opsui.domain.logbuffer.LogBuffer`
 that reader threads fill, plus a :class:`FeedStatus` for the badge (live,
 reconnecting, stale, ended).
@@ -40,18 +43,24 @@ class LogTarget:
 
     kind: TargetKind
     names: tuple[str, ...]
+    serving_name: str | None = None
+    """APP only: the name the app's serving container carries. A first deploy adopts a
+    container opsui did not make (it has no ``opsui.app`` label); a rollback to that
+    release makes it serve again, and only its name says it is the app's."""
 
     @classmethod
     def for_container(cls, container: Container) -> LogTarget:
         """The identity that outlives this container: its app, its compose service, or
-        its name, in that order."""
+        its name, in that order. A kept release copy (``web.before-r…``) stands for its
+        app: the pane follows what serves, not the copy's dead lines."""
+        name = _base_name(container.name)
         app = container.labels.get(APP_LABEL)
         if app:
-            return cls(TargetKind.APP, (app,))
+            return cls(TargetKind.APP, (app,), serving_name=name)
         if container.compose_project and container.compose_service:
             return cls(TargetKind.SERVICE,
                        (f"{container.compose_project}/{container.compose_service}",))
-        return cls(TargetKind.CONTAINER, (container.name,))
+        return cls(TargetKind.CONTAINER, (name,))
 
     @classmethod
     def parse(cls, refs: list[str], containers: list[Container]) -> LogTarget:
@@ -60,21 +69,29 @@ class LogTarget:
         :meth:`for_container`; several: that set). Raises ValueError naming the ref."""
         if len(refs) == 1:
             ref = refs[0]
-            for prefix, kind in (("app:", TargetKind.APP), ("project:", TargetKind.PROJECT)):
-                if ref.startswith(prefix):
-                    return cls(kind, (ref[len(prefix):],))
+            if ref.startswith("app:"):
+                app = ref[len("app:"):]
+                return cls(TargetKind.APP, (app,), serving_name=app)
+            if ref.startswith("project:"):
+                return cls(TargetKind.PROJECT, (ref[len("project:"):],))
             if "/" in ref:
                 return cls(TargetKind.SERVICE, (ref,))
-            return cls.for_container(_find(containers, ref))
+            found = _find(containers, ref)
+            if _is_release_copy(found.name):  # asked for by its own name: that copy
+                return cls(TargetKind.CONTAINER, (found.name,))
+            return cls.for_container(found)
         return cls(TargetKind.NAMES, tuple(_find(containers, ref).name for ref in refs))
 
     def matches(self, container: Container) -> bool:
         if self.kind is TargetKind.CONTAINER or self.kind is TargetKind.NAMES:
             return container.name in self.names
+        if _is_release_copy(container.name):
+            return False  # kept or not yet switched: not what serves the app or service
         if self.kind is TargetKind.PROJECT:
             return container.compose_project in self.names
         if self.kind is TargetKind.APP:
-            return container.labels.get(APP_LABEL) in self.names
+            return container.labels.get(APP_LABEL) in self.names or (
+                self.serving_name is not None and container.name == self.serving_name)
         service = f"{container.compose_project}/{container.compose_service}"
         return bool(container.compose_service) and service in self.names
 
@@ -108,6 +125,19 @@ class LogWindow:
         if name in seconds:
             return cls(tail=None, since_seconds=seconds[name])
         raise ValueError(f"unknown log window {name!r}; expected one of {', '.join(cls.PRESETS)}")
+
+
+def _is_release_copy(name: str) -> bool:
+    # Imported here: opsui.domain.apps imports this module (for APP_LABEL).
+    from opsui.domain.apps import is_release_copy
+
+    return is_release_copy(name)
+
+
+def _base_name(name: str) -> str:
+    from opsui.domain.apps import base_name
+
+    return base_name(name)
 
 
 def _find(containers: list[Container], ref: str) -> Container:

@@ -137,7 +137,8 @@ class LogTail:
         while not self._closed.is_set():
             try:
                 engine = self._engine()
-                matches = [c for c in engine.list_containers() if self._target.matches(c)]
+                present = engine.list_containers()
+                matches = [c for c in present if self._target.matches(c)]
             except OpsuiError as exc:
                 if not self._follow:
                     self.error = exc
@@ -146,7 +147,7 @@ class LogTail:
                 self._lost(exc)
                 continue
             self._backoff.reset()
-            self._reconcile(engine, matches, first)
+            self._reconcile(engine, matches, present, first)
             first = False
             if not self._follow:
                 self._finish_window()
@@ -178,39 +179,57 @@ class LogTail:
         self._close_streams()  # half-dead streams would block their readers for long
         self._closed.wait(delay)
 
-    def _reconcile(self, engine: ContainerEngine, matches: list[Container], first: bool) -> None:
+    def _reconcile(self, engine: ContainerEngine, matches: list[Container],
+                   present: list[Container], first: bool) -> None:
         seen = {c.id for c in matches}
         for container in matches:
             member = self._members.get(container.id)
             if member is None:
                 member = self._adopt(container, first)
+            elif member.removed:  # back under the target's name: a rollback to it
+                member.container = container
+                member.exit_noted = False  # "replaced by" says it; not also "restarted"
+                self._took_over(member)
             member.container = container
             member.removed = False
             if not self._reading(member) and time.monotonic() >= member.retry_at and (
                     container.state in RUNNING or not self._follow or not member.opened):
                 self._open(engine, member, first)
+        names = {c.id: c.name for c in present}
         for member in self._members.values():
             if member.container.id not in seen and not member.removed:
                 member.removed = True
-                self._mark(member, f"{member.container.name} was removed")
+                now = names.get(member.container.id)
+                if now is None:
+                    self._mark(member, f"{member.container.name} was removed")
+                else:  # a release renamed it (kept as NAME.before-r…): it serves no more
+                    self._mark(member, f"{member.container.name} renamed to {now}; "
+                               "no longer followed")
 
     def _adopt(self, container: Container, first: bool) -> _Member:
         source = self._buffer.add_source(container.name, container.id)
         member = _Member(container, source.index)
         with self._lock:
-            predecessors = [m for m in self._members.values()
-                            if m.removed or m.container.state not in RUNNING]
             self._members[container.id] = member
         if not first:
-            release = container.labels.get(RELEASE_LABEL)
-            what = f"release {release}" if release else f"image {container.image}"
-            if predecessors:
-                names = ", ".join(sorted({m.container.name for m in predecessors}))
-                for old in predecessors:
-                    self._mark(old, f"{names} replaced by {container.name} ({what})")
-            else:
-                self._mark(member, f"{container.name} appeared ({what})")
+            self._took_over(member)
         return member
+
+    def _took_over(self, member: _Member) -> None:
+        """A container joined the target after the start (a release's new container, or
+        a kept one a rollback brought back): say whom it replaces, on their lines."""
+        container = member.container
+        with self._lock:
+            predecessors = [m for m in self._members.values() if m is not member
+                            and (m.removed or m.container.state not in RUNNING)]
+        release = container.labels.get(RELEASE_LABEL)
+        what = f"release {release}" if release else f"image {container.image}"
+        if predecessors:
+            names = ", ".join(sorted({m.container.name for m in predecessors}))
+            for old in predecessors:
+                self._mark(old, f"{names} replaced by {container.name} ({what})")
+        else:
+            self._mark(member, f"{container.name} appeared ({what})")
 
     def _reading(self, member: _Member) -> bool:
         return member.reader is not None and member.reader.is_alive()
