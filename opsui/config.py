@@ -88,6 +88,9 @@ class BackupConfig:
     dest: str = ""
     """Folder on the host; default STATE_DIR/APP/backups."""
     keep: int = 7
+    stall_seconds: float = 120.0
+    """A dump whose file has not grown for this long is stopped and failed (a paused
+    or blocked database), instead of hanging until the six-hour limit."""
 
 
 MIGRATE_IN = ("new", "running")
@@ -213,7 +216,7 @@ _DEPLOY_KEYS = {"state_dir", "retain", "known_good_seconds", "gate_timeout", "se
 _APP_KEYS = {"host", "container", "service", "swarm_service", "image", "health_urls",
              "health_url", "health_timeout", "confirm", "backup", "migrate", *_DEPLOY_KEYS}
 _BACKUP_KEYS = {"engine", "container", "database", "user", "path", "command",
-                "restore_command", "dest", "keep"}
+                "restore_command", "dest", "keep", "stall_seconds"}
 _MIGRATE_KEYS = {"command", "run_in", "timeout"}
 
 
@@ -397,7 +400,10 @@ class _Reader:
             user=self.text(table, "user", f"{prefix}.user") or "",
             path=path, command=command,
             restore_command=self.argv(table, "restore_command", f"{prefix}.restore_command"),
-            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", 7, 1, 100_000))
+            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", 7, 1, 100_000),
+            stall_seconds=self.seconds(table, "stall_seconds", 120.0,
+                                       f"{prefix}.stall_seconds", minimum=2.0,
+                                       maximum=24 * 3600.0))
 
     def migrate(self, value: object, prefix: str) -> MigrateConfig | None:
         if value is None:
