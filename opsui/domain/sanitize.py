@@ -3,15 +3,28 @@
 Container names, labels, env values, health output, remote stderr and log lines are
 written by whoever controls the container. Shown raw, they can retitle the terminal,
 write the clipboard (OSC 52), plant hyperlinks (OSC 8), clear the screen (ESC c, CSI),
-or, through Rich/Textual markup, run actions (``[@click=app.quit]``). This module
-turns such text into plain characters:
+reorder what the operator reads (bidi overrides such as U+202E), hide text in
+zero-width characters, or, through Rich/Textual markup, run actions
+(``[@click=app.quit]``). This module turns such text into plain characters:
 
 * every escape sequence is removed: CSI, OSC, DCS/SOS/PM/APC strings, two-byte
   ESC forms, and their 8-bit C1 equivalents; SGR (colour) is the one exception
   in :func:`sanitize_line`, where it becomes style spans rather than bytes;
-* remaining C0/C1 controls and DEL become visible Unicode "control picture" glyphs
-  (␛, ␇), so they are seen but do nothing;
+* remaining C0 controls and DEL become visible Unicode "control picture" glyphs
+  (␛, ␇, ␡), so they are seen but do nothing;
 * a carriage return does not let later text hide earlier text: it is shown as ␍;
+* every other character that is not text but an instruction to the terminal's text
+  engine is shown as its code point in angle brackets, e.g. ``⟨U+202E⟩``: C1 controls
+  (Cc), format characters (Cf: bidi embeddings, overrides, isolates and marks,
+  zero-width space and joiners, word joiner, BOM, soft hyphen, tag characters,
+  interlinear annotation), the line and paragraph separators (Zl, Zp), lone
+  surrogates (Cs, which would also fail to encode) and noncharacters (U+FDD0-FDEF,
+  U+xFFFE/xFFFF). Shown, not dropped: dropping would let ``adm\u200bin`` pass for
+  ``admin``. A zero-width joiner inside an emoji sequence is shown too: terminals
+  disagree on whether to draw such a sequence as one glyph or several, so it cannot be
+  laid out reliably, and the emoji themselves stay. Combining marks (Mn, including
+  variation selectors), private-use characters (icon fonts) and code points this
+  Python's Unicode database does not know (newer emoji) are text and stay;
 * invalid UTF-8 becomes U+FFFD; lines are capped with a visible marker.
 
 The result is plain ``str`` that the UI must pass to widgets as ``Text``/``Content``,
@@ -39,13 +52,45 @@ _ESCAPES = re.compile(
     re.VERBOSE,
 )
 _SGR = re.compile(r"\x1b\[([0-9;:]*)m|\x9b([0-9;:]*)m")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Code points that are instructions, not text (see the module docstring): Cc except
+# tab and newline (handled by each function), every Cf of Unicode 14 (plus the rest
+# of the Egyptian format block, Cf in Unicode 15, and the whole tag block), Zl, Zp,
+# surrogates and noncharacters. tests/unit/test_sanitize.py checks this list against
+# the running Python's Unicode database, code point by code point.
+INERT_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F),                       # C0, DEL, C1
+    (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD),   # Cf
+    (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),  # + Zl, Zp
+    (0xD800, 0xDFFF),                                               # Cs
+    (0xFDD0, 0xFDEF), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE007F),
+    *((plane + 0xFFFE, plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)),
+)
 _CONTROL_PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
 
 
+def placeholder(char: str) -> str:
+    """How one inert character is shown: a control picture (␛) or ``⟨U+202E⟩``."""
+    code = ord(char)
+    return _CONTROL_PICTURES.get(code) or f"\u27e8U+{code:04X}\u27e9"
+
+
+_SHOWN = {chr(code): placeholder(chr(code))
+          for low, high in INERT_RANGES for code in range(low, high + 1)}
+# The BMP part of the class compiles to one bitmap lookup per character; listing the
+# astral ranges too would add a range test per character (ASCII lines got 70 %
+# slower), so every astral character matches and _picture gives back the ones that
+# are text (emoji) unchanged.
+_CONTROLS = re.compile("[" + "".join(
+    re.escape(chr(low)) + ("" if high == low else "-" + re.escape(chr(high)))
+    for low, high in INERT_RANGES if high <= 0xFFFF) + "\U00010000-\U0010FFFF]")
+
+
 def _picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return _CONTROL_PICTURES.get(code, "\ufffd")
+    char = match.group()
+    return _SHOWN.get(char, char)
 
 
 def _decode(raw: str | bytes | None) -> str:
