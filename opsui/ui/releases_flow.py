@@ -23,6 +23,7 @@ from datetime import datetime
 
 from rich.text import Text
 from textual import work
+from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
@@ -31,6 +32,7 @@ from opsui.config import Config
 from opsui.domain.apps import app_matches
 from opsui.domain.backups import Backup
 from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.jobs import Job, JobBoard, JobRun
 from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.app_backups import AppBackups, BackupsStatus, RestorePlan
@@ -40,7 +42,7 @@ from opsui.domain.operations.backup_run import Verification
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionRequest, Confirmation
 from opsui.domain.operations.migration import MigrationPlan
-from opsui.domain.operations.policy import Action
+from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.recovery import FINISH, RecoveryPlan
 from opsui.domain.operations.release_run import Report
 from opsui.domain.operations.rollback import RollbackPlan
@@ -48,14 +50,23 @@ from opsui.domain.operations.swarm_deploy import SwarmDeployPlan, SwarmRollbackP
 from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
 from opsui.domain.ports import LineSink, Progress
 from opsui.domain.releases import CANCELLED, OK
+from opsui.domain.sanitize import clean
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
 from opsui.ui.palette import Palette
 from opsui.ui.screens.backups import BackupsScreen
+from opsui.ui.screens.confirm import Answer
 from opsui.ui.screens.container_keys import ReleaseRequested
 from opsui.ui.screens.dashboard import DashboardScreen
-from opsui.ui.screens.deploy import DeployScreen, ReleasePlan, ReleaseRunScreen, ask_to_run
+from opsui.ui.screens.deploy import DeployScreen, ask_to_run
 from opsui.ui.screens.history import HistoryScreen
+from opsui.ui.screens.release_run import (
+    TITLES,
+    QuitModal,
+    ReleasePlan,
+    ReleaseRunScreen,
+    cancel_effect,
+)
 from opsui.ui.screens.rollback import (
     recovery_preview,
     recovery_summary,
@@ -63,6 +74,7 @@ from opsui.ui.screens.rollback import (
     rollback_summary,
 )
 from opsui.ui.widgets.lock_banner import BannerItem, banner_items
+from opsui.ui.widgets.step_log import OUTCOME_STEP
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +218,12 @@ class BackupSession(ReleaseSession):
 class ReleaseFlowApp(ContainerActionsApp):
     """The app layer that runs releases; :class:`~opsui.ui.app.OpsuiApp` builds on it."""
 
+    BINDINGS = [
+        Binding("J", "watch_job", "Watch run", id="release.watch",
+                tooltip="Show the steps of the release, restore, migration or backup that "
+                "runs now (or that ended while you looked elsewhere)."),
+    ]
+
     lock_poll_seconds = LOCK_POLL_SECONDS
     """Seconds between the end of one lock poll and the start of the next."""
 
@@ -241,6 +259,13 @@ class ReleaseFlowApp(ContainerActionsApp):
 
     def __init__(self) -> None:
         super().__init__()
+        self.jobs = JobBoard(on_change=self._job_changed)
+        """Runs of this opsui (deploys, rollbacks, restores...), owned here, not by screens."""
+        self._job_sessions: dict[int, ReleaseSession] = {}
+        self._unseen: list[int] = []
+        """Jobs that ended while no screen showed them: the banner keeps them until J."""
+        self._quit_when_idle = False
+        """The operator chose to quit once the cancelled runs have stopped."""
         self._poll_timer: Timer | None = None
         self._polling = False
         self._poll_again = False
@@ -343,24 +368,147 @@ class ReleaseFlowApp(ContainerActionsApp):
 
         ask_to_run(self, confirmation, preview, proceed)
 
-    # -- the end of a run ---------------------------------------------------------------
+    # -- runs: jobs of the app, watched by screens that come and go ------------------------
 
-    def on_release_run_screen_finished(self, message: ReleaseRunScreen.Finished) -> None:
-        monitor = self.monitors.get(message.host)
+    class JobChanged(Message):
+        """A job started, stepped, is cancelling or ended (posted from its thread)."""
+
+        def __init__(self, job: Job, ended: bool) -> None:
+            super().__init__()
+            self.job = job
+            self.ended = ended
+            """This is the change that ended the job (told once)."""
+
+    def _job_changed(self, job: Job) -> None:
+        """The board's callback, on the job's thread: hand it to the event loop. Called
+        in order under the board's lock, so ``ended`` is true for exactly one message."""
+        self.post_message(self.JobChanged(job, ended=not job.running))
+
+    def on_release_flow_app_job_changed(self, message: JobChanged) -> None:
+        job = message.job
+        for screen in self.screen_stack:
+            if isinstance(screen, ReleaseRunScreen) and screen.job is job \
+                    and job.running and job.cancelled.is_set():
+                screen.cancelling()
+        if message.ended:
+            self._job_ended(job)
+        self.show_jobs()
+
+    def show_jobs(self) -> None:
+        """The dashboard's run banner: what runs now, and runs that ended unwatched."""
+        if self.dashboard is not None and self.dashboard.is_mounted:
+            self.dashboard.show_jobs(self.jobs.running() + self._unseen_jobs())
+        self.refresh_bindings()
+
+    def _unseen_jobs(self) -> list[Job]:
+        """Ended runs that no screen showed when they ended (the operator had left)."""
+        return [job for job_id in self._unseen if (job := self.jobs.get(job_id)) is not None]
+
+    def _job_ended(self, job: Job) -> None:
+        if not job.watched_at_end:
+            self._unseen.append(job.id)
+        monitor = self.monitors.get(job.host)
         if monitor is not None:
             monitor.refresh_now()  # the table shows the new container without waiting
         self.poll_locks_soon()
-        if message.error:
-            return  # the worker error handler has said it already
-        verb = {"deploy": "Deploy", "rollback": "Rollback", "recovery": "Recovery",
-                "restore": "Restore", "migrate": "Migration"}.get(
-            message.action, message.action.capitalize())
-        severity: SeverityLevel = ("information" if message.outcome == OK
-                                   else "warning" if message.outcome == CANCELLED else "error")
-        first = message.reason.splitlines()[0] if message.reason else ""
-        self.notify(f"{verb} of {message.app} on {message.host}: {message.outcome}"
-                    + (f"\n{first[:300]}" if first else ""), severity=severity, timeout=8,
-                    markup=False)
+        ended = job.ended
+        assert ended is not None
+        if ended.error is not None:
+            notify_error(self, ended.error, title=f"{job.title().capitalize()}")
+        else:
+            verb = TITLES.get(job.kind, job.kind.capitalize())
+            severity: SeverityLevel = ("information" if ended.outcome == OK else "warning"
+                                       if ended.outcome == CANCELLED else "error")
+            reason = next((e.detail for e in reversed(job.steps) if e.step == OUTCOME_STEP),
+                          job.steps[-1].detail if job.kind == "backup" and job.steps else "")
+            first = reason.splitlines()[0] if reason else ""
+            self.notify(f"{verb} of {job.app} on {job.host}: {ended.outcome}"
+                        + (f"\n{first[:300]}" if first else ""), severity=severity,
+                        timeout=8, markup=False)
+        self.jobs.forget_ended()
+        if self._quit_when_idle and not self.jobs.running():
+            self.exit()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "watch_job":
+            if isinstance(self.screen, ReleaseRunScreen) and self.screen.job is not None \
+                    and self.screen.job.running:
+                return False
+            return bool(self.jobs.running() or self._unseen)
+        return super().check_action(action, parameters)
+
+    def action_watch_job(self) -> None:
+        """J: the step screen of the run in the banner (a running one first)."""
+        running = self.jobs.running()
+        unseen = self._unseen_jobs()
+        job = running[-1] if running else (unseen[-1] if unseen else None)
+        if job is None:
+            self.notify("Nothing is running.", timeout=3, markup=False)
+            return
+        self.watch_job(job)
+
+    def watch_job(self, job: Job) -> None:
+        if job.id in self._unseen:
+            self._unseen.remove(job.id)
+        session = self._job_sessions.get(job.id)
+        monitor = self.monitors.get(job.host)
+        if session is None and monitor is not None:
+            session = ReleaseSession(monitor, job.app, job.app)
+        if session is None:
+            return
+        self.push_screen(ReleaseRunScreen(session, job.kind, self.clock, job=job))
+        self.show_jobs()
+
+    def start_job(self, session: ReleaseSession, kind: str, summary: str, run: JobRun
+                  ) -> Job:
+        """Start a run as a job of the app (screens only watch it)."""
+        job = self.jobs.start(kind, session.host, session.name, summary, run)
+        self._job_sessions[job.id] = session
+        return job
+
+    # -- quitting while something runs ----------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """q / ctrl+q: quit, but never cancel a running release without asking."""
+        running = self.jobs.running()
+        if not running:
+            self.exit()
+            return
+        if self._quit_when_idle:  # asked once already and cancelling: quit at once
+            self.exit()
+            return
+        if isinstance(self.screen, QuitModal):
+            return  # already asking
+        lines = []
+        for job in running:
+            step = job.current_step
+            lines.append(f"• {job.title()}" + (f", at '{clean(step, 64)}'" if step else ""))
+            lines.append(f"  Cancelling it: {cancel_effect(job.kind)}")
+        question = ("Still running:\n" + "\n".join(lines) + "\n\nQuitting cancels "
+                    + ("it" if len(running) == 1 else "them")
+                    + " first (the current step ends, then it is undone); opsui quits when "
+                    "that is done. Or stay: Esc, and the run goes on.")
+        first = running[0]
+        action = Action.DEPLOY if first.kind == "recovery" else Action(first.kind)
+        confirmation = Confirmation(ActionRequest(action, first.host, first.app, first.app,
+                                                  app=first.app),
+                                    ConfirmPolicy.YES, question)
+
+        def answered(answer: Answer) -> None:
+            if answer is not True:
+                return
+            self._quit_when_idle = True
+            for job in self.jobs.running():
+                job.cancel()
+            if not self.jobs.running():
+                self.exit()
+                return
+            self.notify("Cancelling before quitting… opsui quits when the run has stopped "
+                        "(q again quits at once and leaves it interrupted).", timeout=15,
+                        markup=False)
+
+        self.push_screen(QuitModal(confirmation, yes_label="Cancel it and quit",
+                                   no_label="Stay"), answered)
 
     # -- the lock banner ------------------------------------------------------------------
 

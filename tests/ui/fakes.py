@@ -211,6 +211,11 @@ class FakeEngine:
         is still running."""
         self.pulling = threading.Event()
         """Set when a pull began."""
+        self.start_gate: threading.Event | None = None
+        """While set to an unset event, starting a container waits on it (at most 10 s):
+        a rollback's start step that is still running."""
+        self.starting = threading.Event()
+        """Set when a start began."""
         self._created = 0
 
     def add_image(self, ref: str, created: datetime | None = None, *, on_host: bool = True,
@@ -282,6 +287,10 @@ class FakeEngine:
         self._emit(EventKind.REMOVED, container_id, "destroy")
 
     def _act(self, action: str, container_id: str) -> None:
+        if action == "start":
+            self.starting.set()
+            if self.start_gate is not None:
+                self.start_gate.wait(10.0)
         with self._lock:
             self.calls.append((action, container_id))
             found = self.containers.get(container_id)

@@ -19,6 +19,7 @@ from opsui.domain.history import encode_record
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
@@ -150,7 +151,9 @@ async def test_a_failed_health_gate_shows_failed_with_the_reason() -> None:
         assert any("Deploy of shop-web-1 on local: failed" in n for n in notes(app))
 
 
-async def test_cancel_during_a_run_sets_the_event_and_records_cancelled() -> None:
+async def test_cancel_is_its_own_key_and_asks_first() -> None:
+    """c (and ctrl+c) ask what cancelling does; "keep running" changes nothing; yes
+    cancels after the current step."""
     engine = release_engine()
     engine.pull_gate = threading.Event()
     app = make_app(FakeConnection("local", engine))
@@ -159,17 +162,26 @@ async def test_cancel_during_a_run_sets_the_event_and_records_cancelled() -> Non
         await confirm_tag(pilot, app, downs=1)
         await pilot.press("y")
         await until(pilot, lambda: screen.steps.state_of("pull") == "running", "pull running")
-        assert "Cancel" in screen_text(app)  # the footer offers it while running
-        await pilot.press("escape")  # Esc cancels while running; it does not leave
-        assert screen.cancelled.is_set()
-        assert app.screen is screen
-        assert "Cancelling" in screen_text(app)
+        assert "Cancel run" in screen_text(app)  # the footer offers it while running
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
+        text = screen_text(app)
+        assert "Cancel the deploy of shop-web-1 on local?" in text
+        assert "at the step 'pull'" in text and "keeps serving" in text
+        await pilot.press("n")  # keep running
+        await until(pilot, lambda: app.screen is screen, "back on the run")
+        assert not screen.cancelled.is_set()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "asked again")
+        await pilot.press("y")
+        await until(pilot, lambda: screen.cancelled.is_set(), "the cancellation")
+        await until(pilot, lambda: "Cancelling" in screen_text(app), "cancelling shown")
         engine.pull_gate.set()
         await until(pilot, lambda: screen.outcome is not None, "the outcome")
         assert screen.outcome == "cancelled"
         assert screen.steps.state_of("create") == "skipped"
         assert not any(call[0] == "create" for call in engine.calls)
-        await pilot.press("escape")  # now it leaves
+        await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "back")
 
 

@@ -18,11 +18,11 @@ runs. Every text that came from the host is drawn as ``Text``.
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import work
@@ -36,10 +36,13 @@ from textual.worker import Worker, WorkerState
 
 from opsui.domain.backups import BEFORE_MIGRATION, MANUAL, SAFETY, Backup
 from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.jobs import Job, JobContext, JobEnded, JobEvent, ProgressSample
 from opsui.domain.operations.app_backups import BackupsStatus, RestorePlan
 from opsui.domain.operations.backup_run import Verification
 from opsui.domain.operations.migration import MigrationPlan
 from opsui.domain.operations.policy import Action
+from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.releases import CANCELLED, FAILED, OK
 from opsui.domain.sanitize import clean
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, notify_error, report_worker_failure
@@ -47,6 +50,7 @@ from opsui.ui.format import clock_time, human_bytes, same_text, since
 from opsui.ui.palette import Palette
 from opsui.ui.screens.deploy import ReleaseRunScreen, ask_to_run, preview_rows
 from opsui.ui.screens.history import parse_time, when
+from opsui.ui.screens.release_run import RunsJobs, ask_to_cancel
 
 if TYPE_CHECKING:
     from opsui.ui.releases_flow import BackupSession
@@ -199,6 +203,8 @@ class BackupsScreen(Screen[None]):
         Binding("m", "migrate", "Migrate", id="backups.migrate",
                 tooltip="Run the app's migration (asks first): a verified backup, then the "
                 "migration with its output live."),
+        Binding("c", "cancel_backup", "Cancel backup", id="backups.cancel",
+                tooltip="Cancel the running backup (asks first); nothing of it is kept."),
         Binding("ctrl+r", "reload", "Refresh", id="backups.refresh",
                 tooltip="Read the journal on the host again."),
     ]
@@ -224,6 +230,14 @@ class BackupsScreen(Screen[None]):
         def __init__(self, backup: Backup) -> None:
             super().__init__()
             self.backup = backup
+
+    class BackupFailed(Message):
+        """The backup job raised (refused, cancelled, failed)."""
+
+        def __init__(self, outcome: str, error: BaseException) -> None:
+            super().__init__()
+            self.outcome = outcome
+            self.error = error
 
     class Verified(Message):
         def __init__(self, verification: Verification) -> None:
@@ -259,7 +273,9 @@ class BackupsScreen(Screen[None]):
         """Bytes the running download will move (a dump's size is not known ahead)."""
         self.last: str = ""
         """What the activity line said last, for tests and the palette."""
-        self._cancel_backup: threading.Event | None = None
+        self.backup_job: Job | None = None
+        """The backup started here (it runs on the app's job board)."""
+        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="backups-title")
@@ -280,6 +296,13 @@ class BackupsScreen(Screen[None]):
         self.query_one(ProgressBar).display = False
         self._activity(self._hint())
         self._title()
+        board = cast(RunsJobs, self.app).jobs
+        running = [job for job in board.running() if job.kind == "backup"
+                   and job.host == self.session.host
+                   and job.app in (self.session.name, self.session.ref)]
+        if running:  # reopened while its backup runs: show it again
+            self._start("backing up")
+            self._watch_backup(running[-1])
 
     def _hint(self) -> Text:
         return Text("b backs up now; select a backup to verify (v), restore (r) or download "
@@ -437,7 +460,6 @@ class BackupsScreen(Screen[None]):
 
     def _stop(self, text: Text) -> None:
         self.busy = ""
-        self._cancel_backup = None
         bar = self.query_one(ProgressBar)
         if self.total is not None:
             bar.update(progress=self.total)
@@ -534,16 +556,55 @@ class BackupsScreen(Screen[None]):
                                Palette.of(self.app))
 
         def proceed(answer: bool | str | None) -> None:
-            self._cancel_backup = threading.Event()
             self._start("backing up")
-            self.take_backup(answer, self._cancel_backup)
+            self._watch_backup(self._start_backup_job(answer))
 
         ask_to_run(self.app, confirmation, preview, proceed)
 
-    @work(thread=True, exit_on_error=False, group="backups-act", description="Backup")
-    def take_backup(self, answer: bool | str | None, cancelled: threading.Event) -> None:
-        self.post_message(self.BackedUp(self.session.backup(answer, self._progress,
-                                                            cancelled)))
+    def _start_backup_job(self, answer: bool | str | None) -> Job:
+        """The backup runs as a job of the app: leaving this screen does not stop it."""
+        session = self.session
+
+        def run(context: JobContext) -> str:
+            started = time.monotonic()
+            context.report(StepEvent("backup"))
+            backup = session.backup(answer, context.progress, context.cancelled)
+            context.job.result = backup
+            outcome = OK if backup.verified else FAILED
+            context.report(StepEvent("backup", outcome, time.monotonic() - started,
+                                     f"{backup.id}: {human_bytes(backup.size)}, "
+                                     f"{'verified' if backup.verified else 'NOT verified'}"))
+            return outcome
+
+        return cast(RunsJobs, self.app).start_job(session, "backup",
+                                                   f"Backup of {session.name} on "
+                                                   f"{session.host}", run)
+
+    def _watch_backup(self, job: Job) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.backup_job = job
+        self._unsubscribe = job.subscribe(self._on_backup_event)
+
+    def _on_backup_event(self, job: Job, event: JobEvent) -> None:
+        """On the job's thread (or replayed here): progress and the end, as messages."""
+        match event:
+            case ProgressSample(done=done, rate=rate):
+                self.post_message(self.Progressed(done, rate))
+            case JobEnded(error=None):
+                if isinstance(job.result, Backup):
+                    self.post_message(self.BackedUp(job.result))
+            case JobEnded(outcome=outcome, error=error) if error is not None:
+                self.post_message(self.BackupFailed(outcome, error))
+
+    def on_backups_screen_backup_failed(self, message: BackupFailed) -> None:
+        refused = isinstance(message.error, ActionRefused)
+        palette = Palette.of(self.app)
+        what = "cancelled" if message.outcome == CANCELLED else (
+            "refused" if refused else "failed")
+        self._stop(Text(f"✗ Backup {what}: {explain(message.error)}",
+                        style=palette.warn if refused or what == "cancelled" else palette.bad))
+        self.action_reload()
 
     def on_backups_screen_backed_up(self, message: BackedUp) -> None:
         backup, palette = message.backup, Palette.of(self.app)
@@ -555,10 +616,6 @@ class BackupsScreen(Screen[None]):
         text.append(f": {human_bytes(backup.size)} in {backup.seconds:.1f} s, sha256 "
                     f"{backup.sha256[:16]}…; {clean(backup.check, 300)}")
         self._stop(text)
-        self.app.notify(f"Backup of {self.session.name}: {backup.id} "
-                        f"{'verified' if backup.verified else 'NOT verified'}",
-                        severity="information" if backup.verified else "error",
-                        timeout=6, markup=False)
         self.action_reload()
 
     def action_verify(self) -> None:
@@ -680,9 +737,20 @@ class BackupsScreen(Screen[None]):
         ask_to_run(self.app, confirmation, preview, proceed)
 
     def action_back(self) -> None:
-        if self._cancel_backup is not None:
-            self._cancel_backup.set()  # leaving mid-dump: stop it, nothing is kept
+        """Back; a running backup goes on (the dashboard shows it, J watches it)."""
         self.dismiss()
+
+    def action_cancel_backup(self) -> None:
+        job = self.backup_job
+        if job is None or not job.running or job.cancelled.is_set():
+            self.notify("No backup is running.", timeout=3, markup=False)
+            return
+        ask_to_cancel(self, job)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         name = self.session.name

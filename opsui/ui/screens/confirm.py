@@ -38,10 +38,14 @@ class ConfirmModal(ModalScreen[Answer]):
     """Focused as the screen activates, before any key typed after "r" arrives: the name
     field under the type policy (it comes first), else Cancel, so Enter does nothing."""
 
-    def __init__(self, confirmation: Confirmation) -> None:
+    def __init__(self, confirmation: Confirmation, *, yes_label: str | None = None,
+                 no_label: str = "Cancel") -> None:
         super().__init__()
         self.confirmation = confirmation
         """The gate's question, policy and expected answer."""
+        self.yes_label = yes_label or confirmation.request.action.value.capitalize()
+        """The confirming button (default: the action, e.g. "Rollback")."""
+        self.no_label = no_label
 
     @property
     def typed(self) -> bool:
@@ -53,9 +57,9 @@ class ConfirmModal(ModalScreen[Answer]):
             if self.typed:
                 yield Input(placeholder=self.confirmation.expected_text, id="confirm-input")
             with Horizontal(id="confirm-buttons"):
-                yield Button(self.confirmation.request.action.value.capitalize(),
-                             variant="error", id="confirm-yes", disabled=self.typed)
-                yield Button("Cancel", id="confirm-no")
+                yield Button(self.yes_label, variant="error", id="confirm-yes",
+                             disabled=self.typed)
+                yield Button(self.no_label, id="confirm-no")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-dialog").border_title = "Confirm"

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from opsui.domain.jobs import Job
 from opsui.domain.logfeed import APP_LABEL, LogTarget, TargetKind
 from opsui.domain.models import Container, LinkState
 from opsui.domain.monitor import HostMonitor
@@ -35,6 +36,7 @@ from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.filter_bar import FilterBar
 from opsui.ui.widgets.host_panel import HostPanel
 from opsui.ui.widgets.host_sidebar import HostSidebar
+from opsui.ui.widgets.job_banner import JobBanner
 from opsui.ui.widgets.lock_banner import BannerItem, LockBanner
 from opsui.ui.widgets.no_engine import NoEnginePanel
 from opsui.ui.widgets.status_bar import StatusBar, StatusLine
@@ -146,6 +148,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="body"):
             yield HostSidebar(id="sidebar")
             with Vertical(id="main"):
+                yield JobBanner(id="job-banner")
                 yield LockBanner(id="lock-banner")
                 yield HostPanel(id="host-panel")
                 yield FilterBar(id="filter", apply=self._apply_filter)
@@ -251,6 +254,10 @@ class DashboardScreen(Screen[None]):
             link=None if view is None or view.status.state is LinkState.CONNECTED
             else view.status.state,
         ))
+
+    def show_jobs(self, jobs: Sequence[Job]) -> None:
+        """Runs going on (or ended unwatched), from the app's job board, every host's."""
+        self.query_one(JobBanner).show(jobs)
 
     def show_banner(self, host: str, items: Sequence[BannerItem]) -> None:
         """The release flow's latest lock poll of ``host``."""

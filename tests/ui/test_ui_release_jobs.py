@@ -1,0 +1,174 @@
+"""A confirmed release runs to its end unless the operator cancels it on purpose.
+
+Issue 10's findings 1 and 2: ``q`` quit with no question and cancelled a running
+rollback (the bad version served again); ``Esc`` on the running rollback screen
+cancelled it. Here ``Esc`` leaves the run going (the dashboard says so, ``J`` brings
+the steps back), and ``q`` / ``ctrl+q`` ask first and say what happens. The real
+release domain runs over the fake engine, so "what serves" is what the domain did.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from textual.pilot import Pilot
+
+from opsui.domain.models import ContainerState
+from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.backups import BackupsScreen
+from opsui.ui.screens.dashboard import DashboardScreen
+from opsui.ui.screens.deploy import PlanConfirmModal, ReleaseRunScreen
+from opsui.ui.screens.release_run import QuitModal
+from opsui.ui.widgets.job_banner import JobBanner
+
+from .fakes import FakeConnection, FakeEngine
+from .helpers import make_app, screen_text, until
+from .test_ui_backups import backups_app, open_backups
+from .test_ui_releases import APP, SIZE, deploy, named, release_engine, select
+
+
+async def deployed_then_rolling_back(pilot: Pilot[Any], app: OpsuiApp, engine: FakeEngine
+                                     ) -> ReleaseRunScreen:
+    """2.0.0 deployed over 1.0.0, then a rollback confirmed and held at its start step."""
+    await deploy(pilot, app, downs=1)
+    await pilot.press("escape")
+    await until(pilot, lambda: any(c.name == "shop-web-1" and c.image.endswith(":2.0.0")
+                                   for c in app.state.host("local").containers.values()),
+                "the table sees 2.0.0")
+    await select(pilot, app, "shop-web-1")
+    engine.start_gate = threading.Event()
+    engine.starting.clear()
+    await pilot.press("R")
+    await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the preview")
+    await pilot.press("y")
+    await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
+                and app.screen.steps.state_of("start") == "running", "the start step running")
+    run = app.screen
+    assert isinstance(run, ReleaseRunScreen)
+    return run
+
+
+def banner(app: OpsuiApp) -> JobBanner:
+    dashboard = app.dashboard
+    assert dashboard is not None
+    return dashboard.query_one(JobBanner)
+
+
+async def test_esc_on_a_running_rollback_goes_back_and_the_rollback_completes() -> None:
+    engine = release_engine()
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=SIZE) as pilot:
+        run = await deployed_then_rolling_back(pilot, app, engine)
+        job = run.job
+        assert job is not None
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
+        assert not job.cancelled.is_set()
+        await until(pilot, lambda: "▶ Rollback of shop-web-1 on local: start" in
+                    screen_text(app), "the running rollback in the banner")
+        assert "J watch" in screen_text(app)
+        await pilot.press("J")
+        await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
+                    and app.screen.job is job, "the steps again")
+        again = app.screen
+        assert isinstance(again, ReleaseRunScreen)
+        await until(pilot, lambda: again.steps.state_of("lock") == "ok", "the replayed steps")
+        assert again.steps.state_of("start") == "running"
+        await pilot.press("escape")  # and away again while it finishes
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "away again")
+        assert engine.start_gate is not None
+        engine.start_gate.set()
+        await until(pilot, lambda: not job.running, "the rollback's end")
+        assert job.outcome == "ok"
+        assert named(engine, "shop-web-1").image == f"{APP}:1.0.0"  # the old version serves
+        await until(pilot, lambda: "✓ Rollback of shop-web-1 on local: ok" in banner(app).plain,
+                    "the outcome in the banner")
+        await pilot.press("J")
+        await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
+                    and app.screen.outcome == "ok", "the finished run")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen)
+                    and not banner(app).display, f"the banner gone once seen {banner(app).plain!r} {app._unseen}")
+
+
+async def test_q_during_a_rollback_asks_and_stay_keeps_it_running() -> None:
+    engine = release_engine()
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=SIZE) as pilot:
+        run = await deployed_then_rolling_back(pilot, app, engine)
+        job = run.job
+        assert job is not None
+        for key in ("q", "ctrl+q"):
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.screen, QuitModal), f"{key} asks")
+            text = screen_text(app)
+            assert "rollback of shop-web-1 on local, at 'start'" in text
+            assert "FROM" in text and "serves again" in text, text
+            await pilot.press("escape")  # stay
+            await until(pilot, lambda: app.screen is run, "still on the run")
+            assert app.is_running and not job.cancelled.is_set()
+        assert engine.start_gate is not None
+        engine.start_gate.set()
+        await until(pilot, lambda: not job.running, "the rollback's end")
+        assert job.outcome == "ok"
+        assert named(engine, "shop-web-1").image == f"{APP}:1.0.0"
+        assert named(engine, "shop-web-1").state is ContainerState.RUNNING
+
+
+async def test_quitting_on_purpose_cancels_first_then_quits() -> None:
+    engine = release_engine()
+    engine.pull_gate = threading.Event()
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, "shop-web-1")
+        await pilot.press("D")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "DeployScreen"
+                    and bool(getattr(app.screen, "choices", None)), "the tags")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the plan")
+        await pilot.press("y")
+        await until(pilot, lambda: engine.pulling.is_set(), "pulling")
+        run = app.screen
+        assert isinstance(run, ReleaseRunScreen) and run.job is not None
+        job = run.job
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitModal), "the question")
+        assert "the version serving now keeps serving" in screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: job.cancelled.is_set(), "the cancellation")
+        assert app.is_running  # it waits for the run to stop
+        engine.pull_gate.set()
+        await until(pilot, lambda: not app.is_running, "quit once the run stopped")
+    assert job.outcome == "cancelled"
+    assert not any(call[0] == "create" for call in engine.calls)
+    assert named(engine, "shop-web-1").image == f"{APP}:1.0.0"
+
+
+async def test_leaving_the_backups_screen_keeps_the_backup_running() -> None:
+    app, conn = backups_app()
+    store = conn.fake_store
+    store.dump_gate = threading.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_backups(pilot, app)
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen is screen and "at 2.5 MiB/s" in screen.last,
+                    "the progress")
+        job = screen.backup_job
+        assert job is not None
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
+        await until(pilot, lambda: "▶ Backup of shop on local" in banner(app).plain,
+                    "the backup in the banner")
+        assert not job.cancelled.is_set()
+        await pilot.press("K")  # reopened, the screen shows the running backup again
+        await until(pilot, lambda: isinstance(app.screen, BackupsScreen)
+                    and app.screen.busy == "backing up", "the backup shown again")
+        store.dump_gate.set()
+        await until(pilot, lambda: not job.running, "the backup's end")
+        assert job.outcome == "ok"
+        reopened = app.screen
+        assert isinstance(reopened, BackupsScreen)
+        await until(pilot, lambda: "verified:" in reopened.last, "the verdict")
