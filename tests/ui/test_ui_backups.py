@@ -94,18 +94,25 @@ async def test_the_list_shows_backups_newest_first_with_their_verified_state() -
         await until(pilot, lambda: not isinstance(app.screen, BackupsScreen), "back")
 
 
+async def backup_held_after_its_first_chunk(pilot: Pilot[Any], app: OpsuiApp
+                                            ) -> BackupsScreen:
+    """b, the question (checked), y: the dump runs and waits on the store's dump gate."""
+    screen = await open_backups(pilot, app)
+    await pilot.press("b")
+    await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the question")
+    assert "Backup shop on local?" in screen_text(app)
+    await pilot.press("y")
+    await until(pilot, lambda: app.screen is screen and "at 2.5 MiB/s" in screen.last,
+                "the progress")
+    return screen
+
+
 async def test_backup_now_shows_its_progress_and_ends_verified() -> None:
     app, conn = backups_app()
     store = conn.fake_store
     store.dump_gate = threading.Event()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_backups(pilot, app)
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the question")
-        assert "Backup shop on local?" in screen_text(app)
-        await pilot.press("y")
-        await until(pilot, lambda: app.screen is screen and "at 2.5 MiB/s" in screen.last,
-                    "the progress")
+        screen = await backup_held_after_its_first_chunk(pilot, app)
         assert screen.busy == "backing up"
         await pilot.pause()
         assert "Backing up: 2.5 KiB at 2.5 MiB/s" in screen_text(app)  # 1st of 4 chunks
