@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.color import Color, ColorParseError
-from textual.theme import Theme
+from textual.theme import BUILTIN_THEMES, Theme
 
 DEFAULT_THEME = "opsui-dark"
 LIGHT_THEME = "opsui-light"
@@ -169,3 +169,27 @@ def theme_sources(user_dir: Path | None = None) -> Iterable[tuple[str, str | OSE
             except OSError as exc:
                 text = exc
             yield str(path), text
+
+
+@dataclass(frozen=True)
+class ThemeCheck:
+    """What ``theme = NAME`` resolves to: ``problem`` when it cannot be used at all,
+    ``skipped`` for each theme file that is broken (named, with its key)."""
+
+    problem: str | None
+    skipped: tuple[str, ...]
+
+
+def check_theme(wanted: str, user_dir: Path | None = None) -> ThemeCheck:
+    """Whether ``wanted`` names a bundled, user or Textual theme, as the dashboard will
+    load them; a theme whose own file is broken is unknown, and says why."""
+    loaded = load_themes(theme_sources(user_dir))
+    known = {t.name for t in loaded.themes} | set(BUILTIN_THEMES)
+    if wanted in known:
+        return ThemeCheck(None, tuple(loaded.problems))
+    folder = user_theme_dir() if user_dir is None else user_dir
+    problem = (f"a known theme ({', '.join(sorted(known))}) or one in a .toml file in "
+               f"{folder}")
+    if loaded.problems:
+        problem += "; skipped: " + "; ".join(loaded.problems)
+    return ThemeCheck(problem, tuple(loaded.problems))
