@@ -1,8 +1,9 @@
 """``opsui`` opens the dashboard; subcommands do the same things headless.
 
 Exit codes: 0 success, 1 the action failed or was refused, 2 bad usage or bad config,
-3 the host could not be reached. Errors print what happened and what to do, never a
-traceback (set OPSUI_DEBUG=1 for one).
+3 the host could not be reached, 130 interrupted (Ctrl-C), 141 the output was closed
+(``| head``). Errors print what happened and what to do, never a traceback (set
+OPSUI_DEBUG=1 for one).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +20,17 @@ from pathlib import Path
 
 from opsui import __version__
 from opsui.cli_backups import BACKUP_COMMANDS, BackupCommands, add_backup_commands
-from opsui.cli_releases import ReleaseCommands, add_release_commands
+from opsui.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE_CLOSED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    TerminalAsk,
+    UsageError,
+    multiline,
+)
+from opsui.cli_releases import RecordingTags, ReleaseCommands, add_release_commands
 from opsui.config import Config, HostConfig, find_config, load_config
 from opsui.domain.errors import ActionFailed, ActionRefused, ConfigError, HostError, OpsuiError
 from opsui.domain.models import Container, find_container
@@ -37,10 +49,6 @@ from opsui.wiring import (
     select_hosts,
 )
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-
 
 @dataclass(frozen=True)
 class Context:
@@ -48,18 +56,54 @@ class Context:
     hosts: list[HostConfig]
     gate: ActionGate
     args: argparse.Namespace
+    ask: TerminalAsk
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    """--config, --host, --read-only: before the command, or (``sub``) after it, where
+    they land in ``sub_*`` and are merged by :func:`_merge_global_options`."""
+    prefix, default = ("sub_", argparse.SUPPRESS) if sub else ("", None)
+    parser.add_argument("--config", metavar="PATH", dest=f"{prefix}config",
+                        default=default, help="opsui.toml to use")
+    parser.add_argument("--host", action="append", metavar="HOST", dest=f"{prefix}host",
+                        default=argparse.SUPPRESS if sub else [],
+                        help="host name from opsui.toml, ssh://user@host:port, or an "
+                             "~/.ssh/config alias; repeat for several (default: all "
+                             "configured; an app's commands: the app's host)")
+    parser.add_argument("--read-only", action="store_true", dest=f"{prefix}read_only",
+                        default=argparse.SUPPRESS if sub else False,
+                        help="refuse every action that changes a host")
+
+
+def _merge_global_options(args: argparse.Namespace) -> argparse.Namespace:
+    if getattr(args, "sub_config", None) is not None:
+        if args.config is not None and args.config != args.sub_config:
+            raise UsageError("--config given twice, with different files")
+        args.config = args.sub_config
+    args.host = [*args.host, *getattr(args, "sub_host", [])]
+    args.read_only = args.read_only or getattr(args, "sub_read_only", False)
+    return args
+
+
+def _count(text: str) -> int:
+    """A line count for --tail: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more lines")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opsui", description="Terminal operations dashboard for Docker hosts.")
     parser.add_argument("--version", action="version", version=f"opsui {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="opsui.toml to use")
-    parser.add_argument("--host", action="append", default=[], metavar="HOST",
-                        help="host name from opsui.toml, ssh://user@host:port, or an "
-                             "~/.ssh/config alias; repeat for several (default: all configured)")
-    parser.add_argument("--read-only", action="store_true",
-                        help="refuse every action that changes a host")
+    _add_global_options(parser, sub=False)
+    parser.add_argument("--open", metavar="TARGET",
+                        help="start the dashboard with TARGET selected and its logs open, "
+                             "following: a container name or id, app:NAME or PROJECT/SERVICE")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ps = sub.add_parser("ps", help="list containers with state and health")
@@ -93,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("target", nargs="+", metavar="TARGET")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following")
     logs.add_argument("--since", metavar="WHEN", help="30s, 5m, 1h, 24h, or all")
-    logs.add_argument("--tail", type=int, metavar="N",
+    logs.add_argument("--tail", type=_count, metavar="N",
                       help="start with the last N lines (default: [logs] tail_lines)")
     logs.add_argument("--grep", metavar="REGEX", help="only lines matching (smart case)")
     logs.add_argument("-v", "--invert", action="store_true", help="only lines NOT matching")
@@ -102,40 +146,68 @@ def _parser() -> argparse.ArgumentParser:
     add_release_commands(sub)
     add_backup_commands(sub)
     sub.add_parser("check-config", help="validate opsui.toml and print what it resolves to")
+    for command in sub.choices.values():
+        _add_global_options(command, sub=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    ask = TerminalAsk()
     try:
-        context = _context(args)
+        context = _context(_merge_global_options(args), ask)
         handler = _COMMANDS.get(args.command or "", _run_tui)
         return handler(context)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         return _fail(exc, EXIT_USAGE)
     except HostError as exc:
         return _fail(exc, EXIT_UNREACHABLE)
     except OpsuiError as exc:
-        return _fail(exc, EXIT_FAILED)
+        return _fail(ask.explain(exc), EXIT_FAILED)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _pipe_closed()
+
+
+def _pipe_closed() -> int:
+    """stdout's reader went away (``opsui logs ... | head``): stop quietly. stdout now
+    points at /dev/null, so the interpreter's last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
 
 
 def _fail(error: OpsuiError, code: int) -> int:
     if os.environ.get("OPSUI_DEBUG"):
         logging.getLogger(__name__).exception("error")
-    print(f"opsui: {error}", file=sys.stderr)
+    print(f"opsui: {multiline(str(error))}", file=sys.stderr)
     if error.hint:
-        print(f"  hint: {error.hint}", file=sys.stderr)
+        print(f"  hint: {multiline(error.hint, '    ')}", file=sys.stderr)
     return code
 
 
-def _context(args: argparse.Namespace) -> Context:
+def _context(args: argparse.Namespace, ask: TerminalAsk) -> Context:
     config = load_config(find_config(args.config))
     hosts = select_hosts(config, args.host)
     check_app_hosts(config, hosts)
     read_only = args.read_only or os.environ.get("OPSUI_READ_ONLY", "") not in ("", "0")
-    return Context(config, hosts, build_gate(config, hosts, read_only), args)
+    return Context(config, hosts, build_gate(config, hosts, read_only), args, ask)
+
+
+def _check_ui_config(config: Config, *, warn: bool) -> int:
+    """[keys] and theme, as the dashboard will use them: 0, or 2 after saying why."""
+    from opsui.ui.config_check import ui_config_problems  # loads Textual
+
+    errors, skipped = ui_config_problems(config)
+    if warn:
+        for problem in skipped:
+            print(f"opsui: warning: {problem} (the file is skipped)", file=sys.stderr)
+    for error in errors:
+        _fail(error, EXIT_USAGE)
+    return EXIT_USAGE if errors else 0
 
 
 def _setup_file_logging() -> None:
@@ -184,20 +256,43 @@ def _run_tui(context: Context) -> int:
     factory = _start_monitors_early(context)
     from opsui.ui.app import OpsuiApp  # Textual loads while the monitors connect
 
-    app = OpsuiApp(context.config, context.gate, factory)
+    if _check_ui_config(context.config, warn=False):  # as check-config judges it
+        _stop_early_monitors(factory)
+        return EXIT_USAGE
+    app = OpsuiApp(context.config, context.gate, factory, open_target=context.args.open)
     app.run()
     return app.return_code or 0
+
+
+def _stop_early_monitors(factory: Callable[[MonitorListener], list[HostMonitor]]) -> None:
+    try:
+        monitors = factory(BufferedListener())
+    except OpsuiError:
+        return
+    for monitor in monitors:
+        monitor.stop(timeout=0)
 
 
 # -- headless commands ------------------------------------------------------------------
 
 
-def _single_host(context: Context) -> HostConfig:
-    if len(context.hosts) != 1:
-        names = ", ".join(h.name for h in context.hosts)
-        raise ConfigError(context.config.source, "--host",
-                          f"exactly one host for this command (configured: {names})")
-    return context.hosts[0]
+def _single_host(context: Context, app: str | None = None) -> HostConfig:
+    """The one host a command runs on: the only one selected, else the configured
+    app's own host (``apps.NAME.host``) among them."""
+    hosts = context.hosts
+    configured = context.config.app(app) if app is not None else None
+    if len(hosts) > 1 and configured is not None:
+        hosts = [h for h in hosts if h.name == configured.host]
+        if not hosts:
+            names = ", ".join(h.name for h in context.hosts)
+            raise UsageError(f"app '{app}' is on host '{configured.host}', which is not "
+                             f"among --host {names}", hint=f"Pass --host {configured.host}.")
+    if len(hosts) != 1:
+        names = ", ".join(h.name for h in hosts)
+        what = f"'{app}' is no app in {context.config.source}, and this" if app else "This"
+        raise UsageError(f"{what} command works on one host; several are selected "
+                         f"({names})", hint="Name one with --host NAME.")
+    return hosts[0]
 
 
 def _with_connection(context: Context, host: HostConfig,
@@ -263,15 +358,6 @@ def _print_table(rows: list[dict[str, object]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
-def _ask(question: str, policy: ConfirmPolicy, expected: str) -> bool | str | None:
-    """Interactive confirmation when neither --yes nor --confirm was given."""
-    if not sys.stdin.isatty():
-        return None
-    if policy is ConfirmPolicy.TYPE:
-        return input(f"{question}\n> ").strip()
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-
-
 def _cmd_action(context: Context) -> int:
     action = Action(context.args.command)
     host = _single_host(context)
@@ -282,13 +368,13 @@ def _cmd_action(context: Context) -> int:
         confirmation = context.gate.confirmation_for(request)
         answer: bool | str | None = context.args.confirm or (True if context.args.yes else None)
         if answer is None and confirmation.policy is not ConfirmPolicy.NONE:
-            answer = _ask(confirmation.question, confirmation.policy,
-                          confirmation.expected_text)
+            answer = context.ask(confirmation.question, confirmation.policy,
+                                 confirmation.expected_text)
         operation = container_operation(connection.engine, action)
         try:
             context.gate.execute(request, answer, lambda: operation(container.id))
         except ActionRefused as exc:
-            return _fail(exc, EXIT_FAILED)
+            return _fail(context.ask.explain(exc), EXIT_FAILED)
         if context.args.json:
             print(json.dumps({"ok": True, "action": action.value, "container": container.name,
                               "host": host.name}))
@@ -328,13 +414,31 @@ def _cmd_inspect(context: Context) -> int:
     return _with_connection(context, host, show)
 
 
-def _cmd_trust_host(context: Context) -> int:
-    from opsui.backends.ssh import resolve_target, scan_host_key, trust_host_key
+_FINGERPRINT = re.compile(r"(SHA256:)?[A-Za-z0-9+/]{43}=?")
+"""OpenSSH's form: base64 of a SHA-256, 43 characters without the padding."""
 
+
+def _cmd_trust_host(context: Context) -> int:
+    from opsui.backends.ssh import fingerprint, resolve_target, scan_host_key, trust_host_key
+
+    wanted = context.args.fingerprint.strip()
+    if not _FINGERPRINT.fullmatch(wanted):
+        raise UsageError(f"--fingerprint {wanted[:80]!r} is not a SHA256 fingerprint",
+                         hint="Give it as ssh-keygen -lf or ssh shows it: SHA256: and 43 "
+                              "characters of base64.")
+    wanted = "SHA256:" + wanted.removeprefix("SHA256:").rstrip("=")
     target = resolve_target(context.args.target, context.config.ssh_config)
-    key_type = context.args.key_type or scan_host_key(target.hostname, target.port).get_name()
-    trust_host_key(target.hostname, target.port, key_type, context.args.fingerprint,
-                   context.args.known_hosts)
+    key = scan_host_key(target.hostname, target.port, context.args.key_type)
+    presented = fingerprint(key)
+    if presented != wanted or (context.args.key_type and key.get_name() != context.args.key_type):
+        raise OpsuiError(
+            f"{target.hostname}:{target.port} offers {key.get_name()} {presented}, not "
+            f"{context.args.key_type or ''} {wanted}; nothing was trusted".replace("  ", " "),
+            hint="Check the fingerprint with the host's owner (ssh-keygen -lf on the "
+                 "host's /etc/ssh/ssh_host_*_key.pub); pick another key type with "
+                 "--key-type.")
+    key_type = key.get_name()
+    trust_host_key(target.hostname, target.port, key_type, wanted, context.args.known_hosts)
     print(f"trusted {target.hostname}:{target.port} ({context.args.fingerprint}) "
           f"in {context.args.known_hosts}")
     return 0
@@ -354,40 +458,46 @@ def _cmd_logs(context: Context) -> int:
 
 def _cmd_release(context: Context) -> int:
     """deploy, rollback, history, tags, lock, unlock, recover: one host's AppReleases."""
-    host = _single_host(context)
+    host = _single_host(context, context.args.app)
 
     def run(connection: HostConnection) -> int:
         backups = build_backups(connection, context.gate, context.config, host.docker_host)
+        tags = RecordingTags(connection.image_tags)
         releases = AppReleases(host.name, connection.engine, connection.prober,
                                connection.files, context.gate, context.config,
-                               connection.image_tags, backups=backups)
+                               tags, backups=backups)
         try:
-            return ReleaseCommands(releases, context.gate, context.args, _ask).run()
+            return ReleaseCommands(releases, context.gate, context.args, context.ask,
+                                   tags).run()
         except ActionRefused as exc:
-            return _fail(exc, EXIT_FAILED)
+            return _fail(context.ask.explain(exc), EXIT_FAILED)
 
     return _with_connection(context, host, run)
 
 
 def _cmd_backups(context: Context) -> int:
     """backup, backups, restore, migrate: one host's AppBackups."""
-    host = _single_host(context)
+    host = _single_host(context, context.args.app)
 
     def run(connection: HostConnection) -> int:
         backups = build_backups(connection, context.gate, context.config, host.docker_host)
         try:
-            return BackupCommands(backups, context.gate, context.args, _ask).run()
+            return BackupCommands(backups, context.gate, context.args, context.ask).run()
         except (ActionRefused, ActionFailed) as exc:
+            error = context.ask.explain(exc)
             if context.args.json:
                 print(json.dumps({"app": context.args.app, "host": host.name, "ok": False,
-                                  "error": str(exc), "hint": exc.hint}))
-            return _fail(exc, EXIT_FAILED)
+                                  "error": str(error), "hint": error.hint}))
+            return _fail(error, EXIT_FAILED)
 
     return _with_connection(context, host, run)
 
 
 def _cmd_check_config(context: Context) -> int:
+    """The same checks as the dashboard's start, then what the file resolves to."""
     config = context.config
+    if _check_ui_config(config, warn=True):
+        return EXIT_USAGE
     print(f"config: {config.source}")
     print(f"theme: {config.theme}  read_only: {config.read_only}")
     for host in config.hosts:

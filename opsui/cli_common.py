@@ -16,11 +16,60 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Protocol
 
+from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import ConfirmPolicy
 
 AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_PIPE_CLOSED = 141
+"""128 + SIGPIPE, what a shell reports for a writer whose reader went away (``| head``)."""
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT: Ctrl-C outside a run that handles it."""
+
+NEWLINE_MARK = "\u2424"
+"""How the sanitiser and the journal keep a newline inside a one-line field (␤)."""
+
+
+class UsageError(OpsuiError):
+    """A command-line argument is wrong (exit 2), found after argparse let it through."""
+
+
+def multiline(text: str, indent: str = "  ") -> str:
+    """Text from a one-line field (journal, sanitised output) with its lines back, the
+    continuation lines indented under the first: a terminal shows ``␤`` literally."""
+    return text.replace(NEWLINE_MARK, "\n").replace("\n", "\n" + indent).rstrip()
+
+
+class TerminalAsk:
+    """Asks on the terminal when neither --yes nor --confirm was given, and remembers
+    when it could not (no terminal), so the refusal can say which option to pass."""
+
+    def __init__(self) -> None:
+        self.unasked: tuple[ConfirmPolicy, str] | None = None
+
+    def __call__(self, question: str, policy: ConfirmPolicy, expected: str
+                 ) -> bool | str | None:
+        if not sys.stdin.isatty():
+            self.unasked = (policy, expected)
+            return None
+        if policy is ConfirmPolicy.TYPE:
+            return input(f"{question}\n> ").strip()
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+    def explain(self, error: OpsuiError) -> OpsuiError:
+        """A refusal because nobody could be asked, with the option that answers."""
+        if self.unasked is None or not isinstance(error, ActionRefused):
+            return error
+        policy, expected = self.unasked
+        option = f"--confirm '{expected}'" if policy is ConfirmPolicy.TYPE else "--yes"
+        return ActionRefused(str(error), hint=f"There is no terminal to ask on: pass "
+                             f"{option} to confirm.")
 
 
 class Resolves(Protocol):

@@ -4,6 +4,10 @@ The same :class:`~opsui.domain.logtail.LogTail` as the pane (so the same surviva
 across restarts, replacements and reconnects) and the same sanitiser: lines are
 written as plain text, never with the container's escape sequences. opsui's own
 markers ("restarted", "replaced by ...") go to stderr, so stdout stays the log.
+
+Several containers are merged in the engine's time order: each stream arrives in its own
+bursts (a container's history comes all at once), so lines wait briefly and are
+printed sorted by their timestamps.
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import BinaryIO
 
+from opsui.cli_common import UsageError
 from opsui.domain.errors import OpsuiError
 from opsui.domain.logbuffer import LineKind, LogBuffer
 from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
+from opsui.domain.logtime import stamp_of
 from opsui.domain.logview import body_offset
 from opsui.domain.ports import ContainerEngine, HostConnection
 from opsui.domain.sanitize import sanitize_line
@@ -34,7 +41,7 @@ def parse_window(since: str | None, tail: int | None, default_tail: int) -> LogW
         return LogWindow(tail=tail)
     match = _DURATION.match(since)
     if not match:
-        raise OpsuiError(f"--since {since!r}: expected a duration such as 30s, 5m, 1h, 24h "
+        raise UsageError(f"--since {since!r}: expected a duration such as 30s, 5m, 1h, 24h "
                          "or 'all'")
     return LogWindow(tail=tail, since_seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
@@ -47,7 +54,7 @@ def grep_pattern(pattern: str | None) -> re.Pattern[bytes] | None:
     try:
         return re.compile(pattern.encode(), flags)
     except re.error as exc:
-        raise OpsuiError(f"--grep {pattern!r}: not a valid regular expression ({exc})") from None
+        raise UsageError(f"--grep {pattern!r}: not a valid regular expression ({exc})") from None
 
 
 class ReconnectingEngine:
@@ -74,36 +81,53 @@ class ReconnectingEngine:
             self._connection = None
 
 
+MERGE_HOLD_SECONDS = 0.5
+"""How long merged lines wait for the other streams' lines of the same moment."""
+
+
 class LinePrinter:
-    """Writes buffer entries as sanitised text lines."""
+    """Writes buffer entries as sanitised text lines; with ``merge``, in time order."""
 
     def __init__(self, buffer: LogBuffer, out: BinaryIO, err: BinaryIO, *,
                  timestamps: bool, prefix: bool, grep: re.Pattern[bytes] | None,
-                 invert: bool) -> None:
+                 invert: bool, merge: bool = False, hold: float | None = MERGE_HOLD_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._buffer = buffer
         self._out, self._err = out, err
         self._timestamps = timestamps
         self._prefix = prefix
         self._grep = grep
         self._invert = invert
+        self._merge = merge
+        self._hold = hold
+        """``None``: merged lines wait for the end (a window read once, not followed)."""
+        self._clock = clock
+        self._held: list[tuple[bytes, int, bytes]] = []
+        """Merged lines waiting: (timestamp, sequence, text)."""
+        self._held_since = 0.0
+        self._last_stamp: dict[int, bytes] = {}
         self.next_seq = 0
 
-    def drain(self) -> None:
-        """Print everything appended since the last call."""
+    def drain(self, *, final: bool = False) -> None:
+        """Print what was appended since the last call (merged lines may wait up to
+        :data:`MERGE_HOLD_SECONDS` for lines of the same moment; ``final``: none wait)."""
         if self.next_seq < self._buffer.first:
             skipped = self._buffer.first - self.next_seq
             self._err.write(f"opsui: {skipped} lines dropped (output too slow)\n".encode())
-        lines: list[bytes] = []
         entries = self._buffer.entries(self.next_seq)
+        if entries and not self._held:
+            self._held_since = self._clock()
         for seq, (source, kind, raw) in entries:
             self.next_seq = seq + 1
             start = body_offset(raw)
             text = sanitize_line(raw[start:]).text.encode()
             if kind == LineKind.MARKER:
-                self._flush(lines)
+                self._release(everything=True)
                 self._err.write(b"opsui: " + text + b"\n")
                 self._err.flush()
                 continue
+            stamp = stamp_of(raw) or self._last_stamp.get(source, b"")
+            self._last_stamp[source] = stamp
             if self._grep is not None and bool(self._grep.search(text)) == self._invert:
                 continue
             head = b""
@@ -111,14 +135,19 @@ class LinePrinter:
                 head += raw[:start]
             if self._prefix:
                 head += self._buffer.source(source).name.encode() + b" | "
-            lines.append(head + text)
-        self._flush(lines)
+            self._held.append((stamp, seq, head + text))
+        waited = self._clock() - self._held_since
+        self._release(everything=final or not self._merge
+                      or (self._hold is not None and waited >= self._hold))
 
-    def _flush(self, lines: list[bytes]) -> None:
-        if lines:
-            self._out.write(b"\n".join(lines) + b"\n")
-            self._out.flush()
-            lines.clear()
+    def _release(self, *, everything: bool) -> None:
+        if not everything or not self._held:
+            return
+        if self._merge:  # the engine's stamps have fixed width: bytes sort as times
+            self._held.sort(key=lambda held: (held[0], held[1]))
+        self._out.write(b"\n".join(line for _stamp, _seq, line in self._held) + b"\n")
+        self._out.flush()
+        self._held.clear()
 
 
 def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
@@ -134,9 +163,10 @@ def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
     if not follow and not any(target.matches(c) for c in containers):
         raise OpsuiError(f"nothing matches {target.title}")
     tail = LogTail(engine, target, window, follow=follow, capacity=capacity).start()
+    several = target.kind is not TargetKind.CONTAINER
     printer = LinePrinter(tail.buffer, sys.stdout.buffer, sys.stderr.buffer,
-                          timestamps=timestamps, prefix=target.kind is not TargetKind.CONTAINER,
-                          grep=grep, invert=invert)
+                          timestamps=timestamps, prefix=several, grep=grep, invert=invert,
+                          merge=several, hold=MERGE_HOLD_SECONDS if follow else None)
     last_state: FeedState | None = None
     try:
         while True:
@@ -148,11 +178,12 @@ def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
                 sys.stderr.write(f"opsui: reconnecting: {status.message}\n")
             last_state = status.state
             if not follow and tail.wait_closed(0):
-                printer.drain()
+                printer.drain(final=True)
                 if tail.error is not None:
                     raise tail.error
                 return 0
     except KeyboardInterrupt:
+        printer.drain(final=True)
         return 0
     finally:
         tail.close()

@@ -18,7 +18,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from opsui.cli_common import AppCommand, AskAnswer, age_text, cancellable
+from opsui.cli_common import AppCommand, AskAnswer, age_text, cancellable, multiline
+from opsui.domain.errors import OpsuiError
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate, ActionRequest
@@ -26,7 +27,8 @@ from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import ABORT, FINISH
 from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
-from opsui.domain.releases import OK, Release
+from opsui.domain.ports import ImageTags, LocalImage
+from opsui.domain.releases import INTERRUPTED, OK, AuditLine, Release
 
 RunPlan = Callable[["bool | str | None", threading.Event], str]
 
@@ -73,13 +75,31 @@ def add_release_commands(sub: Any) -> None:
     confirmable(recover)
 
 
+class RecordingTags:
+    """The registry's tags, remembering why they could not be read: the releases facade
+    falls back to the host's tags (right for the picker), but ``opsui tags`` must say
+    that the list is incomplete."""
+
+    def __init__(self, tags: ImageTags) -> None:
+        self._tags = tags
+        self.error: OpsuiError | None = None
+
+    def tags(self, image: str) -> list[LocalImage]:
+        try:
+            return self._tags.tags(image)
+        except OpsuiError as exc:
+            self.error = exc
+            raise
+
+
 class ReleaseCommands(AppCommand):
     """One command against one host's :class:`AppReleases`."""
 
     def __init__(self, releases: AppReleases, gate: ActionGate, args: argparse.Namespace,
-                 ask: AskAnswer) -> None:
+                 ask: AskAnswer, tags: RecordingTags | None = None) -> None:
         super().__init__(releases, gate, args, ask)
         self.releases = releases
+        self.registry = tags
 
     def _report(self, event: StepEvent) -> None:
         if event.outcome is None or event.step == "outcome":
@@ -91,31 +111,36 @@ class ReleaseCommands(AppCommand):
         print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
               file=sys.stderr, flush=True)
 
-    def _finish(self, app: AppSpec, what: str, outcome: str, **extra: Any) -> int:
+    def _finish(self, app: AppSpec, what: str, outcome: str, *, success: str = OK,
+                shown: str | None = None, **extra: Any) -> int:
+        """Print the outcome; exit 0 when it is ``success`` (shown as ``shown``)."""
         status = self.releases.status(app, mark_good=False)
         newest = status.newest_first[0] if status.releases else None
+        ok = outcome == success
         if self.args.json:
             print(json.dumps({"app": app.name, "host": self.releases.host, "action": what,
-                              "outcome": outcome,
+                              "outcome": outcome, "ok": ok,
                               "release": _release_json(newest) if newest else None, **extra},
                              indent=2))
         else:
             reason = newest.reason if newest is not None else ""
-            print(f"{what} {app.name} on {self.releases.host}: {outcome}")
-            if outcome != OK and reason:
-                print(reason)
-        return 0 if outcome == OK else 1
+            print(f"{what} {app.name} on {self.releases.host}: "
+                  f"{shown if ok and shown else outcome}")
+            if (not ok or shown) and reason:
+                print(f"  {multiline(reason)}")
+        return 0 if ok else 1
 
     # -- commands -----------------------------------------------------------------------
 
     def _confirm_and_run(self, app: AppSpec, what: str, preview: str,
-                         request: ActionRequest, run: RunPlan, **extra: Any) -> int:
+                         request: ActionRequest, run: RunPlan, *, success: str = OK,
+                         shown: str | None = None, **extra: Any) -> int:
         """Show the plan, ask (per policy), run it cancellably, print the outcome."""
         self._say(preview)
         answer = self._answer(request)
         with cancellable(f"the {what}: stopping what it started, freeing the lock") as cancelled:
             outcome = run(answer, cancelled)
-        return self._finish(app, what, outcome, **extra)
+        return self._finish(app, what, outcome, success=success, shown=shown, **extra)
 
     def _deploy(self, app: AppSpec) -> int:
         plan = self.releases.plan_deploy(app, self.args.tag)
@@ -160,10 +185,14 @@ class ReleaseCommands(AppCommand):
         preview = (f"{choice} interrupted release {plan.release.id} of {app.name} "
                    f"({plan.release.action} to {plan.release.version}, stopped after "
                    f"'{plan.last_step}')")
+        # A release rolled back after an interruption stays recorded as "interrupted"
+        # (it never finished); for --rollback that outcome is the success.
         return self._confirm_and_run(
             app, "recover", preview, plan.request,
             lambda answer, cancelled: self.releases.recover(app, plan, answer, self._report,
-                                                            cancelled))
+                                                            cancelled),
+            success=OK if choice == FINISH else INTERRUPTED,
+            shown=None if choice == FINISH else "rolled back, the old version serves")
 
     def _lock(self, app: AppSpec) -> int:
         request = self.releases.lock_request(app, Action.LOCK)
@@ -194,16 +223,25 @@ class ReleaseCommands(AppCommand):
         return 0
 
     def _tags(self, app: AppSpec) -> int:
+        """Tags newest first; a registry that cannot be read is said, and exit 1: the
+        list then only has the host's own tags."""
         choices = self.releases.tag_choices(app)
+        error = self.registry.error if self.registry is not None else None
         if self.args.json:
             print(json.dumps([{**asdict(c), "created": c.created.isoformat()
                                if c.created else None} for c in choices], indent=2))
-            return 0
-        for c in choices:
-            where = "+".join(w for w, on in (("host", c.on_host), ("registry", c.in_registry))
-                             if on)
-            when = c.created.strftime("%Y-%m-%d %H:%M") if c.created else "?"
-            print(f"{'*' if c.current else ' '} {c.tag:<24} {when:<17} {where}")
+        else:
+            for c in choices:
+                where = "+".join(w for w, on in (("host", c.on_host),
+                                                 ("registry", c.in_registry)) if on)
+                when = c.created.strftime("%Y-%m-%d %H:%M") if c.created else "?"
+                print(f"{'*' if c.current else ' '} {c.tag:<24} {when:<17} {where}")
+        if error is not None:
+            print(f"opsui: the registry could not be read, only the host's tags are listed: "
+                  f"{multiline(str(error))}", file=sys.stderr)
+            if error.hint:
+                print(f"  hint: {error.hint}", file=sys.stderr)
+            return 1
         return 0
 
 
@@ -229,11 +267,26 @@ def history_lines(status: AppStatus, *, steps: bool = False) -> list[str]:
                      f"{release.started_at}  {release.who}")
         if steps:
             lines.extend(f"      {s.outcome:<6} {s.name:<14} {s.seconds:6.2f} s  "
-                         f"{s.detail.splitlines()[0] if s.detail else ''}"
+                         f"{_first_line(s.detail)}"
                          for s in release.steps)
     if not status.releases:
         lines.append(f"{status.app.name}: no releases recorded on {status.app.host} yet")
+    if status.audit:
+        lines.extend(["", "actions, newest first:"])
+        lines.extend(audit_line(a) for a in reversed(status.audit))
     return lines
+
+
+def audit_line(line: AuditLine) -> str:
+    """One action on the app: when, who, what, how it ended and why (as the TUI's)."""
+    what = " ".join(part for part in (line.action, line.target, line.detail) if part)
+    error = f"  {_first_line(line.error)}" if line.error else ""
+    return f"  {line.at}  {line.who}  {what}  {line.outcome}{error}"
+
+
+def _first_line(text: str) -> str:
+    """The first line of a journal field (whose newlines are kept as ␤)."""
+    return text.replace("\u2424", "\n").split("\n", 1)[0] if text else ""
 
 
 
