@@ -4,14 +4,23 @@ Every operator's opsui appends to the same file on the target host, so everyone 
 the same releases and actions. A record is one line written in one flushed write
 (:meth:`opsui.domain.ports.HostFiles.append_record`); a crash can at worst tear the
 last line, which :func:`parse_journal` counts and skips instead of failing on.
+
+An app deployed ad hoc is named after its container (``ux-shop``); declared later in
+opsui.toml it has a new name (``shop``) and so a new folder. Its journal then reads the
+journals of its former names too, merged in the order things happened, and writes only
+its own: nothing is copied or moved, so nothing can be lost or torn on the way, and an
+opsui that still knows the app by its old name keeps working. Which former names were
+taken over is written once, as an audit line, so they stay known after the containers
+that carried the old name are gone.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from opsui.domain.errors import ActionRefused
@@ -19,11 +28,19 @@ from opsui.domain.ports import HostFiles
 
 _SAFE_APP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
+ADOPT_HISTORY = "adopt history"
+"""The audit action that records a former name's journal taken over by an app."""
+
+
+def is_safe_app_name(app: str) -> bool:
+    """A name that can name a folder in the state folder without leaving it."""
+    return bool(_SAFE_APP.fullmatch(app)) and ".." not in app
+
 
 def app_folder(state_dir: str, app: str) -> str:
     """The app's folder in the host's state folder. App names come from opsui.toml or
     from container names; one that could leave the folder (``..``, ``/``) is refused."""
-    if not _SAFE_APP.fullmatch(app) or ".." in app:
+    if not is_safe_app_name(app):
         raise ActionRefused(f"'{app[:60]}' cannot name an app's state folder",
                             hint="App names are letters, digits, '_', '.' and '-'.")
     return f"{state_dir.rstrip('/')}/{app}"
@@ -60,15 +77,105 @@ def parse_journal(data: bytes | None) -> JournalRead:
     return JournalRead(tuple(records), torn)
 
 
-class Journal:
-    """The journal of one app in the host's state folder."""
+def _when(at: object) -> str:
+    """An ISO 8601 time as ``YYYYmmddHHMMSS`` in UTC, to compare; "" when it is none."""
+    if not isinstance(at, str):
+        return ""
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return ""
+    return f"{(when.astimezone(UTC) if when.tzinfo else when):%Y%m%d%H%M%S}"
 
-    def __init__(self, files: HostFiles, state_dir: str, app: str) -> None:
+
+def _release_of(record: Mapping[str, Any]) -> str:
+    found = record.get("id") if record.get("type") == "release" else record.get("release")
+    return found if isinstance(found, str) else ""
+
+
+def merge_journals(sources: Sequence[Sequence[Mapping[str, Any]]]
+                   ) -> tuple[Mapping[str, Any], ...]:
+    """Records of several journals, in the order things happened.
+
+    A release's records are all in the journal of the name it ran under, so they stay
+    together and in their order, placed at the time the release began (its ``release``
+    record's ``at``: for an adopted release, since when its container ran); audit lines
+    at their own time. So a release made under an old name after the app was declared
+    still comes after the ones before it. A record that says no time stays after the
+    one before it in its journal; on a tie the earlier source comes first.
+    """
+    began: dict[str, str] = {}
+    for records in sources:
+        for record in records:
+            if record.get("type") == "release":
+                began.setdefault(_release_of(record), _when(record.get("at")))
+    keyed: list[tuple[str, int, int, Mapping[str, Any]]] = []
+    for index, records in enumerate(sources):
+        key = ""
+        for position, record in enumerate(records):
+            release = _release_of(record)
+            key = (began.get(release, "") if release else _when(record.get("at"))) or key
+            keyed.append((key, index, position, record))
+    keyed.sort(key=lambda item: item[:3])
+    return tuple(item[3] for item in keyed)
+
+
+class Journal:
+    """The journal of one app in the host's state folder (and of its former names)."""
+
+    def __init__(self, files: HostFiles, state_dir: str, app: str,
+                 former: Iterable[str] = ()) -> None:
         self._files = files
-        self.path = f"{app_folder(state_dir, app)}/journal.jsonl"
+        self._state_dir = state_dir
+        self.app = app
+        self.path = journal_path(state_dir, app)
+        self.former = tuple(dict.fromkeys(
+            name for name in former if name != app and is_safe_app_name(name)))
+        """Names the app had before it was declared (see the module's docstring)."""
 
     def append(self, record: Mapping[str, Any]) -> None:
         self._files.append_record(self.path, encode_record(record))
 
     def read(self) -> JournalRead:
-        return parse_journal(self._files.read(self.path))
+        """The app's records; with former names, theirs too, merged (writes go to the
+        app's own journal only)."""
+        own = parse_journal(self._files.read(self.path))
+        names = self._former_names(own.records)
+        if not names:
+            return own
+        reads = [parse_journal(self._files.read(journal_path(self._state_dir, name)))
+                 for name in names]
+        reads.append(own)
+        return JournalRead(merge_journals([read.records for read in reads]),
+                           sum(read.torn for read in reads))
+
+    def not_yet_adopted(self) -> list[str]:
+        """Former names with a journal of their own that no audit line has taken over
+        yet: :meth:`adopt` each, so it stays known once its containers are gone."""
+        recorded = set(_adopted(parse_journal(self._files.read(self.path)).records))
+        return [name for name in self.former if name not in recorded
+                and self._files.read(journal_path(self._state_dir, name))]
+
+    def adopt(self, former: str, who: str, at: str) -> None:
+        """The audit line that takes over ``former``'s history (read with this app's)."""
+        self.append({"type": "action", "action": ADOPT_HISTORY, "target": self.app,
+                     "who": who, "at": at, "outcome": "ok", "former": former,
+                     "detail": f"the releases and audit lines of '{former}' (deployed "
+                               f"before {self.app} was declared) are {self.app}'s"})
+
+    def former_names(self) -> tuple[str, ...]:
+        """The former names read with this app's: given, and taken over by audit lines."""
+        return self._former_names(parse_journal(self._files.read(self.path)).records)
+
+    def _former_names(self, own: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for name in (*self.former, *_adopted(own))
+                                   if name != self.app and is_safe_app_name(name)))
+
+
+def journal_path(state_dir: str, app: str) -> str:
+    return f"{app_folder(state_dir, app)}/journal.jsonl"
+
+
+def _adopted(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [str(r["former"]) for r in records if r.get("type") == "action"
+            and r.get("action") == ADOPT_HISTORY and isinstance(r.get("former"), str)]

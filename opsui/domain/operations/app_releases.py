@@ -22,6 +22,7 @@ from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, Health, split_image
 from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec, resolve_app
+from opsui.domain.operations.app_state import AppLock, journal_of, lock_of, run_of
 from opsui.domain.operations.deploy import (
     Deployment,
     DeployPlan,
@@ -29,7 +30,7 @@ from opsui.domain.operations.deploy import (
     plan_deploy,
 )
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.lock import DeployLock, LockHolder
+from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import FINISH, Recovery, RecoveryPlan, plan_recovery
 from opsui.domain.operations.release_run import (
@@ -37,6 +38,7 @@ from opsui.domain.operations.release_run import (
     ReleaseRun,
     Report,
     now_iso,
+    operator,
 )
 from opsui.domain.operations.retention import prune, prune_candidates
 from opsui.domain.operations.rollback import Rollback, RollbackPlan, plan_rollback
@@ -165,16 +167,23 @@ class AppReleases:
         return resolve_app(self._config, self.host, ref, self._engine.list_containers())
 
     def journal(self, app: AppSpec) -> Journal:
-        return Journal(self._files, app.settings.state_dir, app.name)
+        """The app's journal, with those of its former names (an app declared after it
+        was deployed ad hoc keeps its releases)."""
+        return journal_of(self._files, app)
 
-    def lock_of(self, app: AppSpec) -> DeployLock:
-        return DeployLock(self._files, app.settings.state_dir, app.name)
+    def lock_of(self, app: AppSpec) -> AppLock:
+        return lock_of(self._files, app)
 
     def status(self, app: AppSpec, *, mark_good: bool = True) -> AppStatus:
         """History, lock and serving container; marks the current release known good
-        when it has stayed up and healthy long enough (nobody has to be watching)."""
+        when it has stayed up and healthy long enough (nobody has to be watching), and
+        says once, in an audit line, that it took over the history of a former name."""
         containers = self._engine.list_containers()
-        read = self.journal(app).read()
+        journal = self.journal(app)
+        if mark_good and not self._gate.is_read_only(self.host):
+            for former in journal.not_yet_adopted():
+                journal.adopt(former, operator(), now_iso())
+        read = journal.read()
         releases = fold_releases(read.records)
         serving = app.serving(containers)
         if serving is not None:
@@ -284,8 +293,7 @@ class AppReleases:
         """``output``/``progress``/``override``: the migration's lines, the backup's
         bytes, and the typed override to migrate without a verified backup (see
         :meth:`AppBackups.override_text`), for apps with a migration."""
-        run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
-                         cancelled=cancelled)
+        run = run_of(self._files, app, report=report, cancelled=cancelled)
         if isinstance(plan, SwarmDeployPlan):
             swarm = self._service(app)[0]
             rolling = SwarmDeployment(plan, self._engine, swarm, run,
@@ -320,7 +328,7 @@ class AppReleases:
             return known.id
         if labelled and any(r.id == labelled for r in releases):
             return labelled
-        run = ReleaseRun(self._files, app.settings.state_dir, app.name)
+        run = run_of(self._files, app)
         _, tag = split_image(serving.image)
         since = serving.started_at.isoformat(timespec="seconds") if serving.started_at else None
         run.begin(ADOPT, host=self.host, image=serving.image, version=tag,
@@ -379,8 +387,7 @@ class AppReleases:
     def rollback(self, app: AppSpec, plan: RollbackPlan | SwarmRollbackPlan,
                  answer: bool | str | None, report: Report | None = None,
                  cancelled: threading.Event | None = None) -> str:
-        run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
-                         cancelled=cancelled)
+        run = run_of(self._files, app, report=report, cancelled=cancelled)
         if isinstance(plan, SwarmRollbackPlan):
             native = SwarmRollback(plan, self._service(app)[0], run,
                                    timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
@@ -417,8 +424,8 @@ class AppReleases:
     def recover(self, app: AppSpec, plan: RecoveryPlan | SwarmRecoveryPlan,
                 answer: bool | str | None, report: Report | None = None,
                 cancelled: threading.Event | None = None) -> str:
-        run = ReleaseRun(self._files, app.settings.state_dir, app.name, report=report,
-                         cancelled=cancelled, release_id=plan.release.id)
+        run = run_of(self._files, app, report=report, cancelled=cancelled,
+                     release_id=plan.release.id)
         recovery: Recovery | SwarmRecovery
         if isinstance(plan, SwarmRecoveryPlan):
             recovery = SwarmRecovery(plan, self._service(app)[0], run,
@@ -439,7 +446,7 @@ class AppReleases:
         lock, journal = self.lock_of(app), self.journal(app)
 
         def take() -> LockHolder:
-            run = ReleaseRun(self._files, app.settings.state_dir, app.name)
+            run = run_of(self._files, app)
             mine = replace(run.holder("", clean(message, 500)), manual=True, release="",
                            pid=0)
             held = lock.acquire(mine)

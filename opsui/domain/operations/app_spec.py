@@ -4,16 +4,22 @@ An app is a ``[apps.NAME]`` entry of opsui.toml, or, with no config, any contain
 its name is the app's name, and deploys pick another tag of its image. Containers
 opsui deploys carry the ``opsui.app`` label, so the app is found again after a
 release replaced its container.
+
+An app deployed ad hoc and declared later keeps the name it had as one of its
+``former`` names (its containers' labels and its configured container say it), so its
+releases stay in its history; a container of a declared app resolves to that app, so
+the CLI and the TUI name it alike whichever name the operator types.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opsui.config import AppConfig, Config, DeploySettings
 from opsui.domain.apps import app_matches
 from opsui.domain.errors import ActionRefused
+from opsui.domain.history import is_safe_app_name
 from opsui.domain.logfeed import APP_LABEL
 from opsui.domain.models import Container, ContainerState, find_container
 from opsui.domain.operations.health_gate import GateSettings
@@ -40,6 +46,9 @@ class AppSpec:
     swarm_service: str | None = None
     config: AppConfig | None = None
     """None for an ad hoc app (a container picked with no [apps] entry)."""
+    former: tuple[str, ...] = ()
+    """Names the app's releases were journaled under before it was declared (an ad hoc
+    app is named after its container): read with its own history, locked with it."""
 
     def owns(self, container: Container) -> bool:
         """The app's containers: serving, kept for rollback, or failed copies."""
@@ -75,8 +84,9 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
     """``ref``: an app of opsui.toml on ``host``, or a container name or id (ad hoc)."""
     app = config.app(ref, host)
     if app is not None:
-        return AppSpec(app.name, host, app.deploy, gate_settings(app, app.deploy), app.image,
+        spec = AppSpec(app.name, host, app.deploy, gate_settings(app, app.deploy), app.image,
                        app.swarm_service, app)
+        return replace(spec, former=_former_names(config, spec, containers))
     container = find_container(containers, ref)
     if container is None:
         raise ActionRefused(f"no app or container named '{ref}' on {host}",
@@ -87,6 +97,9 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
         app = config.app(labelled, host)
         if app is not None:
             return resolve_app(config, host, app.name, containers)
+    declared = _declared_owner(config, host, container)
+    if declared is not None:  # ``ux-shop`` after [apps.shop] container = "ux-shop"
+        return resolve_app(config, host, declared.name, containers)
     swarm = container.labels.get(SWARM_SERVICE_LABEL)
     name = labelled or swarm or _base_name(container.name)
     settings = config.deploy
@@ -95,3 +108,27 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
 
 def _base_name(name: str) -> str:
     return _RELEASE_COPY.sub("", name)
+
+
+def _declared_owner(config: Config, host: str, container: Container) -> AppConfig | None:
+    """The declared app of ``host`` whose container (or release copy) this is."""
+    for app in config.apps:
+        if app.host == host and (app.container or app.service):
+            spec = AppSpec(app.name, host, app.deploy, gate_settings(app, app.deploy),
+                           config=app)
+            if spec.owns(container):
+                return app
+    return None
+
+
+def _former_names(config: Config, spec: AppSpec, containers: list[Container]
+                  ) -> tuple[str, ...]:
+    """The names a declared app may have had ad hoc: its configured container's, and
+    the ``opsui.app`` labels of its containers. Never another declared app's name (that
+    history is that app's), never a name that cannot name a state folder."""
+    assert spec.config is not None
+    declared = {app.name for app in config.apps if app.host == spec.host}
+    labels = [c.labels.get(APP_LABEL, "") for c in containers if spec.owns(c)]
+    candidates = [spec.config.container or "", *labels]
+    return tuple(dict.fromkeys(name for name in candidates if name and name != spec.name
+                               and name not in declared and is_safe_app_name(name)))
