@@ -4,9 +4,15 @@ Every error carries ``hint``: what to do next. The UI shows ``str(err)`` and the
 on the affected host or in a notification; the CLI prints both and exits non-zero.
 Backends translate library exceptions (docker, paramiko, httpx, OSError) into these,
 so nothing above the backends has to know those libraries.
+
+Message and hint go through :func:`~opsui.domain.sanitize.clean_block` here, once for
+every error: they quote container names, remote stderr and library exception text,
+and the CLI prints them straight to the terminal.
 """
 
 from __future__ import annotations
+
+from opsui.domain.sanitize import clean_block
 
 
 class OpsuiError(Exception):
@@ -15,9 +21,9 @@ class OpsuiError(Exception):
     hint: str = ""
 
     def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
+        super().__init__(clean_block(message))
         if hint:
-            self.hint = hint
+            self.hint = clean_block(hint)
 
 
 class ConfigError(OpsuiError):

@@ -17,6 +17,7 @@ from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.sanitize import clean_block
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ def explain(error: BaseException) -> str:
     """Message plus hint, as the notification body."""
     if isinstance(error, OpsuiError):
         return f"{error}\n{error.hint}" if error.hint else str(error)
-    return f"Unexpected {type(error).__name__}: {error}"
+    # Not ours, so not sanitised where it was raised: it may quote a container's text.
+    return clean_block(f"Unexpected {type(error).__name__}: {error}", 2000)
 
 
 def notify_error(app: App[Any], error: BaseException, title: str = "") -> None:

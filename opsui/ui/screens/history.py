@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from opsui.domain.operations.app_releases import AppStatus
 from opsui.domain.releases import AuditLine, Release
+from opsui.domain.sanitize import clean
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, report_worker_failure
 from opsui.ui.format import clock_time, since
@@ -289,7 +290,7 @@ class ReleaseDetailScreen(Screen[None]):
             rows.append(("rolled back", f"by {release.rolled_back_by}"))
         strategy = release.extra.get("strategy")
         if isinstance(strategy, str) and strategy:
-            rows.append(("strategy", strategy))
+            rows.append(("strategy", clean(strategy, 100)))  # a raw journal field
         rows.append(("known good", "yes" if release.known_good else "no"))
         for index, (label, value) in enumerate(rows):
             if index:
