@@ -26,6 +26,11 @@ _SQLITE_CHECK = ('t=$(mktemp) || exit 1; cat > "$t" && sqlite3 "$t" "PRAGMA inte
                  ' rc=$?; rm -f "$t"; exit $rc')
 _SQLITE_RESTORE = ('t=$(mktemp) || exit 1; cat > "$t" && sqlite3 "$1" ".restore \'$t\'"; '
                    'rc=$?; rm -f "$t"; exit $rc')
+# Ends the other sessions that carry this session's application_name (PGAPPNAME, the
+# dump's tag): the dump's own session, wherever pg_dump is stuck. No quoting needed.
+_PG_STOP = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = current_setting('application_name') "
+            "AND pid <> pg_backend_pid()")
 # mysqldump ends a complete dump with this comment; a truncated one lacks it.
 _MYSQL_CHECK = "tail -c 1024 | grep -q -e '-- Dump completed'"
 
@@ -48,27 +53,39 @@ class EngineCommands:
     """Reads the whole backup on stdin, as a restore would, and discards it: a dump cut
     short (which ``pg_restore --list`` alone does not notice: the TOC comes first)
     fails here."""
+    stop: tuple[str, ...] | None = None
+    """Ends the dump's work inside the database when the dump is stopped (killing the
+    docker CLI on the host leaves the exec'd dump running in the container); None:
+    the engine has none, stopping the host-side process is all there is."""
 
 
 def _exec(docker: tuple[str, ...], container: str, *argv: str,
-          stdin: bool = False) -> tuple[str, ...]:
-    return (*docker, "exec", *(("-i",) if stdin else ()), container, *argv)
+          stdin: bool = False, env: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return (*docker, "exec", *(("-i",) if stdin else ()),
+            *(w for pair in env for w in ("-e", pair)), container, *argv)
 
 
-def engine_commands(config: BackupConfig, docker: tuple[str, ...] = DOCKER) -> EngineCommands:
+def engine_commands(config: BackupConfig, docker: tuple[str, ...] = DOCKER,
+                    tag: str = "opsui backup") -> EngineCommands:
     """The dump, verify and restore commands of ``config``; ``docker`` is the docker
-    CLI on the host (``docker -H URL`` when the engine is not the default one)."""
+    CLI on the host (``docker -H URL`` when the engine is not the default one).
+    ``tag`` names one dump's database session (PostgreSQL's application_name), so
+    its ``stop`` ends that session and no other."""
     container = config.container or ""
     if config.engine == "postgres":
         user = config.user or "postgres"
+        app_name = (f"PGAPPNAME={tag}",)
         return EngineCommands(
             "postgres",
-            _exec(docker, container, "pg_dump", "-Fc", "-U", user, "-d", config.database),
+            _exec(docker, container, "pg_dump", "-Fc", "-U", user, "-d", config.database,
+                  env=app_name),
             _exec(docker, container, "pg_restore", "--list", stdin=True),
             _exec(docker, container, "pg_restore", "--single-transaction", "--exit-on-error",
                   "--clean", "--if-exists", "-U", user, "-d", config.database, stdin=True),
             "dump", "pg_restore --list",
-            _exec(docker, container, "pg_restore", "-f", "/dev/null", stdin=True))
+            _exec(docker, container, "pg_restore", "-f", "/dev/null", stdin=True),
+            _exec(docker, container, "psql", "-X", "-q", "-A", "-t", "-U", user,
+                  "-d", config.database, "-c", _PG_STOP, env=app_name))
     if config.engine == "mysql":
         login: tuple[str, ...] = ("-u", config.user) if config.user else ()
         return EngineCommands(

@@ -326,6 +326,9 @@ Progress = Callable[[int, float], None]
 """``progress(bytes_done, bytes_per_second)``, called from a worker thread about twice
 a second while bytes move (a dump being written, a backup being downloaded)."""
 
+DumpCheck = Callable[[str], tuple[bool, str]]
+"""The engine's verdict on a finished dump's temporary file: (ok, what it said)."""
+
 LineSink = Callable[[str], None]
 """Called once per output line (already sanitised), from a worker thread."""
 
@@ -347,12 +350,16 @@ class BackupStore(Protocol):
     """
 
     def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
-             progress: Progress | None = None,
-             cancelled: Cancellation | None = None) -> DumpResult:
+             progress: Progress | None = None, cancelled: Cancellation | None = None,
+             stop: list[str] | None = None, stall_seconds: float = 120.0,
+             check: DumpCheck | None = None) -> DumpResult:
         """Run ``argv`` with stdout to ``folder/.name.partial``, check its exit status,
-        fsync, rename to ``folder/name``. A non-zero exit, a kill, a full disk or
-        ``cancelled`` being set leaves no file under ``name`` (and nothing else in the
-        folder changes)."""
+        fsync, run ``check`` on that temporary file, then rename it to ``folder/name``.
+        A non-zero exit, a failed check, a kill, a full disk, ``cancelled`` being set,
+        no growth for ``stall_seconds``, or the caller gone (the dump is leased to a live
+        caller) leaves no file under ``name`` (and nothing else in the folder changes).
+        ``stop`` ends the dump's work where it runs (the session in the database) when
+        the dump is stopped."""
         ...
 
     def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:

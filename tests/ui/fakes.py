@@ -54,6 +54,7 @@ from opsui.domain.ports import (
     Cancellation,
     CommandResult,
     ContainerEngine,
+    DumpCheck,
     DumpResult,
     HealthProber,
     HostConnection,
@@ -487,8 +488,9 @@ class FakeBackupStore:
         """(what, path): dump, feed (verify / restore), remove, download."""
 
     def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
-             progress: Progress | None = None,
-             cancelled: Cancellation | None = None) -> DumpResult:
+             progress: Progress | None = None, cancelled: Cancellation | None = None,
+             stop: list[str] | None = None, stall_seconds: float = 120.0,
+             check: DumpCheck | None = None) -> DumpResult:
         path = f"{folder}/{name}"
         with self._lock:
             self.calls.append(("dump", path))
@@ -503,7 +505,11 @@ class FakeBackupStore:
         if self.failure is not None:
             raise self.failure
         with self._lock:
-            self.files[path] = data
+            self.files[path] = data  # checked under its final name: the fake has no rename
+        if check is not None and not (verdict := check(path))[0]:
+            with self._lock:
+                del self.files[path]
+            raise ActionFailed(f"the fresh dump failed its check: {verdict[1]}")
         return DumpResult(path, len(data), hashlib.sha256(data).hexdigest(), 1.5)
 
     def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:

@@ -4,7 +4,10 @@ shell commands stand in for the database tools), and the one-off container's bod
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 
 from opsui.backends.backup_download import copy_local
 from opsui.backends.docker_jobs import job_request
-from opsui.backends.host_backups import ShellBackupStore
+from opsui.backends.host_backups import _DUMP, ShellBackupStore
 from opsui.backends.local import LocalRunner
 from opsui.domain.errors import ActionFailed
 from opsui.domain.models import Container, ContainerState
@@ -133,3 +136,66 @@ def test_a_cancelled_dump_is_stopped_and_leaves_nothing(store: ShellBackupStore,
         store.dump(["sh", "-c", "while :; do printf x; sleep 0.1; done"], str(tmp_path),
                    "g.dump", timeout=30, progress=progress, cancelled=cancelled)
     assert list(tmp_path.iterdir()) == []
+
+
+def _until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_the_check_runs_on_the_temporary_file_before_the_rename(
+        store: ShellBackupStore, tmp_path: Path) -> None:
+    """So an opsui killed during the check leaves no unchecked file under a final name."""
+    seen: list[tuple[str, list[str]]] = []
+
+    def check(path: str) -> tuple[bool, str]:
+        seen.append((Path(path).read_text(), sorted(p.name for p in tmp_path.iterdir())))
+        return True, "fine"
+
+    result = store.dump(["sh", "-c", "printf data"], str(tmp_path), "h.dump", timeout=10,
+                        check=check)
+    assert seen == [("data", [".h.dump.partial", ".h.dump.partial.lease"])]
+    assert result.path == str(tmp_path / "h.dump")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.dump"]
+
+
+def test_a_dump_failing_its_check_is_never_renamed(store: ShellBackupStore,
+                                                  tmp_path: Path) -> None:
+    with pytest.raises(ActionFailed, match="failed its check: cut short"):
+        store.dump(["sh", "-c", "printf data"], str(tmp_path), "i.dump", timeout=10,
+                   check=lambda path: (False, "cut short"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dump_that_stops_growing_is_stopped_there_and_where_it_runs(
+        store: ShellBackupStore, tmp_path: Path) -> None:
+    stopped = tmp_path.parent / f"{tmp_path.name}-stopped"
+    with pytest.raises(ActionFailed, match="no progress for 2 s: is the database paused"):
+        store.dump(["sh", "-c", "printf x; exec sleep 60"], str(tmp_path), "j.dump",
+                   timeout=60, stall_seconds=2, stop=["touch", str(stopped)])
+    assert list(tmp_path.iterdir()) == []
+    _until(stopped.exists, 10, "the engine's stop command")
+
+
+def _unowned_dump(folder: Path, name: str, dump: str, lease: int) -> subprocess.Popen[bytes]:
+    """The dump script as a killed opsui leaves it: nobody renews its lease."""
+    return subprocess.Popen(["sh", "-c", _DUMP, "sh", str(folder), name, str(lease), "600",
+                             "", "sh", "-c", dump], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_an_unowned_dump_is_stopped_when_its_lease_lapses(tmp_path: Path) -> None:
+    script = _unowned_dump(tmp_path, "k.dump", "while :; do printf x; sleep 0.1; done", 2)
+    out, _ = script.communicate(timeout=30)
+    assert out.split() == [b"fail", b"lease"]
+    _until(lambda: list(tmp_path.iterdir()) == [], 5, "an empty folder")
+
+
+def test_a_finished_dump_whose_owner_is_gone_is_never_renamed(tmp_path: Path) -> None:
+    script = _unowned_dump(tmp_path, "l.dump", "printf done", 2)
+    out, _ = script.communicate(timeout=30)
+    assert out.startswith(b"ok 4 ")  # finished; the rename is opsui's, after its check
+    assert (tmp_path / ".l.dump.partial").exists()
+    _until(lambda: list(tmp_path.iterdir()) == [], 10, "the lapsed dump removed")

@@ -33,9 +33,9 @@ PG = BackupConfig("postgres", container="db", database="shop")
 
 
 def test_postgres_dumps_in_custom_format_and_restores_in_one_transaction() -> None:
-    commands = engine_commands(PG)
-    assert commands.dump == ("docker", "exec", "db", "pg_dump", "-Fc", "-U", "postgres",
-                             "-d", "shop")
+    commands = engine_commands(PG, tag="opsui shop-b1.dump")
+    assert commands.dump == ("docker", "exec", "-e", "PGAPPNAME=opsui shop-b1.dump", "db",
+                             "pg_dump", "-Fc", "-U", "postgres", "-d", "shop")
     assert commands.verify == ("docker", "exec", "-i", "db", "pg_restore", "--list")
     assert commands.restore == ("docker", "exec", "-i", "db", "pg_restore",
                                 "--single-transaction", "--exit-on-error", "--clean",
@@ -43,12 +43,19 @@ def test_postgres_dumps_in_custom_format_and_restores_in_one_transaction() -> No
     assert commands.read_back == ("docker", "exec", "-i", "db", "pg_restore", "-f",
                                   "/dev/null")
     assert commands.extension == "dump"
+    # A stopped dump's session is ended in the database by its tag, since killing the
+    # docker CLI on the host leaves pg_dump running in the container.
+    assert commands.stop is not None
+    assert commands.stop[:5] == ("docker", "exec", "-e", "PGAPPNAME=opsui shop-b1.dump",
+                                 "db")
+    assert "pg_terminate_backend" in commands.stop[-1]
 
 
 def test_another_engine_endpoint_goes_through_docker_dash_h() -> None:
     config = BackupConfig("postgres", container="db", database="shop", user="app")
     commands = engine_commands(config, ("docker", "-H", "unix:///run/other.sock"))
-    assert commands.dump[:5] == ("docker", "-H", "unix:///run/other.sock", "exec", "db")
+    assert commands.dump[:4] == ("docker", "-H", "unix:///run/other.sock", "exec")
+    assert commands.dump[6] == "db"
     assert commands.dump[-4:] == ("-U", "app", "-d", "shop")
 
 
@@ -217,7 +224,12 @@ class CutShortStore:
         self.removed: list[str] = []
 
     def dump(self, argv: list[str], folder: str, name: str, *, timeout: float,
-             progress: Any = None, cancelled: Any = None) -> DumpResult:
+             progress: Any = None, cancelled: Any = None, stop: Any = None,
+             stall_seconds: float = 120.0, check: Any = None) -> DumpResult:
+        partial = f"{folder}/.{name}.partial"
+        if check is not None and not check(partial)[0]:
+            self.removed.append(partial)
+            raise ActionFailed("the fresh dump failed its check")
         return DumpResult(f"{folder}/{name}", 100, "ab" * 32, 0.1)
 
     def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:
@@ -243,7 +255,8 @@ def test_a_fresh_dump_that_fails_its_check_is_removed_and_recorded_failed() -> N
     with pytest.raises(ActionFailed, match="does not read back whole"):
         steps.take("before-migration")  # what a migration rests on is read back whole
     (failed,) = fold_backups(journal.read().records)
-    assert store.removed == [failed.path] and failed.outcome == "failed"
+    assert failed.outcome == "failed" and store.removed == [
+        failed.path.replace("/shop-", "/.shop-") + ".partial"]  # checked before its rename
     assert not failed.usable and "end of file" in failed.error
 
 

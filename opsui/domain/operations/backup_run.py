@@ -1,10 +1,11 @@
 """Taking, verifying, restoring and pruning one app's backups (the steps; no gate).
 
-A backup is whole or absent: the store writes the dump beside the destination and
-renames it only after its exit status was checked and it was fsynced. What reached its
-name is then checked by the engine's own tool (for PostgreSQL ``pg_restore --list``),
-and the journal records size, sha256, duration, that verdict and who/when/why, so a
-later verification can tell one flipped byte. The facade
+A backup is whole or absent: the store writes the dump beside the destination, checks
+its exit status, fsyncs it, has it checked by the engine's own tool (for PostgreSQL
+``pg_restore --list``) and only then renames it; the journal records size, sha256,
+duration, that verdict and who/when/why, so a later verification can tell one flipped
+byte. The dump is leased to this process and has a stall deadline
+(``stall_seconds``): a killed opsui or a paused database leaves nothing behind. The facade
 (:mod:`opsui.domain.operations.app_backups`) puts these behind the gate and the lock.
 """
 
@@ -57,6 +58,7 @@ class BackupSteps:
         self.folder = folder
         self.store = store
         self.journal = journal
+        self.docker = docker
         self.commands: EngineCommands = engine_commands(config, docker)
 
     def backups(self) -> list[Backup]:
@@ -64,42 +66,49 @@ class BackupSteps:
 
     def take(self, why: str, release: str = "", progress: Progress | None = None,
              cancelled: Cancellation | None = None) -> Backup:
-        """Dump, verify, record. A failed dump is journaled too, then raised (as
+        """Dump, check, rename, record. A failed dump is journaled too, then raised (as
         :class:`Cancelled` when ``cancelled`` stopped it)."""
         backup_id = new_backup_id()
         name = backup_file_name(self.app, backup_id, self.commands.extension)
         record: dict[str, Any] = {"type": BACKUP, "id": backup_id, "app": self.app,
                   "engine": self.config.engine, "who": operator(), "at": now_iso(),
                   "why": why, "release": release, "path": f"{self.folder}/{name}"}
+        tagged = engine_commands(self.config, self.docker, tag=f"opsui {name}")
+        verdict: list[tuple[bool, str]] = []
+
+        def check(path: str) -> tuple[bool, str]:
+            # A plain backup gets the engine's own check (pg_restore --list) on top of
+            # the dump's exit status and sha256; the full read-back (a restore's whole
+            # read, ~20 % of the dump's time) is for what rests on the backup: a
+            # migration, a restore, an explicit verify. It runs before the rename, so
+            # an opsui killed meanwhile leaves no unchecked file under a final name.
+            verdict.append(self.engine_check(path, full=why != MANUAL))
+            return verdict[-1]
+
         started = time.monotonic()
         try:
-            dumped = self.store.dump(list(self.commands.dump), self.folder, name,
+            dumped = self.store.dump(list(tagged.dump), self.folder, name,
                                      timeout=DUMP_TIMEOUT, progress=progress,
-                                     cancelled=cancelled)
+                                     cancelled=cancelled,
+                                     stop=list(tagged.stop) if tagged.stop else None,
+                                     stall_seconds=self.config.stall_seconds, check=check)
         except OpsuiError as exc:
-            self.journal.append({**record, "outcome": FAILED, "error": clean(str(exc), 2000),
+            error = str(exc)
+            if verdict and not verdict[-1][0]:  # cut short with a good exit status, say
+                error = f"the fresh dump failed its check: {verdict[-1][1]}"
+            self.journal.append({**record, "outcome": FAILED, "error": clean(error, 2000),
                                  "seconds": round(time.monotonic() - started, 3)})
             if cancelled is not None and cancelled.is_set():
                 raise Cancelled() from None
+            if verdict and not verdict[-1][0]:
+                raise ActionFailed(f"{self.app}: backup failed: {error}",
+                                   hint="Nothing was kept; earlier backups are untouched."
+                                   ) from None
             raise
-        # A plain backup gets the engine's own check (pg_restore --list) on top of the
-        # dump's exit status and sha256; the full read-back (a restore's whole read,
-        # ~20 % of the dump's time) is for what rests on the backup: a migration, a
-        # restore, an explicit verify.
-        ok, detail = self.engine_check(dumped.path, full=why != MANUAL)
+        ok, detail = verdict[-1] if verdict else (True, self.commands.check_name)
         record.update(size=dumped.size, sha256=dumped.sha256,
-                      seconds=round(dumped.seconds, 3), verify={"ok": ok, "detail": detail})
-        if not ok:  # cut short with a good exit status, say: it must not look like a backup
-            removed = ""
-            try:
-                self.store.remove(dumped.path)
-            except OpsuiError as exc:
-                removed = f" (and it could not be removed: {exc})"
-            error = f"the fresh dump failed its check: {detail}{removed}"
-            self.journal.append({**record, "outcome": FAILED, "error": clean(error, 2000)})
-            raise ActionFailed(f"{self.app}: backup failed: {error}",
-                               hint="Nothing was kept; earlier backups are untouched.")
-        record["outcome"] = OK
+                      seconds=round(dumped.seconds, 3), verify={"ok": ok, "detail": detail},
+                      outcome=OK)
         self.journal.append(record)
         return fold_backups([record])[0]
 
