@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="opsui", description="Terminal operations dashboard for Docker hosts.")
     parser.add_argument("--version", action="version", version=f"opsui {__version__}")
     _add_global_options(parser, sub=False)
+    parser.add_argument("--open", metavar="TARGET",
+                        help="start the dashboard with TARGET selected and its logs open, "
+                             "following: a container name or id, app:NAME or PROJECT/SERVICE")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ps = sub.add_parser("ps", help="list containers with state and health")
@@ -256,7 +259,7 @@ def _run_tui(context: Context) -> int:
     if _check_ui_config(context.config, warn=False):  # as check-config judges it
         _stop_early_monitors(factory)
         return EXIT_USAGE
-    app = OpsuiApp(context.config, context.gate, factory)
+    app = OpsuiApp(context.config, context.gate, factory, open_target=context.args.open)
     app.run()
     return app.return_code or 0
 

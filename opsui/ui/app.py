@@ -31,6 +31,7 @@ from opsui.ui.bridge import MonitorBridge
 from opsui.ui.commands import OpsuiCommands, PaletteCommand
 from opsui.ui.errors import notify_error
 from opsui.ui.keys import binding_ids, unknown_binding_ids
+from opsui.ui.open_target import find_open_target
 from opsui.ui.releases_flow import ReleaseFlowApp
 from opsui.ui.screens.backups import BackupsScreen, DownloadModal
 from opsui.ui.screens.confirm import ConfirmModal
@@ -106,6 +107,7 @@ class OpsuiApp(ReleaseFlowApp):
         *,
         clock: Callable[[], datetime] | None = None,
         theme_dir: Path | None = None,
+        open_target: str | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -123,6 +125,8 @@ class OpsuiApp(ReleaseFlowApp):
         self.bridge = MonitorBridge(self, apply_now=self.apply_monitor_update)
         """The listener handed to the monitors."""
         self.dashboard: DashboardScreen | None = None
+        self.open_target = open_target
+        """``opsui --open TARGET``: selected, its logs open, once the lists arrive."""
         self._flush_pending = False
         self._last_redraw = 0.0
 
@@ -156,6 +160,8 @@ class OpsuiApp(ReleaseFlowApp):
     async def _open_dashboard(self, dashboard: DashboardScreen,
                               monitors: list[HostMonitor]) -> None:
         await self.push_screen(dashboard)  # mounted before the first update arrives
+        if self.open_target is not None:  # the lists may have arrived while Textual loaded
+            self._open_target(dashboard, self.open_target)
         for monitor in monitors:
             monitor.start()
         self.start_lock_polls()
@@ -258,8 +264,22 @@ class OpsuiApp(ReleaseFlowApp):
                     moved = changes.containers.get(host, set()) | changes.removed.get(host, set())
                     if cid in moved:  # not on mere stats: those do not change the detail
                         screen.container_changed(self.state.host(host).containers.get(cid))
+        if self.open_target is not None and (changes.snapshots or changes.statuses):
+            self._open_target(self.dashboard, self.open_target)
 
     # -- navigation ------------------------------------------------------------------------
+
+    def _open_target(self, dashboard: DashboardScreen, ref: str) -> None:
+        """``--open``: select the target and follow its logs, or say it is unknown."""
+        found = find_open_target(ref, self.state)
+        if found is None:
+            return  # a host has not listed yet
+        self.open_target = None
+        if isinstance(found, str):
+            self.notify(found, title="--open", severity="warning", timeout=15, markup=False)
+            return
+        dashboard.show_container(found.host, found.container.id)
+        self.open_logs(found.host, found.target)
 
     def on_dashboard_screen_open_detail(self, message: DashboardScreen.OpenDetail) -> None:
         self.open_detail(message.host, message.container_id)
@@ -289,7 +309,7 @@ class OpsuiApp(ReleaseFlowApp):
             notify_error(self, exc, title="Cannot open the logs")
             return
         self.push_screen(LogsScreen(host, feed, partial(monitor.open_logs, target), tail=tail,
-                                    clock=self.clock))
+                                    clock=self.clock, state=self.state))
 
     def action_toggle_theme(self) -> None:
         wanted = LIGHT_THEME if self.current_theme.dark else DEFAULT_THEME

@@ -23,6 +23,7 @@ from opsui.domain.logtail import LogTail
 from opsui.domain.models import Container, find_container
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.releases import OK
 
 from .conftest import DockerResources
@@ -124,6 +125,7 @@ def test_a_feed_on_an_app_follows_its_serving_container_through_deploy_and_rollb
         "the app feed showed the kept copy's dead lines"
 
     plan = releases.plan_rollback(app)
+    assert isinstance(plan, RollbackPlan)
     assert plan.target_container is not None and plan.target_container.id == plain.id
     assert releases.rollback(app, plan, True) == OK
     assert container_named(local, name).id == plain.id  # the first container serves again

@@ -467,3 +467,10 @@ class DashboardScreen(Screen[None]):
         if monitor is not None:
             monitor.refresh_now()
             self.notify(f"Refreshing {self.host}…", timeout=2, markup=False)
+
+    def show_container(self, host: str, container_id: str) -> bool:
+        """Show ``host`` with the cursor on the container (``opsui --open``); False when
+        its row is not shown (filtered, or a folded release copy)."""
+        self.sidebar.select(host)
+        self._switch(host)
+        return self.table.select(container_id)

@@ -3,7 +3,10 @@ mounts, environment and labels.
 
 The inspect call blocks, so it runs in a thread worker that posts one message.
 When the dashboard hears the container changed (a health transition, a restart),
-the screen inspects again, so the health log on screen is the current one.
+the screen inspects again, so the health log on screen is the current one. When a
+deploy or rollback turns it into a kept release copy (``NAME.before-r…``), the screen
+switches to the app's serving container and says so: the operator looks at the app,
+and its keys (D, R, H, K, l) act on what serves it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from opsui.domain.app_shown import app_name
+from opsui.domain.apps import is_release_copy, serving_for
 from opsui.domain.logfeed import LogTarget
 from opsui.domain.models import Container, ContainerDetail, Health
 from opsui.domain.monitor import HostMonitor
@@ -44,6 +49,12 @@ from opsui.ui.widgets.container_cells import HEALTH_SYMBOL
 
 REINSPECT_SECONDS = 5.0
 """How often an open detail view re-reads the container (health log, streak)."""
+
+SWITCH_WAIT_SECONDS = 0.25
+"""How often a view whose container became a release copy looks for the new serving
+container in the UI state (a release renames the old one a moment before the new)."""
+SWITCH_TRIES = 120
+"""... for up to 30 s: a rollback's switch follows its health gate at once."""
 
 
 class DetailScreen(Screen[None]):
@@ -81,6 +92,7 @@ class DetailScreen(Screen[None]):
         self.clock = clock
         self.detail: ContainerDetail | None = None
         """The latest inspect result, once it arrived."""
+        self._switch_tries = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -111,8 +123,34 @@ class DetailScreen(Screen[None]):
         self.container = container
         self._title()
         self.reinspect()
+        if is_release_copy(container.name) and not self._switch_tries:
+            self._follow_app()
+
+    def _follow_app(self) -> None:
+        """Show the app's serving container instead of the kept copy, once there is one."""
+        copy = self.container
+        if not is_release_copy(copy.name):
+            self._switch_tries = 0
+            return
+        serving = serving_for(copy, self.state.host(self.host).containers.values())
+        if serving is None or serving.id == copy.id:
+            self._switch_tries += 1
+            if self._switch_tries < SWITCH_TRIES:
+                self.set_timer(SWITCH_WAIT_SECONDS, self._follow_app)
+            else:  # nothing serves the app: stay on the copy; a later change tries again
+                self._switch_tries = 0
+            return
+        self._switch_tries = 0
+        self.container, self.detail = serving, None
+        self._title()
+        self.reinspect()
+        app = app_name(serving, [a for a in self.state.apps if a.host == self.host])
+        self.notify(f"{copy.name} is now a kept release copy: showing {serving.name}, which "
+                    f"serves {app} now.", title="Release switched", timeout=8, markup=False)
 
     def on_detail_screen_inspected(self, message: Inspected) -> None:
+        if message.detail.container.id != self.container.id:
+            return  # read before the view switched to the app's serving container
         self._poll.resume()
         self.detail = message.detail
         self.container = message.detail.container
@@ -195,7 +233,9 @@ class DetailScreen(Screen[None]):
                                  partial(self.request_action, self.host, self.container, action))
         yield PaletteCommand(f"Logs: {self.container.name}", "Follow its logs (l).",
                              self.action_logs)
-        yield from release_palette_commands(self.container.name, self.action_release)
+        configured = [a for a in self.state.apps if a.host == self.host]
+        yield from release_palette_commands(app_name(self.container, configured),
+                                            self.action_release)
         yield PaletteCommand("Inspect again", "Re-read the health log and settings.",
                              self.reinspect)
         yield PaletteCommand("Back to the dashboard", "", self.action_back)

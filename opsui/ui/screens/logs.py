@@ -5,6 +5,11 @@ fill the buffer) and hands it over with a way to reopen it for another window. T
 screen owns the feed from then on: switching the window opens the new feed before
 closing the old, and the feed is closed when the screen goes away, whichever way.
 
+D, R, H and K (deploy, rollback, history, backups) act on the app shown here, so an
+operator reading the logs of a bad release rolls it back without leaving them: the
+feed follows the app's identity, and the app's serving container is looked up in the
+UI state when the key is pressed (a rollback switches it).
+
 Everything from the host (target names, feed messages, lines) reaches widgets as
 ``Text``, never markup.
 """
@@ -27,6 +32,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
+from opsui.domain.app_shown import AppShown, app_shown
 from opsui.domain.logbuffer import LogBuffer
 from opsui.domain.logexport import ExportResult, export_lines
 from opsui.domain.logfeed import FeedState, FeedStatus, LogFeed, LogWindow
@@ -34,7 +40,13 @@ from opsui.domain.loglevel import Level
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import notify_error, report_worker_failure
 from opsui.ui.palette import Palette
+from opsui.ui.screens.container_keys import (
+    RELEASE_BINDINGS,
+    ReleaseRequested,
+    release_palette_commands,
+)
 from opsui.ui.screens.save_log import SaveLogModal, SaveRequest
+from opsui.ui.state import UiState
 from opsui.ui.widgets.log_query_bar import LogQueryBar
 from opsui.ui.widgets.log_view import LogView
 
@@ -91,6 +103,7 @@ class LogsScreen(Screen[None]):
         Binding("c", "copy", "Copy", id="logs.copy",
                 tooltip="Copy the selected text, or the lines on screen, to the clipboard "
                 "(OSC 52: works over SSH)."),
+        *RELEASE_BINDINGS,
     ]
 
     class Saved(Message):
@@ -112,7 +125,8 @@ class LogsScreen(Screen[None]):
 
     def __init__(self, host: str, feed: LogFeed, reopen: FeedOpener,
                  window: str = "tail", tail: int = 1000,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 state: UiState | None = None) -> None:
         super().__init__()
         self.host = host
         """The host the target runs on."""
@@ -123,6 +137,8 @@ class LogsScreen(Screen[None]):
         """The window preset the feed was opened with."""
         self.tail = tail
         self.clock = clock or (lambda: datetime.now().astimezone())
+        self.state = state
+        """What the UI knows of the hosts: where the app's serving container is found."""
         self._level_index = 0
         self._badge_shown: tuple[FeedStatus, int] | None = None
         self._title_shown: Text | None = None
@@ -355,6 +371,30 @@ class LogsScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_failure(self.app, event)
 
+    # -- the app shown here ------------------------------------------------------------------
+
+    def app_shown(self) -> AppShown:
+        """The app these logs follow and its serving container, as the UI knows them now."""
+        if self.state is None:
+            return AppShown((), None)
+        host = self.state.host(self.host)
+        configured = [a for a in self.state.apps if a.host == self.host]
+        return app_shown(self.feed.target, host.containers.values(), configured)
+
+    def action_release(self, kind: str) -> None:
+        """Deploy, rollback, history or backups of the app shown (the app's flow decides)."""
+        shown = self.app_shown()
+        if shown.serving is not None:
+            self.post_message(ReleaseRequested(self.host, shown.serving, kind))
+        elif len(shown.apps) > 1:
+            self.notify(f"These logs merge {len(shown.apps)} apps ({', '.join(shown.apps)}): "
+                        "deploy, rollback, history and backups act on one app. Open the logs "
+                        "of one of them (l on it) first.", severity="warning", timeout=8,
+                        markup=False)
+        else:
+            self.notify(f"No container of {self.feed.target.title} on {self.host} right "
+                        "now.", severity="warning", markup=False)
+
     # -- leaving ----------------------------------------------------------------------------------
 
     def action_back(self) -> None:
@@ -389,3 +429,6 @@ class LogsScreen(Screen[None]):
         yield PaletteCommand("Logs: copy the lines on screen", "OSC 52 clipboard.",
                              self.action_copy)
         yield PaletteCommand("Logs: close", "Back to the dashboard.", self.action_back)
+        shown = self.app_shown()
+        if shown.serving is not None:
+            yield from release_palette_commands(shown.apps[0], self.action_release)
