@@ -17,7 +17,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -25,15 +24,19 @@ from urllib.parse import quote, urlencode
 import docker
 import docker.errors
 import requests.exceptions
-from docker.utils import version_gte
+import urllib3.exceptions
+from docker.types.daemon import CancellableStream
+from docker.utils import convert_filters, version_gte
 
 from opsui.backends.docker_cli_stats import CliStatsFailed
 from opsui.backends.docker_clone import clone_request, create_clone
 from opsui.backends.docker_errors import (
     CONNECTION_ERRORS,
     body_reason,
+    engine_unavailable,
     error_reason,
     response_reason,
+    timed_out,
 )
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty
@@ -50,8 +53,10 @@ from opsui.backends.docker_mapping import (
     detail_from_inspect,
 )
 from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
-from opsui.backends.docker_swarm import DockerSwarm
+from opsui.backends.docker_streams import keep_reading
+from opsui.backends.docker_swarm import DockerSwarm, registry_auth_headers
 from opsui.backends.registry import newest_first
+from opsui.domain.daemon_pool import DaemonThreadPool
 from opsui.domain.errors import (
     ActionFailed,
     ContainerGone,
@@ -70,6 +75,9 @@ POOL_SIZE = 64
 MAX_STATS_FEEDS = 48  # beyond this, stats() makes one-shot requests
 BULK_STATS_ATTEMPTS = 3
 """Bulk stats failing this many ticks in a row is given up for the engine's lifetime."""
+PULL_STALL_SECONDS = 120.0
+"""A pull whose progress stream says nothing this long has failed (the engine reports
+progress several times a second while it downloads or extracts)."""
 _T = TypeVar("_T")
 BulkStats = Callable[[list[str]], dict[str, ContainerStats | None]]
 """Samples (None: not running) of every container asked about, at once."""
@@ -80,7 +88,9 @@ def connect_local(docker_host: str | None, timeout: float = 10) -> docker.Docker
     """A client for the engine at ``docker_host`` (or DOCKER_HOST / the default socket).
 
     Building the client asks the engine for its API version, so a missing engine fails
-    here, with the socket or URL named, rather than on the first refresh.
+    here, with the socket or URL named, rather than on the first refresh. ``timeout``
+    bounds every request of the client (connect, and each read); streams lift the read
+    bound only once the engine has answered.
     """
     endpoint = describe_endpoint(docker_host)
     try:
@@ -93,9 +103,7 @@ def connect_local(docker_host: str | None, timeout: float = 10) -> docker.Docker
             max_pool_size=POOL_SIZE,
         )
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        raise EngineUnavailable(
-            f"no Docker engine answers at {endpoint}: {error_reason(exc)}"
-        ) from None
+        raise engine_unavailable(endpoint, exc, _seconds(timeout)) from None
 
 
 def _seconds(timeout: float) -> int:
@@ -164,8 +172,9 @@ class DockerEngine:
         self._feeds_lock = threading.Lock()
         self._cpu: dict[str, tuple[int, int, int]] = {}
         self._cpu_lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        """For stats_many; kept, since one per call started up to 16 threads each time."""
+        self._pool: DaemonThreadPool | None = None
+        """For stats_many; kept, since one per call started up to 16 threads each time.
+        Daemon threads: a sample waiting on a frozen engine never holds up quitting."""
         self._bulk = bulk_stats
         self._bulk_failures = 0
 
@@ -175,9 +184,7 @@ class DockerEngine:
         return self._endpoint
 
     def _unavailable(self, exc: BaseException) -> EngineUnavailable:
-        return EngineUnavailable(
-            f"no Docker engine answers at {self._endpoint}: {error_reason(exc)}"
-        )
+        return engine_unavailable(self._endpoint, exc, self._api.timeout)
 
     def _call(self, what: str, call: Callable[[], _T], container_id: str | None = None) -> _T:
         """Run one SDK call, translating its exceptions for ``what`` the operator asked."""
@@ -255,17 +262,20 @@ class DockerEngine:
                 return {cid: sample for cid, sample in found.items() if sample}
         with self._feeds_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(16, thread_name_prefix="opsui-stats")
+                self._pool = DaemonThreadPool(16, thread_name_prefix="opsui-stats")
             pool = self._pool
         samples = list(pool.map(self.stats, ids))
         return {cid: sample for cid, sample in zip(ids, samples, strict=True) if sample}
 
     def _open_feed(self, container_id: str) -> StatsFeed | None:
+        """A feed of one container's frames. The client's read timeout stays on the
+        stream: the engine sends a frame every second, so one that says nothing for that
+        long is frozen, and the feed ends instead of waiting on it for ever."""
         url = (f"{self._api.base_url}/v{self._api.api_version}"
                f"/containers/{quote(container_id, safe='')}/stats")
         response = self._call(
             "stats",
-            lambda: self._api.get(url, stream=True, timeout=(self._api.timeout, None)),
+            lambda: self._api.get(url, stream=True, timeout=self._api.timeout),
             container_id,
         )
         if response.status_code in (404, 409):  # gone, or not running
@@ -308,10 +318,18 @@ class DockerEngine:
         return fresh
 
     def events(self) -> DockerEventStream:
-        raw = self._call(
-            "watch events",
-            lambda: self._api.events(decode=True, filters=EVENT_FILTERS),
-        )
+        """The engine's container events. Subscribing has the client's deadline like any
+        request (docker-py's ``events()`` waits for the engine's answer for ever); the
+        stream itself may be quiet for hours, and ends by ``close()`` from any thread."""
+        def subscribe() -> Any:
+            api: Any = self._api  # docker-py's stream helpers are not in the type stubs
+            response = api._get(api._url("/events"),
+                                params={"filters": convert_filters(EVENT_FILTERS)},
+                                stream=True)
+            keep_reading(api, response)
+            return CancellableStream(api._stream_helper(response, decode=True), response)
+
+        raw = self._call("watch events", subscribe)
         return DockerEventStream(raw, self._unavailable)
 
     def logs(self, container_id: str, *, tag: int, since: str | None = None,
@@ -340,12 +358,13 @@ class DockerEngine:
                     self._log_error(container_id, body.status, error)
                 return DockerLogStream(body, body.reader, lambda: shut(body.sock), tag,
                                        tty=tty, timestamps=True, chunked=False)
-            read_timeout = None if follow else self._api.timeout
-            chunked = self._api.get(url, stream=True, timeout=(self._api.timeout, read_timeout))
+            chunked = self._api.get(url, stream=True, timeout=self._api.timeout)
             if chunked.status_code >= 400:
                 message = chunked.content[:4096]
                 chunked.close()
                 self._log_error(container_id, chunked.status_code, message)
+            if follow:
+                keep_reading(self._api, chunked)
             return DockerLogStream(chunked, chunked.raw._fp.fp,  # type: ignore[union-attr]
                                    lambda: cancel_response(chunked), tag,
                                    tty=tty, timestamps=True,
@@ -393,8 +412,16 @@ class DockerEngine:
         hint = "Check the tag and that the registry answers; nothing was changed."
 
         def pull() -> str:
+            # docker-py's pull() waits for the engine for ever; this is the same request
+            # with a deadline for the answer and for each piece of progress after it.
+            api: Any = self._api
             try:
-                for event in self._api.pull(repository, tag=tag, stream=True, decode=True):
+                response = api._post(api._url("/images/create"),
+                                     params={"fromImage": repository, "tag": tag},
+                                     headers=registry_auth_headers(api, repository),
+                                     stream=True, timeout=(api.timeout, PULL_STALL_SECONDS))
+                api._raise_for_status(response)
+                for event in api._stream_helper(response, decode=True):
                     if isinstance(event, Mapping) and event.get("error"):
                         raise ActionFailed(f"pull {clean(image, 200)}: "
                                            f"{clean(str(event['error']), 300)}", hint=hint)
@@ -403,6 +430,11 @@ class DockerEngine:
             except docker.errors.APIError as exc:
                 raise ActionFailed(f"pull {clean(image, 200)}: {error_reason(exc)}",
                                    hint=hint) from None
+            except (*CONNECTION_ERRORS, urllib3.exceptions.HTTPError) as exc:
+                if not timed_out(exc):  # urllib3's own errors, raised from the stream too
+                    raise self._unavailable(exc) from None
+                raise ActionFailed(f"pull {clean(image, 200)}: no progress from the engine "
+                                   f"for {PULL_STALL_SECONDS:g} s", hint=hint) from None
             return _repo_digest(found, repository)
 
         return self._call("pull", pull)

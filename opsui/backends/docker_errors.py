@@ -12,7 +12,9 @@ import json
 import docker.errors
 import requests
 import requests.exceptions
+import urllib3.exceptions
 
+from opsui.domain.errors import EngineUnavailable
 from opsui.domain.sanitize import clean
 
 CONNECTION_ERRORS = (
@@ -21,6 +23,42 @@ CONNECTION_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     OSError,
 )
+
+
+_TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+FROZEN_ENGINE_HINT = (
+    "The engine accepts connections but answers nothing: it may be frozen, overloaded or "
+    "stuck on its storage. Check `docker info` and the engine's log on the host."
+)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a request failed because the engine did not answer in time (anywhere in
+    the exception's causes), as opposed to refusing or not being there at all."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < 32:
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, _TIMEOUTS):
+            return True
+        pending.extend([*item.args, getattr(item, "reason", None), item.__cause__,
+                        item.__context__])
+    return False
+
+
+def engine_unavailable(endpoint: str, exc: BaseException,
+                       timeout: float | None) -> EngineUnavailable:
+    """The operator's error for a request to the engine at ``endpoint`` that failed:
+    one that got no answer in ``timeout`` seconds says so (the engine is there, but
+    frozen), instead of advising to start an engine that is running."""
+    if timed_out(exc):
+        within = f" within {timeout:g} s" if timeout else " in time"
+        return EngineUnavailable(f"the Docker engine at {endpoint} did not answer{within}",
+                                 hint=FROZEN_ENGINE_HINT)
+    return EngineUnavailable(f"no Docker engine answers at {endpoint}: {error_reason(exc)}")
 
 
 def error_reason(exc: BaseException) -> str:

@@ -31,3 +31,15 @@ def cancel_stream(stream: Any) -> None:
     with contextlib.suppress(Exception):
         if response is not None:
             response.close()
+
+
+def keep_reading(api: Any, response: Any) -> None:
+    """Lift the read timeout of a stream whose head came within the client's deadline.
+
+    A stream is requested like any call, so an engine that takes the connection but
+    never answers fails after the client's timeout instead of holding a thread for
+    ever; once it has answered, a follow stream may rightly be quiet for hours (it ends
+    by being closed). docker-py does the same for its own log streams. Raises the
+    SDK's APIError when the engine answered with an error.
+    """
+    api._disable_socket_timeout(api._get_raw_response_socket(response))

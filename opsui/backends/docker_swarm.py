@@ -131,15 +131,7 @@ class DockerSwarm:
     def _auth_headers(self, image: str) -> dict[str, str]:
         """The registry credentials of the client's config for ``image``, so the nodes
         can pull a private image; none when there are none (a public or open registry)."""
-        try:
-            registry, _ = docker.auth.resolve_repository_name(image)
-            header = docker.auth.get_config_header(self._api, registry)
-        except (docker.errors.DockerException, OSError, ValueError):
-            return {}
-        if not header:
-            return {}
-        return {"X-Registry-Auth": header.decode("ascii", "replace")
-                if isinstance(header, bytes) else str(header)}
+        return registry_auth_headers(self._api, image)
 
     def wait_update(self, name: str, timeout: float,
                     cancelled: Cancellation) -> SwarmService:
@@ -154,6 +146,20 @@ class DockerSwarm:
             if (current.settled or time.monotonic() >= deadline
                     or cancelled.wait(self._poll)):
                 return with_rollback_reason(current, why_rolled_back)
+
+
+def registry_auth_headers(api: Any, image: str) -> dict[str, str]:
+    """The ``X-Registry-Auth`` header docker-py would send for ``image`` (from the
+    client's docker config), or none when there are no credentials for its registry."""
+    try:
+        registry, _ = docker.auth.resolve_repository_name(image)
+        header = docker.auth.get_config_header(api, registry)
+    except (docker.errors.DockerException, OSError, ValueError):
+        return {}
+    if not header:
+        return {}
+    return {"X-Registry-Auth": header.decode("ascii", "replace")
+            if isinstance(header, bytes) else str(header)}
 
 
 def _not_a_manager(exc: docker.errors.APIError) -> bool:

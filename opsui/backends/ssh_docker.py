@@ -26,6 +26,7 @@ import urllib3.connection
 import urllib3.connectionpool
 from docker.transport.basehttpadapter import BaseHTTPAdapter
 
+from opsui.backends.docker_errors import FROZEN_ENGINE_HINT, timed_out
 from opsui.backends.ssh import DIAL_STDIO, SshConnection
 from opsui.domain.errors import EngineUnavailable, HostError, HostUnreachable
 from opsui.domain.sanitize import clean, clean_block
@@ -250,6 +251,10 @@ def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
     except (docker.errors.DockerException, requests.exceptions.RequestException,
             KeyError, ValueError) as exc:
         client.close()
+        if timed_out(exc):  # dial-stdio reached the engine's socket; nothing answered
+            raise EngineUnavailable(
+                f"{conn.label}: the Docker engine did not answer within {timeout:g} s",
+                hint=FROZEN_ENGINE_HINT) from None
         raise EngineUnavailable(
             f"{conn.label}: no Docker engine answers over SSH: {_reason(exc)}",
             hint=NO_DOCKER_HINT,

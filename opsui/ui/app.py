@@ -32,6 +32,7 @@ from opsui.ui.commands import OpsuiCommands, PaletteCommand
 from opsui.ui.errors import notify_error
 from opsui.ui.keys import binding_ids, unknown_binding_ids
 from opsui.ui.open_target import find_open_target
+from opsui.ui.quitting import run_workers_on_daemon_threads
 from opsui.ui.releases_flow import ReleaseFlowApp
 from opsui.ui.screens.backups import BackupsScreen, DownloadModal
 from opsui.ui.screens.confirm import ConfirmModal
@@ -133,6 +134,7 @@ class OpsuiApp(ReleaseFlowApp):
     # -- lifecycle ------------------------------------------------------------------------
 
     def on_load(self) -> None:
+        run_workers_on_daemon_threads()  # before any worker: quitting never waits on them
         # Before the first stylesheet pass: a theme set on mount restyles (and redraws)
         # every widget once more, and tells the dashboard to rebuild its cells.
         self._apply_themes()
