@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from opsui.config import AppConfig
-from opsui.domain.apps import app_matches
+from opsui.domain.apps import app_matches, is_release_copy
 from opsui.domain.models import (
     Container,
     ContainerStats,
@@ -79,7 +79,16 @@ class HostView:
 
     @property
     def unhealthy_count(self) -> int:
-        return sum(1 for c in self.containers.values() if c.health is Health.UNHEALTHY)
+        """Unhealthy containers, without opsui's kept release copies: those are stopped
+        on purpose (or a failed release's leftovers), and counting them would make a
+        host with a few releases look broken."""
+        return sum(1 for c in self.containers.values()
+                   if c.health is Health.UNHEALTHY and not is_release_copy(c.name))
+
+    @property
+    def kept_count(self) -> int:
+        """Release copies opsui kept (``NAME.before-r…``), folded under their app."""
+        return sum(1 for c in self.containers.values() if is_release_copy(c.name))
 
 
 def _figures(sample: ContainerStats) -> tuple[float, int, int]:

@@ -145,7 +145,7 @@ def test_detail_of_unhealthy_container(snap_compare: Any) -> None:
     """
     async def run_before(pilot: Pilot[Any]) -> None:
         await _populated(pilot)
-        await pilot.press("down", "down", "down", "down", "enter")
+        await pilot.press("ctrl+home", "down", "down", "down", "down", "enter")
         while not isinstance(pilot.app.screen, DetailScreen) or pilot.app.screen.detail is None:
             await pilot.pause()
         await pilot.pause()
@@ -163,7 +163,7 @@ def test_detail_of_web_with_http_health(snap_compare: Any) -> None:
     """
     async def run_before(pilot: Pilot[Any]) -> None:
         await _populated(pilot)
-        await pilot.press("down", "down", "enter")
+        await pilot.press("ctrl+home", "down", "down", "enter")
         while not isinstance(pilot.app.screen, DetailScreen) or pilot.app.screen.detail is None:
             await pilot.pause()
         await pilot.pause()
@@ -180,7 +180,7 @@ def test_confirm_restart_modal(snap_compare: Any) -> None:
     """
     async def run_before(pilot: Pilot[Any]) -> None:
         await _populated(pilot)
-        await pilot.press("down", "down", "down", "down", "r")
+        await pilot.press("ctrl+home", "down", "down", "down", "down", "r")
         await pilot.pause()
 
     assert snap_compare(shop_app(), terminal_size=SIZE, run_before=run_before)
@@ -281,7 +281,7 @@ def release_app(files: FakeHostFiles | None = None,
 async def _deploy_confirmation(pilot: Pilot[Any]) -> None:
     """D on shop-web-1, then Enter on 2.0.0 (one below the newest)."""
     await _populated(pilot)
-    await pilot.press("down", "down", "D")
+    await pilot.press("ctrl+home", "down", "down", "D")
     await until(pilot, lambda: isinstance(pilot.app.screen, DeployScreen)
                 and bool(pilot.app.screen.choices), "the tag list")
     await pilot.press("down", "enter")
@@ -408,7 +408,7 @@ def test_history_screen(snap_compare: Any) -> None:
     """
     async def run_before(pilot: Pilot[Any]) -> None:
         await _populated(pilot)
-        await pilot.press("down", "down", "H")
+        await pilot.press("ctrl+home", "down", "down", "H")
         await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen)
                     and pilot.app.screen.status is not None, "the history")
         await pilot.pause()
@@ -449,7 +449,7 @@ def backups_app(jobs_gate: threading.Event | None = None) -> OpsuiApp:
 async def _backups_screen(pilot: Pilot[Any]) -> None:
     """K on shop-web-1 (through the palette's key: K is not in the footer)."""
     await _populated(pilot)
-    await pilot.press("down", "down", "K")
+    await pilot.press("ctrl+home", "down", "down", "K")
     await until(pilot, lambda: isinstance(pilot.app.screen, BackupsScreen)
                 and pilot.app.screen.status is not None, "the backups")
     await pilot.pause()

@@ -26,6 +26,7 @@ async def _select(pilot: Pilot[None], app: OpsuiApp, name: str) -> str:
     """Move the cursor to ``name``; return its id."""
     table = app.screen.query_one(ContainerTable)
     await until(pilot, lambda: table.row_count == 6, "six rows")
+    await pilot.press("ctrl+home")  # the dashboard starts on the first container in trouble
     for _ in range(table.row_count):
         if table.selected is not None and table.selected.name == name:
             return table.selected.id

@@ -141,7 +141,7 @@ async def test_cursor_stays_on_the_same_container_when_rows_reorder() -> None:
     async with app.run_test(size=(160, 40)) as pilot:
         table = _table(app)
         await until(pilot, lambda: table.row_count == 6, "six rows")
-        await pilot.press("down", "down")
+        await pilot.press("ctrl+home", "down", "down")  # it starts on the first in trouble
         chosen = table.selected
         assert chosen is not None and chosen.name == "shop-web-1"
         engine.put(container("a0", "shop-aaa-1", project="shop", service="aaa"))

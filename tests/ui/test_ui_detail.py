@@ -19,6 +19,7 @@ from .helpers import make_app, screen_text, until
 async def _open(pilot: Pilot[None], app: OpsuiApp, name: str) -> DetailScreen:
     table = app.screen.query_one(ContainerTable)
     await until(pilot, lambda: table.row_count == 6, "six rows")
+    await pilot.press("ctrl+home")  # the dashboard starts on the first container in trouble
     while table.selected is None or table.selected.name != name:
         await pilot.press("down")
     await pilot.press("enter")

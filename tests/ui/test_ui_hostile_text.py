@@ -74,6 +74,7 @@ async def test_hostile_text_in_detail_view_is_literal(monkeypatch: pytest.Monkey
     async with app.run_test(size=(160, 40)) as pilot:
         table = app.screen.query_one(ContainerTable)
         await until(pilot, lambda: table.row_count == 4, "four rows")
+        await pilot.press("ctrl+home")  # the dashboard starts on the first container in trouble
         while table.selected is None or table.selected.name != "[@click=app.quit]q":
             await pilot.press("down")
         await pilot.press("enter")
@@ -96,6 +97,7 @@ async def test_hostile_name_in_notification_and_palette_is_literal() -> None:
     async with app.run_test(size=(160, 40), notifications=True) as pilot:
         table = app.screen.query_one(ContainerTable)
         await until(pilot, lambda: table.row_count == 4, "four rows")
+        await pilot.press("ctrl+home")  # the dashboard starts on the first container in trouble
         while table.selected is None or table.selected.name != "[/usr/bin]":
             await pilot.press("down")
         await pilot.press("r")  # read-only: refused, with the name in the message

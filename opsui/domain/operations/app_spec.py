@@ -13,24 +13,19 @@ the CLI and the TUI name it alike whichever name the operator types.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from opsui.config import AppConfig, Config, DeploySettings
 from opsui.domain.apps import app_matches
+from opsui.domain.apps import base_name as _base_name
+from opsui.domain.apps import is_release_copy as is_release_copy  # moved; still importable
 from opsui.domain.errors import ActionRefused
 from opsui.domain.history import is_safe_app_name
 from opsui.domain.logfeed import APP_LABEL
 from opsui.domain.models import Container, ContainerState, find_container
 from opsui.domain.operations.health_gate import GateSettings
 
-_RELEASE_COPY = re.compile(r"\.(before-)?r\d{14}-[0-9a-f]{4}$")
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
-
-
-def is_release_copy(name: str) -> bool:
-    """A kept or not-yet-switched copy (``web.before-r2026...``, ``web.r2026...``)."""
-    return bool(_RELEASE_COPY.search(name))
 
 
 @dataclass(frozen=True)
@@ -104,10 +99,6 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
     name = labelled or swarm or _base_name(container.name)
     settings = config.deploy
     return AppSpec(name, host, settings, gate_settings(None, settings), None, swarm, None)
-
-
-def _base_name(name: str) -> str:
-    return _RELEASE_COPY.sub("", name)
 
 
 def _declared_owner(config: Config, host: str, container: Container) -> AppConfig | None:

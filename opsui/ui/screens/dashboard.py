@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from opsui.domain.apps import app_of, is_release_copy, serving_for
 from opsui.domain.jobs import Job
 from opsui.domain.logfeed import APP_LABEL, LogTarget, TargetKind
 from opsui.domain.models import Container, LinkState
@@ -41,6 +42,8 @@ from opsui.ui.widgets.lock_banner import BannerItem, LockBanner
 from opsui.ui.widgets.no_engine import NoEnginePanel
 from opsui.ui.widgets.status_bar import StatusBar, StatusLine
 
+SIDEBAR_MIN_WIDTH = 100
+"""Narrower terminals fold the host sidebar away: the table needs the columns."""
 UPTIME_REFRESH_SECONDS = 30.0
 """Uptime cells age without events; they are redrawn this often."""
 
@@ -76,6 +79,12 @@ class DashboardScreen(Screen[None]):
                 "project."),
         Binding("space", "mark", "Mark", id="dashboard.mark", show=False,
                 tooltip="Mark or unmark the container; l then opens the marked ones merged."),
+        Binding("t", "next_trouble", "Next trouble", id="dashboard.next_trouble", show=False,
+                tooltip="Jump to the next container in trouble: unhealthy, restarting, or "
+                "exited with an error."),
+        Binding("z", "toggle_kept", "Kept releases", id="dashboard.kept", show=False,
+                tooltip="Show or fold the release containers opsui keeps for rollback "
+                "(NAME.before-r…), dimmed under their app."),
         Binding("right_square_bracket", "next_host", "Next host", id="dashboard.next_host",
                 show=False, tooltip="Show the next host's containers."),
         Binding("left_square_bracket", "previous_host", "Previous host",
@@ -198,6 +207,19 @@ class DashboardScreen(Screen[None]):
     def _refresh_hosts(self) -> None:
         read_only = {name: m.read_only for name, m in self.monitors.items()}
         self.sidebar.update_hosts(list(self.state.hosts.values()), read_only)
+        self._refresh_sidebar()
+
+    def _refresh_sidebar(self) -> None:
+        """Fold the sidebar away with one host or too few columns, unless the shown host
+        has something to explain there (why it is not connected)."""
+        view = self.state.hosts.get(self.host) if self.host else None
+        explains = view is not None and (view.status.state is not LinkState.CONNECTED
+                                         or bool(view.status.message or view.status.hint))
+        narrow = self.size.width < SIDEBAR_MIN_WIDTH
+        self.set_class(not explains and (len(self.state.hosts) <= 1 or narrow), "-no-sidebar")
+
+    def on_resize(self) -> None:
+        self._refresh_sidebar()
 
     def _refresh_mode(self) -> None:
         """Swap the table for the "no engine" panel when no host has an engine."""
@@ -242,11 +264,14 @@ class DashboardScreen(Screen[None]):
         table = self.table
         monitor = self.monitors.get(self.host) if self.host else None
         arrow = "▲" if table.sort_reverse else "▼"
+        kept = view.kept_count if view else 0
         self.query_one(StatusBar).show(StatusLine(
             host=self.host or "",
-            shown=table.row_count,
-            total=len(view.containers) if view else 0,
+            shown=table.row_count - table.kept_rows,
+            total=len(view.containers) - kept if view else 0,
             unhealthy=view.unhealthy_count if view else 0,
+            kept=kept,
+            kept_shown=table.show_kept,
             needle=table.needle,
             sort=f"{table.sort_column.label} {arrow}" + ("" if table.grouped else " (ungrouped)"),
             read_only=bool(monitor and monitor.read_only),
@@ -289,6 +314,7 @@ class DashboardScreen(Screen[None]):
         self.refresh_bindings()
         self.query_one(HostPanel).show(self.state.hosts.get(host))
         self.sidebar.explain(list(self.state.hosts.values()))
+        self._refresh_sidebar()
         self._refresh_mode()
         self._refresh_status()
 
@@ -327,7 +353,8 @@ class DashboardScreen(Screen[None]):
         if action == "recover":
             return self._interrupted() is not None
         return not (action in ("filter", "container", "logs", "project_logs", "mark",
-                               "release") and self.has_class("-no-engine"))
+                               "release", "next_trouble", "toggle_kept")
+                    and self.has_class("-no-engine"))
 
     def _interrupted(self) -> BannerItem | None:
         """The interrupted release F / B act on: the selected container's app's, else the
@@ -348,15 +375,50 @@ class DashboardScreen(Screen[None]):
         if container is None or self.host is None:
             self.notify("No container selected.", severity="warning", markup=False)
             return
+        if is_release_copy(container.name):  # stopped on purpose; starting it would collide
+            self.notify(f"{container.name} is a kept release container of "
+                        f"{app_of(container)}: roll back with R.", severity="warning",
+                        markup=False)
+            return
         self.request_action(self.host, container, Action(action))
 
     def action_release(self, kind: str) -> None:
-        """Deploy, rollback or history of the selected container's app (the app decides)."""
+        """Deploy, rollback or history of the selected container's app (the app decides);
+        on a kept release copy, of the container serving its app now."""
+        container = self._app_container()
+        if container is None or self.host is None:
+            return
+        self.post_message(ReleaseRequested(self.host, container, kind))
+
+    def _app_container(self) -> Container | None:
+        """The selected container, or for a kept release copy its app's serving one."""
         container = self.table.selected
         if container is None or self.host is None:
             self.notify("No container selected.", severity="warning", markup=False)
-            return
-        self.post_message(ReleaseRequested(self.host, container, kind))
+            return None
+        if not is_release_copy(container.name):
+            return container
+        view = self.state.hosts.get(self.host)
+        serving = serving_for(container, view.containers.values()) if view else None
+        if serving is None:
+            self.notify(f"No container serves {app_of(container)} on {self.host}: "
+                        f"{container.name} is a kept release copy.", severity="warning",
+                        markup=False)
+        return serving
+
+    def action_next_trouble(self) -> None:
+        if self.table.next_trouble() is None:
+            self.notify(f"No container in trouble on {self.host or 'this host'}.", timeout=2,
+                        markup=False)
+
+    def action_toggle_kept(self) -> None:
+        shown = self.table.toggle_kept()
+        kept = self.state.hosts[self.host].kept_count if self.host in self.state.hosts else 0
+        self.notify((f"Showing {kept} kept release containers, dimmed under their app; "
+                     "z folds them." if shown else "Kept release containers folded."),
+                    timeout=2, markup=False)
+        self._refresh_mode()
+        self._refresh_status()
 
     def action_recover(self, choice: str) -> None:
         item = self._interrupted()
@@ -425,14 +487,17 @@ class DashboardScreen(Screen[None]):
             yield PaletteCommand(f"Open detail: {container.name}",
                                  "Inspect data and the health-check log.",
                                  partial(self.post_message, self.OpenDetail(host, container.id)))
-            for action in (Action.RESTART, Action.STOP, Action.START):
+            kept = is_release_copy(container.name)
+            for action in () if kept else (Action.RESTART, Action.STOP, Action.START):
                 yield PaletteCommand(f"{action.value.capitalize()} {container.name}",
                                      "Asks first; refused in read-only mode.",
                                      partial(self.request_action, host, container, action))
         if container is not None and host is not None:
             yield PaletteCommand(f"Logs: {container.name}", "Follow its logs (l).",
                                  self.action_logs)
-            yield from release_palette_commands(container.name, self.action_release)
+            yield from release_palette_commands(
+                app_of(container) if is_release_copy(container.name) else container.name,
+                self.action_release)
             merged = project_target(container)
             if merged is not None:
                 yield PaletteCommand(f"Logs: {merged.title}",

@@ -14,12 +14,18 @@ from typing import Any
 
 from rich.text import Text
 
+from opsui.domain.apps import is_release_copy
 from opsui.domain.models import Container, ContainerState, ContainerStats, Health, HttpHealth
 from opsui.ui.format import human_bytes, percent, since
 from opsui.ui.palette import Palette
 
 MAX_CELL = 48
 """Long images or port lists are cut so one container cannot push the others off screen."""
+MAX_NAME = 40
+"""Names are cut (…) here: State and Health must stay on an 80-column screen next to the
+longest name; the detail view shows the whole name."""
+KEPT_MARK = "↳ "
+"""Starts the name of a kept release copy, drawn right under its app's row."""
 
 HEALTH_SYMBOL = {
     Health.HEALTHY: "● healthy",
@@ -64,27 +70,30 @@ def _started(container: Container) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-COLUMNS: tuple[Column, ...] = (
-    Column("name", "Name", lambda c, s: c.name.lower()),
-    Column("project", "Project/Service", lambda c, s: (c.compose_project or "~",
-                                                       c.compose_service or "")),
-    Column("state", "State", lambda c, s: _STATE_ORDER[c.state]),
-    Column("health", "Health", lambda c, s: _HEALTH_ORDER[c.health]),
-    Column("uptime", "Uptime", lambda c, s: -_started(c).timestamp()),
-    Column("restarts", "Restarts", lambda c, s: -(c.restart_count or 0)),
-    Column("cpu", "CPU", lambda c, s: -(s.cpu_percent if s else -1.0), width=6),
-    Column("mem", "Memory", lambda c, s: -(s.memory_bytes if s else -1), width=8),
-    Column("image", "Image", lambda c, s: c.image.lower()),
-    Column("ports", "Ports"),
-)
-"""Most urgent first: what it is, is it up, is it healthy; the image and ports last.
+_NAME = Column("name", "Name", lambda c, s: c.name.lower())
+_PROJECT = Column("project", "Project/Service", lambda c, s: (c.compose_project or "~",
+                                                              c.compose_service or ""))
+_STATE = Column("state", "State", lambda c, s: _STATE_ORDER[c.state])
+_HEALTH = Column("health", "Health", lambda c, s: _HEALTH_ORDER[c.health])
+_UPTIME = Column("uptime", "Uptime", lambda c, s: -_started(c).timestamp())
+_RESTARTS = Column("restarts", "Restarts", lambda c, s: -(c.restart_count or 0))
+_CPU = Column("cpu", "CPU", lambda c, s: -(s.cpu_percent if s else -1.0), width=6)
+_MEM = Column("mem", "Memory", lambda c, s: -(s.memory_bytes if s else -1), width=8)
+_IMAGE = Column("image", "Image", lambda c, s: c.image.lower())
+
+COLUMNS: tuple[Column, ...] = (_NAME, _STATE, _HEALTH, _PROJECT, _UPTIME, _RESTARTS, _CPU,
+                               _MEM, _IMAGE, Column("ports", "Ports"))
+"""Most urgent first: what it is, is it up, is it healthy (so an 80-column terminal shows
+those three without scrolling sideways); its project, age and load next; the image and
+ports last.
 
 CPU fits ``percent()`` up to ``99999%`` and memory ``human_bytes()`` (``1023.9 MiB`` is
 never produced: three significant digits, so at most ``1023 MiB``)."""
 STATS_KEYS = ("cpu", "mem")
 """The cells a new stats sample changes (the rest of the row stays as it is)."""
 HTTP_COLUMN = Column("http", "HTTP")
-SORTABLE = tuple(c for c in COLUMNS if c.sort is not None)
+SORTABLE = (_NAME, _PROJECT, _STATE, _HEALTH, _UPTIME, _RESTARTS, _CPU, _MEM, _IMAGE)
+"""The order ``s`` cycles through (kept as it was when Project came second on screen)."""
 
 
 def table_columns(with_http: bool) -> tuple[Column, ...]:
@@ -109,8 +118,16 @@ def order_key(container: Container, stats: ContainerStats | None, column: Column
     return (*group, column.sort(container, stats), container.name.lower(), container.id)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+def _cut(text: str, limit: int = MAX_CELL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut_middle(text: str, limit: int) -> str:
+    """Names keep their end (a replica's ``-2``, a release copy's id) and their start."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 3
+    return text[: limit - 1 - tail] + "…" + text[len(text) - tail:]
 
 
 def http_summary(results: Sequence[tuple[str, tuple[HttpHealth, ...]]]) -> tuple[str, bool | None]:
@@ -141,10 +158,15 @@ def row_cells(
     with_http: bool,
 ) -> dict[str, Text]:
     """Every cell of one row, keyed by column."""
-    unhealthy = container.health is Health.UNHEALTHY
+    kept = is_release_copy(container.name)
+    unhealthy = container.health is Health.UNHEALTHY and not kept
     running = container.state is ContainerState.RUNNING
-    name = KeyedText(container.name, style=palette.bad if unhealthy else
-                     (palette.strong if running else palette.muted))
+    if kept:
+        name = KeyedText(KEPT_MARK + _cut_middle(container.name, MAX_NAME - len(KEPT_MARK)),
+                         style=palette.muted)
+    else:
+        name = KeyedText(_cut_middle(container.name, MAX_NAME), style=palette.bad if unhealthy
+                         else (palette.strong if running else palette.muted))
     name.container_id = container.id
     if container.compose_project:
         project = Text(container.compose_project, style=palette.primary)
@@ -176,6 +198,10 @@ def row_cells(
         summary, ok = http_summary(http)
         cells["http"] = Text(summary, style=palette.muted if ok is None else
                              (palette.ok if ok else palette.bad))
+    if kept:  # opsui's own copy, stopped on purpose: dimmed, never red
+        for key, cell in cells.items():
+            if key != "name":
+                cells[key] = Text(cell.plain, style=palette.muted, justify=cell.justify)
     return cells
 
 

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from opsui.domain.apps import in_trouble, is_release_copy, serving_for
 from opsui.domain.models import Container
 from opsui.ui.palette import Palette
 from opsui.ui.state import HostView, UiState
@@ -85,9 +86,18 @@ class ContainerTable(LiveDataTable):
         self._order: list[str] = []
         self._visible: frozenset[str] = frozenset()
         self._fitted = frozenset(c.key for c in table_columns(with_http) if c.width is None)
+        """Columns sized to their text: an update there may change the column's width."""
         self.marked: set[str] = set()
         """Ids of rows marked (space) for merged logs; their name cell starts with ◆."""
-        """Columns sized to their text: an update there may change the column's width."""
+        self.show_kept = False
+        """Show opsui's kept release copies (dimmed, under their app); folded by default."""
+        self._shown_names: dict[str, str] = {}
+        """Container name per row as last drawn: tells a release's rename from a new row."""
+        self._follow: tuple[Container, str | None] | None = None
+        """(the copy the cursor was on, the row it landed on): move to the app's serving
+        container once it exists, unless the operator moved the cursor meanwhile."""
+        self._placed: set[str] = set()
+        """Hosts whose first full list placed the cursor (on trouble); never again."""
 
     def on_mount(self) -> None:
         for column in table_columns(self.with_http):
@@ -121,18 +131,62 @@ class ContainerTable(LiveDataTable):
         keep = self.selected_id if host == self.host else None
         if host != self.host:
             self.marked.clear()
+            self._follow = None
         self.host = host
         if needle is not None:
             self.needle = needle
         with self.app.batch_update():
             self.clear()
+            self._shown_names.clear()
             view = self.view
             if view is not None:
                 for container in view.containers.values():
-                    if matches(container, self.needle):
+                    if self._included(container):
                         self._add(view, container)
+                keep = self._serving_instead(view, keep)
+            self.refit(self._fitted)  # a host or filter with shorter names: narrower
             self._resort(keep, force=True)  # rows were added in arrival order
+            self._place_on_trouble()
         self.call_after_refresh(self.report_visible)
+
+    @property
+    def kept_rows(self) -> int:
+        """Rows of kept release copies on screen (none while they are folded)."""
+        if not self.show_kept:
+            return 0
+        return sum(1 for name in self._shown_names.values() if is_release_copy(name))
+
+    def toggle_kept(self) -> bool:
+        """Show or fold the kept release copies; whether they are shown now."""
+        self.show_kept = not self.show_kept
+        self.show(self.host)
+        return self.show_kept
+
+    def select(self, container_id: str) -> bool:
+        """Put the cursor on a container (for whoever opens the dashboard on a target);
+        the first list then no longer moves it to trouble."""
+        if self.host is not None:
+            self._placed.add(self.host)
+        if container_id not in self.rows:
+            return False
+        self.move_cursor(row=self.get_row_index(container_id), animate=False)
+        return True
+
+    def next_trouble(self) -> Container | None:
+        """Move the cursor to the next container in trouble below it (wrapping)."""
+        view = self.view
+        if view is None or not self._order:
+            return None
+        current = self.selected_id
+        start = self._order.index(current) if current in self._order else -1
+        count = len(self._order)
+        for step in range(1, count + 1):
+            cid = self._order[(start + step) % count]
+            container = view.containers.get(cid)
+            if container is not None and in_trouble(container):
+                self.move_cursor(row=self.get_row_index(cid), animate=False)
+                return container
+        return None
 
     def apply(self, changed: Iterable[str], removed: Iterable[str],
               sampled: Iterable[str] = ()) -> None:
@@ -145,6 +199,7 @@ class ContainerTable(LiveDataTable):
         if view is None:
             return
         keep = self.selected_id
+        renamed_away = self._renamed_away(view, keep)
         dirty = False
         changed = set(changed)
         with self.app.batch_update(), self.cell_batch():
@@ -154,7 +209,7 @@ class ContainerTable(LiveDataTable):
                 container = view.containers.get(cid)
                 if container is None:
                     continue
-                if not matches(container, self.needle):
+                if not self._included(container):
                     dirty |= self._drop(cid)
                 elif cid in self.rows:
                     self._update(view, container)
@@ -165,7 +220,15 @@ class ContainerTable(LiveDataTable):
             for cid in sampled:
                 if cid not in changed and cid in self.rows:
                     self._set_cells(cid, stats_cells(view.stats.get(cid), palette))
+            if dirty:
+                self.refit(self._fitted)
+            if renamed_away is not None:  # a release renamed the selected container aside
+                if keep not in self.rows:  # folded away: the cursor landed on a neighbour
+                    keep = self.selected_id
+                self._follow = (renamed_away, keep)
+            keep = self._follow_app(view, keep)
             self._resort(keep, force=dirty)
+            self._place_on_trouble()
         self.report_visible()
 
     def restyle(self) -> None:
@@ -192,6 +255,56 @@ class ContainerTable(LiveDataTable):
                 if container is not None:
                     cell = row_cells(container, None, (), palette, now, False)["uptime"]
                     self._set_cells(key.value or "", {"uptime": cell})
+
+    # -- kept release copies, following the app, trouble ----------------------------------------
+
+    def _included(self, container: Container) -> bool:
+        return matches(container, self.needle) and (
+            self.show_kept or not is_release_copy(container.name))
+
+    def _renamed_away(self, view: HostView, selected: str | None) -> Container | None:
+        """The selected container, when a release just renamed it to a release copy."""
+        if selected is None:
+            return None
+        before, now = self._shown_names.get(selected), view.containers.get(selected)
+        if before is None or now is None or is_release_copy(before):
+            return None
+        return now if is_release_copy(now.name) else None
+
+    def _follow_app(self, view: HostView, keep: str | None) -> str | None:
+        """Where the cursor goes: the app's new serving container once it is listed (and
+        the operator has not moved on), else where it is."""
+        if self._follow is None:
+            return keep
+        copy, landed = self._follow
+        if keep != landed:  # the operator moved the cursor: leave it alone
+            self._follow = None
+            return keep
+        target = serving_for(copy, view.containers.values())
+        if target is None or target.id not in self.rows:
+            return keep  # the new container has not taken the name yet
+        self._follow = None
+        return target.id
+
+    def _serving_instead(self, view: HostView, keep: str | None) -> str | None:
+        """A folded-away kept copy's app row, for the cursor."""
+        if keep is None or keep in self.rows:
+            return keep
+        container = view.containers.get(keep)
+        if container is None or not is_release_copy(container.name):
+            return keep
+        target = serving_for(container, view.containers.values())
+        return target.id if target is not None and target.id in self.rows else keep
+
+    def _place_on_trouble(self) -> None:
+        """On a host's first full list, start on its first container in trouble."""
+        view = self.view
+        if view is None or not view.listed or view.name in self._placed:
+            return
+        self._placed.add(view.name)
+        first = next((cid for cid in self._order if in_trouble(view.containers[cid])), None)
+        if first is not None:
+            self.move_cursor(row=self.get_row_index(first), animate=False)
 
     # -- row bookkeeping --------------------------------------------------------------------
 
@@ -230,15 +343,18 @@ class ContainerTable(LiveDataTable):
         cells = self._cells(view, container)
         self.add_row(*(cells[str(column.key.value)] for column in self.ordered_columns),
                      key=container.id)
+        self._shown_names[container.id] = container.name
 
     def _update(self, view: HostView, container: Container) -> None:
         self._set_cells(container.id, self._cells(view, container))
+        self._shown_names[container.id] = container.name
 
     def _set_cells(self, container_id: str, cells: dict[str, Text]) -> None:
         """Write the cells whose text or colour differs; re-measure only fitted columns."""
         self.write_cells(container_id, cells, self._fitted)
 
     def _drop(self, container_id: str) -> bool:
+        self._shown_names.pop(container_id, None)
         try:
             self.remove_row(container_id)
         except RowDoesNotExist:
@@ -246,17 +362,31 @@ class ContainerTable(LiveDataTable):
         return True
 
     def _desired_order(self) -> list[str]:
+        """The sorted rows, each kept release copy right under its app's row (newest
+        first); a copy whose app has no row sorts as any other row."""
         view = self.view
         if view is None:
             return []
         ids = [key.value for key in self.rows if key.value in view.containers]
+        shown = [view.containers[cid] for cid in ids]
+        under: dict[str, list[str]] = {}
+        for copy in (c for c in shown if is_release_copy(c.name)):
+            parent = serving_for(copy, shown)
+            if parent is not None:
+                under.setdefault(parent.id, []).append(copy.id)
+        tucked = {cid for members in under.values() for cid in members}
         column = self.sort_column
         ordered = sorted(
-            ids, key=lambda cid: order_key(view.containers[cid], view.stats.get(cid),
-                                           column, self.grouped))
+            (cid for cid in ids if cid not in tucked),
+            key=lambda cid: order_key(view.containers[cid], view.stats.get(cid),
+                                      column, self.grouped))
         if self.sort_reverse:
             ordered = self._reverse_within_groups(view, ordered)
-        return ordered
+        if not under:
+            return ordered
+        newest_first = {parent: sorted(members, key=lambda cid: view.containers[cid].name,
+                                       reverse=True) for parent, members in under.items()}
+        return [row for cid in ordered for row in (cid, *newest_first.get(cid, ()))]
 
     def _reverse_within_groups(self, view: HostView, ordered: list[str]) -> list[str]:
         if not self.grouped:
@@ -269,13 +399,14 @@ class ContainerTable(LiveDataTable):
     def _resort(self, keep: str | None, force: bool = False) -> None:
         """Apply our own order to the rows; put the cursor back on the same container."""
         order = self._desired_order()
-        if order == self._order and not force:
-            return
-        self._order = order
-        position = {cid: index for index, cid in enumerate(order)}
-        self.sort("name", key=lambda cell: position.get(getattr(cell, "container_id", ""), 0))
-        if keep is not None and keep in position:
-            self.move_cursor(row=position[keep], animate=False, scroll=False)
+        reordered = order != self._order or force
+        if reordered:
+            self._order = order
+            position = {cid: index for index, cid in enumerate(order)}
+            self.sort("name",
+                      key=lambda cell: position.get(getattr(cell, "container_id", ""), 0))
+        if keep is not None and keep in self.rows and (reordered or keep != self.selected_id):
+            self.move_cursor(row=self.get_row_index(keep), animate=False, scroll=False)
 
     def report_visible(self) -> None:
         """Tell the screen which rows are on screen, when that set changed."""

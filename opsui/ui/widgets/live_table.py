@@ -92,6 +92,28 @@ class LiveDataTable(DataTable[Text]):
             self._resized[key] = self._resized.get(key, 0) + width - column.content_width
             column.content_width = width
 
+    def refit(self, fitted: frozenset[str]) -> bool:
+        """Size the ``fitted`` columns to the cells present now (DataTable only ever widens
+        them): a long name that left takes its width with it. True when one changed."""
+        changed = False
+        for key in fitted:
+            column = self.columns.get(ColumnKey(key))
+            if column is None:
+                continue
+            width = max([column.label.cell_len,
+                         *(cell.cell_len for row in self._data.values()
+                           if (cell := row.get(column.key)) is not None)])
+            if width != column.content_width:
+                column.content_width = width
+                changed = True
+        if changed:
+            if hasattr(self, "_clear_caches"):
+                self._clear_caches()
+            self._require_update_dimensions = True  # the scrollable width, on idle
+            self.check_idle()
+            self.refresh()
+        return changed
+
     def _flush_stale(self) -> None:
         """Drop cached renderings of the written cells and their rows; repaint the rows."""
         stale, self._stale = self._stale, {}

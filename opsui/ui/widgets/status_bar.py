@@ -27,6 +27,10 @@ class StatusLine:
     listed: bool
     link: LinkState | None = None
     """The host's link state when it is not connected ("no engine", "unreachable"...)."""
+    kept: int = 0
+    """Release containers opsui keeps for rollback (not in ``total``, never unhealthy)."""
+    kept_shown: bool = False
+    """Whether the table shows them (z)."""
 
 
 class StatusBar(Horizontal):
@@ -66,6 +70,9 @@ class StatusBar(Horizontal):
         if line.unhealthy:
             text.append(" │ ", style=palette.muted)
             text.append(f"✗ {line.unhealthy} unhealthy", style=palette.bad)
+        if line.kept and line.link is None and line.listed:
+            text.append(f" │ {line.kept} kept ({'z folds' if line.kept_shown else 'z shows'})",
+                        style=palette.muted)
         if line.listed:
             text.append(" │ sort: ", style=palette.muted)
             text.append(line.sort, style=palette.muted)
