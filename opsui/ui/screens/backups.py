@@ -734,7 +734,17 @@ class BackupsScreen(Screen[None]):
             self.app.push_screen(ReleaseRunScreen(self.session, action, self.clock,
                                                   run=(plan, answer, summary)))
 
-        ask_to_run(self.app, confirmation, preview, proceed)
+        def declined() -> None:
+            self.not_confirmed(plan)
+
+        ask_to_run(self.app, confirmation, preview, proceed, declined)
+
+    @work(thread=True, exit_on_error=False, group="backups-plan",
+          description="Cannot record the refusal")
+    def not_confirmed(self, plan: RestorePlan | MigrationPlan) -> None:
+        """A question cancelled (a restore's name not typed, or mistyped) is a refused
+        action in the app's journal, as a wrong ``--confirm`` is."""
+        self.session.backups().not_confirmed(self.session.app(), plan.request)
 
     def action_back(self) -> None:
         """Back; a running backup goes on (the dashboard shows it, J watches it)."""
