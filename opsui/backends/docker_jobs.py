@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,12 @@ from opsui.domain.sanitize import clean
 
 POLL_SECONDS = 0.2
 DRAIN_SECONDS = 5.0
+KILL_GRACE_SECONDS = 10.0
+"""How long an exec'd migration has to end after TERM before it gets KILL."""
+# $0 the pid file, the rest: the command, run as a child whose pid is in the file.
+_WRAP = '"$@" & p=$!; echo "$p" > "$0" 2>/dev/null; wait "$p"; r=$?; rm -f "$0"; exit "$r"'
+# $1 the pid file, $2 the signal; exit 1: no pid to signal (the file could not be written).
+_SIGNAL = 'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] || exit 1; kill -"$2" "$p" 2>/dev/null; exit 0'
 _RELEASE_LABELS = (APP_LABEL, RELEASE_LABEL, "opsui.version", "opsui.digest")
 _COMPOSE = "com.docker.compose."
 """Compose's labels would make the one-off container look like a replica of the service."""
@@ -122,9 +129,36 @@ class DockerJobs:
 
     def exec_in(self, container_id: str, command: list[str], output: LineSink,
                 timeout: float, cancelled: Cancellation) -> JobResult:
+        """Exec ``command`` in the container; a cancel or the timeout stops it *there*.
+
+        The engine cannot signal an exec and killing the reader leaves the command
+        running, so when the container has ``sh`` the command runs as the child of a
+        small wrapper that writes its pid to a file in the container's /tmp; stopping
+        is then a second exec that signals that pid (TERM, KILL after
+        :data:`KILL_GRACE_SECONDS`)."""
+        pid_file = f"/tmp/.opsui-job-{uuid.uuid4().hex[:12]}.pid"
+        wrapped = self._has_sh(container_id)
+        argv = ["sh", "-c", _WRAP, pid_file, *command] if wrapped else list(command)
+        exec_id, finished = self._start_exec(container_id, argv, output)
+        deadline = time.monotonic() + timeout
+        while not finished.is_set():
+            if cancelled.is_set() or time.monotonic() >= deadline:
+                reason = "cancelled" if cancelled.is_set() else f"timed out after {timeout:g} s"
+                if not (wrapped and self._stop_exec(container_id, pid_file, finished)):
+                    reason += " (the command may still run)"
+                return JobResult(None, "", reason)
+            finished.wait(POLL_SECONDS)
+        info = self._call("exec", lambda: self._api.exec_inspect(exec_id))
+        code = info.get("ExitCode")
+        return JobResult(int(code) if code is not None else None, "")
+
+    def _start_exec(self, container_id: str, argv: list[str],
+                    output: LineSink) -> tuple[str, threading.Event]:
+        """Start an exec whose output goes to ``output`` line by line; set the event
+        when its output ends."""
         api = self._api
         created = self._call("exec", lambda: api.exec_create(
-            container_id, list(command), stdout=True, stderr=True))
+            container_id, argv, stdout=True, stderr=True))
         exec_id = str(created["Id"])
         chunks = self._call("exec", lambda: api.exec_start(exec_id, stream=True))
         finished = threading.Event()
@@ -145,17 +179,33 @@ class DockerJobs:
                 finished.set()
 
         threading.Thread(target=read, name="job-exec-output", daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not finished.is_set():
-            if cancelled.is_set() or time.monotonic() >= deadline:
-                # An exec cannot be signalled through the API: stop reading, say so.
-                with_reason = "cancelled" if cancelled.is_set() else \
-                    f"timed out after {timeout:g} s (the command may still run)"
-                return JobResult(None, "", with_reason)
-            finished.wait(POLL_SECONDS)
-        info = self._call("exec", lambda: api.exec_inspect(exec_id))
-        code = info.get("ExitCode")
-        return JobResult(int(code) if code is not None else None, "")
+        return exec_id, finished
+
+    def _quiet_exec(self, container_id: str, argv: list[str]) -> int | None:
+        """A short exec's exit code (None when it could not run)."""
+        api = self._api
+        try:
+            exec_id = str(api.exec_create(container_id, argv, stdout=False,
+                                          stderr=False)["Id"])
+            api.exec_start(exec_id)
+            code = api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.DockerException:
+            return None
+        return int(code) if code is not None else None
+
+    def _has_sh(self, container_id: str) -> bool:
+        return self._quiet_exec(container_id, ["sh", "-c", "exit 0"]) == 0
+
+    def _stop_exec(self, container_id: str, pid_file: str,
+                   finished: threading.Event) -> bool:
+        """Signal the wrapped command; whether it ended."""
+        for signal_name in ("TERM", "KILL"):
+            if self._quiet_exec(container_id, ["sh", "-c", _SIGNAL, "sh", pid_file,
+                                               signal_name]) != 0:
+                return finished.wait(1.0)  # it had just ended, or left no pid to signal
+            if finished.wait(KILL_GRACE_SECONDS):
+                return True
+        return finished.is_set()
 
     def remove(self, container_id: str) -> None:
         self._call("remove the migration container",
