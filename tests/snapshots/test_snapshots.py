@@ -87,11 +87,12 @@ async def _populated(pilot: Pilot[Any]) -> None:
 def test_dashboard(snap_compare: Any) -> None:
     """The dashboard of a healthy-ish host.
 
-    You should see: the host "local" connected in the sidebar with "✗1"; the status
-    line "6 containers │ ✗ 1 unhealthy"; CPU/Mem/Disk/Load gauges with a CPU
-    sparkline; rows grouped by compose project (billing, then shop, then the
-    project-less "scratchpad" last); shop-worker-1 in red with "✗ unhealthy" and
-    4 restarts; billing-api-1 "◌ starting" in amber; the HTTP column "✗ cache" on
+    You should see: no host sidebar (one host: the status line names it); the status
+    line "local │ 6 containers │ ✗ 1 unhealthy"; CPU/Mem/Disk/Load gauges with a CPU
+    sparkline; columns Name, State, Health, HTTP, then Project/Service; rows grouped by
+    compose project (billing, then shop, then the project-less "scratchpad" last); the
+    cursor on shop-worker-1 (the first container in trouble), red with "✗ unhealthy"
+    and 4 restarts; billing-api-1 "◌ starting" in amber; the HTTP column "✗ cache" on
     both shop-web rows; the footer with Detail, Sort, Filter, Restart, Stop, Start, Logs.
     """
     assert snap_compare(shop_app(), terminal_size=SIZE, run_before=_populated)
