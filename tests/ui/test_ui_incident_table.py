@@ -77,6 +77,7 @@ async def test_kept_copies_are_folded_and_shown_dimmed_under_their_app_on_z() ->
         muted = Palette.of(app).muted
         assert table.get_cell(kept_id, "state").style == muted
         assert table.get_cell(kept_id, "health").style == muted
+        assert table.get_cell(kept_id, "health").plain == "· kept"  # not "✗ unhealthy"
         assert KEPT in screen_text(app)
         await pilot.press("z")
         await _rows(pilot, table, 3)
@@ -159,6 +160,10 @@ async def test_sidebar_shows_with_two_hosts_on_a_wide_terminal_only() -> None:
         await until(pilot, lambda: "prod" in screen_text(app), "the sidebar with prod")
         await pilot.resize_terminal(80, 24)
         await until(pilot, lambda: "prod" not in screen_text(app), "the sidebar folded")
+        await pilot.press("right_square_bracket")  # hosts still switch with the sidebar folded
+        await until(pilot, lambda: "prod │ 6 containers" in screen_text(app), "prod shown")
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: "local │ 6 containers" in screen_text(app), "local again")
         await pilot.resize_terminal(160, 40)
         await until(pilot, lambda: "prod" in screen_text(app), "the sidebar back")
 

@@ -198,6 +198,8 @@ def row_cells(
         summary, ok = http_summary(http)
         cells["http"] = Text(summary, style=palette.muted if ok is None else
                              (palette.ok if ok else palette.bad))
+    if ".before-r" in container.name:  # kept for a rollback: its last health is history
+        cells["health"] = Text("· kept")
     if kept:  # opsui's own copy, stopped on purpose: dimmed, never red
         for key, cell in cells.items():
             if key != "name":
