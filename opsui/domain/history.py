@@ -16,9 +16,10 @@ that carried the old name are gone.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,29 +96,32 @@ def _release_of(record: Mapping[str, Any]) -> str:
 
 def merge_journals(sources: Sequence[Sequence[Mapping[str, Any]]]
                    ) -> tuple[Mapping[str, Any], ...]:
-    """Records of several journals, in the order things happened.
+    """Records of several journals, interleaved in the order things happened.
 
-    A release's records are all in the journal of the name it ran under, so they stay
-    together and in their order, placed at the time the release began (its ``release``
-    record's ``at``: for an adopted release, since when its container ran); audit lines
-    at their own time. So a release made under an old name after the app was declared
-    still comes after the ones before it. A record that says no time stays after the
-    one before it in its journal; on a tie the earlier source comes first.
+    Each journal's own order is kept as written (a release's records, audit lines
+    written when an action ended); the journals are merged by when each record's release
+    began (its ``release`` record's ``at``: for an adopted release, since when its
+    container ran), an audit line by its own time. So a release made under an old name
+    after the app was declared still comes after the ones before it. A record that says
+    no time goes with the one before it in its journal; on a tie the earlier source first.
     """
     began: dict[str, str] = {}
     for records in sources:
         for record in records:
             if record.get("type") == "release":
                 began.setdefault(_release_of(record), _when(record.get("at")))
-    keyed: list[tuple[str, int, int, Mapping[str, Any]]] = []
-    for index, records in enumerate(sources):
+
+    def keyed(index: int, records: Sequence[Mapping[str, Any]]
+              ) -> Iterator[tuple[str, int, int, Mapping[str, Any]]]:
         key = ""
         for position, record in enumerate(records):
             release = _release_of(record)
             key = (began.get(release, "") if release else _when(record.get("at"))) or key
-            keyed.append((key, index, position, record))
-    keyed.sort(key=lambda item: item[:3])
-    return tuple(item[3] for item in keyed)
+            yield key, index, position, record
+
+    # (key, index, position) is unique: records themselves are never compared.
+    merged = heapq.merge(*(keyed(index, records) for index, records in enumerate(sources)))
+    return tuple(item[3] for item in merged)
 
 
 class Journal:

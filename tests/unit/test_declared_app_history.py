@@ -177,3 +177,19 @@ def test_read_only_shows_the_old_history_and_writes_nothing() -> None:
     status = declared.status(app)
     assert [r.version for r in status.releases] == ["1.0.0", "2.0.0"]
     assert files.files == before
+
+
+def test_each_journal_keeps_the_order_it_was_written_in() -> None:
+    """An audit line is written when its action ends, stamped when it began: a deploy
+    refused during a long one is written first, and stays first."""
+    files = FakeHostFiles()
+    files.append_record(OLD, encode_record(_record("r20261201090000-aaaa", "1.0.0",
+                                                   "2026-12-01T09:00:00+00:00")[0]))
+    for outcome, at in (("refused", "2026-12-01T10:05:00+00:00"),
+                        ("cancelled", "2026-12-01T10:00:00+00:00")):
+        files.append_record(NEW, encode_record({"type": "action", "action": "deploy",
+                                                "outcome": outcome, "at": at}))
+    read = Journal(files, DEFAULT_STATE_DIR, "shop", ("ux-shop",)).read()
+    assert [r.get("outcome") for r in read.records if r.get("type") == "action"] == [
+        "refused", "cancelled"]
+    assert read.records[0].get("type") == "release"  # the older journal's, before them
