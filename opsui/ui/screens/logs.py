@@ -74,6 +74,7 @@ class LogsScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="logs.back",
                 tooltip="Close the logs (the stream stops) and go back."),
+        *RELEASE_BINDINGS,  # next to Back: the footer shows Rollback even at 80 columns
         Binding("f", "toggle_follow", "Follow", id="logs.follow",
                 tooltip="Follow the newest lines, or pause where you are."),
         Binding("slash", "search", "Search", id="logs.search",
@@ -103,7 +104,6 @@ class LogsScreen(Screen[None]):
         Binding("c", "copy", "Copy", id="logs.copy",
                 tooltip="Copy the selected text, or the lines on screen, to the clipboard "
                 "(OSC 52: works over SSH)."),
-        *RELEASE_BINDINGS,
     ]
 
     class Saved(Message):
