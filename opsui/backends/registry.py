@@ -17,7 +17,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from opsui.domain.daemon_pool import DaemonThreadPool
 from opsui.domain.errors import ActionFailed
 from opsui.domain.models import split_image
 from opsui.domain.ports import LocalImage
@@ -400,8 +400,9 @@ class RegistryTags:
                names: list[str]) -> dict[str, LocalImage]:
         if not names:
             return {}
-        with ThreadPoolExecutor(min(self._workers, len(names)),
-                                thread_name_prefix="opsui-registry") as pool:
+        # Daemon threads: a lookup waiting on a slow registry never holds up quitting.
+        with DaemonThreadPool(min(self._workers, len(names)),
+                              thread_name_prefix="opsui-registry") as pool:
             found = pool.map(lambda name: _dated(client, repository, name), names)
             return {image.tag: image for image in found}
 

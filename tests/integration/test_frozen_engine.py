@@ -7,6 +7,11 @@ from the outside, and what used to make ``q`` blank the screen and never exit (a
 request without a read timeout, its thread joined at exit). The engine is always
 continued in teardown.
 
+Over SSH a quit already ended promptly before the fix (a stopping monitor closes the
+SSH transport, which wakes the reads waiting on the engine), so the quit tests run
+against the local socket, where nothing wakes a read in flight; the headless commands
+run both ways.
+
 The bounds below are deadlines for "it exits", far above the ~1 s a prompt quit takes
 and below the engine's 10 s request timeout, so waiting out a request fails the test.
 """
@@ -114,11 +119,11 @@ def _quits_promptly(term: Terminal) -> None:
 
 
 def test_q_exits_with_a_frozen_engine_after_the_link_is_judged_lost(
-        opsui_args: list[str], freeze: Callable[[], None],
+        engine_with_app: str, freeze: Callable[[], None],
         opsui_tui: Callable[[list[str]], Terminal]) -> None:
     """The stats of the row on screen were being sampled when the engine froze; by the
     time the sidebar says the link is lost, a stats request is waiting on it."""
-    term = opsui_tui(opsui_args)
+    term = opsui_tui(["--host", engine_with_app])
     _wait_for_stats(term)
     freeze()
     wait_until(lambda: term.seen(b"reconnecting") or term.seen(b"no engine"), timeout=60,
@@ -127,11 +132,11 @@ def test_q_exits_with_a_frozen_engine_after_the_link_is_judged_lost(
 
 
 def test_q_exits_while_a_view_waits_on_a_frozen_engine(
-        opsui_args: list[str], freeze: Callable[[], None],
+        engine_with_app: str, freeze: Callable[[], None],
         opsui_tui: Callable[[list[str]], Terminal]) -> None:
     """Opening a container's detail reads it in a worker thread; quitting while that
     read waits on the frozen engine must not wait for it."""
-    term = opsui_tui(opsui_args)
+    term = opsui_tui(["--host", engine_with_app])
     _wait_for_stats(term)
     freeze()
     mark = term.mark()
