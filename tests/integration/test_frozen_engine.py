@@ -141,7 +141,7 @@ def test_q_exits_while_a_view_waits_on_a_frozen_engine(
     freeze()
     mark = term.mark()
     term.type("\r")  # the only row: its detail view, which inspects it
-    term.wait_for_after(mark, b"frozen-app", timeout=10)
+    term.wait_for_after(mark, "Inspecting…".encode(), timeout=10)  # and waiting
     _quits_promptly(term)
 
 
