@@ -81,16 +81,26 @@ _SHOWN = {chr(code): placeholder(chr(code))
           for low, high in INERT_RANGES for code in range(low, high + 1)}
 # The BMP part of the class compiles to one bitmap lookup per character; listing the
 # astral ranges too would add a range test per character (ASCII lines got 70 %
-# slower), so every astral character matches and _picture gives back the ones that
-# are text (emoji) unchanged.
+# slower), so the astral planes match as two wide ranges and _picture gives back the
+# characters there that are text unchanged. The ranges leave out U+1F000-1FFFD, where
+# the emoji are, so a line of emoji does not call _picture once per emoji.
 _CONTROLS = re.compile("[" + "".join(
     re.escape(chr(low)) + ("" if high == low else "-" + re.escape(chr(high)))
-    for low, high in INERT_RANGES if high <= 0xFFFF) + "\U00010000-\U0010FFFF]")
+    for low, high in INERT_RANGES if high <= 0xFFFF)
+    + "\U00010000-\U0001EFFF\U0001FFFE-\U0010FFFF]")
+
+
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _picture(match: re.Match[str]) -> str:
     char = match.group()
     return _SHOWN.get(char, char)
+
+
+def _inert(text: str) -> str:
+    """Every inert character shown; most lines are ASCII and take the small class."""
+    return (_ASCII_CONTROLS if text.isascii() else _CONTROLS).sub(_picture, text)
 
 
 def _decode(raw: str | bytes | None) -> str:
@@ -111,7 +121,7 @@ def clean(raw: str | bytes | None, max_chars: int = DEFAULT_FIELD_CHARS) -> str:
     """A single-line field (name, label, image, env value): no escapes, no newlines."""
     text = _decode(raw)[: max_chars * 4]
     text = _ESCAPES.sub("", text)
-    text = _CONTROLS.sub(_picture, text.replace("\t", " ").replace("\n", "\u2424"))
+    text = _inert(text.replace("\t", " ").replace("\n", "\u2424"))
     return _cap(text, max_chars)
 
 
@@ -119,7 +129,7 @@ def clean_block(raw: str | bytes | None, max_chars: int = DEFAULT_BLOCK_CHARS) -
     """Multi-line output (health check output, remote stderr): newlines and tabs kept."""
     text = _decode(raw)[: max_chars * 4]
     text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
-    text = _CONTROLS.sub(_picture, text.expandtabs(4))
+    text = _inert(text.expandtabs(4))
     return _cap(text, max_chars)
 
 
@@ -197,4 +207,4 @@ def sanitize_line(raw: str | bytes, max_chars: int = DEFAULT_LINE_CHARS) -> Sani
 
 def _plain(segment: str) -> str:
     segment = _ESCAPES.sub("", segment)
-    return _CONTROLS.sub(_picture, segment.expandtabs(4))
+    return _inert(segment.expandtabs(4))
