@@ -24,21 +24,32 @@ from typing import Any, ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
+IDLE_SECONDS = 60.0
+"""A thread with no work for this long ends (a replaced pool nobody shut down, a burst
+of work long past), so idle threads never pile up."""
+
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class DaemonThreadPool(ThreadPoolExecutor):
-    """Up to ``max_workers`` daemon threads, started as work arrives and reused."""
+    """Up to ``max_workers`` daemon threads, started as work arrives, reused, and ended
+    after ``idle_seconds`` without work."""
 
-    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+    def __init__(self, max_workers: int, thread_name_prefix: str,
+                 idle_seconds: float = IDLE_SECONDS) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
         self._limit = max_workers
+        self._idle_seconds = idle_seconds
         self._prefix = thread_name_prefix
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._started = 0
-        self._closed = False
         self._state_lock = threading.Lock()
+        self._started = 0
+        """Threads alive (or about to be)."""
+        self._waiting = 0
+        """Threads not busy with a job: taking one from the queue, or about to."""
+        self._queued = 0
+        """Jobs in the queue that no thread has taken yet."""
+        self._closed = False
 
     def submit(self, fn: Callable[P, T], /, *args: P.args,
                **kwargs: P.kwargs) -> Future[T]:
@@ -47,17 +58,27 @@ class DaemonThreadPool(ThreadPoolExecutor):
             if self._closed:
                 raise RuntimeError("cannot schedule new work after shutdown")
             self._jobs.put((future, fn, args, kwargs))
-            if not self._idle.acquire(blocking=False) and self._started < self._limit:
+            self._queued += 1
+            if self._queued > self._waiting and self._started < self._limit:
                 self._started += 1
+                self._waiting += 1
                 threading.Thread(target=self._work, daemon=True,
                                  name=f"{self._prefix}-{self._started}").start()
         return future
 
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=self._idle_seconds)
+            except queue.Empty:
+                if self._retire():
+                    return
+                continue
             if job is None:
                 return
+            with self._state_lock:
+                self._queued -= 1
+                self._waiting -= 1
             future, fn, args, kwargs = job
             if future.set_running_or_notify_cancel():
                 try:
@@ -67,7 +88,18 @@ class DaemonThreadPool(ThreadPoolExecutor):
                 else:
                     future.set_result(result)
             del job, future, fn, args, kwargs
-            self._idle.release()
+            with self._state_lock:
+                self._waiting += 1
+
+    def _retire(self) -> bool:
+        """End this idle thread, unless every waiting thread is needed for the jobs
+        queued meanwhile."""
+        with self._state_lock:
+            if self._waiting <= self._queued:
+                return False
+            self._waiting -= 1
+            self._started -= 1
+            return True
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work and let idle threads end; never waits, whatever ``wait`` says.
