@@ -32,9 +32,35 @@ from opsui.domain.sanitize import clean
 POLL_SECONDS = 0.2
 DRAIN_SECONDS = 5.0
 KILL_GRACE_SECONDS = 10.0
+QUIET_EXEC_SECONDS = 5.0
+"""How long a short exec (a probe, a signal, a lease renewal) may take to be recorded."""
 """How long an exec'd migration has to end after TERM before it gets KILL."""
-# $0 the pid file, the rest: the command, run as a child whose pid is in the file.
-_WRAP = '"$@" & p=$!; echo "$p" > "$0" 2>/dev/null; wait "$p"; r=$?; rm -f "$0"; exit "$r"'
+LEASE_SECONDS = 30
+"""An exec'd migration whose lease opsui has not renewed for this long is stopped: the
+opsui that started it is gone (killed, or its link lost for good)."""
+LEASE_TOUCH_SECONDS = 2.0
+# $0 the pid file, the rest: the command, run as a child whose pid is in the file
+# before it can print a line (a cancel may follow its first line at once). A
+# guard beside it stops it once "$0.lease" is LEASE seconds old; only where touch, stat
+# and date work, so a container without them runs the command unguarded, never killed.
+_WRAP = r"""
+sh -c 'echo "$$" > "$0" 2>/dev/null; exec "$@"' "$0" "$@" &
+p=$!
+if : > "$0.lease" 2>/dev/null && touch -c "$0.lease" 2>/dev/null \
+        && stat -c %Y "$0.lease" >/dev/null 2>&1 && date +%s >/dev/null 2>&1; then
+    (
+        while sleep 1; do
+            kill -0 "$p" 2>/dev/null || exit 0
+            t=$(stat -c %Y "$0.lease" 2>/dev/null) || continue
+            [ $(($(date +%s) - t)) -ge LEASE ] || continue
+            kill -TERM "$p" 2>/dev/null; sleep 10; kill -KILL "$p" 2>/dev/null; exit 0
+        done
+    ) </dev/null >/dev/null 2>&1 &
+fi
+wait "$p"; r=$?
+rm -f "$0" "$0.lease"
+exit "$r"
+""".replace("LEASE", str(LEASE_SECONDS))
 # $1 the pid file, $2 the signal; exit 1: no pid to signal (the file could not be written).
 _SIGNAL = 'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] || exit 1; kill -"$2" "$p" 2>/dev/null; exit 0'
 _RELEASE_LABELS = (APP_LABEL, RELEASE_LABEL, "opsui.version", "opsui.digest")
@@ -135,13 +161,20 @@ class DockerJobs:
         running, so when the container has ``sh`` the command runs as the child of a
         small wrapper that writes its pid to a file in the container's /tmp; stopping
         is then a second exec that signals that pid (TERM, KILL after
-        :data:`KILL_GRACE_SECONDS`)."""
+        :data:`KILL_GRACE_SECONDS`). The command is leased to this process: an exec
+        every :data:`LEASE_TOUCH_SECONDS` renews it, and the wrapper stops the command
+        when it lapses (:data:`LEASE_SECONDS`), so a killed opsui leaves no migration
+        running that nobody will record."""
         pid_file = f"/tmp/.opsui-job-{uuid.uuid4().hex[:12]}.pid"
         wrapped = self._has_sh(container_id)
         argv = ["sh", "-c", _WRAP, pid_file, *command] if wrapped else list(command)
         exec_id, finished = self._start_exec(container_id, argv, output)
         deadline = time.monotonic() + timeout
+        touched = time.monotonic()
         while not finished.is_set():
+            if wrapped and time.monotonic() - touched >= LEASE_TOUCH_SECONDS:
+                touched = time.monotonic()
+                self._quiet_exec(container_id, ["touch", "-c", f"{pid_file}.lease"])
             if cancelled.is_set() or time.monotonic() >= deadline:
                 reason = "cancelled" if cancelled.is_set() else f"timed out after {timeout:g} s"
                 if not (wrapped and self._stop_exec(container_id, pid_file, finished)):
@@ -188,10 +221,16 @@ class DockerJobs:
             exec_id = str(api.exec_create(container_id, argv, stdout=False,
                                           stderr=False)["Id"])
             api.exec_start(exec_id)
-            code = api.exec_inspect(exec_id).get("ExitCode")
+            deadline = time.monotonic() + QUIET_EXEC_SECONDS
+            while True:  # the engine may record the exit a moment after the stream ends
+                info = api.exec_inspect(exec_id)
+                if not info.get("Running") or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.02)
         except docker.errors.DockerException:
             return None
-        return int(code) if code is not None else None
+        code = info.get("ExitCode")
+        return int(code) if code is not None and not info.get("Running") else None
 
     def _has_sh(self, container_id: str) -> bool:
         return self._quiet_exec(container_id, ["sh", "-c", "exit 0"]) == 0

@@ -1,19 +1,25 @@
-"""A cancelled migration exec'd in the running container (``run_in = "running"``)
-stops there: the engine cannot signal an exec, and before this the command went on
-after opsui had said "cancelled"."""
+"""A migration exec'd in the running container (``run_in = "running"``) stops there
+when it is cancelled, and when the opsui that started it is killed (its lease lapses):
+the engine cannot signal an exec, and before this the command went on after opsui had
+said "cancelled", or had died, with nobody to record how it ended."""
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from opsui.backends.docker_jobs import LEASE_SECONDS
 from opsui.domain.errors import OpsuiError
 from opsui.domain.ports import HostConnection
 
 from .backup_fixtures import Database, app_config, backups_on
-from .helpers import wait_until
+from .helpers import Testbed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +54,34 @@ def test_a_cancelled_migration_in_the_running_container_is_stopped_there(
     (record,) = backups.status(app).migrations
     assert record.outcome == "failed" and "cancelled" in record.error
     assert "may still run" not in record.error
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_a_migration_whose_opsui_was_killed_is_stopped_when_its_lease_lapses(
+        where: str, shop_db: Database, testbed: Testbed, tmp_path: Path) -> None:
+    hosts = host = ""
+    if where == "ssh":
+        hosts = (f'[ssh]\nconfig = "{testbed.ssh_config}"\n'
+                 f'known_hosts = "{testbed.ssh_known_hosts}"\n\n'
+                 f'[hosts.bed]\nssh = "{testbed.ssh_url}"\n\n')
+        host = 'host = "bed"\n'
+    config = tmp_path / "opsui.toml"
+    config.write_text(f'{hosts}[deploy]\nstate_dir = "{tmp_path / "state"}"\n\n'
+                      f'[apps.shop]\n{host}container = "{shop_db.name}"\n\n'
+                      f'[apps.shop.backup]\nengine = "postgres"\n'
+                      f'container = "{shop_db.name}"\ndatabase = "shop"\n\n'
+                      f'[apps.shop.migrate]\ncommand = {json.dumps(list(MIGRATION))}\n'
+                      f'run_in = "running"\n')
+    migrate = subprocess.Popen([sys.executable, "-m", "opsui", "--config", str(config),
+                                "migrate", "shop", "--yes"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        wait_until(lambda: sleeping(shop_db), 60, interval=0.2,
+                   message="the migration running in the container")
+    finally:
+        migrate.send_signal(signal.SIGKILL)  # kill -9: opsui can neither cancel nor record
+        migrate.wait(10)
+
+    wait_until(lambda: not sleeping(shop_db), LEASE_SECONDS + 30, interval=0.5,
+               message=lambda: f"the migration gone from the container: {sleeping(shop_db)}")
