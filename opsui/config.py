@@ -14,7 +14,7 @@ import os
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,145 +23,20 @@ from opsui.domain.errors import ActionRefused, ConfigError
 from opsui.domain.history import app_folder
 from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, ConfirmPolicy
 
+# The settings types live in the domain (it reads them); re-exported here, where they
+# always were, for the CLI, the UI, tests and embedders.
+from opsui.domain.settings import BACKUP_ENGINES as BACKUP_ENGINES
+from opsui.domain.settings import DEFAULT_STATE_DIR as DEFAULT_STATE_DIR
+from opsui.domain.settings import LOCAL_HOST_NAME as LOCAL_HOST_NAME
+from opsui.domain.settings import MIGRATE_IN as MIGRATE_IN
+from opsui.domain.settings import AppConfig as AppConfig
+from opsui.domain.settings import BackupConfig as BackupConfig
+from opsui.domain.settings import Config as Config
+from opsui.domain.settings import DeploySettings as DeploySettings
+from opsui.domain.settings import HostConfig as HostConfig
+from opsui.domain.settings import MigrateConfig as MigrateConfig
+
 CONFIG_NAME = "opsui.toml"
-LOCAL_HOST_NAME = "local"
-
-
-@dataclass(frozen=True)
-class HostConfig:
-    """One host: the local engine (``docker_host``) or a remote one over SSH (``ssh``).
-
-    ``ssh`` is ``ssh://user@host:port`` or a Host alias from ``~/.ssh/config``.
-    """
-
-    name: str
-    ssh: str | None = None
-    docker_host: str | None = None
-    read_only: bool = False
-
-    @property
-    def is_local(self) -> bool:
-        return self.ssh is None
-
-
-DEFAULT_STATE_DIR = "/var/lib/opsui"
-
-
-@dataclass(frozen=True)
-class DeploySettings:
-    """How deploys and rollbacks of an app run: ``[deploy]``, overridden per app."""
-
-    state_dir: str = DEFAULT_STATE_DIR
-    """Folder on the host holding each app's journal and lock (shared by every operator)."""
-    retain: int = 3
-    """Previous releases whose containers are kept for rollback (a rollback target is
-    always kept on top of these)."""
-    known_good_seconds: float = 120.0
-    """A release that stays up and healthy this long after it took over is known good."""
-    gate_timeout: float = 60.0
-    """How long a new release may take to become healthy."""
-    settle_seconds: float = 5.0
-    """Without a health check or URLs: how long it must keep running to pass."""
-
-
-BACKUP_ENGINES = ("postgres", "mysql", "sqlite", "command")
-
-
-@dataclass(frozen=True)
-class BackupConfig:
-    """``[apps.NAME.backup]``: how the app's data is dumped, where it is kept, how long.
-
-    ``postgres`` runs ``pg_dump -Fc`` inside ``container``, ``mysql`` ``mysqldump``,
-    ``sqlite`` the online ``.backup`` of ``path``; ``command`` runs ``command`` (inside
-    ``container`` when given, else on the host) and keeps what it writes to stdout.
-    """
-
-    engine: str
-    container: str | None = None
-    database: str = ""
-    user: str = ""
-    path: str = ""
-    """sqlite: the database file inside the container."""
-    command: tuple[str, ...] = ()
-    restore_command: tuple[str, ...] = ()
-    """command engine: reads a backup on stdin and restores it."""
-    dest: str = ""
-    """Folder on the host; default STATE_DIR/APP/backups."""
-    keep: int = 7
-    stall_seconds: float = 120.0
-    """A dump whose file has not grown for this long is stopped and failed (a paused
-    or blocked database), instead of hanging until the six-hour limit."""
-
-
-MIGRATE_IN = ("new", "running")
-
-
-@dataclass(frozen=True)
-class MigrateConfig:
-    """``[apps.NAME.migrate]``: the app's schema migration, e.g. ``alembic upgrade head``.
-
-    ``run_in = "new"`` runs it in a one-off container of the target image with the app's
-    env and networks; ``"running"`` execs it in the running container.
-    """
-
-    command: tuple[str, ...]
-    run_in: str = "new"
-    timeout: float = 600.0
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """An application on a host: which container, compose service or Swarm service, its
-    image, health URLs, deploy settings and confirmation policy."""
-
-    name: str
-    host: str = LOCAL_HOST_NAME
-    container: str | None = None
-    service: str | None = None  # compose "project/service"
-    swarm_service: str | None = None
-    image: str | None = None
-    """Image repository deploys pick tags of; default: the running container's."""
-    health_urls: tuple[str, ...] = ()
-    health_timeout: float = 5.0
-    deploy: DeploySettings = DeploySettings()
-    confirm: Mapping[str, ConfirmPolicy] = field(default_factory=lambda: MappingProxyType({}))
-    """Per-action policies of this app, over the top-level ``[confirm]``."""
-    backup: BackupConfig | None = None
-    migrate: MigrateConfig | None = None
-
-
-@dataclass(frozen=True)
-class Config:
-    """Validated settings; defaults make ``Config()`` a working zero-config setup."""
-
-    source: str = "(defaults)"
-    theme: str = "opsui-dark"
-    read_only: bool = False
-    refresh_seconds: float = 15.0
-    stats_seconds: float = 3.0
-    metrics_seconds: float = 2.0
-    health_seconds: float = 10.0
-    confirm: Mapping[str, ConfirmPolicy] = field(
-        default_factory=lambda: MappingProxyType(dict(DEFAULT_CONFIRMATIONS))
-    )
-    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    hosts: tuple[HostConfig, ...] = (HostConfig(LOCAL_HOST_NAME),)
-    apps: tuple[AppConfig, ...] = ()
-    known_hosts: str | None = None
-    ssh_config: str | None = None
-    log_buffer_lines: int = 200_000
-    """[logs] buffer_lines: lines a log pane keeps; older ones are dropped and counted."""
-    log_tail_lines: int = 1000
-    """[logs] tail_lines: history a log pane opens with (the "tail" window)."""
-    deploy: DeploySettings = DeploySettings()
-    """[deploy]: defaults for every app, and for ad hoc deploys of any container."""
-
-    def host(self, name: str) -> HostConfig | None:
-        return next((h for h in self.hosts if h.name == name), None)
-
-    def app(self, name: str, host: str | None = None) -> AppConfig | None:
-        return next((a for a in self.apps if a.name == name
-                     and (host is None or a.host == host)), None)
 
 
 def find_config(explicit: str | None, cwd: Path | None = None) -> Path | None:
@@ -207,17 +82,23 @@ typo (and ``1e300`` would overflow the timers)."""
 MAX_COUNT = 10_000_000
 
 
+def _field_names(settings: type[Any], *, skip: tuple[str, ...] = ()) -> set[str]:
+    """A table's keys are its settings type's fields: a field added there is a key here."""
+    return {f.name for f in fields(settings) if f.name not in skip}
+
+
 _TOP_KEYS = {
-    "theme", "read_only", "refresh_seconds", "stats_seconds", "metrics_seconds",
-    "health_seconds", "confirm", "keys", "hosts", "apps", "ssh", "logs", "deploy",
+    *_field_names(Config, skip=("source", "known_hosts", "ssh_config", "log_buffer_lines",
+                                "log_tail_lines")),
+    "ssh", "logs",  # tables: [ssh] known_hosts/config, [logs] buffer_lines/tail_lines
 }
-_HOST_KEYS = {"ssh", "docker_host", "read_only"}
-_DEPLOY_KEYS = {"state_dir", "retain", "known_good_seconds", "gate_timeout", "settle_seconds"}
-_APP_KEYS = {"host", "container", "service", "swarm_service", "image", "health_urls",
-             "health_url", "health_timeout", "confirm", "backup", "migrate", *_DEPLOY_KEYS}
-_BACKUP_KEYS = {"engine", "container", "database", "user", "path", "command",
-                "restore_command", "dest", "keep", "stall_seconds"}
-_MIGRATE_KEYS = {"command", "run_in", "timeout"}
+_HOST_KEYS = _field_names(HostConfig, skip=("name",))
+_DEPLOY_KEYS = _field_names(DeploySettings)
+_APP_KEYS = {*_field_names(AppConfig, skip=("name", "deploy")), "health_url", *_DEPLOY_KEYS}
+"""An app's deploy settings sit in its own table (``apps.NAME.retain``), and
+``health_url`` is a one-URL spelling of ``health_urls``."""
+_BACKUP_KEYS = _field_names(BackupConfig)
+_MIGRATE_KEYS = _field_names(MigrateConfig)
 
 
 class _Reader:
@@ -296,7 +177,7 @@ class _Reader:
         return Config(
             source=self.source,
             theme=theme,
-            read_only=self.boolean(data, "read_only", "read_only", False),
+            read_only=self.boolean(data, "read_only", "read_only", Config.read_only),
             refresh_seconds=self.interval(data, "refresh_seconds", Config.refresh_seconds),
             stats_seconds=self.interval(data, "stats_seconds", Config.stats_seconds),
             metrics_seconds=self.interval(data, "metrics_seconds", Config.metrics_seconds),
@@ -400,8 +281,9 @@ class _Reader:
             user=self.text(table, "user", f"{prefix}.user") or "",
             path=path, command=command,
             restore_command=self.argv(table, "restore_command", f"{prefix}.restore_command"),
-            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", 7, 1, 100_000),
-            stall_seconds=self.seconds(table, "stall_seconds", 120.0,
+            dest=dest, keep=self.count(table, "keep", f"{prefix}.keep", BackupConfig.keep, 1,
+                                       100_000),
+            stall_seconds=self.seconds(table, "stall_seconds", BackupConfig.stall_seconds,
                                        f"{prefix}.stall_seconds", minimum=2.0,
                                        maximum=24 * 3600.0))
 
@@ -415,8 +297,9 @@ class _Reader:
             raise self.fail(f"{prefix}.command", 'the migration command, such as '
                             '["alembic", "upgrade", "head"]')
         return MigrateConfig(command, self.choice(table, "run_in", f"{prefix}.run_in",
-                                                  MIGRATE_IN, "new"),
-                             self.seconds(table, "timeout", 600.0, f"{prefix}.timeout"))
+                                                  MIGRATE_IN, MigrateConfig.run_in),
+                             self.seconds(table, "timeout", MigrateConfig.timeout,
+                                          f"{prefix}.timeout"))
 
     def hosts(self, value: object) -> tuple[HostConfig, ...]:
         table = self.table(value, "hosts")
@@ -435,7 +318,8 @@ class _Reader:
                     name=name,
                     ssh=ssh,
                     docker_host=docker_host,
-                    read_only=self.boolean(entry, "read_only", f"hosts.{name}.read_only", False),
+                    read_only=self.boolean(entry, "read_only", f"hosts.{name}.read_only",
+                                           HostConfig.read_only),
                 )
             )
         if not hosts:
@@ -473,13 +357,14 @@ class _Reader:
             apps.append(
                 AppConfig(
                     name=name,
-                    host=self.text(entry, "host", f"apps.{name}.host") or LOCAL_HOST_NAME,
+                    host=self.text(entry, "host", f"apps.{name}.host") or AppConfig.host,
                     container=container,
                     service=service,
                     swarm_service=swarm,
                     image=self.text(entry, "image", f"apps.{name}.image"),
                     health_urls=tuple(urls),
-                    health_timeout=self.seconds(entry, "health_timeout", 5.0,
+                    health_timeout=self.seconds(entry, "health_timeout",
+                                                AppConfig.health_timeout,
                                                 f"apps.{name}.health_timeout",
                                                 maximum=MAX_INTERVAL),
                     deploy=self.deploy_settings(entry, f"apps.{name}.", deploy),

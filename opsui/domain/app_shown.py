@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from opsui.config import AppConfig
 from opsui.domain.apps import app_matches, app_of
 from opsui.domain.logfeed import LogTarget
 from opsui.domain.models import Container, ContainerState
+from opsui.domain.settings import AppConfig
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ acts on the app's serving container instead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-from opsui.config import AppConfig
 from opsui.domain.logfeed import APP_LABEL
 from opsui.domain.models import Container, ContainerState, Health
-
-_RELEASE_COPY = re.compile(r"\.(before-)?r\d{14}-[0-9a-f]{4}$")
+from opsui.domain.release_copies import base_name as base_name
+from opsui.domain.release_copies import is_release_copy as is_release_copy
+from opsui.domain.settings import AppConfig
 
 
 def app_matches(app: AppConfig, container: Container) -> bool:
@@ -26,16 +25,6 @@ def app_matches(app: AppConfig, container: Container) -> bool:
         project, _, service = app.service.partition("/")
         return container.compose_project == project and container.compose_service == service
     return container.name == app.name
-
-
-def is_release_copy(name: str) -> bool:
-    """A kept or not-yet-switched copy (``web.before-r2026...``, ``web.r2026...``)."""
-    return bool(_RELEASE_COPY.search(name))
-
-
-def base_name(name: str) -> str:
-    """The name a release copy was made from (``web.before-r2026...-abcd`` -> ``web``)."""
-    return _RELEASE_COPY.sub("", name)
 
 
 def app_of(container: Container) -> str:

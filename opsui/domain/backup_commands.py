@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opsui.config import BackupConfig
 from opsui.domain.ports import CommandResult
 from opsui.domain.sanitize import clean_block
+from opsui.domain.settings import BackupConfig
 
 DOCKER = ("docker",)
 

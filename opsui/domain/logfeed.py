@@ -19,6 +19,8 @@ from typing import Protocol
 
 from opsui.domain.logbuffer import LogBuffer
 from opsui.domain.models import Container, find_container
+from opsui.domain.release_copies import base_name as _base_name
+from opsui.domain.release_copies import is_release_copy as _is_release_copy
 
 APP_LABEL = "opsui.app"
 RELEASE_LABEL = "opsui.release"
@@ -125,19 +127,6 @@ class LogWindow:
         if name in seconds:
             return cls(tail=None, since_seconds=seconds[name])
         raise ValueError(f"unknown log window {name!r}; expected one of {', '.join(cls.PRESETS)}")
-
-
-def _is_release_copy(name: str) -> bool:
-    # Imported here: opsui.domain.apps imports this module (for APP_LABEL).
-    from opsui.domain.apps import is_release_copy
-
-    return is_release_copy(name)
-
-
-def _base_name(name: str) -> str:
-    from opsui.domain.apps import base_name
-
-    return base_name(name)
 
 
 def _find(containers: list[Container], ref: str) -> Container:

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from opsui.config import AppConfig, Config
 from opsui.domain.backoff import Backoff
 from opsui.domain.errors import (
     ActionRefused,
@@ -54,6 +53,7 @@ from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
 from opsui.domain.release_markers import ReleaseMarkers
 from opsui.domain.releases import Release
+from opsui.domain.settings import AppConfig, Config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

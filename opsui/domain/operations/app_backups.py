@@ -20,7 +20,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from opsui.config import BackupConfig, Config
 from opsui.domain.backups import (
     BEFORE_MIGRATION,
     FAILED,
@@ -61,6 +60,7 @@ from opsui.domain.ports import (
     Progress,
 )
 from opsui.domain.sanitize import clean
+from opsui.domain.settings import BackupConfig, Config
 
 RESTORE_STEPS = ("lock", "check backup", "safety backup", "restore")
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from opsui.config import Config
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.history import Journal
 from opsui.domain.logfeed import RELEASE_LABEL
@@ -74,6 +73,7 @@ from opsui.domain.releases import (
     unfinished,
 )
 from opsui.domain.sanitize import clean
+from opsui.domain.settings import Config
 
 SWARM_TIMEOUT = 180.0
 """How long a rolling update (or the engine's rollback) may take to settle."""

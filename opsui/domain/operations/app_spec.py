@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from opsui.config import AppConfig, Config, DeploySettings
 from opsui.domain.apps import app_matches
 from opsui.domain.apps import base_name as _base_name
 from opsui.domain.apps import is_release_copy as is_release_copy  # moved; still importable
@@ -24,6 +23,7 @@ from opsui.domain.history import is_safe_app_name
 from opsui.domain.logfeed import APP_LABEL
 from opsui.domain.models import Container, ContainerState, find_container
 from opsui.domain.operations.health_gate import GateSettings
+from opsui.domain.settings import AppConfig, Config, DeploySettings
 
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 

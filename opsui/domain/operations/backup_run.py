@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from opsui.config import BackupConfig
 from opsui.domain.backup_commands import EngineCommands, check_passed, engine_commands
 from opsui.domain.backups import (
     BACKUP,
@@ -35,6 +34,7 @@ from opsui.domain.history import Journal
 from opsui.domain.operations.release_run import Cancelled, now_iso, operator
 from opsui.domain.ports import BackupStore, Cancellation, Progress
 from opsui.domain.sanitize import clean, clean_block
+from opsui.domain.settings import BackupConfig
 
 DUMP_TIMEOUT = 6 * 3600.0
 """A dump (or restore) of a large database may take hours; a stuck one still ends."""
