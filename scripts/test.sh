@@ -4,7 +4,9 @@
 #  1. brings up the real test bed (scripts/testbed/up.sh: dockerd, sshd on
 #     127.0.0.1:2222, registry on 127.0.0.1:5000, test images) when running as
 #     root or in CI; otherwise integration tests skip with a reason
-#  2. creates/refreshes .venv with `pip install -e '.[test]'`
+#  2. creates/refreshes the virtualenv ($OPSUI_VENV, default .venv) from the lock file:
+#     `pip install -r requirements/lock.txt` (every dependency pinned, with hashes),
+#     then `pip install --no-deps -e .`
 #  3. runs ruff, mypy and pytest; every step runs, the exit status is non-zero if
 #     any failed. In CI (CI=true) OPSUI_REQUIRE_DOCKER=1 makes a skipped
 #     integration test a failure, so green CI means the real paths ran.
@@ -15,7 +17,8 @@ cd "$ROOT"
 
 CI=${CI:-false}
 STATE=${OPSUI_TEST_STATE:-/tmp/opsui-testbed}
-VENV=$ROOT/.venv
+VENV=${OPSUI_VENV:-$ROOT/.venv}
+LOCK=requirements/lock.txt
 
 say() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -35,19 +38,22 @@ if [[ $CI == true ]]; then
 fi
 
 # --- 2. virtualenv -------------------------------------------------------------------
-say "virtualenv (.venv)"
-# Parallel runs share .venv: serialise creating/updating it (lock outside the repo).
-lock=${TMPDIR:-/tmp}/opsui-venv-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12).lock
+say "virtualenv ($VENV)"
+# Parallel runs share the venv: serialise creating/updating it (lock outside the repo).
+lock=${TMPDIR:-/tmp}/opsui-venv-$(printf '%s' "$VENV" | sha256sum | cut -c1-12).lock
 exec 8>"$lock"
 flock -w 600 8 || { echo "could not lock $lock" >&2; exit 1; }
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
-# Reinstall only when pyproject.toml changed (the install is editable, so code
-# changes need no reinstall).
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# Reinstall only when pyproject.toml or the lock changed (the install is editable, so
+# code changes need no reinstall). The versions come from the lock, so every run and CI
+# test the same releases; pyproject.toml keeps the loose ranges users install with.
+want=$(cat pyproject.toml "$LOCK" | sha256sum | cut -d' ' -f1)
 have=$(cat "$VENV/.opsui-installed" 2>/dev/null || true)
 if [[ $want != "$have" ]]; then
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+  pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" --upgrade pip
+  "${pip[@]}" -r "$LOCK"
+  "${pip[@]}" --no-deps -e .
   echo "$want" >"$VENV/.opsui-installed"
 else
   echo "up to date" >&2
