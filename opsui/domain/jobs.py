@@ -96,10 +96,11 @@ class Job:
     board: JobBoard
     started: float = field(default_factory=time.monotonic)
     cancelled: threading.Event = field(default_factory=threading.Event)
-    steps: list[StepEvent] = field(default_factory=list)
+    history: list[StepEvent | ProgressSample] = field(default_factory=list)
+    """Steps and progress in the order reported (a run of progress samples kept as its
+    newest), so a screen that subscribes late replays them as they happened."""
     output: deque[str] = field(default_factory=lambda: deque(maxlen=KEPT_OUTPUT_LINES))
     output_count: int = 0
-    progress: ProgressSample | None = None
     ended: JobEnded | None = None
     result: object = None
     """What the run produced besides its outcome (a backup's record), set by the run."""
@@ -117,10 +118,16 @@ class Job:
         return self.ended.outcome if self.ended is not None else None
 
     @property
+    def steps(self) -> list[StepEvent]:
+        """The step events reported so far, in order."""
+        with self.board.lock:
+            return [event for event in self.history if isinstance(event, StepEvent)]
+
+    @property
     def current_step(self) -> str | None:
         """The step under way, or the last one that ended."""
-        with self.board.lock:
-            return self.steps[-1].step if self.steps else None
+        steps = self.steps
+        return steps[-1].step if steps else None
 
     def title(self) -> str:
         return f"{self.kind} of {self.app} on {self.host}"
@@ -142,13 +149,11 @@ class Job:
         """Replay what was reported, then pass on every new event; returns the
         unsubscribe function (which never stops the run)."""
         with self.board.lock:
-            for step in self.steps:
-                listener(self, step)
+            for event in self.history:
+                listener(self, event)
             if self.output_count:
                 for line in self.output:
                     listener(self, OutputLine(line))
-            if self.progress is not None:
-                listener(self, self.progress)
             if self.ended is not None:
                 listener(self, self.ended)
             self._listeners.append(listener)
@@ -165,12 +170,15 @@ class Job:
         with self.board.lock:
             match event:
                 case StepEvent():
-                    self.steps.append(event)
+                    self.history.append(event)
                 case OutputLine(text=text):
                     self.output.append(text)
                     self.output_count += 1
                 case ProgressSample():
-                    self.progress = event
+                    if self.history and isinstance(self.history[-1], ProgressSample):
+                        self.history[-1] = event
+                    else:
+                        self.history.append(event)
                 case JobEnded():
                     self.ended = event
                     self.watched_at_end = bool(self._listeners)

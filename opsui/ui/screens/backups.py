@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import work
@@ -51,9 +51,7 @@ from opsui.ui.palette import Palette
 from opsui.ui.screens.deploy import ReleaseRunScreen, ask_to_run, preview_rows
 from opsui.ui.screens.history import parse_time, when
 from opsui.ui.screens.release_run import RunsJobs, ask_to_cancel
-
-if TYPE_CHECKING:
-    from opsui.ui.releases_flow import BackupSession
+from opsui.ui.sessions import BackupSession
 
 DOWNLOAD_FOLDER = "~/opsui-backups"
 """Where a download goes unless the operator types another path."""
@@ -585,6 +583,7 @@ class BackupsScreen(Screen[None]):
             self._unsubscribe()
         self.backup_job = job
         self._unsubscribe = job.subscribe(self._on_backup_event)
+        self.refresh_bindings()
 
     def _on_backup_event(self, job: Job, event: JobEvent) -> None:
         """On the job's thread (or replayed here): progress and the end, as messages."""
@@ -607,6 +606,7 @@ class BackupsScreen(Screen[None]):
         self.action_reload()
 
     def on_backups_screen_backed_up(self, message: BackedUp) -> None:
+        self.refresh_bindings()
         backup, palette = message.backup, Palette.of(self.app)
         text = Text()
         if backup.verified:
@@ -749,6 +749,12 @@ class BackupsScreen(Screen[None]):
     def action_back(self) -> None:
         """Back; a running backup goes on (the dashboard shows it, J watches it)."""
         self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_backup":  # in the footer only while a backup runs
+            job = self.backup_job
+            return job is not None and job.running and not job.cancelled.is_set()
+        return True
 
     def action_cancel_backup(self) -> None:
         job = self.backup_job
