@@ -14,15 +14,17 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from opsui.config import AppConfig
 from opsui.domain.models import ContainerState
 from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.backups import BackupsScreen
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import PlanConfirmModal, ReleaseRunScreen
+from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.release_run import QuitModal
 from opsui.ui.widgets.job_banner import JobBanner
 
-from .fakes import FakeConnection, FakeEngine
+from .fakes import FakeConnection, FakeEngine, FakeHostFiles
 from .helpers import make_app, screen_text, until
 from .test_ui_backups import backup_held_after_its_first_chunk, backups_app
 from .test_ui_releases import APP, SIZE, deploy, named, release_engine, select
@@ -167,3 +169,30 @@ async def test_leaving_the_backups_screen_keeps_the_backup_running() -> None:
         reopened = app.screen
         assert isinstance(reopened, BackupsScreen)
         await until(pilot, lambda: "verified:" in reopened.last, "the verdict")
+
+
+async def test_declaring_an_app_deployed_ad_hoc_keeps_its_history_and_rollback() -> None:
+    """Finding 6: an app deployed ad hoc (journal under the container's name) and then
+    declared as ``[apps.shop] container = "shop-web-1"`` keeps its releases in H and its
+    rollback target in R."""
+    engine = release_engine()
+    files = FakeHostFiles()
+    ad_hoc = make_app(FakeConnection("local", engine, files=files))
+    async with ad_hoc.run_test(size=SIZE) as pilot:
+        screen = await deploy(pilot, ad_hoc, downs=1)  # 2.0.0 over the adopted 1.0.0
+        assert screen.outcome == "ok"
+    declared = make_app(FakeConnection("local", engine, files=files),
+                        apps=(AppConfig("shop", container="shop-web-1"),))
+    async with declared.run_test(size=SIZE) as pilot:
+        await select(pilot, declared, "shop-web-1")
+        await pilot.press("H")
+        await until(pilot, lambda: isinstance(declared.screen, HistoryScreen)
+                    and declared.screen.status is not None, "the history")
+        history = declared.screen
+        assert isinstance(history, HistoryScreen) and history.status is not None
+        assert [r.action for r in history.status.newest_first] == ["deploy", "adopt"]
+        await pilot.press("escape")
+        await select(pilot, declared, "shop-web-1")
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(declared.screen, PlanConfirmModal), "the preview")
+        assert "target    1.0.0" in screen_text(declared)
