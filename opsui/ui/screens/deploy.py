@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -46,18 +46,12 @@ from opsui.ui.errors import explain, notify_error, report_worker_failure
 from opsui.ui.format import since
 from opsui.ui.palette import Palette
 from opsui.ui.screens.confirm import Answer, ConfirmModal
-from opsui.ui.screens.release_run import (
-    ReleasePlan,
-    ReleaseRunScreen,
-    outcome_style,
-    planned_steps,
-)
+from opsui.ui.screens.release_run import ReleaseRunScreen, outcome_style, planned_steps
+from opsui.ui.sessions import ReleasePlan, ReleaseSession
 
 __all__ = ["DeployScreen", "PlanConfirmModal", "ReleasePlan", "ReleaseRunScreen",
            "ask_to_run", "deploy_preview", "deploy_summary", "outcome_style", "planned_steps"]
 
-if TYPE_CHECKING:
-    from opsui.ui.releases_flow import ReleaseSession
 
 def strategy_text(strategy: str) -> str:
     if strategy == START_FIRST:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -31,10 +30,8 @@ from opsui.ui.errors import explain, report_worker_failure
 from opsui.ui.format import clock_time, since
 from opsui.ui.palette import Palette
 from opsui.ui.screens.deploy import outcome_style
+from opsui.ui.sessions import ReleaseSession
 from opsui.ui.widgets.step_log import step_seconds
-
-if TYPE_CHECKING:
-    from opsui.ui.releases_flow import ReleaseSession
 
 AUDIT_SHOWN = 200
 """Audit lines listed (newest first)."""

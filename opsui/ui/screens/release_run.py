@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -51,10 +51,8 @@ from opsui.ui.errors import explain
 from opsui.ui.format import human_bytes
 from opsui.ui.palette import Palette
 from opsui.ui.screens.confirm import Answer, ConfirmModal
+from opsui.ui.sessions import ReleasePlan, ReleaseSession
 from opsui.ui.widgets.step_log import StepLog
-
-if TYPE_CHECKING:
-    from opsui.ui.releases_flow import ReleaseSession
 
 OUTPUT_LINES = 2000
 """Lines of a migration's output the run screen keeps (the journal keeps the tail)."""
@@ -82,13 +80,6 @@ CANCEL_EFFECTS = {
 
 def cancel_effect(kind: str) -> str:
     return CANCEL_EFFECTS.get(kind, "The run stops after its current step and undoes it.")
-
-
-class ReleasePlan(Protocol):
-    """What the screens need of any plan (deploy, rollback, recovery, a Swarm update)."""
-
-    @property
-    def request(self) -> ActionRequest: ...
 
 
 def planned_steps(plan: ReleasePlan) -> tuple[str, ...]:
