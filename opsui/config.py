@@ -1,4 +1,9 @@
-"""Load and validate ``opsui.toml``.
+"""Load and validate ``opsui.toml`` into the domain's settings types.
+
+The types, and every default, live in :mod:`opsui.domain.settings` (the domain reads
+them and never imports this module); this module only finds the file, checks each value
+and builds them, falling back to their field defaults and taking each table's known keys
+from their fields. The old names stay importable from here.
 
 Where the file is found: ``--config PATH``, else ``./opsui.toml``, else
 ``$XDG_CONFIG_HOME/opsui/opsui.toml`` (``~/.config/opsui/opsui.toml``). No file at all
