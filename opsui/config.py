@@ -15,7 +15,6 @@ operator fixing config mid-incident should not have to guess.
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -23,6 +22,8 @@ from dataclasses import fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from platformdirs import user_config_path
 
 from opsui.domain.errors import ActionRefused, ConfigError
 from opsui.domain.history import app_folder
@@ -54,8 +55,8 @@ def find_config(explicit: str | None, cwd: Path | None = None) -> Path | None:
     local = (cwd or Path.cwd()) / CONFIG_NAME
     if local.is_file():
         return local
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    user = base / "opsui" / CONFIG_NAME
+    # $XDG_CONFIG_HOME/opsui, ~/.config/opsui when unset (platformdirs, on Linux).
+    user = user_config_path("opsui", appauthor=False) / CONFIG_NAME
     return user if user.is_file() else None
 
 

@@ -19,14 +19,14 @@ of an incident: it is skipped and reported, naming the file and the key.
 from __future__ import annotations
 
 import importlib.resources
-import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_config_path
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES, Theme
 
@@ -56,11 +56,10 @@ class LoadedThemes:
     problems: list[str] = field(default_factory=list)
 
 
-def user_theme_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CONFIG_HOME/opsui/themes`` (``~/.config/opsui/themes`` by default)."""
-    env = os.environ if environ is None else environ
-    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "opsui" / "themes"
+def user_theme_dir() -> Path:
+    """``$XDG_CONFIG_HOME/opsui/themes`` (``~/.config/opsui/themes`` by default), by
+    platformdirs, as for ``opsui.toml``."""
+    return user_config_path("opsui", appauthor=False) / "themes"
 
 
 def bundled_theme_files() -> list[Traversable]:
