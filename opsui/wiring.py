@@ -15,8 +15,9 @@ from opsui.config import LOCAL_HOST_NAME, Config, HostConfig
 from opsui.domain.errors import ConfigError
 from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
 from opsui.domain.operations.app_backups import AppBackups
+from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
-from opsui.domain.ports import HostConnection
+from opsui.domain.ports import HostConnection, ImageTags
 
 
 def select_hosts(config: Config, requested: Sequence[str]) -> list[HostConfig]:
@@ -105,6 +106,11 @@ def _backups_for(connection: HostConnection, *, gate: ActionGate, config: Config
     return build_backups(connection, gate, config, docker_host)
 
 
+def _releases_for(connection: HostConnection, *, gate: ActionGate, config: Config,
+                  docker_host: str | None) -> AppReleases:
+    return build_releases(connection, gate, config, docker_host)
+
+
 UI_ENRICH_WAIT_SECONDS = 2.0
 """With a UI: how long a monitor waits for the rows on screen before re-reading every
 listed container (see :attr:`MonitorSettings.enrich_wait_seconds`)."""
@@ -129,6 +135,8 @@ def build_monitor_factory(
                 config=config,
                 backups_for=functools.partial(_backups_for, gate=gate, config=config,
                                               docker_host=host.docker_host),
+                releases_for=functools.partial(_releases_for, gate=gate, config=config,
+                                               docker_host=host.docker_host),
             )
             for host in hosts
         ]
@@ -158,3 +166,16 @@ def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
                       store=ShellBackupStore(connection.runner, connection.name, downloader,
                                              poll_runner=polls),
                       jobs=engine.jobs, docker=docker)
+
+
+def build_releases(connection: HostConnection, gate: ActionGate, config: Config,
+                   docker_host: str | None = None, *,
+                   tags: ImageTags | None = None) -> AppReleases:
+    """Deploy, rollback, history and lock of the apps on ``connection``'s host, with the
+    backup and migrate steps of apps that have a migration: the one builder for
+    ``opsui deploy`` (and its siblings) and the dashboard's monitors, so both run the
+    same facade. ``tags``: the registry's tags as read (default: the connection's)."""
+    backups = build_backups(connection, gate, config, docker_host)
+    return AppReleases(connection.name, connection.engine, connection.prober,
+                       connection.files, gate, config,
+                       connection.image_tags if tags is None else tags, backups=backups)

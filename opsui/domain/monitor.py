@@ -197,11 +197,15 @@ class HostMonitor:
         apps: Iterable[AppConfig] = (),
         config: Config | None = None,
         backups_for: Callable[[HostConnection], AppBackups] | None = None,
+        releases_for: Callable[[HostConnection], AppReleases] | None = None,
     ) -> None:
         self.connection = connection
         self._backups_for = backups_for
         """Builds the host's AppBackups (its dumps and one-off containers need backends,
         which only the wiring may name)."""
+        self._releases_for = releases_for
+        """Builds the host's AppReleases: the wiring's one builder, shared with the
+        CLI. Without it (tests over fake connections) the facade is built here."""
         self.config = config or Config(apps=tuple(apps))
         """For deploys and rollbacks: [deploy] defaults and [apps] of this host."""
         self.name = connection.name
@@ -299,6 +303,8 @@ class HostMonitor:
         (with the backup and migrate steps of apps that have a migration)."""
         engine = self.engine()
         connection = self.connection
+        if self._releases_for is not None:
+            return self._releases_for(connection)
         backups = self.backups() if self._backups_for is not None else None
         return AppReleases(self.name, engine, connection.prober, connection.files, self.gate,
                            self.config, connection.image_tags, backups=backups)

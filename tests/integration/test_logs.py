@@ -15,7 +15,7 @@ import pytest
 from docker.models.containers import Container
 
 from opsui.backends.docker_engine import DockerEngine
-from opsui.cli_logs import ReconnectingEngine
+from opsui.cli.logs import ReconnectingEngine
 from opsui.domain.logbuffer import LineKind
 from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from docker.client import DockerClient
 
-from opsui.cli import _parser
+from opsui.cli import build_parser
 
 from .backup_fixtures import Database
 from .conftest import OWNER_LABEL_KEY, DockerResources
@@ -167,7 +167,7 @@ def cases(bed: Bed, testbed: Testbed) -> dict[str, list[Case]]:
 
 
 def subcommands() -> set[str]:
-    actions = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     return set(actions[0].choices)
 
 

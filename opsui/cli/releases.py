@@ -18,7 +18,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from opsui.cli_common import AppCommand, AskAnswer, age_text, cancellable, multiline
+from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable, multiline
+from opsui.cli.context import Context, single_host, with_connection
+from opsui.cli.options import confirm_options, json_option, override_option
 from opsui.domain.errors import OpsuiError
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.app_spec import AppSpec
@@ -27,52 +29,62 @@ from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import ABORT, FINISH
 from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
-from opsui.domain.ports import ImageTags, LocalImage
+from opsui.domain.ports import HostConnection, ImageTags, LocalImage
 from opsui.domain.releases import INTERRUPTED, OK, AuditLine, Release
+from opsui.wiring import build_releases
 
 RunPlan = Callable[["bool | str | None", threading.Event], str]
 
 
-def add_release_commands(sub: Any) -> None:
-    """The subcommands, on the parser's subparsers."""
-    def confirmable(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--yes", action="store_true", help="confirm without asking")
-        cmd.add_argument("--confirm", metavar="NAME",
-                         help="the app's name, where policy asks to type it")
-        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+def add_release_commands(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+    """The subcommands, on the parser's subparsers (``common``: the global options)."""
+    as_json = [*common, json_option()]
+    confirmable = [*as_json, confirm_options("app")]
 
-    deploy = sub.add_parser("deploy", help="deploy another tag of an app's image")
+    def command(name: str, parents: list[argparse.ArgumentParser],
+                help: str) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = sub.add_parser(name, parents=parents, help=help)
+        cmd.set_defaults(handler=run)
+        return cmd
+
+    deploy = command("deploy", [*confirmable, override_option()],
+                     "deploy another tag of an app's image")
     deploy.add_argument("app", help="app name from opsui.toml, or a container name")
     deploy.add_argument("tag", help="image tag to deploy (see `opsui tags APP`)")
-    deploy.add_argument("--override", metavar="TEXT",
-                        help="'APP without backup': migrate even if the backup fails")
-    confirmable(deploy)
-    rollback = sub.add_parser("rollback", help="roll an app back (last known good release)")
+    rollback = command("rollback", confirmable,
+                       "roll an app back (last known good release)")
     rollback.add_argument("app")
     rollback.add_argument("--to", metavar="RELEASE", help="release id or version to go to")
-    confirmable(rollback)
-    history = sub.add_parser("history", help="releases and actions of an app, newest first")
+    history = command("history", as_json, "releases and actions of an app, newest first")
     history.add_argument("app")
-    history.add_argument("--json", action="store_true")
     history.add_argument("--steps", action="store_true", help="with each release's steps")
-    tags = sub.add_parser("tags", help="tags an app can be deployed to, newest first")
+    tags = command("tags", as_json, "tags an app can be deployed to, newest first")
     tags.add_argument("app")
-    tags.add_argument("--json", action="store_true")
-    lock = sub.add_parser("lock", help="freeze deploys of an app (everyone sees why)")
+    lock = command("lock", confirmable, "freeze deploys of an app (everyone sees why)")
     lock.add_argument("app")
     lock.add_argument("--message", "-m", required=True, help="why: shown to every operator")
-    confirmable(lock)
-    unlock = sub.add_parser("unlock", help="lift a freeze, or a stale deploy lock")
+    unlock = command("unlock", confirmable, "lift a freeze, or a stale deploy lock")
     unlock.add_argument("app")
-    confirmable(unlock)
-    recover = sub.add_parser("recover", help="finish or roll back an interrupted release")
+    recover = command("recover", confirmable, "finish or roll back an interrupted release")
     recover.add_argument("app")
     how = recover.add_mutually_exclusive_group(required=True)
     how.add_argument("--finish", action="store_true", help="gate the new container, switch")
     how.add_argument("--rollback", action="store_true", help="stop it, the old one serves")
     recover.add_argument("--force", action="store_true",
                          help="even if the lock's holder may still be running elsewhere")
-    confirmable(recover)
+
+
+def run(context: Context) -> int:
+    """One release command against the app's host, with the same facade as the TUI's."""
+    host = single_host(context, context.args.app)
+
+    def use(connection: HostConnection) -> int:
+        tags = RecordingTags(connection.image_tags)
+        releases = build_releases(connection, context.gate, context.config,
+                                  host.docker_host, tags=tags)
+        return ReleaseCommands(releases, context.gate, context.args, context.ask, tags).run()
+
+    return with_connection(context, host, use)
 
 
 class RecordingTags:

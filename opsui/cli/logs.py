@@ -12,14 +12,16 @@ printed sorted by their timestamps.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from opsui.cli_common import UsageError
+from opsui.cli.common import UsageError
+from opsui.cli.context import Context, single_host
 from opsui.domain.errors import OpsuiError
 from opsui.domain.logbuffer import LineKind, LogBuffer
 from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
@@ -28,6 +30,49 @@ from opsui.domain.logtime import stamp_of
 from opsui.domain.logview import body_offset
 from opsui.domain.ports import ContainerEngine, HostConnection
 from opsui.domain.sanitize import sanitize_line
+from opsui.wiring import build_connection
+
+
+def add_logs_command(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+    """``opsui logs``, on the parser's subparsers (``common``: the global options, whose
+    ``-v`` is this command's ``--invert``: ``--verbose`` is spelled out here)."""
+    logs = sub.add_parser(
+        "logs", parents=common,
+        help="print (and follow) logs of a container, service, project or app",
+        description="TARGET: a container name or id (followed as its compose service or "
+                    "app, across restarts and replacements), PROJECT/SERVICE, project:NAME, "
+                    "app:NAME, or several container names.")
+    logs.add_argument("target", nargs="+", metavar="TARGET")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep following")
+    logs.add_argument("--since", metavar="WHEN", help="30s, 5m, 1h, 24h, or all")
+    logs.add_argument("--tail", type=_count, metavar="N",
+                      help="start with the last N lines (default: [logs] tail_lines)")
+    logs.add_argument("--grep", metavar="REGEX", help="only lines matching (smart case)")
+    logs.add_argument("-v", "--invert", action="store_true", help="only lines NOT matching")
+    logs.add_argument("-t", "--timestamps", action="store_true", help="show the engine's time")
+    logs.set_defaults(handler=run)
+
+
+def run(context: Context) -> int:
+    args, config = context.args, context.config
+    host = single_host(context)
+    window = parse_window(args.since, args.tail, config.log_tail_lines)
+    engine = ReconnectingEngine(lambda: build_connection(config, host))
+    return run_logs(engine, args.target, window, follow=args.follow,
+                    timestamps=args.timestamps, grep=grep_pattern(args.grep),
+                    invert=args.invert, capacity=config.log_buffer_lines)
+
+
+def _count(text: str) -> int:
+    """A line count for --tail: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more lines")
+    return value
+
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

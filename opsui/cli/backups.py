@@ -15,47 +15,58 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from opsui.cli_common import AppCommand, AskAnswer, age_text, cancellable
+from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable
+from opsui.cli.context import Context, single_host, with_connection
+from opsui.cli.options import confirm_options, json_option, override_option
 from opsui.domain.backups import Backup
 from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.ports import HostConnection
 from opsui.domain.releases import OK
+from opsui.wiring import build_backups
 
-BACKUP_COMMANDS = ("backup", "backups", "restore", "migrate")
 
+def add_backup_commands(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+    """The subcommands, on the parser's subparsers (``common``: the global options)."""
+    as_json = [*common, json_option()]
+    confirmable = [*as_json, confirm_options("app")]
 
-def add_backup_commands(sub: Any) -> None:
-    """The subcommands, on the parser's subparsers."""
-    def confirmable(cmd: argparse.ArgumentParser, override: bool = False) -> None:
-        cmd.add_argument("--yes", action="store_true", help="confirm without asking")
-        cmd.add_argument("--confirm", metavar="TEXT",
-                         help="the app's name, where policy asks to type it")
-        if override:
-            cmd.add_argument("--override", metavar="TEXT",
-                             help="'APP without backup': go on if the backup fails")
-        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+    def command(name: str, parents: list[argparse.ArgumentParser],
+                help: str) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = sub.add_parser(name, parents=parents, help=help)
+        cmd.set_defaults(handler=run)
+        return cmd
 
-    backup = sub.add_parser("backup", help="back an app's database up now (verified)")
+    backup = command("backup", confirmable, "back an app's database up now (verified)")
     backup.add_argument("app")
-    confirmable(backup)
-    backups = sub.add_parser("backups", help="an app's backups: age, size, verified")
+    backups = command("backups", as_json, "an app's backups: age, size, verified")
     backups.add_argument("app")
     backups.add_argument("--verify", metavar="BACKUP",
                          help="recompute sha256 and rerun the engine's check")
     backups.add_argument("--download", metavar="BACKUP", help="copy one to this machine")
     backups.add_argument("--to", metavar="PATH", help="where --download writes it")
-    backups.add_argument("--json", action="store_true")
-    restore = sub.add_parser("restore", help="restore a backup (a safety backup first)")
+    restore = command("restore", [*confirmable, override_option()],
+                      "restore a backup (a safety backup first)")
     restore.add_argument("app")
     restore.add_argument("backup", help="backup id (see `opsui backups APP`)")
-    confirmable(restore, override=True)
-    migrate = sub.add_parser("migrate", help="run an app's migration (a backup first)")
+    migrate = command("migrate", [*confirmable, override_option()],
+                      "run an app's migration (a backup first)")
     migrate.add_argument("app")
     migrate.add_argument("tag", nargs="?", help="image tag to migrate with (default: "
                                                 "the serving one)")
-    confirmable(migrate, override=True)
+
+
+def run(context: Context) -> int:
+    """One backups command against the app's host, with the same facade as the TUI's."""
+    host = single_host(context, context.args.app)
+
+    def use(connection: HostConnection) -> int:
+        backups = build_backups(connection, context.gate, context.config, host.docker_host)
+        return BackupCommands(backups, context.gate, context.args, context.ask).run()
+
+    return with_connection(context, host, use)
 
 
 def human_bytes(size: float) -> str:
