@@ -1,6 +1,6 @@
 """Files on a host through its command runner: the same code locally and over SSH.
 
-The deploy journal and lock live on the target host (see ../shared/DESIGN.md), so every
+The deploy journal and lock live on the target host (see docs/ARCHITECTURE.md), so every
 operator sees them. Only POSIX sh, mkdir, cat, tail, rm and dd are assumed there (they
 exist on any host that runs Docker, busybox included).
 """

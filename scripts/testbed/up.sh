@@ -8,8 +8,9 @@
 #   - test images built FROM scratch (there is no internet registry), pushed to it
 #   - $OPSUI_TEST_STATE/env with the OPSUI_TEST_* variables for the tests
 #   With --engine-only: packages and the Docker engine only (for running opsui).
-# Safe to run again and again, and non-interactively in CI. See TESTBED notes in
-# /work/shared/TESTBED.md and scripts/testbed/down.sh for the reverse.
+# Safe to run again and again, and non-interactively in CI. This header is the test
+# bed's documentation (docs/ARCHITECTURE.md, "Test bed", says how tests use it);
+# scripts/testbed/down.sh is the reverse.
 set -euo pipefail
 
 # shellcheck source=scripts/testbed/lib.sh
