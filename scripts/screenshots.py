@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Make screenshots/dashboard.svg, detail.svg, logs.svg, deploy-confirm.svg,
-deploy-progress.svg, history.svg, backups.svg and migration.svg from the real app.
+deploy-progress.svg, history.svg, help.svg, rollback-confirm.svg, release-banner.svg,
+dashboard-80x24.svg, backups.svg and migration.svg from the real app.
 
 Runs opsui's own app class with the real backends against the local Docker engine
 (start it with ``scripts/testbed/up.sh``, which also builds the images). The script
@@ -11,7 +12,9 @@ and HTTP verdicts, saves the dashboard and detail SVGs, opens the log pane of th
 api replica (it writes request logs of several levels) with an ERROR filter and saves
 that too. Then it starts ``shop-cart-1`` from the test bed registry's app:1.0.0, deploys
 2.0.0 over it (the confirmation, the steps while the health gate runs) and shows its
-history, with the journal in a temporary state folder. Last it starts the test bed's
+history, with the journal in a temporary state folder; then the incident path: the help
+screen, the cart's logs, R (the rollback preview), y, Esc Esc (the dashboard's banner
+with the rollback it leaves running) and the dashboard at 80x24. Last it starts the test bed's
 PostgreSQL (``shop`` with ``orders``) as ``db`` on the same network and the app
 ``orders`` beside it (``[apps.orders.backup]`` dumps that database into the temporary
 folder, ``[apps.orders.migrate]`` runs psql in a one-off container of the app image),
@@ -276,6 +279,38 @@ async def capture(app: OpsuiApp, out: Path, size: tuple[int, int], timeout: floa
                     and app.screen.status is not None)
         await pilot.pause(0.5)
         save("history.svg")
+
+        # The incident path: from the app's logs, R and y; Esc leaves the rollback running.
+        await pilot.press("escape")
+        await select(DEPLOYED)
+        await pilot.press("question_mark")
+        await until("the help", lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.pause(0.3)
+        save("help.svg")
+        await pilot.press("escape")
+        await pilot.press("l")
+        await until("the cart's logs", lambda: isinstance(app.screen, LogsScreen))
+        await pilot.press("R")
+        await until("the rollback preview", lambda: isinstance(app.screen, PlanConfirmModal))
+        await pilot.pause(0.5)
+        save("rollback-confirm.svg")
+        await pilot.press("y")
+        await until("the rollback running", lambda: isinstance(app.screen, ReleaseRunScreen))
+        rollback = app.screen
+        assert isinstance(rollback, ReleaseRunScreen)
+        await pilot.press("escape", "escape")  # back to the logs, back to the dashboard
+        await until("the dashboard", lambda: app.screen is app.dashboard)
+        await pilot.pause(0.3)
+        save("release-banner.svg")
+        await until("the rollback's end", lambda: rollback.job is not None
+                    and not rollback.job.running)
+        if rollback.job is None or rollback.job.outcome != "ok":
+            raise SystemExit("screenshots: the rollback did not end ok")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        save("dashboard-80x24.svg")
+        await pilot.resize_terminal(*size)
+        await pilot.pause(0.3)
 
         await pilot.press("escape")
         db = client.containers.run(POSTGRES_IMAGE, name=DATABASE, detach=True, network=network,
