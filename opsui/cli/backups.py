@@ -17,7 +17,7 @@ from typing import Any
 
 from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable
 from opsui.cli.context import Context, single_host, with_connection
-from opsui.cli.options import confirm_options, json_option, override_option
+from opsui.cli.options import add_command, confirm_options, json_option, override_option
 from opsui.domain.backups import Backup
 from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec
@@ -35,9 +35,7 @@ def add_backup_commands(sub: Any, common: list[argparse.ArgumentParser]) -> None
 
     def command(name: str, parents: list[argparse.ArgumentParser],
                 help: str) -> argparse.ArgumentParser:
-        cmd: argparse.ArgumentParser = sub.add_parser(name, parents=parents, help=help)
-        cmd.set_defaults(handler=run)
-        return cmd
+        return add_command(sub, name, parents, help, run)
 
     backup = command("backup", confirmable, "back an app's database up now (verified)")
     backup.add_argument("app")

@@ -11,7 +11,8 @@ before it) and :func:`merge_global_options` folds them in.
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from opsui.cli.common import UsageError
 
@@ -32,6 +33,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise BadArguments(self, message)
+
+
+def add_command(sub: Any, name: str, parents: list[argparse.ArgumentParser], help: str,
+                handler: Callable[..., int]) -> argparse.ArgumentParser:
+    """A subcommand with its shared options (``parents``) and the function that runs it."""
+    cmd: argparse.ArgumentParser = sub.add_parser(name, parents=parents, help=help)
+    cmd.set_defaults(handler=handler)
+    return cmd
 
 
 def global_options(*, sub: bool, short_verbose: bool = True) -> argparse.ArgumentParser:

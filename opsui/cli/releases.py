@@ -20,7 +20,7 @@ from typing import Any
 
 from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable, multiline
 from opsui.cli.context import Context, single_host, with_connection
-from opsui.cli.options import confirm_options, json_option, override_option
+from opsui.cli.options import add_command, confirm_options, json_option, override_option
 from opsui.domain.errors import OpsuiError
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.app_spec import AppSpec
@@ -43,9 +43,7 @@ def add_release_commands(sub: Any, common: list[argparse.ArgumentParser]) -> Non
 
     def command(name: str, parents: list[argparse.ArgumentParser],
                 help: str) -> argparse.ArgumentParser:
-        cmd: argparse.ArgumentParser = sub.add_parser(name, parents=parents, help=help)
-        cmd.set_defaults(handler=run)
-        return cmd
+        return add_command(sub, name, parents, help, run)
 
     deploy = command("deploy", [*confirmable, override_option()],
                      "deploy another tag of an app's image")
