@@ -123,7 +123,8 @@ class BackupCommands(AppCommand):
         answer = self._answer(request)
         with cancellable("it: nothing half-written is kept") as cancelled:
             backup = self.backups.backup(app, answer, self.progress, cancelled)
-        self._print({"app": app.name, "host": self.backups.host, "backup": backup_json(backup)},
+        self._print({"app": app.name, "host": self.backups.host, "ok": backup.verified,
+                     "backup": backup_json(backup)},
                     f"backup {backup.id}: {human_bytes(backup.size)} in {backup.seconds:.1f} s,"
                     f" sha256 {backup.sha256[:16]}…, "
                     f"{'verified' if backup.verified else 'NOT VERIFIED'}: {backup.check}\n"
@@ -166,7 +167,7 @@ class BackupCommands(AppCommand):
         backup = self.backups.find(app, ref)
         to = self.args.to or backup.path.rpartition("/")[2]
         found, size = self.backups.download(app, ref, to, self.progress)
-        self._print({"app": app.name, "backup": found.id, "path": to, "size": size,
+        self._print({"app": app.name, "ok": True, "backup": found.id, "path": to, "size": size,
                      "sha256": found.sha256},
                     f"{found.id}: {human_bytes(size)} to {to} (sha256 matches the journal)")
         return 0
@@ -181,7 +182,8 @@ class BackupCommands(AppCommand):
         with cancellable("it: nothing half-written is kept") as cancelled:
             restored = self.backups.restore(app, plan, answer, self.report, self.progress,
                                             self.args.override, cancelled)
-        self._print({"app": app.name, "host": plan.host, "restore": asdict(restored)},
+        self._print({"app": app.name, "host": plan.host, "ok": restored.outcome == OK,
+                     "restore": asdict(restored)},
                     f"restore {app.name} from {b.id}: {restored.outcome} "
                     f"(safety backup {restored.safety_backup or 'none'})")
         return 0 if restored.outcome == OK else 1
@@ -195,7 +197,8 @@ class BackupCommands(AppCommand):
         with cancellable("it: nothing half-written is kept") as cancelled:
             done = self.backups.migrate(app, plan, answer, self.report, self.output,
                                         self.progress, self.args.override, cancelled)
-        self._print({"app": app.name, "host": plan.host, "outcome": done.outcome,
+        self._print({"app": app.name, "host": plan.host, "ok": done.outcome == OK,
+                     "outcome": done.outcome,
                      "exit_code": done.exit_code, "backup": done.backup},
                     f"migrate {app.name}: {done.outcome} (backup {done.backup or 'none'})")
         return 0 if done.outcome == OK else 1

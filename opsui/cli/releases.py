@@ -208,7 +208,8 @@ class ReleaseCommands(AppCommand):
         request = self.releases.lock_request(app, Action.LOCK)
         holder = self.releases.lock(app, self.args.message, self._answer(request))
         if self.args.json:
-            print(json.dumps({"app": app.name, "locked": True, "holder": asdict(holder)}))
+            print(json.dumps({"app": app.name, "ok": True, "locked": True,
+                              "holder": asdict(holder)}))
         else:
             print(f"{app.name}: {holder.describe()}")
         return 0
@@ -217,7 +218,7 @@ class ReleaseCommands(AppCommand):
         request = self.releases.lock_request(app, Action.UNLOCK)
         holder = self.releases.unlock(app, self._answer(request))
         if self.args.json:
-            print(json.dumps({"app": app.name, "locked": False,
+            print(json.dumps({"app": app.name, "ok": True, "locked": False,
                               "was": asdict(holder) if holder else None}))
         else:
             print(f"{app.name}: unlocked" + (f" (was {holder.describe()})" if holder else
