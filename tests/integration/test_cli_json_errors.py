@@ -88,3 +88,17 @@ def test_verbose_writes_debug_lines_to_stderr_and_leaves_stdout_the_result(
     assert "DEBUG" not in quiet.stderr
     assert "DEBUG opsui.cli.context: connecting to local" in loud.stderr
     assert container.name in {row["name"] for row in json.loads(loud.stdout)}
+
+
+def test_the_dashboard_with_verbose_writes_debug_lines_to_its_log_file(tmp_path: Path) -> None:
+    """A dashboard that refuses its config at start (a [keys] clash) has still set up its
+    log: DEBUG lines only with -v, and never on the terminal it owns."""
+    config = tmp_path / "opsui.toml"
+    config.write_text('[keys]\n"container.stop" = "r"\n')
+    log = tmp_path / "state" / "opsui" / "opsui.log"
+    quiet = opsui(tmp_path, "--config", str(config))
+    assert quiet.returncode == 2 and log.exists()
+    assert " DEBUG " not in log.read_text()
+    loud = opsui(tmp_path, "--config", str(config), "-v")
+    assert loud.returncode == 2 and loud.stderr == quiet.stderr
+    assert " DEBUG opsui.cli.failure: failed with exit 2" in log.read_text()
