@@ -124,7 +124,8 @@ echo "ok $size ${sum%% *}"
 # and say the temporary file's size.
 _POLL = r'touch -c -- "$1.lease" 2>/dev/null; stat -c %s -- "$1" 2>/dev/null || echo 0'
 # The guard sees the mark within a second: it stops the dump and the engine's work.
-_CANCEL = r': > "$1.cancelled"'
+# Only while the guard lives (its lease file exists): a late mark would be left behind.
+_CANCEL = r'[ ! -e "$1.lease" ] || : > "$1.cancelled"'
 # $1 the checked temporary file, $2 its final name, $3 the folder; exit 3: it is gone
 # (the guard removed it: the lease lapsed or the backup was cancelled).
 _COMMIT = r"""
