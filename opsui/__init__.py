@@ -9,3 +9,5 @@ machine are described in docs/ARCHITECTURE.md.
 """
 
 __version__ = "0.1.0"
+"""The one place the version is written: pyproject.toml reads it (``dynamic``) and
+``opsui --version`` prints it."""
