@@ -39,7 +39,7 @@ from opsui.backends.docker_errors import (
     timed_out,
 )
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
-from opsui.backends.docker_fields import mapping_or_empty
+from opsui.backends.docker_fields import mapping_or_empty, parse_time
 from opsui.backends.docker_jobs import DockerJobs
 from opsui.backends.docker_logs import (
     DockerLogStream,
@@ -64,6 +64,7 @@ from opsui.domain.errors import (
     HostError,
     OpsuiError,
 )
+from opsui.domain.host_clock import HostClock
 from opsui.domain.models import Container, ContainerDetail, ContainerStats, split_image
 from opsui.domain.ports import LocalImage
 from opsui.domain.sanitize import clean
@@ -177,6 +178,7 @@ class DockerEngine:
         Daemon threads: a sample waiting on a frozen engine never holds up quitting."""
         self._bulk = bulk_stats
         self._bulk_failures = 0
+        self._clock = HostClock(self.system_time)
 
     @property
     def endpoint(self) -> str:
@@ -206,6 +208,22 @@ class DockerEngine:
         started = time.perf_counter()
         self._call("ping", self._api.ping)
         return (time.perf_counter() - started) * 1000.0
+
+    def system_time(self) -> datetime:
+        """The engine's clock (``SystemTime`` of ``GET /info``: RFC 3339, nanoseconds).
+
+        Over SSH this is the same API through the tunnel, so it is the remote host's."""
+        info = self._call("read the engine's clock", self._api.info)
+        when = parse_time(mapping_or_empty(info).get("SystemTime"))
+        if when is None:
+            raise HostError(f"{self._endpoint}: the engine did not report its time",
+                            hint="opsui cannot tell whether this machine's clock agrees "
+                                 "with the host's.")
+        return when
+
+    @property
+    def clock(self) -> HostClock:
+        return self._clock
 
     def list_containers(self) -> list[Container]:
         entries = self._call("list containers", lambda: self._api.containers(all=True))

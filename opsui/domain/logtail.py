@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from opsui.domain.backoff import Backoff
 from opsui.domain.errors import ContainerGone, HostError, OpsuiError
+from opsui.domain.host_clock import HostClock
 from opsui.domain.logbuffer import DEFAULT_CAPACITY, LineKind, LogBuffer, LogEntry
 from opsui.domain.logfeed import RELEASE_LABEL, FeedState, FeedStatus, LogTarget, LogWindow
 from opsui.domain.logtime import since_argument, since_seconds_ago, stamp_at, stamp_of
@@ -72,7 +73,7 @@ class LogTail:
 
     def __init__(self, engine: EngineProvider, target: LogTarget, window: LogWindow, *,
                  follow: bool = True, capacity: int = DEFAULT_CAPACITY,
-                 poll_seconds: float = 1.0, clock: Callable[[], float] = time.time,
+                 poll_seconds: float = 1.0, clock: Callable[[], float] | None = None,
                  markers: ReleaseMarkers | None = None, marker_seconds: float = 3.0) -> None:
         self._engine = engine
         self._markers = markers
@@ -84,6 +85,9 @@ class LogTail:
         self._buffer = LogBuffer(capacity)
         self._poll = poll_seconds
         self._clock = clock
+        """Now in UNIX seconds for the window's start and marker stamps; None: the
+        host's time, from its engine's clock (both are compared with engine stamps)."""
+        self._host_clock: HostClock | None = None
         self._members: dict[str, _Member] = {}
         self._status = FeedStatus(FeedState.RECONNECTING, "connecting")
         self._closed = threading.Event()
@@ -137,6 +141,7 @@ class LogTail:
         while not self._closed.is_set():
             try:
                 engine = self._engine()
+                self._host_clock = engine.clock
                 present = engine.list_containers()
                 matches = [c for c in present if self._target.matches(c)]
             except OpsuiError as exc:
@@ -261,6 +266,18 @@ class LogTail:
                                          daemon=True, name=f"opsui-log-{member.source}")
         member.reader.start()
 
+    def _now(self, *, trusted: bool = False) -> float:
+        """Now on the host's clock (``trusted``: measured first unless measured recently;
+        the last offset, or none, when the engine's clock cannot be read)."""
+        if self._clock is not None:
+            return self._clock()
+        host = self._host_clock
+        if host is None:
+            return time.time()
+        if trusted:
+            host.trusted_now()
+        return host.timestamp()
+
     def _start_point(self, member: _Member, first: bool) -> tuple[str | None, int | None]:
         """(since, tail) for the member's next stream."""
         if member.last_stamp is not None:
@@ -268,7 +285,8 @@ class LogTail:
         if member.opened or not first:
             return None, None  # a new container: everything it said
         if self._window.since_seconds is not None:
-            return since_seconds_ago(self._window.since_seconds, self._clock()), self._window.tail
+            start = self._now(trusted=True)  # "the last 5 minutes" of the host's clock
+            return since_seconds_ago(self._window.since_seconds, start), self._window.tail
         return None, self._window.tail
 
     # -- readers ---------------------------------------------------------------------
@@ -360,7 +378,7 @@ class LogTail:
         self._status = FeedStatus(FeedState.ENDED, "read to the end of the window")
 
     def _mark(self, member: _Member, text: str) -> None:
-        line = stamp_at(self._clock()) + b" " + clean(text, 400).encode()
+        line = stamp_at(self._now()) + b" " + clean(text, 400).encode()
         self._buffer.append(member.source, LineKind.MARKER, [line])
 
     def _mark_feed(self, text: str) -> None:

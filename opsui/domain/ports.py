@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from opsui.domain.host_clock import HostClock
 from opsui.domain.logbuffer import LogEntry
 from opsui.domain.models import (
     Container,
@@ -48,6 +49,12 @@ class ContainerEngine(Protocol):
 
     def ping(self) -> float:
         """Round trip in milliseconds; raises EngineUnavailable / HostError."""
+        ...
+
+    @property
+    def clock(self) -> HostClock:
+        """The host's time from this engine's clock (``GET /info`` ``SystemTime``):
+        what durations against the engine's timestamps are measured with."""
         ...
 
     def list_containers(self) -> list[Container]:

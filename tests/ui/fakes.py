@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from opsui.config import DEFAULT_STATE_DIR, AppConfig, BackupConfig, Config, MigrateConfig
 from opsui.domain.errors import ActionFailed, HostError
 from opsui.domain.history import encode_record
+from opsui.domain.host_clock import HostClock, fixed_clock
 from opsui.domain.models import (
     Container,
     ContainerDetail,
@@ -218,6 +219,8 @@ class FakeEngine:
         self.starting = threading.Event()
         """Set when a start began."""
         self._created = 0
+        self.clock: HostClock = fixed_clock()
+        """The host's time: this machine's unless a test gives it a skew."""
 
     def add_image(self, ref: str, created: datetime | None = None, *, on_host: bool = True,
                   in_registry: bool = True) -> None:

@@ -208,10 +208,14 @@ class AppReleases:
         if serving.state is not ContainerState.RUNNING or serving.health in (
                 Health.UNHEALTHY, Health.STARTING) or serving.started_at is None:
             return False
-        up = (datetime.now(UTC) - serving.started_at).total_seconds()
+        now = self._engine.clock.trusted_now()
+        if now is None:  # the host's clock unread: this machine's may be hours off
+            return False
+        up = (now - serving.started_at).total_seconds()  # both on the engine's clock
         if up < app.settings.known_good_seconds:
             return False
-        self.journal(app).append({"type": "good", "release": current.id, "at": now_iso(),
+        self.journal(app).append({"type": "good", "release": current.id,
+                                  "at": now.isoformat(timespec="seconds"),
                                   "container": serving.id, "up_seconds": round(up)})
         return True
 
