@@ -261,3 +261,5 @@ class HostStatus:
     latency_ms: float | None = None
     message: str = ""
     hint: str = ""
+    clock_skew: float | None = None
+    """The host's clock minus this machine's, in seconds (None: not measured)."""

@@ -328,9 +328,18 @@ class HostMonitor:
     # -- supervision ------------------------------------------------------------------
 
     def _set_status(self, state: LinkState, latency_ms: float | None = None,
-                    message: str = "", hint: str = "") -> None:
-        self.status = HostStatus(self.name, state, latency_ms, message, hint)
+                    message: str = "", hint: str = "", clock_skew: float | None = None) -> None:
+        self.status = HostStatus(self.name, state, latency_ms, message, hint, clock_skew)
         self.listener.host_status(self.status)
+
+    def _measure_clock(self) -> float | None:
+        """The host's clock against ours (shown when skewed; the engine's clock object
+        keeps the offset for durations). None when the engine cannot tell its time."""
+        try:
+            return self.connection.engine.clock.measure()
+        except OpsuiError as exc:
+            log.info("%s: cannot read the engine's clock: %s", self.name, exc)
+            return None
 
     def _supervise(self) -> None:
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_maximum)
@@ -352,7 +361,7 @@ class HostMonitor:
                 continue
             backoff.reset()
             was_connected = True
-            self._set_status(LinkState.CONNECTED, latency)
+            self._set_status(LinkState.CONNECTED, latency, clock_skew=self._measure_clock())
             self._run_session()
         self._close_connection()
 
@@ -474,6 +483,7 @@ class HostMonitor:
     def _reconcile(self, session: _Session) -> None:
         """Full list (one call), merged with what inspect already told us, then enrich."""
         listed = self.connection.engine.list_containers()
+        self._refresh_clock()
         with self._lock:
             live = {c.id for c in listed}
             self._inspected = {k: v for k, v in self._inspected.items() if k in live}
@@ -494,6 +504,17 @@ class HostMonitor:
             finally:  # reported together, so a UI redraws once per batch, not per container
                 for container_id, container in read:
                     self._report(container_id, container)
+
+    def _refresh_clock(self) -> None:
+        """Re-measure the offset on each reconciliation; tell the sidebar when it moved
+        by a second or more (a clock stepped by NTP or by hand)."""
+        skew = self._measure_clock()
+        shown = self.status.clock_skew
+        if skew is None or self.status.state is not LinkState.CONNECTED or (
+                shown is not None and abs(skew - shown) < 1.0):
+            return
+        self.status = dataclasses.replace(self.status, clock_skew=skew)
+        self.listener.host_status(self.status)
 
     def _merge(self, listed: Container) -> Container:
         known = self._inspected.get(listed.id)

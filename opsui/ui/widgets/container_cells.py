@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.text import Text
 
 from opsui.domain.apps import is_release_copy
-from opsui.domain.models import Container, ContainerState, ContainerStats, Health, HttpHealth
+from opsui.domain.models import (
+    Container,
+    ContainerState,
+    ContainerStats,
+    Health,
+    HostStatus,
+    HttpHealth,
+)
 from opsui.ui.format import human_bytes, percent, since
 from opsui.ui.palette import Palette
 
@@ -60,6 +67,13 @@ _STATE_ORDER = {
     ContainerState.RUNNING: 6, ContainerState.UNKNOWN: 7,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def host_now(local: datetime, status: HostStatus) -> datetime:
+    """Now on the host's clock, for :func:`row_cells`: uptimes compare it with the
+    engine's start times, so this machine's drift never shows as hours of uptime (or
+    none at all)."""
+    return local + timedelta(seconds=status.clock_skew or 0.0)
 
 
 def _started(container: Container) -> datetime:

@@ -26,6 +26,7 @@ from opsui.ui.widgets.container_cells import (
     Column,
     KeyedText,
     column_label,
+    host_now,
     matches,
     order_key,
     row_cells,
@@ -247,7 +248,7 @@ class ContainerTable(LiveDataTable):
         view = self.view
         if view is None:
             return
-        now = self.clock()
+        now = self.host_now(view)
         palette = Palette.of(self.app)
         with self.app.batch_update(), self.cell_batch():
             for key in list(self.rows):
@@ -308,11 +309,15 @@ class ContainerTable(LiveDataTable):
 
     # -- row bookkeeping --------------------------------------------------------------------
 
+    def host_now(self, view: HostView) -> datetime:
+        """Now on ``view``'s host's clock (uptimes are measured on it)."""
+        return host_now(self.clock(), view.status)
+
     def _cells(self, view: HostView, container: Container) -> dict[str, Text]:
         palette = Palette.of(self.app)
         cells = row_cells(container, view.stats.get(container.id),
                           self.state.http_health_for(view.name, container),
-                          palette, self.clock(), self.with_http)
+                          palette, self.host_now(view), self.with_http)
         if container.id in self.marked:  # a set lookup; stats-only updates never get here
             name = KeyedText("◆ ", style=palette.accent)
             name.append_text(cells["name"])

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from opsui.domain.host_clock import SKEW_SHOWN_SECONDS, skew_text
 from opsui.domain.models import LinkState
 from opsui.ui.format import same_text
 from opsui.ui.palette import Palette
@@ -24,7 +25,8 @@ _STATE_SYMBOL = {
 
 
 def host_prompt(view: HostView, read_only: bool, palette: Palette) -> Text:
-    """Two lines: name (and badges), then state and latency in the state's colour."""
+    """Two lines: name (and badges), then state and latency in the state's colour; a
+    third when the host's clock is off ours (uptimes and durations use the host's)."""
     status = view.status
     style = palette.link(status.state)
     text = Text()
@@ -38,6 +40,8 @@ def host_prompt(view: HostView, read_only: bool, palette: Palette) -> Text:
     text.append(status.state.value, style=style)
     if status.latency_ms is not None and status.state is LinkState.CONNECTED:
         text.append(f" · {status.latency_ms:.0f} ms", style=palette.muted)
+    if status.clock_skew is not None and abs(status.clock_skew) > SKEW_SHOWN_SECONDS:
+        text.append(f"\n  {skew_text(status.clock_skew)}", style=palette.warn)
     return text
 
 
