@@ -14,6 +14,7 @@ import inspect
 import io
 import socket
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,9 +27,14 @@ from docker.transport.unixconn import UnixHTTPAdapter
 from docker.types.daemon import CancellableStream
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey, RowKey
+from ui.helpers import until
+
+from opsui.ui.widgets.live_table import LiveDataTable
 
 # Typed as Any: the stubs (rightly) leave the private names out.
 APIClient: Any = docker.APIClient
@@ -123,6 +129,90 @@ async def test_textual_thread_workers_run_on_the_loops_default_executor() -> Non
     finally:
         executor.shutdown(wait=False)
     assert ran_on and ran_on[0].startswith("opsui-probe")
+
+
+class _Table(App[None]):
+    """A rendered two-row DataTable, its caches filled as LiveDataTable finds them."""
+
+    def compose(self) -> ComposeResult:
+        yield DataTable()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Name", key="name")
+        table.add_column("CPU", key="cpu")
+        table.add_row("web", "1%", key="web")
+        table.add_row("db", "2%", key="db")
+
+
+async def _rendered_table() -> AsyncIterator[Any]:
+    app = _Table()
+    async with app.run_test() as pilot:
+        table: Any = app.query_one(DataTable)
+        await until(pilot, lambda: len(table._line_cache) > 0, "the table drawn")
+        yield table
+
+
+async def test_textual_data_table_data() -> None:
+    """opsui.ui.widgets.live_table writes a changed cell straight into ``_data``."""
+    async for table in _rendered_table():
+        assert table._data[RowKey("web")][ColumnKey("cpu")] == "1%"
+
+
+async def test_textual_data_table_row_locations() -> None:
+    """opsui.ui.widgets.live_table finds a written row's index to repaint it."""
+    async for table in _rendered_table():
+        assert table._row_locations.get(RowKey("db")) == 1
+
+
+async def test_textual_data_table_cell_render_cache() -> None:
+    """opsui.ui.widgets.live_table drops one cell's rendering: keys start
+    (row_key, column_key, ...)."""
+    async for table in _rendered_table():
+        keys = list(table._cell_render_cache.keys())
+        assert (RowKey("web"), ColumnKey("cpu")) in {key[:2] for key in keys}
+        assert callable(table._cell_render_cache.discard)
+
+
+async def test_textual_data_table_row_render_cache() -> None:
+    """opsui.ui.widgets.live_table drops a written row's rendering: keys start with
+    the row key."""
+    async for table in _rendered_table():
+        keys = table._row_render_cache.keys()
+        assert RowKey("web") in {key[0] for key in keys}
+
+
+async def test_textual_data_table_row_renderable_cache() -> None:
+    """opsui.ui.widgets.live_table drops a row's renderables: keys are
+    (update_count, row_index)."""
+    async for table in _rendered_table():
+        keys = list(table._row_renderable_cache.keys())
+        assert keys and all(len(key) == 2 and isinstance(key[1], int) for key in keys)
+        assert {0, 1} <= {key[1] for key in keys}
+
+
+async def test_textual_data_table_line_cache() -> None:
+    """opsui.ui.widgets.live_table clears the rendered lines after a write."""
+    async for table in _rendered_table():
+        assert isinstance(table._line_cache, LRUCache)
+        assert len(table._line_cache) > 0
+
+
+def test_textual_data_table_clear_caches() -> None:
+    """opsui.ui.widgets.live_table clears every cache when a fitted column shrinks."""
+    assert _params(DataTable._clear_caches) == ["self"]
+
+
+def test_textual_data_table_require_update_dimensions() -> None:
+    """opsui.ui.widgets.live_table asks for the scrollable width to be measured again."""
+    table: Any = DataTable()
+    assert table._require_update_dimensions is False
+
+
+def test_live_table_finds_every_cache_it_prunes() -> None:
+    """opsui.ui.widgets.live_table silently falls back to the slow ``update_cell``
+    when one of the caches above is missing; this says so loudly."""
+    assert LiveDataTable().live_updates
 
 
 # --- docker-py APIClient --------------------------------------------------------------
