@@ -416,10 +416,16 @@ class AppReleases:
                     f"{status.lock.describe()}",
                     hint="Ask its owner; if that opsui is gone, recover with --force.")
             raise ActionRefused(f"{app.name}: no interrupted release to recover")
-        holder = status.lock if status.lock is not None and (
-            status.lock.release == release.id or not status.lock.release) else None
-        if status.lock is not None and holder is None:
-            raise ActionRefused(f"{app.name} is locked: {status.lock.describe()}")
+        lock = status.lock
+        # The release's own stale lock is taken over; a freeze never is (it names no
+        # release, and only its owner, or `opsui unlock` after asking them, lifts it).
+        holder = lock if lock is not None and not lock.manual and (
+            lock.release == release.id or not lock.release) else None
+        if lock is not None and holder is None:
+            raise ActionRefused(f"{app.name} is locked: {lock.describe()}",
+                                hint=f"Recover after `opsui unlock {app.name}`, once its "
+                                     "owner agrees." if lock.manual else
+                                "Look at the history again.")
         if app.swarm_service:
             return SwarmRecoveryPlan(app.name, self.host, app.swarm_service, release, choice,
                                      holder)

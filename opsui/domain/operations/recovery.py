@@ -121,15 +121,26 @@ class Recovery:
         return OK
 
     def _switch_to_new(self) -> str:
+        """Switch, or finish a half-done switch, or see that it was done before the
+        interruption (renaming a container to the name it has is refused by Docker)."""
         plan = self.plan
         assert plan.new is not None
+        new = self._engine.get_container(plan.new.id) or plan.new
         if plan.old is None:
+            if new.name == plan.name:
+                return f"{plan.name} already held the new container"
             self._engine.rename(plan.new.id, plan.name)
             return f"{plan.new.name} renamed {plan.name}"
         old = self._engine.get_container(plan.old.id) or plan.old
-        if old.name == f"{plan.name}.before-{plan.release.id}":  # the switch was half done
+        if old.name == f"{plan.name}.before-{plan.release.id}":  # the switch was under way
+            done = ""
+            if old.state is ContainerState.RUNNING:
+                self._engine.stop(old.id)
+                done = f"stopped {old.name}; "
+            if new.name == plan.name:
+                return done + "the switch was done before the interruption"
             self._engine.rename(plan.new.id, plan.name)
-            return "completed the interrupted switch"
+            return done + "completed the interrupted switch"
         return switch_names(self._engine, old, plan.new.id, plan.name,
                             f"{plan.name}.before-{plan.release.id}")
 
