@@ -3,7 +3,7 @@
 Reader threads (one per container stream) append raw lines as bytes; the log pane and
 ``opsui logs`` read them by sequence number. Nothing is decoded or sanitised here: a
 chatty container can write 100,000 lines a second, and most are never looked at, so
-that work happens when a line is shown (see :mod:`opsui.domain.logtext`).
+that work happens when a line is shown (see :mod:`opsui.domain.logview`).
 
 Entries are ``(source, kind, raw)`` tuples, the cheapest thing Python can keep 200,000
 of: ``source`` indexes :attr:`LogBuffer.sources`, ``kind`` is a :class:`LineKind`, and
