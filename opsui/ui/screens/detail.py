@@ -45,7 +45,7 @@ from opsui.ui.screens.container_keys import (
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.state import UiState
 from opsui.ui.widgets import detail_sections as sections
-from opsui.ui.widgets.container_cells import HEALTH_SYMBOL
+from opsui.ui.widgets.container_cells import HEALTH_SYMBOL, host_now
 
 REINSPECT_SECONDS = 5.0
 """How often an open detail view re-reads the container (health log, streak)."""
@@ -194,7 +194,8 @@ class DetailScreen(Screen[None]):
             # The failing verdict first: that is the one the operator came for.
             at = 0 if docker_ok and not http_ok else 1
             health.insert(at, ("http", "HTTP health", sections.http_health(http, palette)))
-        overview = [("overview", "Overview", sections.overview(detail, palette, self.clock()))]
+        now = host_now(self.clock(), self.monitor.status)  # "started 5m ago" on its clock
+        overview = [("overview", "Overview", sections.overview(detail, palette, now))]
         rest: list[tuple[str, str, RenderableType]] = [
             ("ports", "Ports", sections.ports(detail, palette)),
             ("networks", "Networks", sections.networks(detail, palette)),
