@@ -8,8 +8,6 @@ arrive; the screens redraw once per burst (see :meth:`OpsuiApp._redraw_changes`)
 
 from __future__ import annotations
 
-import gc
-import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -30,6 +28,11 @@ from opsui.domain.operations.gate import ActionGate
 from opsui.ui.bridge import MonitorBridge
 from opsui.ui.commands import OpsuiCommands, PaletteCommand
 from opsui.ui.errors import notify_error
+from opsui.ui.gc_tuning import (
+    FULL_COLLECTION_SECONDS,
+    FullCollections,
+    tune_garbage_collection,
+)
 from opsui.ui.keys import binding_ids, unknown_binding_ids
 from opsui.ui.open_target import find_open_target
 from opsui.ui.quitting import run_workers_on_daemon_threads
@@ -57,27 +60,6 @@ QUIT_GRACE_SECONDS = 0.5
 REDRAW_INTERVAL = 0.1
 """The screens are redrawn at most this often: a burst of updates (every container
 re-read at start-up, a deploy's events) is drawn in a few batches, not one per update."""
-
-
-FULL_COLLECTION_EVERY = 1000
-"""Young collections between full ones (Python's default: 10)."""
-
-
-def _tune_garbage_collection() -> None:
-    """Keep full garbage collections out of the way of key presses.
-
-    A full collection walks every tracked object. During a log firehose the pane's line
-    caches churn through that generation and full collections came every few seconds,
-    each 30-250 ms with the event loop stopped: the slowest key presses. What start-up
-    built (Textual's DOM, styles) lives as long as the app, so it is frozen out of
-    collection, and full collections run a hundred times less often. Nearly all of
-    opsui's garbage is acyclic and freed at once by reference counting anyway.
-    """
-    if os.environ.get("OPSUI_GC_DEFAULTS"):
-        return
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 class OpsuiApp(ReleaseFlowApp):
@@ -130,6 +112,7 @@ class OpsuiApp(ReleaseFlowApp):
         """``opsui --open TARGET``: selected, its logs open, once the lists arrive."""
         self._flush_pending = False
         self._last_redraw = 0.0
+        self._full_collections: FullCollections | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -167,9 +150,15 @@ class OpsuiApp(ReleaseFlowApp):
         for monitor in monitors:
             monitor.start()
         self.start_lock_polls()
-        self.call_after_refresh(_tune_garbage_collection)
+        self.call_after_refresh(tune_garbage_collection)
+        # Textual's render objects are cyclic: without this, a night of container churn
+        # piles them up until a rare count-triggered full collection (issue 16).
+        self._full_collections = collections = FullCollections()
+        self.set_interval(FULL_COLLECTION_SECONDS / 4, collections.tick)
 
     def on_unmount(self) -> None:
+        if self._full_collections is not None:
+            self._full_collections.close()
         self.stop_monitors()
 
     def stop_monitors(self) -> None:
