@@ -261,6 +261,7 @@ class DockerEngine:
     def stats_many(self, container_ids: Iterable[str]) -> dict[str, ContainerStats]:
         """Samples of many containers at once (None samples left out), in about one tick."""
         ids = list(dict.fromkeys(container_ids))
+        self._forget_others(ids)
         if not ids:
             return {}
         bulk = self._bulk
@@ -284,6 +285,23 @@ class DockerEngine:
             pool = self._pool
         samples = list(pool.map(self.stats, ids))
         return {cid: sample for cid, sample in zip(ids, samples, strict=True) if sample}
+
+    def _forget_others(self, asked: list[str]) -> None:
+        """Drop what is kept for containers no longer asked about: ended feeds (a removed
+        or restarted container's) and one-shot CPU counters. Otherwise both grow by one
+        entry per container ever shown, for as long as opsui runs, and ended feeds count
+        against ``max_stats_feeds`` until every container falls back to one-shot requests
+        (issue 16). A live feed not asked about ends by itself when idle."""
+        wanted = set(asked)
+        with self._feeds_lock:
+            ended = [cid for cid, feed in self._feeds.items()
+                     if cid not in wanted and feed.finished()]
+            feeds = [self._feeds.pop(cid) for cid in ended]
+        for feed in feeds:
+            feed.close()
+        with self._cpu_lock:
+            for cid in [cid for cid in self._cpu if cid not in wanted]:
+                del self._cpu[cid]
 
     def _open_feed(self, container_id: str) -> StatsFeed | None:
         """A feed of one container's frames. The client's read timeout stays on the
