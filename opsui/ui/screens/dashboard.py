@@ -150,6 +150,8 @@ class DashboardScreen(Screen[None]):
         self._note = ""
         """What the empty-table note says now."""
         self.banners: dict[str, tuple[BannerItem, ...]] = {}
+        self.jobs: tuple[Job, ...] = ()
+        """Runs shown in the job banner (from the app's job board)."""
         """Lock / interrupted-release lines per host, from the release flow's polls."""
 
     def compose(self) -> ComposeResult:
@@ -183,6 +185,8 @@ class DashboardScreen(Screen[None]):
         elif self.state.hosts:
             self._switch(next(iter(self.state.hosts)))
         self.set_interval(UPTIME_REFRESH_SECONDS, self.table.refresh_uptimes)
+        if self.jobs:
+            self.query_one(JobBanner).show(self.jobs)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
     # -- updates from the app ------------------------------------------------------------
@@ -282,14 +286,17 @@ class DashboardScreen(Screen[None]):
 
     def show_jobs(self, jobs: Sequence[Job]) -> None:
         """Runs going on (or ended unwatched), from the app's job board, every host's."""
-        self.query_one(JobBanner).show(jobs)
+        self.jobs = tuple(jobs)
+        for banner in self.query(JobBanner):  # none yet while the screen is being built
+            banner.show(self.jobs)
 
     def show_banner(self, host: str, items: Sequence[BannerItem]) -> None:
         """The release flow's latest lock poll of ``host``."""
         before = self.banners.get(host, ())
         self.banners[host] = tuple(items)
-        if host == self.host:
-            self.query_one(LockBanner).show(items)
+        if host == self.host:  # (a poll may end before the banner is mounted: _switch
+            for banner in self.query(LockBanner):  # shows it then)
+                banner.show(items)
         if any(i.interrupted for i in before) != any(i.interrupted for i in items):
             self.refresh_bindings()  # F / B appear only under an interrupted release
 

@@ -62,7 +62,7 @@ class JobBanner(Static):
         self._ticker: Timer | None = None
 
     def on_mount(self) -> None:
-        self.display = False
+        self.display = bool(self.jobs)
 
     def show(self, jobs: Sequence[Job]) -> None:
         self.jobs = tuple(jobs)
