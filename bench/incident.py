@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from pathlib import Path
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.helpers import free_port, load_testbed
+from integration.helpers import free_port, load_testbed, version_on
 from integration.tmux_terminal import TmuxTerminal
 
 LABELS = {"opsui.test": "1", "opsui.test.bench": "incident"}
@@ -80,14 +79,6 @@ def wait(predicate: Callable[[], bool], what: str, timeout: float = TIMEOUT,
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(interval)
     return time.perf_counter() - start
-
-
-def version_on_port(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=1) as r:
-            return str(json.loads(r.read())["version"])
-    except OSError:
-        return None
 
 
 class AliasProbe:
@@ -148,7 +139,7 @@ class Bench:
                                        ports={"8080/tcp": ("127.0.0.1", port)})
 
             def serves(version: str) -> bool:
-                return version_on_port(port) == version
+                return version_on(port) == version
         else:
             container = self.client.containers.create(self.image, name=name, labels=LABELS,
                                                       environment=env)

@@ -6,9 +6,11 @@ condition holds and fails with a readable message when it never does.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -319,3 +321,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def version_on(port: int) -> str | None:
+    """The version the test app answers with on 127.0.0.1:``port`` (its /api/version),
+    None while nothing answers there."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=1) as r:
+            return str(json.loads(r.read())["version"])
+    except (OSError, ValueError, KeyError):
+        return None

@@ -12,7 +12,6 @@ completes.
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,20 +20,11 @@ from docker.client import DockerClient
 from docker.models.containers import Container
 
 from .conftest import DockerResources
-from .helpers import APP_IMAGE, Testbed, free_port, wait_for_health, wait_until
+from .helpers import APP_IMAGE, Testbed, free_port, version_on, wait_for_health, wait_until
 from .test_deploy_processes import opsui_cmd, run_opsui
 from .tmux_terminal import TmuxTerminal
 
 pytestmark = pytest.mark.integration
-
-
-def version_on(port: int) -> str | None:
-    """The version the app answers with on 127.0.0.1:``port``, None when nothing does."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=1) as r:
-            return str(json.loads(r.read())["version"])
-    except OSError:
-        return None
 
 
 class BadRelease:

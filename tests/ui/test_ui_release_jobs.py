@@ -15,6 +15,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from opsui.config import AppConfig
+from opsui.domain.jobs import Job
 from opsui.domain.models import ContainerState
 from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.backups import BackupsScreen
@@ -24,14 +25,14 @@ from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.release_run import QuitModal
 from opsui.ui.widgets.job_banner import JobBanner
 
-from .fakes import FakeConnection, FakeEngine, FakeHostFiles
 from .helpers import make_app, screen_text, until
 from .test_ui_backups import backup_held_after_its_first_chunk, backups_app
 from .test_ui_releases import APP, SIZE, deploy, named, release_engine, select
+from fakes import FakeConnection, FakeEngine, FakeHostFiles
 
 
 async def deployed_then_rolling_back(pilot: Pilot[Any], app: OpsuiApp, engine: FakeEngine
-                                     ) -> ReleaseRunScreen:
+                                     ) -> tuple[ReleaseRunScreen, Job]:
     """2.0.0 deployed over 1.0.0, then a rollback confirmed and held at its start step."""
     await deploy(pilot, app, downs=1)
     await pilot.press("escape")
@@ -47,8 +48,8 @@ async def deployed_then_rolling_back(pilot: Pilot[Any], app: OpsuiApp, engine: F
     await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
                 and app.screen.steps.state_of("start") == "running", "the start step running")
     run = app.screen
-    assert isinstance(run, ReleaseRunScreen)
-    return run
+    assert isinstance(run, ReleaseRunScreen) and run.job is not None
+    return run, run.job
 
 
 def banner(app: OpsuiApp) -> JobBanner:
@@ -61,9 +62,7 @@ async def test_esc_on_a_running_rollback_goes_back_and_the_rollback_completes() 
     engine = release_engine()
     app = make_app(FakeConnection("local", engine))
     async with app.run_test(size=SIZE) as pilot:
-        run = await deployed_then_rolling_back(pilot, app, engine)
-        job = run.job
-        assert job is not None
+        _run, job = await deployed_then_rolling_back(pilot, app, engine)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
         assert not job.cancelled.is_set()
@@ -98,9 +97,7 @@ async def test_q_during_a_rollback_asks_and_stay_keeps_it_running() -> None:
     engine = release_engine()
     app = make_app(FakeConnection("local", engine))
     async with app.run_test(size=SIZE) as pilot:
-        run = await deployed_then_rolling_back(pilot, app, engine)
-        job = run.job
-        assert job is not None
+        run, job = await deployed_then_rolling_back(pilot, app, engine)
         for key in ("q", "ctrl+q"):
             await pilot.press(key)
             await until(pilot, lambda: isinstance(app.screen, QuitModal), f"{key} asks")
