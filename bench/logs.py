@@ -1,28 +1,62 @@
-"""Log ingest speed and responsiveness, against the ``docker`` CLI in the same run.
+"""Log ingest speed and responsiveness, against the ``docker`` CLI and lazydocker.
 
-Prints, for each target of issue 3:
+Prints, for each target of issues 3 and 14:
 
   * history ingest: a container writes ``--lines`` lines and exits; opsui's reader
     (the same LogTail the pane and ``opsui logs`` use) reads them all into its buffer,
     and ``docker logs NAME > /dev/null`` reads the same lines (the reference);
   * live ingest: a container prints as fast as it can (``yes``); opsui's tail and
     ``docker logs -f`` follow it at the same time for ``--live`` seconds; lines/s each;
-  * key-press latency while ingesting: opsui runs in a real pseudo-terminal with the log
-    pane of that container open; each key typed into the search bar is timed until
-    its echo is drawn; p50/p99 over ``--keys`` keys;
-  * RSS of that opsui process once its buffer is full (200,000 lines by default).
+  * key-press latency while ingesting that firehose (``--keys``): opsui in a real
+    pseudo-terminal with the log pane of that container open; each key typed into the
+    search bar is timed until its echo is drawn; p50/p99; RSS once its buffer is full;
+  * issue 14, side by side in tmux (200x50, tests/integration/tmux_terminal.py), on a
+    container logging ``--rate`` lines/s (2,000: paced by /proc/uptime, so it catches
+    up rather than drifts):
+      - ``opsui --open NAME`` -> the first log lines on screen, median of
+        ``--open-runs``; reference: ``docker logs --tail 1000 -f NAME`` until its first
+        line, alternating with opsui. lazydocker has no way to start on one container's
+        logs, so it is not in this row;
+      - key echo while following: ``--echo-keys`` keys per program per round,
+        ``--rounds`` rounds, opsui and lazydocker in rotated order, each key timed from
+        ``tmux send-keys`` until the screen shows it; p50/p99/max, CPU of each program's
+        process tree over its typing window and its RSS at the end (following).
+
+How "following" and "key echo" are read from the screen (``capture-pane``):
+
+  * opsui: ``opsui --open NAME``; following once a producer line ("request handled")
+    is drawn; ``/`` opens the log search box, drawn as a line ``search  TEXT`` above
+    the footer; a key has echoed when that line's TEXT is everything typed so far. The
+    search highlights as you type, so each key also re-searches the lines on screen.
+  * lazydocker: ``3`` focuses its Containers panel, ``/`` opens its filter, drawn as the
+    bottom line ``filter: TEXT``; the bench types the producer's name up to a random
+    token (only that container matches, so its logs follow in the main panel), waits
+    for "request handled" there, then types the token one key at a time: a key has
+    echoed when the bottom line is ``filter: `` + everything typed. Each key also
+    re-filters the list (the same container stays selected and followed).
+
+Both therefore echo one key into a one-line text box while the same log pours in, and
+each key also does that program's own per-key work (re-search / re-filter). Timings are
+bounded by the capture poll (~3-6 ms per capture here).
 
 Targets (issue 3): ingest >= 100,000 lines/s and >= half the CLI's rate; key-press
-p99 < 100 ms while ingesting; RSS < 250 MB with the default buffer full.
+p99 < 100 ms while ingesting; RSS < 250 MB with the default buffer full. Issue 14:
+``--open`` -> first lines <= 0.7 s; key echo while following 2,000 lines/s p99 < 50 ms
+and p50 <= lazydocker's; RSS while following <= 120 MB.
 Needs the test bed's images (scripts/testbed/up.sh). Run:
 
     .venv/bin/python bench/logs.py [--lines 1000000] [--live 10] [--keys 40]
+        [--rate 2000] [--open-runs 5] [--echo-keys 40] [--rounds 2]
+
+(``--lines 0``, ``--live 0``, ``--keys 0``, ``--open-runs 0``, ``--echo-keys 0`` skip
+that part.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,10 +64,25 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import psutil
+from tui_harness import (
+    LAZYDOCKER_MISSING,
+    SIZE,
+    CpuWindow,
+    Tool,
+    launch,
+    lazydocker_binary,
+    load_average,
+    quit_program,
+    rotated,
+    send_literal,
+    tree_rss_mb,
+    wait_screen,
+)
 
 from opsui.backends.docker_engine import DockerEngine
 from opsui.domain.logfeed import LogTarget, LogWindow, TargetKind
@@ -41,10 +90,18 @@ from opsui.domain.logtail import LogTail
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from integration.pty_terminal import Terminal
+from integration.tmux_terminal import TmuxTerminal
 
 IMAGE = "opsui-test/app:1.0.0"
 LABELS = {"opsui.test": "1", "opsui.bench": "logs"}
 LINE = "2026-11-23 INFO request handled path=/api/items status=200 duration_ms=12"
+PACED = ("read u _ </proc/uptime; s=${u%.*}${u#*.}; n=0; while :; do "
+         "read u _ </proc/uptime; t=${u%.*}${u#*.}; w=$(( (t - s) * RATE / 100 )); "
+         "if [ $n -lt $w ]; then while [ $n -lt $w ]; do n=$((n + 1)); "
+         f"echo \"{LINE} n=$n\"; done; else usleep 2000; fi; done")
+"""RATE lines/s, paced by /proc/uptime (centiseconds; busybox date has no %N): each
+turn prints what is due since the start, so a slow turn is caught up, not lost."""
+FOLLOWING = "request handled"
 
 
 def producer(client: docker.DockerClient, name: str, script: str) -> str:
@@ -145,22 +202,179 @@ def key_latency(name: str, keys: int, workdir: Path) -> None:
         term.close()
 
 
+def paced_producer(client: docker.DockerClient, name: str, rate: int) -> None:
+    client.containers.run(IMAGE, ["-c", PACED.replace("RATE", str(rate))],
+                          entrypoint=["/bin/sh"], name=name, labels=LABELS, detach=True)
+
+
+def open_to_first_lines(name: str, runs: int, workdir: Path) -> None:
+    """``opsui --open NAME`` until a log line is drawn, against ``docker logs -f``."""
+    tool = Tool("opsui", [sys.executable, "-m", "opsui", "--host", "local", "--open", name],
+                lambda screen: FOLLOWING in screen, cfg_env(workdir))
+    ours, cli = [], []
+    for run in range(runs):
+        for which in rotated(["opsui", "cli"], run):
+            if which == "cli":
+                started = time.perf_counter()
+                with subprocess.Popen(["docker", "logs", "--tail", "1000", "-f", name],
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL) as follower:
+                    assert follower.stdout is not None
+                    follower.stdout.readline()
+                    cli.append(time.perf_counter() - started)
+                    follower.terminate()
+                continue
+            term = launch(tool, cwd=str(workdir))
+            try:
+                ours.append(wait_screen(term, tool.populated, "the log pane's first lines"))
+            finally:
+                quit_program(term, first=["esc"])
+    ratio = statistics.median(ours) / statistics.median(cli)
+    print(f"opsui --open -> first log lines: {statistics.median(ours):.3f}s (median of "
+          f"{runs}; runs {', '.join(f'{t:.3f}' for t in ours)}); docker logs -f first line "
+          f"{statistics.median(cli):.3f}s -> ratio {ratio:.1f}x (target <= 0.7 s)", flush=True)
+
+
+def cfg_env(workdir: Path) -> dict[str, str]:
+    return {"XDG_CONFIG_HOME": str(workdir / "cfg"), "XDG_STATE_HOME": str(workdir / "state")}
+
+
+def opsui_search(screen: str) -> str | None:
+    """The text in opsui's log search box, or None when the box is not drawn."""
+    found = re.search(r"^ *search(?: +(\S+))?", screen, re.MULTILINE)
+    return None if found is None else (found.group(1) or "")
+
+
+def lazydocker_filter(screen: str) -> str | None:
+    """The text of lazydocker's filter line (the bottom line), or None."""
+    found = re.search(r"^filter:(?: (\S+))?", screen, re.MULTILINE)
+    return None if found is None else (found.group(1) or "")
+
+
+def follow_in_opsui(term: TmuxTerminal) -> Callable[[str], str | None]:
+    wait_screen(term, lambda screen: FOLLOWING in screen, "opsui's log pane following")
+    term.press("/")
+    wait_screen(term, lambda screen: opsui_search(screen) == "", "opsui's search box")
+    return opsui_search
+
+
+def follow_in_lazydocker(term: TmuxTerminal, name_prefix: str) -> Callable[[str], str | None]:
+    # its rows are sorted by state and name: the producer may be below the panel's fold
+    wait_screen(term, lambda screen: "Containers" in screen, "lazydocker's first screen")
+    term.press("3")  # the Containers panel
+    time.sleep(0.3)  # a key goes to the panel focused when it arrives
+    term.press("/")
+    wait_screen(term, lambda screen: lazydocker_filter(screen) == "", "lazydocker's filter")
+    send_literal(term, name_prefix)
+    wait_screen(term, lambda screen: (lazydocker_filter(screen) == name_prefix
+                                      and FOLLOWING in screen), "lazydocker following")
+
+    def typed(screen: str) -> str | None:
+        text = lazydocker_filter(screen)
+        return None if text is None else text.removeprefix(name_prefix)
+
+    return typed
+
+
+def echoed(shown: Callable[[str], str | None], expected: str) -> Callable[[str], bool]:
+    return lambda screen: shown(screen) == expected
+
+
+def key_echo(name: str, token_at: int, keys: int, rounds: int, workdir: Path,
+             settle: float) -> None:
+    """Key press -> echo while following, opsui and lazydocker in rotated order."""
+    lazydocker = lazydocker_binary()
+    if lazydocker is None:
+        print(LAZYDOCKER_MISSING, file=sys.stderr)
+    programs = ["opsui", "lazydocker"] if lazydocker else ["opsui"]
+    prefix, token = name[:token_at], name[token_at:]
+    latencies: dict[str, list[float]] = {p: [] for p in programs}
+    usage: dict[str, list[tuple[float, float]]] = {p: [] for p in programs}
+    for turn in range(rounds):
+        for program in rotated(programs, turn):
+            argv = ([sys.executable, "-m", "opsui", "--host", "local", "--open", name]
+                    if program == "opsui" else [lazydocker or "lazydocker"])
+            term = launch(Tool(program, argv, lambda _: True, cfg_env(workdir)),
+                          cwd=str(workdir))
+            try:
+                shown = (follow_in_opsui(term) if program == "opsui"
+                         else follow_in_lazydocker(term, prefix))
+                time.sleep(settle)  # following in its stride, past the first screenful
+                window = CpuWindow(term.pane_pid())
+                for count in range(1, keys + 1):
+                    expected = token[:count]
+                    started = time.perf_counter()
+                    send_literal(term, token[count - 1])
+                    latencies[program].append(1000 * wait_screen(
+                        term, echoed(shown, expected), f"{program} echoing {expected!r}",
+                        timeout=10, since=started))
+                    time.sleep(0.05)  # a typist's pace
+                usage[program].append((window.percent(), tree_rss_mb(window.pid)))
+            finally:
+                quit_program(term, first=["esc"])
+    summary: dict[str, tuple[float, float]] = {}
+    for program in programs:
+        values = sorted(latencies[program])
+        p50 = statistics.median(values)
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        summary[program] = (p50, p99)
+        cpu = statistics.median(c for c, _ in usage[program])
+        rss = max(r for _, r in usage[program])
+        print(f"{program:>10}: key -> echo while following ({len(values)} keys, {rounds} "
+              f"rounds): p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {values[-1]:.0f} ms; "
+              f"CPU {cpu:.1f}% of one core (median of rounds), RSS {rss:.0f} MB (max)")
+    if "lazydocker" in summary:
+        (o50, o99), (l50, l99) = summary["opsui"], summary["lazydocker"]
+        print(f"opsui / lazydocker key echo: p50 {o50 / l50:.2f}x, p99 {o99 / l99:.2f}x "
+              f"(targets: p50 <= lazydocker's, p99 < 50 ms)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--live", type=float, default=10.0)
-    parser.add_argument("--keys", type=int, default=40)
+    parser.add_argument("--keys", type=int, default=40,
+                        help="keys typed while following the firehose (issue 3)")
+    parser.add_argument("--rate", type=int, default=2000,
+                        help="lines/s of the followed container (issue 14)")
+    parser.add_argument("--open-runs", type=int, default=5)
+    parser.add_argument("--echo-keys", type=int, default=40,
+                        help="keys per program per round while following --rate")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds following before the keys")
     options = parser.parse_args()
+    if options.echo_keys > 64:
+        parser.error("--echo-keys is at most 64 (the random token typed)")
     client = docker.from_env()
     engine = DockerEngine(client)
     prefix = f"opsui-bench-logs-{uuid.uuid4().hex[:6]}"
+    print(f"load average at the start: {load_average()}; terminal {SIZE[0]}x{SIZE[1]}",
+          flush=True)
     try:
-        history_ingest(client, engine, options.lines, prefix)
-        name = f"{prefix}-live"
-        producer(client, name, f"yes '{LINE}'")
-        live_ingest(engine, name, options.live)
-        with tempfile.TemporaryDirectory() as tmp:
-            key_latency(name, options.keys, Path(tmp))
+        if options.lines > 0:
+            history_ingest(client, engine, options.lines, prefix)
+        if options.live > 0 or options.keys > 0:
+            name = f"{prefix}-live"
+            producer(client, name, f"yes '{LINE}'")
+            if options.live > 0:
+                live_ingest(engine, name, options.live)
+            if options.keys > 0:
+                with tempfile.TemporaryDirectory() as tmp:
+                    key_latency(name, options.keys, Path(tmp))
+                client.containers.get(name).remove(force=True)  # its CPU is not the next's
+        if options.open_runs > 0 or options.echo_keys > 0:
+            paced = f"{prefix}-paced-"
+            name = paced + uuid.uuid4().hex + uuid.uuid4().hex
+            paced_producer(client, name, options.rate)
+            with tempfile.TemporaryDirectory() as tmp:
+                if options.open_runs > 0:
+                    open_to_first_lines(name, options.open_runs, Path(tmp))
+                if options.echo_keys > 0:
+                    print(f"following {options.rate:,} lines/s ...", flush=True)
+                    key_echo(name, len(paced), options.echo_keys, options.rounds, Path(tmp),
+                             options.settle)
+        print(f"load average at the end: {load_average()}")
     finally:
         for container in client.containers.list(all=True, filters={"name": prefix}):
             container.remove(force=True)
