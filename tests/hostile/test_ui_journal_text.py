@@ -3,7 +3,6 @@ put controls in a record. The history shows the fields opsui reads from it inert
 
 from __future__ import annotations
 
-from ui.fakes import FakeConnection, FakeEngine, FakeHostFiles, shop_containers
 from ui.helpers import make_app, screen_text, until
 
 from opsui.config import DEFAULT_STATE_DIR, AppConfig
@@ -12,6 +11,7 @@ from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
 from .payloads import CONTROLS, INTRODUCERS, shown
+from fakes import FakeConnection, FakeEngine, FakeHostFiles, shop_containers
 
 FIELD = "HXS" + "".join(chr(code) for code in (0x202E, 0x2066, 0x200B, 0x7, 0x85, 0xFEFF))
 

@@ -13,22 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from textual.pilot import Pilot
-from ui.fakes import (
-    NOW,
-    SHOP_APP,
-    SHOP_BACKED_UP,
-    SHOP_HEALTH,
-    FakeConnection,
-    FakeEngine,
-    FakeHostFiles,
-    ScriptedMonitor,
-    config,
-    frozen_clock,
-    seed_backups,
-    shop_containers,
-)
 from ui.helpers import NO_USER_THEMES, screen_text, until
-from ui.log_fakes import FakeFeed, LogsApp
 
 from opsui.config import DEFAULT_STATE_DIR
 from opsui.domain.errors import EngineUnavailable
@@ -46,6 +31,22 @@ from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
+
+from fakes import (
+    NOW,
+    SHOP_APP,
+    SHOP_BACKED_UP,
+    SHOP_HEALTH,
+    FakeConnection,
+    FakeEngine,
+    FakeHostFiles,
+    ScriptedMonitor,
+    config,
+    frozen_clock,
+    seed_backups,
+    shop_containers,
+)
+from fakes.logs import FakeFeed, LogsApp
 
 SIZE = (150, 36)
 CPU_HISTORY = [12, 15, 14, 22, 35, 31, 28, 40, 62, 58, 44, 37, 30, 26, 24, 29, 33, 41, 38, 23]

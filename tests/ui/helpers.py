@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
 
-from .fakes import FakeConnection, config, factory, frozen_clock
+from fakes import FakeConnection, config, factory, frozen_clock
 
 NO_USER_THEMES = Path("/nonexistent/opsui-themes")
 """Tests must not pick up the machine's own ~/.config/opsui/themes."""

@@ -13,8 +13,8 @@ from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import FakeConnection, FakeEngine, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, shop_containers
 
 
 def _gate(**policies: ConfirmPolicy) -> ActionGate:

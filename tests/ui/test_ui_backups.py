@@ -22,7 +22,9 @@ from opsui.ui.screens.backups import BackupsScreen, DownloadModal
 from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
 
-from .fakes import (
+from .helpers import make_app, screen_text, until
+from .test_ui_releases import SIZE, confirm_tag, notes, open_deploy, release_engine, select
+from fakes import (
     BAD,
     FAILED_DUMP,
     FOLDER,
@@ -33,11 +35,9 @@ from .fakes import (
     FakeConnection,
     seed_backups,
 )
-from .fakes import (
+from fakes import (
     SHOP_BACKED_UP as SHOP,
 )
-from .helpers import make_app, screen_text, until
-from .test_ui_releases import SIZE, confirm_tag, notes, open_deploy, release_engine, select
 
 
 def seeded() -> FakeConnection:

@@ -13,10 +13,10 @@ from opsui.domain.operations.gate import ActionGate, MemoryAudit
 from opsui.domain.operations.policy import Action
 from opsui.ui.screens.deploy import PlanConfirmModal
 
-from .fakes import OLD, PRE, FakeConnection
 from .helpers import until
 from .test_ui_backups import backups_app, open_backups, pick
 from .test_ui_releases import SIZE, notes
+from fakes import OLD, PRE, FakeConnection
 
 
 def journal_actions(conn: FakeConnection) -> list[Mapping[str, Any]]:

@@ -10,8 +10,8 @@ from opsui.domain.host_clock import fixed_clock
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import FakeConnection, FakeEngine, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, shop_containers
 
 
 def _words(app: App[None]) -> str:

@@ -15,8 +15,8 @@ from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.themes import load_themes, parse_theme, theme_sources
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import FakeConnection, FakeEngine, config, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, config, shop_containers
 
 
 def _messages(app: OpsuiApp) -> list[str]:

@@ -11,8 +11,8 @@ from opsui.domain.models import Health
 from opsui.ui.palette import Palette
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import SHOP_APP, FakeConnection, FakeEngine, container, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import SHOP_APP, FakeConnection, FakeEngine, container, shop_containers
 
 
 def _table(app: App[None]) -> ContainerTable:
@@ -150,7 +150,7 @@ async def test_cursor_stays_on_the_same_container_when_rows_reorder() -> None:
 
 
 async def test_http_health_column_shows_failing_sub_check() -> None:
-    from .fakes import SHOP_HEALTH, FakeProber
+    from fakes import SHOP_HEALTH, FakeProber
 
     prober = FakeProber({SHOP_HEALTH[0].url: SHOP_HEALTH[0]})
     engine = FakeEngine(shop_containers())

@@ -12,8 +12,8 @@ from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import SHOP_APP, SHOP_HEALTH, FakeConnection, FakeEngine, FakeProber, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import SHOP_APP, SHOP_HEALTH, FakeConnection, FakeEngine, FakeProber, shop_containers
 
 
 async def _open(pilot: Pilot[None], app: OpsuiApp, name: str) -> DetailScreen:

@@ -15,8 +15,8 @@ from opsui.ui.screens.help import HelpScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import FakeConnection, FakeEngine, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, shop_containers
 
 SIZE = (160, 50)
 

@@ -20,9 +20,9 @@ from opsui.domain.operations.gate import ActionGate
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
-from . import fakes
-from .fakes import NOW, FakeConnection, FakeEngine, container
 from .helpers import make_app, screen_text, until
+from fakes import NOW, FakeConnection, FakeEngine, container
+from fakes import engine as fake_engine
 
 HOSTILE = ["[bold]x", "[/usr/bin]", "[@click=app.quit]q", "[$accent]"]
 
@@ -69,7 +69,7 @@ async def test_hostile_names_show_literally_in_the_table_and_do_not_act() -> Non
 
 
 async def test_hostile_text_in_detail_view_is_literal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fakes, "detail_for", _hostile_detail(fakes.detail_for))
+    monkeypatch.setattr(fake_engine, "detail_for", _hostile_detail(fake_engine.detail_for))
     app = make_app(FakeConnection("local", hostile_engine()))
     async with app.run_test(size=(160, 40)) as pilot:
         table = app.screen.query_one(ContainerTable)

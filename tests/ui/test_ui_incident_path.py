@@ -17,9 +17,9 @@ from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import FakeConnection, config, factory, frozen_clock
 from .helpers import NO_USER_THEMES, screen_text, until
 from .test_ui_releases import SIZE, deploy, named, notes, release_engine, select
+from fakes import FakeConnection, config, factory, frozen_clock
 
 
 def palette_titles(screen: LogsScreen | DetailScreen) -> list[str]:

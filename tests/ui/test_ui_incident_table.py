@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 from opsui.domain.models import Container, ContainerState, Health
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import FakeConnection, FakeEngine, container, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, container, shop_containers
 
 KEPT = "web.before-r20261201123456-abcd"
 NEXT = "web.r20261201123456-abcd"

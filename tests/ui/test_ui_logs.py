@@ -27,9 +27,9 @@ from opsui.ui.screens.save_log import SaveLogModal
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.log_view import SCAN_BUDGET, LogView
 
-from .fakes import FakeConnection, FakeEngine, shop_containers
 from .helpers import make_app, screen_text, until
-from .log_fakes import FakeFeed, LogsApp
+from fakes import FakeConnection, FakeEngine, shop_containers
+from fakes.logs import FakeFeed, LogsApp
 
 SIZE = (120, 24)
 

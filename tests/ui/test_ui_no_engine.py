@@ -7,8 +7,8 @@ from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.no_engine import NoEnginePanel
 
-from .fakes import FakeConnection, FakeEngine, shop_containers
 from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, shop_containers
 
 SOCKET_MESSAGE = "local: no Docker engine answers at unix:///var/run/docker.sock"
 

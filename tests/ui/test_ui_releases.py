@@ -26,7 +26,8 @@ from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.lock_banner import LockBanner
 
-from .fakes import (
+from .helpers import make_app, screen_text, until
+from fakes import (
     NOW,
     FakeConnection,
     FakeEngine,
@@ -34,7 +35,6 @@ from .fakes import (
     container,
     shop_containers,
 )
-from .helpers import make_app, screen_text, until
 
 SIZE = (160, 45)
 APP = "opsui-test/app"

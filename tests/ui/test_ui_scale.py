@@ -11,8 +11,8 @@ from opsui.domain.operations.gate import ActionGate
 from opsui.ui.app import OpsuiApp
 from opsui.ui.widgets.container_table import ContainerTable
 
-from .fakes import NOW, FakeConnection, FakeEngine, ScriptedMonitor, config, container, frozen_clock
 from .helpers import NO_USER_THEMES, until
+from fakes import NOW, FakeConnection, FakeEngine, ScriptedMonitor, config, container, frozen_clock
 
 COUNT = 240
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from opsui.domain.models import ContainerStats, Health, HostStatus, LinkState
 from opsui.ui.state import HISTORY_POINTS, UiState
 
-from .fakes import NOW, SHOP_APP, SHOP_HEALTH, container, metrics_sample, shop_containers
+from fakes import NOW, SHOP_APP, SHOP_HEALTH, container, metrics_sample, shop_containers
 
 
 def test_snapshot_reports_added_changed_and_removed_rows_only() -> None:

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ui.fakes import NOW, FakeEngine, FakeHostFiles, FakeProber, container
 
 from opsui.config import DEFAULT_STATE_DIR, AppConfig, Config
 from opsui.domain.errors import ActionRefused
@@ -21,6 +20,8 @@ from opsui.domain.operations.app_state import AppLock
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.releases import ADOPT, OK, fold_releases
+
+from fakes import NOW, FakeEngine, FakeHostFiles, FakeProber, container
 
 APP = "opsui-test/app"
 SHOP = AppConfig("shop", container="ux-shop")

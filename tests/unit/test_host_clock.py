@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from ui.fakes import NOW, FakeEngine, FakeHostFiles, FakeProber, container
-
 from opsui.domain.errors import HostError
 from opsui.domain.host_clock import (
     TRUSTED_FOR_SECONDS,
@@ -18,6 +16,8 @@ from opsui.domain.host_clock import (
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.settings import Config
+
+from fakes import NOW, FakeEngine, FakeHostFiles, FakeProber, container
 
 APP = "opsui-test/app"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from ui.fakes import FakeEngine, FakeLogStream, shop_containers
-
 from opsui.domain.logbuffer import LineKind
 from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
 from opsui.domain.models import ContainerState
 from opsui.domain.monitor import wait_for
+
+from fakes import FakeEngine, FakeLogStream, shop_containers
 
 STAMP = b"2026-11-23T16:58:50.000000001Z "
 

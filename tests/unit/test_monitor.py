@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from ui.fakes import FakeConnection, FakeEngine, container
-
 from opsui.domain.errors import AuthFailed, HostKeyUnknown, HostUnreachable
 from opsui.domain.models import (
     Container,
@@ -20,6 +18,8 @@ from opsui.domain.models import (
 from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.policy import Action
+
+from fakes import FakeConnection, FakeEngine, container
 
 FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
                        health_seconds=0.05, link_check_seconds=0.05,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ui.fakes import FakeEngine, shop_containers
-
 from opsui.domain.errors import HostError
 from opsui.domain.logbuffer import LineKind
 from opsui.domain.logfeed import LogTarget, LogWindow, TargetKind
@@ -12,6 +10,8 @@ from opsui.domain.models import ContainerState
 from opsui.domain.monitor import wait_for
 from opsui.domain.release_markers import ReleaseMarkers
 from opsui.domain.releases import Release, Step
+
+from fakes import FakeEngine, shop_containers
 
 
 def release(rid: str, outcome: str | None = None, reason: str = "") -> Release:

@@ -19,7 +19,7 @@ from opsui.ui.commands import OpsuiCommands
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.themes import DEFAULT_THEME, load_themes, theme_sources
 
-from .fakes import NOW
+from .common import NOW
 
 STAMP = "2026-11-23T16:58:{:02d}.{:09d}Z "
 
