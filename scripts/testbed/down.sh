@@ -3,10 +3,13 @@
 #   - containers, swarm services, networks and volumes labelled opsui.test=1
 #   - second engines the tests started (tests/integration/second_engine.py)
 #   - the test sshd and registry, by the pids up.sh recorded
+#   - the opt-in stack parts (up.sh --stack): the authenticated registry (by its pid),
+#     the compose project dirs and stack.env (the next up.sh drops them from env)
 #   - dockerd, but only if up.sh started it
 # Processes are stopped by recorded pid (checked against their command line),
 # never by name. Images are kept so the next up.sh is fast; --purge also removes
-# the opsui-test images and the state dir (keys, registry storage).
+# the opsui-test images, the state dir (keys, registry storage) and
+# /usr/local/bin/docker-credential-opsuitest.
 set -euo pipefail
 
 # shellcheck source=scripts/testbed/lib.sh
@@ -17,7 +20,7 @@ for arg in "$@"; do
   case $arg in
     --purge) PURGE=1 ;;
     -h | --help)
-      sed -n '2,10p' "$0"
+      sed -n '2,13p' "$0"
       exit 0
       ;;
     *) die "unknown argument: $arg (use --purge or --help)" ;;
@@ -94,6 +97,9 @@ main() {
   stop_second_engines
   stop_pid "$(read_pid "$STATE/sshd.pid")" "$STATE/sshd_config" "test sshd"
   stop_pid "$(read_pid "$STATE/registry.pid")" "$STATE/registry.yml" registry
+  stop_pid "$(read_pid "$STATE/auth-registry/registry.pid")" "$STATE/auth-registry/registry.yml" \
+    "auth registry"
+  rm -rf "$STATE/stack" "$STATE/stack.env" "$STATE/auth-registry/registry.pid"
   local pid
   pid=$(read_pid "$STATE/dockerd.pid")
   if pid_matches "$pid" dockerd; then
@@ -106,6 +112,7 @@ main() {
     log "removing $STATE"
     # Keep the lock file we hold until we exit; everything else goes.
     find "$STATE" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf {} +
+    rm -f /usr/local/bin/docker-credential-opsuitest
   fi
   log "test bed is down"
 }

@@ -3,10 +3,15 @@
 
     registry_tool.py wait URL TIMEOUT        exit 0 once URL answers (any HTTP status < 500)
     registry_tool.py digest REGISTRY REPO TAG print the manifest digest of REPO:TAG, or nothing
+
+digest sends Basic credentials when REGISTRY_TOOL_BASIC=USER:PASSWORD is set (the
+test bed's authenticated registry; an environment variable keeps them out of ps).
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import sys
 import time
 import urllib.error
@@ -45,10 +50,12 @@ def wait(url: str, timeout: float) -> int:
 
 
 def digest(registry: str, repo: str, tag: str) -> int:
+    headers = {"Accept": MANIFEST_TYPES}
+    basic = os.environ.get("REGISTRY_TOOL_BASIC")
+    if basic:
+        headers["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
     req = urllib.request.Request(
-        f"http://{registry}/v2/{repo}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": MANIFEST_TYPES},
+        f"http://{registry}/v2/{repo}/manifests/{tag}", method="HEAD", headers=headers
     )
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:

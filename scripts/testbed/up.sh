@@ -8,6 +8,14 @@
 #   - test images built FROM scratch (there is no internet registry), pushed to it
 #   - $OPSUI_TEST_STATE/env with the OPSUI_TEST_* variables for the tests
 #   With --engine-only: packages and the Docker engine only (for running opsui).
+#   With --stack (or OPSUI_TESTBED_STACK=1), OPT-IN, not run by CI yet (issue 13):
+#   also the parts of a guides-shaped production stack (stack_parts.sh's header lists
+#   them): Debian's docker-compose, nginx/HAProxy/redis images FROM scratch, a second
+#   registry with htpasswd auth on 127.0.0.1:5001 holding the app images, the
+#   docker-credential-opsuitest helper, docker config dirs $STATE/docker-config-*
+#   (use with DOCKER_CONFIG=...) and the OPSUI_TEST_AUTH_* variables in the env file.
+#   The compose project itself: scripts/testbed/stack.sh up|down. Tests of these
+#   parts: tests/integration/test_testbed_stack.py (they run when OPSUI_TESTBED_STACK=1).
 # Safe to run again and again, and non-interactively in CI. This header is the test
 # bed's documentation (docs/ARCHITECTURE.md, "Test bed", says how tests use it);
 # scripts/testbed/down.sh is the reverse.
@@ -345,7 +353,8 @@ build_images() {
 }
 
 write_env() {
-  write_if_changed "$STATE/env" <<EOF || true
+  {
+    cat <<EOF
 # Written by scripts/testbed/up.sh; source it before running tests.
 export OPSUI_TEST_STATE=$STATE
 export OPSUI_TEST_SSH_HOST=127.0.0.1
@@ -357,6 +366,9 @@ export OPSUI_TEST_SSH_CONFIG=$STATE/ssh_config
 export OPSUI_TEST_SSH_BIN=$STATE/bin
 export OPSUI_TEST_REGISTRY=$REGISTRY_ADDR
 EOF
+    # The opt-in stack parts stay up until down.sh, so their variables stay too.
+    if [[ -f $STATE/stack.env ]]; then cat "$STATE/stack.env"; fi
+  } | write_if_changed "$STATE/env" || true
 }
 
 summary() {
@@ -367,14 +379,30 @@ opsui test bed is up ($((SECONDS - _T0))s)
   ssh       ssh -F $STATE/ssh_config opsui-test   (root@127.0.0.1:$SSH_PORT, key $STATE/id_ed25519)
   registry  http://$REGISTRY_ADDR/v2/
   images    $(docker image ls --filter "label=$TEST_LABEL" --filter dangling=false \
-    --format '{{.Repository}}:{{.Tag}}' | grep -v "^$REGISTRY_ADDR/" | LC_ALL=C sort | tr '\n' ' ')
+    --format '{{.Repository}}:{{.Tag}}' | grep -v "^127\.0\.0\.1:[0-9]*/" | LC_ALL=C sort | tr '\n' ' ')
   env       source $STATE/env
 EOF
 }
 
 main() {
+  local stack=0 arg
+  case ${OPSUI_TESTBED_STACK:-} in "" | 0 | false | no) ;; *) stack=1 ;; esac
+  for arg in "$@"; do
+    case $arg in
+      --engine-only) ;;
+      --stack) stack=1 ;;
+      *) die "unknown argument: $arg (use --engine-only or --stack)" ;;
+    esac
+  done
   require_root
   take_lock
+  if ((stack)) && [[ ${1:-} != --engine-only ]]; then
+    # shellcheck source=scripts/testbed/stack_parts.sh
+    source "$TESTBED_DIR/stack_parts.sh"
+    PACKAGES+=("${STACK_PACKAGES[@]}")
+  else
+    stack=0
+  fi
   ensure_packages
   ensure_dockerd
   # --engine-only: just a running Docker engine (for `opsui` on a machine without one).
@@ -385,6 +413,7 @@ main() {
   ensure_sshd
   ensure_registry
   build_images
+  if ((stack)); then ensure_stack_parts; fi
   write_env
   summary
 }
