@@ -66,7 +66,8 @@ def test_restart_with_yes_restarts(make_container: Callable[..., Container],
                                    tmp_path: Path) -> None:
     container = make_container(APP_HEALTHY)
     before = started_at(container)
-    result = opsui("--host", "local", "restart", container.name, "--yes", "--json", cwd=tmp_path)
+    result = opsui("--host", "local", "restart", str(container.name), "--yes", "--json",
+                   cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
     assert started_at(container) != before
@@ -76,7 +77,7 @@ def test_restart_without_confirmation_and_no_terminal_is_refused(
         make_container: Callable[..., Container], tmp_path: Path) -> None:
     container = make_container(APP_HEALTHY)
     before = started_at(container)
-    result = opsui("--host", "local", "restart", container.name, cwd=tmp_path)
+    result = opsui("--host", "local", "restart", str(container.name), cwd=tmp_path)
     assert result.returncode == 1
     assert "Not confirmed" in result.stderr
     assert started_at(container) == before
@@ -86,7 +87,7 @@ def test_read_only_refuses_even_with_yes(make_container: Callable[..., Container
                                          tmp_path: Path) -> None:
     container = make_container(APP_HEALTHY)
     before = started_at(container)
-    result = opsui("--read-only", "--host", "local", "stop", container.name, "--yes",
+    result = opsui("--read-only", "--host", "local", "stop", str(container.name), "--yes",
                    cwd=tmp_path)
     assert result.returncode == 1
     assert "read-only" in result.stderr
@@ -100,7 +101,7 @@ def test_read_only_host_in_config_is_enforced_over_ssh(
     container = make_container(APP_HEALTHY)
     config = ssh_config(tmp_path, testbed)
     config.write_text(config.read_text() + "read_only = true\n")
-    result = opsui("--config", str(config), "--host", "test", "restart", container.name,
+    result = opsui("--config", str(config), "--host", "test", "restart", str(container.name),
                    "--yes")
     assert result.returncode == 1
     assert "host 'test' is read-only" in result.stderr
@@ -110,11 +111,11 @@ def test_type_policy_needs_the_name(make_container: Callable[..., Container],
                                     tmp_path: Path) -> None:
     container = make_container(APP_HEALTHY)
     (tmp_path / "opsui.toml").write_text('[confirm]\nstop = "type"\n')
-    refused = opsui("--host", "local", "stop", container.name, "--yes", cwd=tmp_path)
+    refused = opsui("--host", "local", "stop", str(container.name), "--yes", cwd=tmp_path)
     assert refused.returncode == 1
     container.reload()
     assert container.status == "running"
-    done = opsui("--host", "local", "stop", container.name, "--confirm", container.name,
+    done = opsui("--host", "local", "stop", str(container.name), "--confirm", str(container.name),
                  cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     container.reload()
@@ -125,7 +126,7 @@ def test_inspect_shows_why_it_is_unhealthy(make_container: Callable[..., Contain
                                            tmp_path: Path) -> None:
     container = make_container(APP_UNHEALTHY, environment={"DB_PASSWORD": "hunter2"})
     wait_for_health(container, "unhealthy")
-    result = opsui("--host", "local", "inspect", container.name, "--json", cwd=tmp_path)
+    result = opsui("--host", "local", "inspect", str(container.name), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     detail: dict[str, Any] = json.loads(result.stdout)
     assert detail["health"] == "unhealthy"

@@ -238,7 +238,7 @@ def test_known_good_is_marked_on_the_hosts_clock_never_early_nor_late(
                        "history", str(old.name), "--json")
         after = (datetime.now(UTC) - since_start).total_seconds()
         assert result.returncode == 0, result.stderr
-        return before, after, good_lines(state, new.id)
+        return before, after, good_lines(state, str(new.id))
 
     before, after, good = history()  # seconds after the deploy
     assert after < KNOWN_GOOD_SECONDS, "the deploy took too long to test 'early'"

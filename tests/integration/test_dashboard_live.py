@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from docker.models.containers import Container
 from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 
 from opsui.config import AppConfig, Config, HostConfig
@@ -36,7 +37,7 @@ from .helpers import (
 pytestmark = pytest.mark.integration
 
 
-def screen_text(app: OpsuiApp) -> str:
+def screen_text(app: App[Any]) -> str:
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
                       record=True)

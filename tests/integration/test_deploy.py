@@ -7,6 +7,7 @@ import contextlib
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docker.client import DockerClient
@@ -17,6 +18,7 @@ from opsui.domain.errors import ActionRefused
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.release_run import STOP_FIRST, StepEvent
+from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.ports import HostConnection
 from opsui.domain.releases import ADOPT, FAILED, OK, ROLLED_BACK
 
@@ -63,7 +65,7 @@ def releases_on(connection: HostConnection, config: Config,
 @pytest.fixture
 def app_v1(testbed: Testbed, labelled: DockerResources,
            docker_client: DockerClient) -> Callable[..., Container]:
-    def start(tag: str = "1.0.0", **kwargs: object) -> Container:
+    def start(tag: str = "1.0.0", **kwargs: Any) -> Container:
         image = testbed.registry_ref(f"{APP_IMAGE}:{tag}")
         docker_client.images.pull(image)
         container = labelled.container(image, **kwargs)
@@ -166,6 +168,7 @@ def test_rollback_goes_to_the_last_known_good_release_not_the_previous_one(
     assert slow.deploy(app, slow.plan_deploy(app, "5.0.0"), True) == OK
     assert slow.deploy(app, slow.plan_deploy(app, "1.0.0"), True) == OK
     plan = slow.plan_rollback(app)
+    assert isinstance(plan, RollbackPlan) and plan.target is not None
     assert plan.target.version == "2.0.0" and plan.target.known_good  # not 5.0.0
     assert plan.target_container is not None and plan.age_seconds() is not None
     events: list[StepEvent] = []
@@ -205,13 +208,13 @@ def test_a_rollback_whose_target_was_pruned_is_refused_before_anything_changes(
         assert releases.deploy(app, releases.plan_deploy(app, "2.0.0"), True) == OK
         adopt_tracked(labelled, docker_client, releases.status(app))
         old.remove(force=True)  # the kept container and its image are pruned
-        docker_client.images.remove(image.id, force=True)
+        docker_client.images.remove(str(image.id), force=True)
         with pytest.raises(ActionRefused, match="no longer on"):
             releases.plan_rollback(app)
         status = releases.status(app)
     finally:
         if any(image.id == i.id for i in docker_client.images.list()):
-            docker_client.images.remove(image.id, force=True)
+            docker_client.images.remove(str(image.id), force=True)
     serving = docker_client.containers.get(str(old.name))
     assert serving.status == "running" and '"2.0.0"' in version_served(host_port(serving))
     assert [r.action for r in status.releases] == [ADOPT, "deploy"]  # nothing new
@@ -323,6 +326,7 @@ def test_a_rollback_boots_the_image_when_only_the_kept_container_was_removed(
         assert releases.deploy(app, releases.plan_deploy(app, "2.0.0"), True) == OK
         old.remove(force=True)
         plan = releases.plan_rollback(app)
+        assert isinstance(plan, RollbackPlan)
         assert plan.target_container is None and "image" in plan.boots
         assert "create" in plan.steps
         assert releases.rollback(app, plan, True) == OK
@@ -333,7 +337,7 @@ def test_a_rollback_boots_the_image_when_only_the_kept_container_was_removed(
     serving = docker_client.containers.get(str(old.name))
     labelled.track(serving)
     assert '"1.0.0"' in version_served(host_port(serving))
-    assert serving.image.id == status.newest_first[0].image_id
+    assert serving.image is not None and serving.image.id == status.newest_first[0].image_id
 
 
 def test_a_link_lost_mid_deploy_leaves_an_interrupted_release_to_roll_back(

@@ -33,7 +33,7 @@ def cut_journal_after(state: Path, step: str) -> str:
     after it) and leave its lock behind, held by a process that is gone; its id."""
     path = state / "web" / "journal.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    release = [r for r in records if r.get("type") == "release"][-1]["id"]
+    release: str = [r for r in records if r.get("type") == "release"][-1]["id"]
     kept: list[dict[str, object]] = []
     cut = 0
     for record in records:

@@ -255,7 +255,11 @@ async def test_read_only_refuses_the_changing_keys_before_anything_runs() -> Non
         for key, said in (("b", "Refused to backup"), ("r", "Refused to restore"),
                           ("m", "Refused to migrate"), ("v", "Refused to verify")):
             await pilot.press(key)
-            await until(pilot, lambda said=said: any(said in n for n in notes(app)), said)
+
+            def noted(said: str = said) -> bool:
+                return any(said in n for n in notes(app))
+
+            await until(pilot, noted, said)
         await pilot.pause(0.2)
         assert app.screen is screen
         assert all(n.title == "Read-only" for n in app._notifications

@@ -36,7 +36,7 @@ def test_buffered_listener_holds_updates_then_replays_them_in_order() -> None:
     held.container_changed("local", b)
     target = Recorder()
     assert target.calls == []
-    held.attach(target)  # type: ignore[arg-type]
+    held.attach(target)
     assert [name for name, _ in target.calls] == ["host_status", "containers_snapshot",
                                                  "container_changed"]
     held.container_removed("local", "a1")  # after attaching: straight through
@@ -54,7 +54,7 @@ def test_buffered_listener_keeps_order_across_threads_while_attaching() -> None:
 
     thread = threading.Thread(target=produce)
     thread.start()
-    held.attach(target)  # type: ignore[arg-type]
+    held.attach(target)
     thread.join()
     assert [args for _, args in target.calls] == sent
 

@@ -328,7 +328,8 @@ async def test_interrupted_release_shows_a_banner_and_b_rolls_it_back() -> None:
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
                     and app.screen.outcome is not None, "the outcome")
-        assert app.screen.outcome == "interrupted"
+        run = app.screen
+        assert isinstance(run, ReleaseRunScreen) and run.outcome == "interrupted"
         assert named(engine, "shop-web-1").id == old.id
         await pilot.press("escape")
         await until(pilot, lambda: not banner.display, "the banner gone")

@@ -19,6 +19,7 @@ from opsui.domain.operations.app_spec import resolve_app
 from opsui.domain.operations.app_state import AppLock
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.lock import DeployLock, LockHolder
+from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.releases import ADOPT, OK, fold_releases
 
 from fakes import NOW, FakeEngine, FakeHostFiles, FakeProber, container
@@ -75,6 +76,7 @@ def test_a_rollback_of_the_declared_app_goes_to_the_ad_hoc_release() -> None:
     declared = releases_on(engine, files, Config(apps=(SHOP,)))
     app = declared.resolve("shop")
     plan = declared.plan_rollback(app)
+    assert isinstance(plan, RollbackPlan)
     assert plan.target is not None and plan.target.version == "1.0.0"
     assert declared.rollback(app, plan, "shop") == OK
     serving = app.serving(engine.list_containers())

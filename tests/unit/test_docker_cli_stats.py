@@ -85,7 +85,7 @@ def test_one_command_samples_every_container_asked_about() -> None:
     assert runner.argv == [[*STATS_ARGV, RUNNING_ID, STOPPED_ID]]
     assert set(found) == {RUNNING_ID, STOPPED_ID}
     assert found[STOPPED_ID] is None
-    assert found[RUNNING_ID] is not None and found[RUNNING_ID].cpu_percent == 12.34
+    assert (running := found[RUNNING_ID]) is not None and running.cpu_percent == 12.34
 
 
 def test_a_failed_command_or_a_missing_answer_is_reported() -> None:

@@ -4,6 +4,7 @@ half the round trip, *now* in host time, and decisions refused when it cannot be
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from opsui.domain.errors import HostError
@@ -60,7 +61,8 @@ def test_the_offset_is_the_engines_time_against_ours_at_the_middle_of_the_reques
 
 
 def test_now_before_any_measurement_is_this_machines_and_reads_nothing() -> None:
-    ticks, reads = Ticks(LOCAL), []
+    ticks = Ticks(LOCAL)
+    reads: list[int] = []
     clock = clock_over(ticks, LOCAL + 30.0, reads=reads)
     assert clock.timestamp() == LOCAL and reads == []
 
@@ -73,7 +75,8 @@ def test_a_small_skew_is_kept_but_not_shown() -> None:
 
 
 def test_a_decision_measures_once_and_again_only_when_the_measurement_is_old() -> None:
-    ticks, reads = Ticks(LOCAL), []
+    ticks = Ticks(LOCAL)
+    reads: list[int] = []
     clock = clock_over(ticks, LOCAL + 600.0, reads=reads)
     first = clock.trusted_now()
     assert first == datetime.fromtimestamp(LOCAL + 600.0, UTC) and len(reads) == 1
@@ -124,7 +127,7 @@ def deployed(engine_now: datetime | None, up: float) -> tuple[AppReleases, FakeE
     return releases, engine
 
 
-def good_records(releases: AppReleases) -> list[dict[str, object]]:
+def good_records(releases: AppReleases) -> list[Mapping[str, object]]:
     app = releases.resolve("ux-shop")
     status = releases.status(app)
     assert status.current is not None and status.current.version == "2.0.0"

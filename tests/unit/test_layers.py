@@ -33,7 +33,8 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _import_nodes(node: ast.AST, typing_only: bool) -> Iterator[tuple[ast.stmt, bool]]:
+def _import_nodes(node: ast.AST, typing_only: bool
+                  ) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
     """Every import statement under ``node`` (module level, in functions, in classes),
     with whether it sits in an ``if TYPE_CHECKING:`` block (never run)."""
     for child in ast.iter_child_nodes(node):
