@@ -65,6 +65,7 @@ from pathlib import Path
 
 from tui_harness import (
     LAZYDOCKER_MISSING,
+    NO_PYC_HELP,
     ROOT,
     SIZE,
     CpuWindow,
@@ -77,6 +78,7 @@ from tui_harness import (
     remove_new_tunnel_dirs,
     rotated,
     tree_rss_mb,
+    use_precompiled,
     wait_screen,
 )
 
@@ -264,6 +266,7 @@ def main() -> int:
     parser.add_argument("--no-ssh", action="store_true", help="local only")
     parser.add_argument("--tools", default="opsui,lazydocker,bare",
                         help="comma-separated subset of opsui,lazydocker,bare")
+    parser.add_argument("--no-pyc", action="store_true", help=NO_PYC_HELP)
     options = parser.parse_args()
     chosen = [t for t in options.tools.split(",") if t]
     if "lazydocker" in chosen and lazydocker_binary() is None:
@@ -275,25 +278,25 @@ def main() -> int:
     prefix = f"opsui-bench-{uuid.uuid4().hex[:6]}"
     tunnels = lazydocker_tunnel_dirs()
     print(f"load average at the start: {load_average()}; terminal {SIZE[0]}x{SIZE[1]}")
-    print(f"starting {options.containers} containers ...", flush=True)
-    try:
-        start_containers(options.containers, prefix)
-        reference, total = docker_ps_seconds()
-        print(f"engine holds {total} containers; docker ps -a takes {reference:.3f}s",
-              flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        use_precompiled(workdir / "pycache", not options.no_pyc)
+        print(f"starting {options.containers} containers ...", flush=True)
+        try:
+            start_containers(options.containers, prefix)
+            reference, total = docker_ps_seconds()
+            print(f"engine holds {total} containers; docker ps -a takes {reference:.3f}s",
+                  flush=True)
             for target in ["local", "ssh"] if testbed is not None else ["local"]:
-                tools = tools_for(target, chosen, options.containers, workdir,
-                                  testbed)
+                tools = tools_for(target, chosen, options.containers, workdir, testbed)
                 times = launch_times(tools, options.runs, workdir)
                 idle = (idle_side_by_side(tools, options.idle, options.settle, workdir)
                         if options.idle > 0 else {})
                 report(target, times, reference, idle, options.idle)
                 sys.stdout.flush()
-    finally:
-        remove_containers(prefix)
-        remove_new_tunnel_dirs(tunnels)
+        finally:
+            remove_containers(prefix)
+            remove_new_tunnel_dirs(tunnels)
     print(f"load average at the end: {load_average()}")
     return 0
 

@@ -71,6 +71,7 @@ import docker
 import psutil
 from tui_harness import (
     LAZYDOCKER_MISSING,
+    NO_PYC_HELP,
     SIZE,
     CpuWindow,
     Tool,
@@ -81,6 +82,7 @@ from tui_harness import (
     rotated,
     send_literal,
     tree_rss_mb,
+    use_precompiled,
     wait_screen,
 )
 
@@ -343,6 +345,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds following before the keys")
+    parser.add_argument("--no-pyc", action="store_true", help=NO_PYC_HELP)
     options = parser.parse_args()
     if options.echo_keys > 64:
         parser.error("--echo-keys is at most 64 (the random token typed)")
@@ -351,6 +354,8 @@ def main() -> int:
     prefix = f"opsui-bench-logs-{uuid.uuid4().hex[:6]}"
     print(f"load average at the start: {load_average()}; terminal {SIZE[0]}x{SIZE[1]}",
           flush=True)
+    cache = tempfile.TemporaryDirectory()
+    use_precompiled(Path(cache.name), not options.no_pyc)
     try:
         if options.lines > 0:
             history_ingest(client, engine, options.lines, prefix)
@@ -378,6 +383,7 @@ def main() -> int:
     finally:
         for container in client.containers.list(all=True, filters={"name": prefix}):
             container.remove(force=True)
+        cache.cleanup()
     return 0
 
 
