@@ -210,10 +210,12 @@ def paced_producer(client: docker.DockerClient, name: str, rate: int) -> None:
 
 
 def open_to_first_lines(name: str, runs: int, workdir: Path) -> None:
-    """``opsui --open NAME`` until a log line is drawn, against ``docker logs -f``."""
+    """``opsui --open NAME`` until a log line is drawn, against ``docker logs -f``; also
+    when the log pane itself is drawn (its title, ``tail 1000``), to tell the start-up
+    from the wait for the stream."""
     tool = Tool("opsui", [sys.executable, "-m", "opsui", "--host", "local", "--open", name],
                 lambda screen: FOLLOWING in screen, cfg_env(workdir))
-    ours, cli = [], []
+    ours, panes, cli = [], [], []
     for run in range(runs):
         for which in rotated(["opsui", "cli"], run):
             if which == "cli":
@@ -228,12 +230,15 @@ def open_to_first_lines(name: str, runs: int, workdir: Path) -> None:
                 continue
             term = launch(tool, cwd=str(workdir))
             try:
+                panes.append(wait_screen(term, lambda screen: "tail 1000" in screen,
+                                         "the log pane"))
                 ours.append(wait_screen(term, tool.populated, "the log pane's first lines"))
             finally:
                 quit_program(term, first=["esc"])
     ratio = statistics.median(ours) / statistics.median(cli)
     print(f"opsui --open -> first log lines: {statistics.median(ours):.3f}s (median of "
-          f"{runs}; runs {', '.join(f'{t:.3f}' for t in ours)}); docker logs -f first line "
+          f"{runs}; runs {', '.join(f'{t:.3f}' for t in ours)}; the pane itself drawn at "
+          f"{statistics.median(panes):.3f}s); docker logs -f first line "
           f"{statistics.median(cli):.3f}s -> ratio {ratio:.1f}x (target <= 0.7 s)", flush=True)
 
 
