@@ -39,6 +39,12 @@ from opsui.ui.widgets.live_table import LiveDataTable
 class ContainerTable(LiveDataTable):
     """Containers of one host, grouped by compose project, sortable and filterable."""
 
+    DEFAULT_CSS = """
+    ContainerTable {
+        background: $background;
+    }
+    """
+
     BINDINGS = [
         Binding("enter", "select_cursor", "Detail", id="dashboard.detail",
                 tooltip="Open the selected container: inspect data and its health-check log."),

@@ -18,6 +18,20 @@ from textual.widgets import Input
 class FilterBar(Input):
     """A one-line filter over name, image, compose project, state and health."""
 
+    DEFAULT_CSS = """
+    FilterBar {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+
+    FilterBar:focus {
+        border: none;
+        background: $primary-background;
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "clear_filter", "Clear filter", id="filter.clear",
                 tooltip="Clear the filter and go back to the table."),

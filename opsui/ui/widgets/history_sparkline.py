@@ -57,6 +57,16 @@ def bar_rows(data: Sequence[float], ceiling: float, width: int, height: int,
 class HistorySparkline(Sparkline):
     """Textual's Sparkline, drawn on a fixed scale (``ceiling``; None: the data's maximum)."""
 
+    DEFAULT_CSS = """
+    HistorySparkline > .sparkline--max-color {
+        color: $warning;
+    }
+
+    HistorySparkline > .sparkline--min-color {
+        color: $success;
+    }
+    """
+
     ceiling: reactive[float | None] = reactive(100.0)
 
     def __init__(self, data: Sequence[float] | None = None, *, classes: str | None = None

@@ -18,6 +18,22 @@ from opsui.ui.widgets.history_sparkline import HistorySparkline
 class Gauge(Vertical):
     """One metric: a label line with the current value, and its sparkline."""
 
+    DEFAULT_CSS = """
+    Gauge {
+        width: 1fr;
+        height: 3;
+        padding-right: 3;
+    }
+
+    Gauge .gauge-label {
+        height: 1;
+    }
+
+    Gauge .gauge-spark {
+        height: 2;
+    }
+    """
+
     def __init__(self, title: str, *, id: str, ceiling: float | None = 100.0) -> None:
         super().__init__(id=id, classes="gauge")
         self.metric = title
@@ -45,6 +61,14 @@ class Gauge(Vertical):
 
 class HostPanel(Horizontal):
     """Four gauges for the selected host; blank (dim) until the first sample."""
+
+    DEFAULT_CSS = """
+    HostPanel {
+        height: 3;
+        padding: 0 1;
+        background: $surface;
+    }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -61,6 +61,36 @@ def host_explanation(view: HostView, palette: Palette) -> Text:
 class HostSidebar(Vertical):
     """Hosts in configuration order; moving the highlight switches the table's host."""
 
+    DEFAULT_CSS = """
+    HostSidebar {
+        background: $surface;
+        border-right: vkey $panel;
+    }
+
+    HostSidebar #host-list {
+        height: auto;
+        max-height: 60%;
+        border: none;
+        background: $surface;
+        padding: 0;
+    }
+
+    HostSidebar #host-list:focus {
+        border: none;
+        background-tint: $foreground 3%;
+    }
+
+    HostSidebar #host-detail {
+        height: auto;
+        padding: 1 1;
+        border-top: hkey $panel;
+    }
+
+    HostSidebar #host-detail.-empty {
+        display: none;
+    }
+    """
+
     class HostSelected(Message):
         """The operator moved to another host."""
 

@@ -60,6 +60,23 @@ def banner_items(statuses: Iterable[AppStatus]) -> list[BannerItem]:
 class LockBanner(Static):
     """Zero or more lines above the host panel; hidden when there is nothing to say."""
 
+    DEFAULT_CSS = """
+    LockBanner {
+        height: auto;
+        padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        background: $warning-muted;
+        color: $text-warning;
+        text-style: bold;
+    }
+
+    LockBanner.-interrupted {
+        background: $error-muted;
+        color: $text-error;
+    }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: tuple[BannerItem, ...] = ()

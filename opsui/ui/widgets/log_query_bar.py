@@ -62,6 +62,32 @@ class LogQueryInput(Input):
 class LogQueryBar(Horizontal):
     """Label plus input; posts :class:`Applied` with a compiled query as the text changes."""
 
+    DEFAULT_CSS = """
+    LogQueryBar {
+        height: 1;
+        background: $boost;
+    }
+
+    LogQueryBar #logs-query-label {
+        width: auto;
+        height: 1;
+        color: $text-primary;
+    }
+
+    LogQueryBar #logs-query-input {
+        width: 1fr;
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+
+    LogQueryBar #logs-query-input:focus {
+        border: none;
+        background: $primary-background;
+    }
+    """
+
     class Applied(Message):
         """The query of ``mode`` changed (``done``: Enter or Esc, leave the box)."""
 

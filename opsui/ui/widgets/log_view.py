@@ -73,6 +73,13 @@ STRIP_CACHE = 1_024
 class LogView(ScrollView, can_focus=True):
     """Lines of a :class:`~opsui.domain.logbuffer.LogBuffer`, followed, filtered, searched."""
 
+    DEFAULT_CSS = """
+    LogView {
+        background: $background;
+        scrollbar-gutter: stable;
+    }
+    """
+
     class Changed(Message):
         """Counts, follow state or options changed: the screen redraws its status line."""
 

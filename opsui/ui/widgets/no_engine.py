@@ -40,5 +40,11 @@ def no_engine_text(views: Iterable[HostView], palette: Palette) -> Text:
 class NoEnginePanel(Static):
     """Fills the main area while every host is in the "no engine" state."""
 
+    DEFAULT_CSS = """
+    NoEnginePanel {
+        padding: 2 4;
+    }
+    """
+
     def show(self, views: Iterable[HostView]) -> None:
         self.update(no_engine_text(views, Palette.of(self.app)))

@@ -36,6 +36,26 @@ class StatusLine:
 class StatusBar(Horizontal):
     """A single line docked at the top of the dashboard, with a read-only badge."""
 
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        background: $panel;
+    }
+
+    StatusBar #status-text {
+        width: 1fr;
+        height: 1;
+    }
+
+    StatusBar #read-only-badge {
+        width: auto;
+        height: 1;
+        background: $warning;
+        color: $background;
+        text-style: bold;
+    }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[StatusLine, Palette] | None = None
