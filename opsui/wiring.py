@@ -149,10 +149,11 @@ def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
     """Backups, restores and migrations of the apps on ``connection``'s host: dumps run
     on the host through its command runner (``docker -H docker_host`` when its engine
     is not the default), downloads copy locally or come over the host's SFTP, one-off
-    migration containers go through its engine."""
+    migration containers go through its engine, leased by a watcher on the host."""
     from opsui.backends.backup_download import Downloader, SftpDownloader, copy_local
     from opsui.backends.docker_engine import DockerEngine
     from opsui.backends.host_backups import ShellBackupStore
+    from opsui.backends.host_lease import HostLeases
     from opsui.backends.ssh_host import SshHost
 
     engine = connection.engine
@@ -165,7 +166,8 @@ def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
     return AppBackups(connection.name, engine, connection.files, gate, config,
                       store=ShellBackupStore(connection.runner, connection.name, downloader,
                                              poll_runner=polls),
-                      jobs=engine.jobs, docker=docker)
+                      jobs=engine.jobs.leased(HostLeases(connection.runner, polls, docker)),
+                      docker=docker)
 
 
 def build_releases(connection: HostConnection, gate: ActionGate, config: Config,

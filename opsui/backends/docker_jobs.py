@@ -9,6 +9,12 @@ traffic), no restart policy, no health check, and none of opsui's release labels
 compose's service labels (it is not a release nor a replica). Its output comes from the
 engine's log stream, the same code as the log pane, so it works alike locally and over
 SSH; the wait is a poll with a deadline.
+
+Both kinds are leased to the opsui that follows them, so a killed opsui leaves no
+migration running that nobody will record: an exec'd command by a wrapper in the
+container, a one-off container by a watcher on the host
+(:class:`~opsui.backends.host_lease.HostLease`) that removes it when the lease lapses;
+the container names its lease file in the ``opsui.lease`` label.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import docker
 from opsui.backends.docker_clone import clone_request, create_clone
 from opsui.backends.docker_errors import error_reason
 from opsui.backends.docker_fields import mapping_or_empty
+from opsui.backends.host_lease import HostLease, HostLeases
 from opsui.domain.errors import ActionFailed, OpsuiError
 from opsui.domain.logfeed import APP_LABEL, RELEASE_LABEL
 from opsui.domain.ports import Cancellation, ContainerEngine, JobResult, LineSink
@@ -63,7 +70,9 @@ exit "$r"
 """.replace("LEASE", str(LEASE_SECONDS))
 # $1 the pid file, $2 the signal; exit 1: no pid to signal (the file could not be written).
 _SIGNAL = 'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] || exit 1; kill -"$2" "$p" 2>/dev/null; exit 0'
-_RELEASE_LABELS = (APP_LABEL, RELEASE_LABEL, "opsui.version", "opsui.digest")
+LEASE_LABEL = "opsui.lease"
+"""On a one-off container: the lease file on the host whose lapse removes it."""
+_RELEASE_LABELS = (APP_LABEL, RELEASE_LABEL, "opsui.version", "opsui.digest", LEASE_LABEL)
 _COMPOSE = "com.docker.compose."
 """Compose's labels would make the one-off container look like a replica of the service."""
 
@@ -108,9 +117,17 @@ def _lines(batches: Iterator[list[tuple[int, int, bytes]]], output: LineSink) ->
 class DockerJobs:
     """:class:`opsui.domain.ports.JobEngine` over the docker API and the engine's logs."""
 
-    def __init__(self, api: Any, engine: ContainerEngine) -> None:
+    def __init__(self, api: Any, engine: ContainerEngine,
+                 leases: HostLeases | None = None) -> None:
         self._api = api
         self._engine = engine
+        self._leases = leases
+        """Where one-off containers are leased; None: they run unleased (no command
+        runner on the host was given)."""
+
+    def leased(self, leases: HostLeases) -> DockerJobs:
+        """The same jobs, with one-off containers leased through ``leases``."""
+        return DockerJobs(self._api, self._engine, leases)
 
     def _call(self, what: str, call: Any) -> Any:
         try:
@@ -121,13 +138,32 @@ class DockerJobs:
     def run_like(self, like_id: str, image: str, command: list[str], name: str,
                  labels: dict[str, str], output: LineSink, timeout: float,
                  cancelled: Cancellation) -> JobResult:
+        """A lease is taken on the host before the container exists and released once
+        it is seen stopped; when opsui loses sight of it (killed, the link or the
+        engine gone, an error) the lease lapses and the host removes it."""
         api = self._api
         old = self._call("inspect", lambda: api.inspect_container(like_id))
         old_image = self._call("inspect image", lambda: api.inspect_image(str(old["Image"])))
+        lease = self._leases.container(name) if self._leases is not None else None
+        if lease is not None:
+            lease.start()
+            labels = {**labels, LEASE_LABEL: lease.path}
         body = job_request(old, old_image, image, command, name, labels)
+        # A create or start that fails keeps the lease: it lapses and the host removes
+        # whatever half-made container there is (or finds none).
         container_id = str(self._call("create the migration container",
                                       lambda: create_clone(api, body)))
         self._call("start the migration container", lambda: api.start(container_id))
+        result = self._follow(container_id, name, output, timeout, cancelled, lease)
+        if lease is not None:
+            lease.release()  # seen stopped: it is opsui's to keep or remove
+        return result
+
+    def _follow(self, container_id: str, name: str, output: LineSink, timeout: float,
+                cancelled: Cancellation, lease: HostLease | None) -> JobResult:
+        """Stream the container's output until it stops (killed on cancel or timeout),
+        renewing its lease."""
+        api = self._api
         stream = self._engine.logs(container_id, tag=0, follow=True)
         reader = threading.Thread(target=_lines, args=(iter(stream), output),
                                   name=f"job-output {name}", daemon=True)
@@ -137,6 +173,8 @@ class DockerJobs:
         reason = ""
         try:
             while True:
+                if lease is not None:
+                    lease.renew(time.monotonic())
                 state = mapping_or_empty(self._call(
                     "inspect", lambda: api.inspect_container(container_id)).get("State"))
                 if not state.get("Running"):

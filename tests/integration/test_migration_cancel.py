@@ -1,7 +1,9 @@
 """A migration exec'd in the running container (``run_in = "running"``) stops there
 when it is cancelled, and when the opsui that started it is killed (its lease lapses):
 the engine cannot signal an exec, and before this the command went on after opsui had
-said "cancelled", or had died, with nobody to record how it ended."""
+said "cancelled", or had died, with nobody to record how it ended. A one-off migration
+container (``run_in = "new"``) whose opsui was killed is removed by the host once its
+lease lapses."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from opsui.backends import host_lease
 from opsui.backends.docker_jobs import LEASE_SECONDS
 from opsui.domain.errors import OpsuiError
 from opsui.domain.ports import HostConnection
@@ -56,9 +59,8 @@ def test_a_cancelled_migration_in_the_running_container_is_stopped_there(
     assert "may still run" not in record.error
 
 
-@pytest.mark.parametrize("where", ["local", "ssh"])
-def test_a_migration_whose_opsui_was_killed_is_stopped_when_its_lease_lapses(
-        where: str, shop_db: Database, testbed: Testbed, tmp_path: Path) -> None:
+def write_config(tmp_path: Path, shop_db: Database, testbed: Testbed, where: str,
+                 run_in: str) -> Path:
     hosts = host = ""
     if where == "ssh":
         hosts = (f'[ssh]\nconfig = "{testbed.ssh_config}"\n'
@@ -71,11 +73,21 @@ def test_a_migration_whose_opsui_was_killed_is_stopped_when_its_lease_lapses(
                       f'[apps.shop.backup]\nengine = "postgres"\n'
                       f'container = "{shop_db.name}"\ndatabase = "shop"\n\n'
                       f'[apps.shop.migrate]\ncommand = {json.dumps(list(MIGRATION))}\n'
-                      f'run_in = "running"\n')
-    migrate = subprocess.Popen([sys.executable, "-m", "opsui", "--config", str(config),
-                                "migrate", "shop", "--yes"], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                      f'run_in = "{run_in}"\n')
+    return config
+
+
+def start_migrate(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "opsui", "--config", str(config),
+                             "migrate", "shop", "--yes"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_a_migration_whose_opsui_was_killed_is_stopped_when_its_lease_lapses(
+        where: str, shop_db: Database, testbed: Testbed, tmp_path: Path) -> None:
+    migrate = start_migrate(write_config(tmp_path, shop_db, testbed, where, "running"))
     try:
         wait_until(lambda: sleeping(shop_db), 60, interval=0.2,
                    message="the migration running in the container")
@@ -85,3 +97,29 @@ def test_a_migration_whose_opsui_was_killed_is_stopped_when_its_lease_lapses(
 
     wait_until(lambda: not sleeping(shop_db), LEASE_SECONDS + 30, interval=0.5,
                message=lambda: f"the migration gone from the container: {sleeping(shop_db)}")
+
+
+def one_off_containers(shop_db: Database, running: bool = False) -> list[str]:
+    """The migration's one-off containers (running ones, or any)."""
+    client = shop_db.container.client
+    assert client is not None
+    found = client.containers.list(all=not running,
+                                   filters={"label": "opsui.migration=shop"})
+    return [str(c.name) for c in found]
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_a_one_off_migration_container_whose_opsui_was_killed_is_removed(
+        where: str, shop_db: Database, testbed: Testbed, tmp_path: Path) -> None:
+    migrate = start_migrate(write_config(tmp_path, shop_db, testbed, where, "new"))
+    try:
+        wait_until(lambda: one_off_containers(shop_db, running=True), 60, interval=0.2,
+                   message="the one-off migration container running")
+    finally:
+        migrate.send_signal(signal.SIGKILL)  # kill -9: opsui can neither cancel nor record
+        migrate.wait(10)
+
+    # Its sleep would run for minutes; nobody would record how it ended.
+    wait_until(lambda: not one_off_containers(shop_db), host_lease.LEASE_SECONDS + 20,
+               interval=0.5, message=lambda: f"the one-off container removed: "
+                                             f"{one_off_containers(shop_db)}")
