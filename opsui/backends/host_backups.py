@@ -35,6 +35,7 @@ import shlex
 import threading
 import time
 
+from opsui.backends import host_restore
 from opsui.backends.backup_download import Downloader
 from opsui.domain.errors import ActionFailed, OpsuiError
 from opsui.domain.ports import (
@@ -309,6 +310,38 @@ class ShellBackupStore:
 
     def feed(self, argv: list[str], path: str, timeout: float) -> CommandResult:
         return self._sh(_FEED, path, *argv, timeout=timeout)
+
+    def restore(self, argv: list[str], path: str, *, timeout: float,
+                stop: list[str] | None = None, busy: list[str] | None = None,
+                stall_seconds: float = 120.0,
+                cancelled: Cancellation | None = None) -> CommandResult:
+        """:mod:`opsui.backends.host_restore`'s script, leased like a dump (the same
+        polls renew it and pass a cancel on)."""
+        base = host_restore.lease_base(path)
+        with _Lease(self, base, None, cancelled):
+            result = self._sh(host_restore.SCRIPT, path, base, str(LEASE_SECONDS),
+                              str(max(1, round(stall_seconds))),
+                              shlex.join(stop) if stop else "",
+                              shlex.join(busy) if busy else "", *argv, timeout=timeout)
+        stdout, words = host_restore.status_of(result.stdout)
+        if words[:1] == ["rc"]:
+            return CommandResult(result.exit_code, stdout, result.stderr)
+        with contextlib.suppress(OpsuiError):  # killed on the timeout, say: no guard left
+            self._sh(_DISCARD, base)
+        why = words[1] if len(words) > 1 else ""
+        if why == "cancelled" or (cancelled is not None and cancelled.is_set()):
+            raise ActionFailed(f"{self._host}: the restore was cancelled")
+        if why == "stall":
+            raise ActionFailed(f"{self._host}: the restore was stopped: no progress for "
+                               f"{stall_seconds:g} s: is the database paused or blocked?",
+                               hint="It was stopped in the database too.")
+        if why == "lease":
+            raise ActionFailed(f"{self._host}: the restore was stopped: no heartbeat from "
+                               f"opsui for {LEASE_SECONDS} s (its lease lapsed)")
+        stderr = clean_block(result.stderr, 1500).strip()
+        return CommandResult(result.exit_code if result.exit_code else 1, stdout,
+                             (f"restore {why or 'cut off'}: {stderr}" if stderr
+                              else f"restore {why or 'cut off'}").encode())
 
     def checksum(self, path: str) -> tuple[int, str] | None:
         result = self._sh(_CHECKSUM, path, timeout=3600.0)

@@ -31,6 +31,13 @@ _SQLITE_RESTORE = ('t=$(mktemp) || exit 1; cat > "$t" && sqlite3 "$1" ".restore 
 _PG_STOP = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name = current_setting('application_name') "
             "AND pid <> pg_backend_pid()")
+# Whether the restore's session (same application_name) is doing work: running a
+# statement and not waiting on a lock (blocked) nor on its client (fed nothing). An
+# index build reads no input for minutes; this is how its progress is seen.
+_PG_BUSY = ("SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = current_setting('application_name') "
+            "AND pid <> pg_backend_pid() AND state = 'active' "
+            "AND coalesce(wait_event_type, '') NOT IN ('Lock', 'Client')")
 # mysqldump ends a complete dump with this comment; a truncated one lacks it.
 _MYSQL_CHECK = "tail -c 1024 | grep -q -e '-- Dump completed'"
 
@@ -54,9 +61,14 @@ class EngineCommands:
     short (which ``pg_restore --list`` alone does not notice: the TOC comes first)
     fails here."""
     stop: tuple[str, ...] | None = None
-    """Ends the dump's work inside the database when the dump is stopped (killing the
-    docker CLI on the host leaves the exec'd dump running in the container); None:
-    the engine has none, stopping the host-side process is all there is."""
+    """Ends the dump's (or restore's) work inside the database when it is stopped
+    (killing the docker CLI on the host leaves the exec'd tool running in the
+    container); None: the engine has none, stopping the host-side process is all
+    there is."""
+    busy: tuple[str, ...] | None = None
+    """Prints a positive count while the tagged session works in the database (not
+    blocked on a lock): a restore that reads no input but is busy has not stalled.
+    None: only the input consumed counts as progress."""
 
 
 def _exec(docker: tuple[str, ...], container: str, *argv: str,
@@ -65,12 +77,18 @@ def _exec(docker: tuple[str, ...], container: str, *argv: str,
             *(w for pair in env for w in ("-e", pair)), container, *argv)
 
 
+def _psql(docker: tuple[str, ...], container: str, user: str, database: str, query: str,
+          env: tuple[str, ...]) -> tuple[str, ...]:
+    return _exec(docker, container, "psql", "-X", "-q", "-A", "-t", "-U", user,
+                 "-d", database, "-c", query, env=env)
+
+
 def engine_commands(config: BackupConfig, docker: tuple[str, ...] = DOCKER,
                     tag: str = "opsui backup") -> EngineCommands:
     """The dump, verify and restore commands of ``config``; ``docker`` is the docker
     CLI on the host (``docker -H URL`` when the engine is not the default one).
-    ``tag`` names one dump's database session (PostgreSQL's application_name), so
-    its ``stop`` ends that session and no other."""
+    ``tag`` names one dump's or restore's database session (PostgreSQL's
+    application_name), so its ``stop`` ends that session and no other."""
     container = config.container or ""
     if config.engine == "postgres":
         user = config.user or "postgres"
@@ -81,11 +99,12 @@ def engine_commands(config: BackupConfig, docker: tuple[str, ...] = DOCKER,
                   env=app_name),
             _exec(docker, container, "pg_restore", "--list", stdin=True),
             _exec(docker, container, "pg_restore", "--single-transaction", "--exit-on-error",
-                  "--clean", "--if-exists", "-U", user, "-d", config.database, stdin=True),
+                  "--clean", "--if-exists", "-U", user, "-d", config.database, stdin=True,
+                  env=app_name),
             "dump", "pg_restore --list",
             _exec(docker, container, "pg_restore", "-f", "/dev/null", stdin=True),
-            _exec(docker, container, "psql", "-X", "-q", "-A", "-t", "-U", user,
-                  "-d", config.database, "-c", _PG_STOP, env=app_name))
+            _psql(docker, container, user, config.database, _PG_STOP, app_name),
+            _psql(docker, container, user, config.database, _PG_BUSY, app_name))
     if config.engine == "mysql":
         login: tuple[str, ...] = ("-u", config.user) if config.user else ()
         return EngineCommands(

@@ -9,7 +9,9 @@ They live in the same journal on the host as the app's releases
 * ``backup_verified``: a later verification (sha256 against the journal and the
   engine's check again);
 * ``backup_removed``: retention (or an operator) removed the file;
-* ``restore``: a restore ended: the backup, the safety backup taken first, outcome;
+* ``restore``: a restore began (no outcome yet), and again when it ended: the backup,
+  the safety backup taken first, outcome. One that began and never ended (opsui killed,
+  the link lost) folds as ``interrupted``;
 * ``migration``: a migration ended: the backup taken before it, exit code, output.
 
 Retention is a pure choice here so its promises are unit-tested: it never picks the
@@ -30,6 +32,9 @@ BACKUP, VERIFIED, REMOVED, RESTORE, MIGRATION = (
     "backup", "backup_verified", "backup_removed", "restore", "migration")
 MANUAL, SAFETY, BEFORE_MIGRATION = "manual", "safety-before-restore", "before-migration"
 OK, FAILED = "ok", "failed"
+INTERRUPTED, RUNNING = "interrupted", "running"
+"""A restore that began and has no outcome: its opsui is gone, or (when the app's lock
+names it) it runs now."""
 
 
 def new_backup_id() -> str:
@@ -150,10 +155,18 @@ def fold_backups(records: Iterable[Mapping[str, Any]]) -> list[Backup]:
 
 
 def fold_restores(records: Iterable[Mapping[str, Any]]) -> list[Restore]:
-    return [Restore(_text(r, "id", 100), _text(r, "backup", 100), _text(r, "at", 64),
-                    _text(r, "who", 200), _text(r, "outcome", 20), _number(r, "seconds"),
-                    _text(r, "safety_backup", 100), _text(r, "error", 2000))
-            for r in records if r.get("type") == RESTORE]
+    """Restores in the order they began; the record with the outcome replaces the one
+    written at the start (journals from before start records have only the former)."""
+    restores: dict[str, Restore] = {}
+    for r in records:
+        if r.get("type") != RESTORE:
+            continue
+        rid = _text(r, "id", 100)
+        restores[rid] = Restore(rid, _text(r, "backup", 100), _text(r, "at", 64),
+                                _text(r, "who", 200), _text(r, "outcome", 20) or INTERRUPTED,
+                                _number(r, "seconds"), _text(r, "safety_backup", 100),
+                                _text(r, "error", 2000))
+    return list(restores.values())
 
 
 def fold_migrations(records: Iterable[Mapping[str, Any]]) -> list[MigrationRecord]:

@@ -373,6 +373,16 @@ class BackupStore(Protocol):
         """Run ``argv`` on the host with the file ``path`` on its stdin."""
         ...
 
+    def restore(self, argv: list[str], path: str, *, timeout: float,
+                stop: list[str] | None = None, busy: list[str] | None = None,
+                stall_seconds: float = 120.0,
+                cancelled: Cancellation | None = None) -> CommandResult:
+        """:meth:`feed` for a restore, leased to a live caller: a caller gone, ``cancelled``
+        being set, or ``stall_seconds`` without progress (no input consumed, and ``busy``
+        printing no positive count) stops it, on the host and, through ``stop``, where
+        it runs, and raises ActionFailed saying which."""
+        ...
+
     def checksum(self, path: str) -> tuple[int, str] | None:
         """(size, sha256) of the file, or None when it does not exist."""
         ...

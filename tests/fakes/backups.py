@@ -79,6 +79,12 @@ class FakeBackupStore:
             return CommandResult(0, PG_LIST, b"")
         return CommandResult(0, b"", b"")
 
+    def restore(self, argv: list[str], path: str, *, timeout: float,
+                stop: list[str] | None = None, busy: list[str] | None = None,
+                stall_seconds: float = 120.0,
+                cancelled: Cancellation | None = None) -> CommandResult:
+        return self.feed(argv, path, timeout)
+
     def checksum(self, path: str) -> tuple[int, str] | None:
         with self._lock:
             data = self.files.get(path)

@@ -37,9 +37,10 @@ def test_postgres_dumps_in_custom_format_and_restores_in_one_transaction() -> No
     assert commands.dump == ("docker", "exec", "-e", "PGAPPNAME=opsui shop-b1.dump", "db",
                              "pg_dump", "-Fc", "-U", "postgres", "-d", "shop")
     assert commands.verify == ("docker", "exec", "-i", "db", "pg_restore", "--list")
-    assert commands.restore == ("docker", "exec", "-i", "db", "pg_restore",
-                                "--single-transaction", "--exit-on-error", "--clean",
-                                "--if-exists", "-U", "postgres", "-d", "shop")
+    assert commands.restore == ("docker", "exec", "-i", "-e", "PGAPPNAME=opsui shop-b1.dump",
+                                "db", "pg_restore", "--single-transaction",
+                                "--exit-on-error", "--clean", "--if-exists", "-U",
+                                "postgres", "-d", "shop")
     assert commands.read_back == ("docker", "exec", "-i", "db", "pg_restore", "-f",
                                   "/dev/null")
     assert commands.extension == "dump"
@@ -49,6 +50,9 @@ def test_postgres_dumps_in_custom_format_and_restores_in_one_transaction() -> No
     assert commands.stop[:5] == ("docker", "exec", "-e", "PGAPPNAME=opsui shop-b1.dump",
                                  "db")
     assert "pg_terminate_backend" in commands.stop[-1]
+    # A restore that reads no input (an index build) is seen working by its session.
+    assert commands.busy is not None and commands.busy[:5] == commands.stop[:5]
+    assert "state = 'active'" in commands.busy[-1] and "'Lock'" in commands.busy[-1]
 
 
 def test_another_engine_endpoint_goes_through_docker_dash_h() -> None:
@@ -237,6 +241,11 @@ class CutShortStore:
             return CommandResult(0, b"1; 2 3 TABLE public orders\n", b"")
         return CommandResult(1, b"", b"pg_restore: error: could not read from input file: "
                                      b"end of file")
+
+    def restore(self, argv: list[str], path: str, *, timeout: float,
+                stop: list[str] | None = None, busy: list[str] | None = None,
+                stall_seconds: float = 120.0, cancelled: Any = None) -> CommandResult:
+        return self.feed(argv, path, timeout)
 
     def checksum(self, path: str) -> tuple[int, str] | None:
         return None if path in self.removed else (100, "ab" * 32)

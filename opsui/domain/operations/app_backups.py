@@ -18,14 +18,16 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opsui.domain.backups import (
     BEFORE_MIGRATION,
     FAILED,
+    INTERRUPTED,
     MANUAL,
     OK,
     RESTORE,
+    RUNNING,
     SAFETY,
     Backup,
     MigrationRecord,
@@ -147,11 +149,15 @@ class AppBackups:
 
     def status(self, app: AppSpec) -> BackupsStatus:
         records = self.journal(app).read().records
+        lock = DeployLock(self._files, app.settings.state_dir, app.name).holder()
+        # No outcome yet: running while its opsui holds the lock for it, else interrupted.
+        restores = [replace(r, outcome=RUNNING)
+                    if r.outcome == INTERRUPTED and lock is not None and lock.release == r.id
+                    and not lock.holder_is_dead() else r for r in fold_restores(records)]
         return BackupsStatus(
             app, self.backup_config(app), self.folder(app),
-            tuple(reversed(fold_backups(records))), tuple(reversed(fold_restores(records))),
-            tuple(reversed(fold_migrations(records))),
-            DeployLock(self._files, app.settings.state_dir, app.name).holder())
+            tuple(reversed(fold_backups(records))), tuple(reversed(restores)),
+            tuple(reversed(fold_migrations(records))), lock)
 
     def find(self, app: AppSpec, ref: str) -> Backup:
         found = find_backup([b for b in reversed(self.status(app).backups) if b.usable], ref)
@@ -239,12 +245,15 @@ class AppBackups:
             backup = plan.backup
             record: dict[str, object] = {"type": RESTORE, "id": run.release_id,
                                          "backup": backup.id, "who": operator(),
-                                         "at": now_iso(), "started": time.monotonic()}
+                                         "at": now_iso()}
+            # Written first: a restore whose opsui is killed reads as interrupted.
+            steps.journal.append(record)
+            record["started"] = time.monotonic()
             safety = ""
             try:
                 run.step("check backup", lambda: self._checked(steps, backup))
                 safety = self._safety(app, steps, run, override, progress)
-                done = run.step("restore", lambda: steps.restore(backup))
+                done = run.step("restore", lambda: steps.restore(backup, run.cancelled))
             except OpsuiError as exc:
                 result.append(self._record_restore(steps, run, record, FAILED, safety,
                                                    str(exc)))

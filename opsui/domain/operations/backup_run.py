@@ -147,13 +147,31 @@ class BackupSteps:
                              "who": operator()})
         return Verification(backup, ok, detail)
 
-    def restore(self, backup: Backup) -> str:
+    def restore(self, backup: Backup, cancelled: Cancellation | None = None) -> str:
         """Feed the backup to the engine's restore (one transaction, stop at the first
-        error, for PostgreSQL); raises ActionFailed with the engine's words."""
+        error, for PostgreSQL); raises ActionFailed with the engine's words. Like a dump
+        it is leased to this process and stopped after ``stall_seconds`` without
+        progress, in the database too (:class:`Cancelled` when ``cancelled`` stopped
+        it)."""
         if self.commands.restore is None:
             raise ActionRefused(f"{self.app}: the command engine has no restore_command",
                                 hint=f"Set restore_command under [apps.{self.app}.backup].")
-        result = self.store.feed(list(self.commands.restore), backup.path, DUMP_TIMEOUT)
+        tagged = engine_commands(self.config, self.docker,
+                                 tag=f"opsui restore {backup.path.rpartition('/')[2]}")
+        assert tagged.restore is not None
+        try:
+            result = self.store.restore(
+                list(tagged.restore), backup.path, timeout=DUMP_TIMEOUT,
+                stop=list(tagged.stop) if tagged.stop else None,
+                busy=list(tagged.busy) if tagged.busy else None,
+                stall_seconds=self.config.stall_seconds, cancelled=cancelled)
+        except OpsuiError as exc:
+            if cancelled is not None and cancelled.is_set():
+                raise Cancelled() from None
+            if self.config.engine == "postgres" and isinstance(exc, ActionFailed):
+                raise ActionFailed(f"{exc}; nothing of it was kept (one transaction, "
+                                   "rolled back)", hint=exc.hint) from None
+            raise
         if result.exit_code != 0:
             words = clean_block(result.stderr, 3000).strip() or "no error output"
             raise ActionFailed(f"restore of {backup.id} failed (exit {result.exit_code}); "
