@@ -12,7 +12,9 @@ They live in the same journal on the host as the app's releases
 * ``restore``: a restore began (no outcome yet), and again when it ended: the backup,
   the safety backup taken first, outcome. One that began and never ended (opsui killed,
   the link lost) folds as ``interrupted``;
-* ``migration``: a migration ended: the backup taken before it, exit code, output.
+* ``migration``: a migration began (no outcome yet), and again when it ended: the
+  backup taken before it, exit code, output. One that never ended folds as
+  ``interrupted``.
 
 Retention is a pure choice here so its promises are unit-tested: it never picks the
 newest verified backup nor one taken before a migration.
@@ -33,8 +35,8 @@ BACKUP, VERIFIED, REMOVED, RESTORE, MIGRATION = (
 MANUAL, SAFETY, BEFORE_MIGRATION = "manual", "safety-before-restore", "before-migration"
 OK, FAILED = "ok", "failed"
 INTERRUPTED, RUNNING = "interrupted", "running"
-"""A restore that began and has no outcome: its opsui is gone, or (when the app's lock
-names it) it runs now."""
+"""A restore or migration that began and has no outcome: its opsui is gone, or (when
+the app's lock names it) it runs now."""
 
 
 def new_backup_id() -> str:
@@ -170,18 +172,21 @@ def fold_restores(records: Iterable[Mapping[str, Any]]) -> list[Restore]:
 
 
 def fold_migrations(records: Iterable[Mapping[str, Any]]) -> list[MigrationRecord]:
-    out = []
+    """Migrations in the order they began; the end record replaces the start record."""
+    out: dict[str, MigrationRecord] = {}
     for r in records:
         if r.get("type") != MIGRATION:
             continue
         code = r.get("exit_code")
-        out.append(MigrationRecord(
-            _text(r, "id", 100), _text(r, "release", 100), _text(r, "backup", 100),
-            _text(r, "image"), _text(r, "command", 500), _text(r, "outcome", 20),
+        mid = _text(r, "id", 100)
+        out[mid] = MigrationRecord(
+            mid, _text(r, "release", 100), _text(r, "backup", 100),
+            _text(r, "image"), _text(r, "command", 500),
+            _text(r, "outcome", 20) or INTERRUPTED,
             code if isinstance(code, int) and not isinstance(code, bool) else None,
             _text(r, "at", 64), _text(r, "who", 200), _text(r, "output", 6000),
-            _text(r, "container", 100), _text(r, "error", 2000)))
-    return out
+            _text(r, "container", 100), _text(r, "error", 2000))
+    return list(out.values())
 
 
 def find_backup(backups: list[Backup], ref: str) -> Backup | None:

@@ -111,7 +111,8 @@ def one_off_containers(shop_db: Database, running: bool = False) -> list[str]:
 @pytest.mark.parametrize("where", ["local", "ssh"])
 def test_a_one_off_migration_container_whose_opsui_was_killed_is_removed(
         where: str, shop_db: Database, testbed: Testbed, tmp_path: Path) -> None:
-    migrate = start_migrate(write_config(tmp_path, shop_db, testbed, where, "new"))
+    config = write_config(tmp_path, shop_db, testbed, where, "new")
+    migrate = start_migrate(config)
     try:
         wait_until(lambda: one_off_containers(shop_db, running=True), 60, interval=0.2,
                    message="the one-off migration container running")
@@ -123,3 +124,8 @@ def test_a_one_off_migration_container_whose_opsui_was_killed_is_removed(
     wait_until(lambda: not one_off_containers(shop_db), host_lease.LEASE_SECONDS + 20,
                interval=0.5, message=lambda: f"the one-off container removed: "
                                              f"{one_off_containers(shop_db)}")
+    listed = subprocess.run([sys.executable, "-m", "opsui", "--config", str(config),
+                             "backups", "shop", "--json"], capture_output=True, timeout=60,
+                            check=True)
+    (migration,) = json.loads(listed.stdout)["migrations"]
+    assert migration["outcome"] == "interrupted"

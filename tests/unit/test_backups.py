@@ -278,3 +278,25 @@ def test_a_manual_backup_is_read_back_whole_when_it_is_verified() -> None:
     assert backup.check and "reads back whole" not in backup.check
     verdict = steps.verify(backup)
     assert not verdict.ok and "does not read back whole" in verdict.detail
+
+
+def test_a_restore_or_migration_that_began_and_never_ended_reads_as_interrupted() -> None:
+    """Their start is journaled, so an opsui killed mid-way leaves a record behind."""
+    began: list[dict[str, object]] = [
+        {"type": "restore", "id": "r1", "backup": "b1", "at": "t0", "who": "ada"},
+        {"type": "migration", "id": "r2", "backup": "b1", "image": "shop:2", "at": "t1",
+         "who": "ada"}]
+    (restore,) = fold_restores(began)
+    (migration,) = fold_migrations(began)
+    assert (restore.outcome, migration.outcome) == ("interrupted", "interrupted")
+
+    ended: list[dict[str, object]] = [
+        *began,
+        {"type": "restore", "id": "r1", "backup": "b1", "at": "t0", "outcome": "ok",
+         "safety_backup": "b2"},
+        {"type": "migration", "id": "r2", "backup": "b1", "image": "shop:2", "at": "t1",
+         "outcome": "failed", "exit_code": 3}]
+    (restore,) = fold_restores(ended)
+    (migration,) = fold_migrations(ended)
+    assert (restore.outcome, restore.safety_backup) == ("ok", "b2")
+    assert (migration.outcome, migration.exit_code) == ("failed", 3)

@@ -151,13 +151,15 @@ class AppBackups:
         records = self.journal(app).read().records
         lock = DeployLock(self._files, app.settings.state_dir, app.name).holder()
         # No outcome yet: running while its opsui holds the lock for it, else interrupted.
-        restores = [replace(r, outcome=RUNNING)
-                    if r.outcome == INTERRUPTED and lock is not None and lock.release == r.id
-                    and not lock.holder_is_dead() else r for r in fold_restores(records)]
+        live = lock.release if lock is not None and not lock.holder_is_dead() else None
+        restores = [replace(r, outcome=RUNNING) if r.outcome == INTERRUPTED and r.id == live
+                    else r for r in fold_restores(records)]
+        migrations = [replace(m, outcome=RUNNING) if m.outcome == INTERRUPTED
+                      and m.id == live else m for m in fold_migrations(records)]
         return BackupsStatus(
             app, self.backup_config(app), self.folder(app),
             tuple(reversed(fold_backups(records))), tuple(reversed(restores)),
-            tuple(reversed(fold_migrations(records))), lock)
+            tuple(reversed(migrations)), lock)
 
     def find(self, app: AppSpec, ref: str) -> Backup:
         found = find_backup([b for b in reversed(self.status(app).backups) if b.usable], ref)

@@ -76,15 +76,27 @@ def run_migration(plan: MigrationPlan, jobs: JobEngine, journal: Journal, run_id
         if output is not None:
             output(text)
 
+    # Written first: a migration whose opsui is killed reads as interrupted (its work
+    # is stopped on the host when its lease lapses).
+    begun = {"type": MIGRATION, "id": run_id, "release": run_id, "backup": backup_id,
+             "app": plan.app, "image": plan.image, "command": plan.command_text,
+             "run_in": plan.run_in, "at": now_iso(), "who": operator()}
+    journal.append(begun)
     started = time.monotonic()
-    if plan.run_in == "running":
-        result = jobs.exec_in(plan.serving.id, list(plan.command), line, plan.timeout,
-                              cancelled)
-    else:
-        labels = {MIGRATION_LABEL: plan.app, f"{MIGRATION_LABEL}.run": run_id}
-        result = jobs.run_like(plan.serving.id, plan.image, list(plan.command),
-                               f"{plan.serving.name}-migrate-{run_id}", labels, line,
-                               plan.timeout, cancelled)
+    try:
+        if plan.run_in == "running":
+            result = jobs.exec_in(plan.serving.id, list(plan.command), line, plan.timeout,
+                                  cancelled)
+        else:
+            labels = {MIGRATION_LABEL: plan.app, f"{MIGRATION_LABEL}.run": run_id}
+            result = jobs.run_like(plan.serving.id, plan.image, list(plan.command),
+                                   f"{plan.serving.name}-migrate-{run_id}", labels, line,
+                                   plan.timeout, cancelled)
+    except OpsuiError as exc:  # it could not run, or opsui lost sight of it
+        journal.append({**begun, "outcome": FAILED, "exit_code": None, "at": now_iso(),
+                        "seconds": round(time.monotonic() - started, 3),
+                        "output": clean("\n".join(tail), 6000), "error": clean(str(exc), 2000)})
+        raise
     ok = result.exit_code == 0
     kept = result.container_id
     if ok and kept:
@@ -95,12 +107,10 @@ def run_migration(plan: MigrationPlan, jobs: JobEngine, journal: Journal, run_id
             pass  # left behind, and named in the journal
     outcome = MigrationOutcome(OK if ok else FAILED, result.exit_code, backup_id, kept,
                                tuple(tail), _reason(result, backup_id, plan.app))
-    journal.append({"type": MIGRATION, "id": run_id, "release": run_id, "backup": backup_id,
-                    "app": plan.app, "image": plan.image, "command": plan.command_text,
-                    "run_in": plan.run_in, "exit_code": result.exit_code,
+    journal.append({**begun, "exit_code": result.exit_code,
                     "outcome": outcome.outcome, "container": kept,
                     "seconds": round(time.monotonic() - started, 3),
-                    "output": clean("\n".join(tail), 6000), "at": now_iso(), "who": operator(),
+                    "output": clean("\n".join(tail), 6000), "at": now_iso(),
                     "error": "" if ok else outcome.reason})
     if not ok:
         raise ActionFailed(outcome.reason, hint=(
