@@ -80,8 +80,9 @@ class BackupConfig:
     """Folder on the host; default STATE_DIR/APP/backups."""
     keep: int = 7
     stall_seconds: float = 120.0
-    """A dump whose file has not grown for this long is stopped and failed (a paused
-    or blocked database), instead of hanging until the six-hour limit."""
+    """A dump whose file has not grown, or a restore that has neither read more of its
+    input nor kept its database session busy, for this long is stopped and failed (a
+    paused or blocked database), instead of hanging until the six-hour limit."""
 
 
 MIGRATE_IN = ("new", "running")
