@@ -366,8 +366,13 @@ export OPSUI_TEST_SSH_CONFIG=$STATE/ssh_config
 export OPSUI_TEST_SSH_BIN=$STATE/bin
 export OPSUI_TEST_REGISTRY=$REGISTRY_ADDR
 EOF
-    # The opt-in stack parts stay up until down.sh, so their variables stay too.
-    if [[ -f $STATE/stack.env ]]; then cat "$STATE/stack.env"; fi
+    # The opt-in stack parts' variables, while their auth registry still runs (it stays
+    # up until down.sh, but a new session or a reboot ends it; then the stack tests
+    # must skip, not fail against a registry that is gone).
+    if [[ -f $STATE/stack.env ]] && pid_matches "$(read_pid "$STATE/auth-registry/registry.pid")" \
+        "$STATE/auth-registry/registry.yml"; then
+      cat "$STATE/stack.env"
+    fi
   } | write_if_changed "$STATE/env" || true
 }
 
