@@ -5,7 +5,8 @@ them (``handler``): :mod:`~opsui.cli.containers` (ps, inspect, start/stop/restar
 trust-host), :mod:`~opsui.cli.logs`, :mod:`~opsui.cli.releases`,
 :mod:`~opsui.cli.backups` and :mod:`~opsui.cli.tui` (the dashboard, check-config).
 Options shared by several commands are declared once in :mod:`~opsui.cli.options`;
-every failure is told by :mod:`~opsui.cli.failure`.
+every failure is told by :mod:`~opsui.cli.failure`. How the packages fit together:
+docs/ARCHITECTURE.md.
 
 Exit codes: 0 success, 1 the action failed or was refused, 2 bad usage or bad config,
 3 the host could not be reached, 130 interrupted (Ctrl-C), 141 the output was closed

@@ -66,6 +66,14 @@ class DashboardScreen(Screen[None]):
     focus afterwards restyles, and so redraws, the whole table)."""
 
     BINDINGS = [
+        # The release keys first: in a narrow footer (80 columns) R must stay on screen.
+        *RELEASE_BINDINGS,
+        Binding("F", "recover('finish')", "Finish release", id="release.finish",
+                tooltip="Finish the interrupted release in the banner: gate its new container "
+                "on health, then switch to it (asks first)."),
+        Binding("B", "recover('rollback')", "Roll back release", id="release.abort",
+                tooltip="Roll the interrupted release in the banner back: the container it "
+                "replaced serves again (asks first)."),
         Binding("slash", "filter", "Filter", id="dashboard.filter",
                 tooltip="Filter containers by name, image, compose project, state or health."),
         Binding("escape", "clear_filter", "Clear filter", id="dashboard.clear_filter",
@@ -92,13 +100,6 @@ class DashboardScreen(Screen[None]):
                 tooltip="Show the previous host's containers."),
         Binding("ctrl+r", "refresh_host", "Refresh", id="dashboard.refresh", show=False,
                 tooltip="Re-list the host's containers now instead of waiting for the poll."),
-        *RELEASE_BINDINGS,
-        Binding("F", "recover('finish')", "Finish release", id="release.finish",
-                tooltip="Finish the interrupted release in the banner: gate its new container "
-                "on health, then switch to it (asks first)."),
-        Binding("B", "recover('rollback')", "Roll back release", id="release.abort",
-                tooltip="Roll the interrupted release in the banner back: the container it "
-                "replaced serves again (asks first)."),
     ]
 
     class OpenDetail(Message):
