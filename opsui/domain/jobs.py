@@ -230,6 +230,14 @@ class JobBoard:
         with self.lock:
             return self._jobs.get(job_id)
 
+    def latest(self) -> list[Job]:
+        """The newest job of each (host, app) this opsui ran, running or ended."""
+        with self.lock:
+            newest: dict[tuple[str, str], Job] = {}
+            for job in self._jobs.values():
+                newest[(job.host, job.app)] = job
+            return list(newest.values())
+
     def running(self) -> list[Job]:
         """Jobs still running, oldest first."""
         with self.lock:

@@ -259,7 +259,9 @@ class ReleaseFlowApp(ContainerActionsApp):
     def show_jobs(self) -> None:
         """The dashboard's run banner: what runs now, and runs that ended unwatched."""
         if self.dashboard is not None and self.dashboard.is_mounted:
-            self.dashboard.show_jobs(self.jobs.running() + self._unseen_jobs())
+            troubled = {(job.host, job.app) for job in self.jobs.latest()
+                        if job.running or job.outcome not in (OK, CANCELLED)}
+            self.dashboard.show_jobs(self.jobs.running() + self._unseen_jobs(), troubled)
         self.refresh_bindings()
 
     def _unseen_jobs(self) -> list[Job]:

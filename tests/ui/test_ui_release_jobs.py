@@ -23,6 +23,7 @@ from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.history import HistoryScreen
 from opsui.ui.screens.release_run import QuitModal
+from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.job_banner import JobBanner
 
 from .helpers import make_app, screen_text, until
@@ -193,3 +194,30 @@ async def test_declaring_an_app_deployed_ad_hoc_keeps_its_history_and_rollback()
         await pilot.press("R")
         await until(pilot, lambda: isinstance(declared.screen, PlanConfirmModal), "the preview")
         assert "target    1.0.0" in screen_text(declared)
+
+
+async def test_t_also_stops_at_an_app_whose_release_failed() -> None:
+    """The trouble key's "a release that failed or is running": after a failed deploy
+    the app's serving container is healthy again, yet t stops on it."""
+    engine = release_engine()
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(ContainerTable)
+
+        async def stops(presses: int = 6) -> set[str]:
+            seen = set()
+            for _ in range(presses):
+                await pilot.press("t")
+                await pilot.pause()
+                if table.selected is not None:
+                    seen.add(table.selected.name)
+            return seen
+
+        await until(pilot, lambda: table.row_count > 0, "the table")
+        assert "shop-web-1" not in await stops()
+        screen = await deploy(pilot, app, downs=0)  # 3.0.0 never gets healthy
+        assert screen.outcome == "failed"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
+        assert named(engine, "shop-web-1").state is ContainerState.RUNNING  # 1.0.0 serves
+        assert "shop-web-1" in await stops()

@@ -153,6 +153,8 @@ class DashboardScreen(Screen[None]):
         self.banners: dict[str, tuple[BannerItem, ...]] = {}
         self.jobs: tuple[Job, ...] = ()
         """Runs shown in the job banner (from the app's job board)."""
+        self.troubled: set[tuple[str, str]] = set()
+        """(host, app) whose newest release this opsui ran is running or failed."""
         """Lock / interrupted-release lines per host, from the release flow's polls."""
 
     def compose(self) -> ComposeResult:
@@ -285,9 +287,13 @@ class DashboardScreen(Screen[None]):
             else view.status.state,
         ))
 
-    def show_jobs(self, jobs: Sequence[Job]) -> None:
-        """Runs going on (or ended unwatched), from the app's job board, every host's."""
+    def show_jobs(self, jobs: Sequence[Job],
+                  troubled: set[tuple[str, str]] | None = None) -> None:
+        """Runs going on (or ended unwatched), from the app's job board, every host's;
+        ``troubled``: (host, app) whose newest release runs or failed (``t`` stops there)."""
         self.jobs = tuple(jobs)
+        if troubled is not None:
+            self.troubled = troubled
         for banner in self.query(JobBanner):  # none yet while the screen is being built
             banner.show(self.jobs)
 
@@ -415,7 +421,13 @@ class DashboardScreen(Screen[None]):
         return serving
 
     def action_next_trouble(self) -> None:
-        if self.table.next_trouble() is None:
+        """Unhealthy, restarting or failed containers, and the serving containers of apps
+        whose release runs, failed unseen or was interrupted."""
+        host = self.host or ""
+        apps = {item.app for item in self.banners.get(host, ()) if item.interrupted}
+        apps |= {app for on, app in self.troubled if on == host}
+        if self.table.next_trouble(also=lambda c: app_of(c) in apps or c.name in apps
+                                   ) is None:
             self.notify(f"No container in trouble on {self.host or 'this host'}.", timeout=2,
                         markup=False)
 

@@ -179,8 +179,10 @@ class ContainerTable(LiveDataTable):
         self.move_cursor(row=self.get_row_index(container_id), animate=False)
         return True
 
-    def next_trouble(self) -> Container | None:
-        """Move the cursor to the next container in trouble below it (wrapping)."""
+    def next_trouble(self, also: Callable[[Container], bool] | None = None
+                     ) -> Container | None:
+        """Move the cursor to the next container in trouble below it (wrapping);
+        ``also``: more trouble the table cannot see (its app's release failed or runs)."""
         view = self.view
         if view is None or not self._order:
             return None
@@ -190,7 +192,9 @@ class ContainerTable(LiveDataTable):
         for step in range(1, count + 1):
             cid = self._order[(start + step) % count]
             container = view.containers.get(cid)
-            if container is not None and in_trouble(container):
+            if container is not None and (in_trouble(container) or (
+                    also is not None and not is_release_copy(container.name)
+                    and also(container))):
                 self.move_cursor(row=self.get_row_index(cid), animate=False)
                 return container
         return None
