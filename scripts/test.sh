@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # THE test command of opsui:  bash scripts/test.sh [pytest args...]
 #
-#  1. brings up the real test bed (scripts/testbed/up.sh: dockerd, sshd on
-#     127.0.0.1:2222, registry on 127.0.0.1:5000, test images) when running as
-#     root or in CI; otherwise integration tests skip with a reason
+#  1. brings up the real test bed (scripts/testbed/up.sh --stack: dockerd, sshd on
+#     127.0.0.1:2222, registry on 127.0.0.1:5000, test images, and the production-
+#     shaped stack parts: docker-compose, nginx/HAProxy images, an authenticated
+#     registry on 127.0.0.1:5001) when running as root or in CI; otherwise
+#     integration tests skip with a reason
 #  2. creates/refreshes the virtualenv ($OPSUI_VENV, default .venv) from the lock file:
 #     `pip install -r requirements/lock.txt` (every dependency pinned, with hashes),
 #     then `pip install --no-deps -e .`
@@ -24,8 +26,8 @@ say() { printf '\n==> %s\n' "$*" >&2; }
 
 # --- 1. test bed ---------------------------------------------------------------------
 if [[ $(id -u) -eq 0 || $CI == true ]]; then
-  say "test bed (scripts/testbed/up.sh)"
-  bash scripts/testbed/up.sh
+  say "test bed (scripts/testbed/up.sh --stack)"
+  bash scripts/testbed/up.sh --stack
 else
   say "not root and not CI: skipping scripts/testbed/up.sh (integration tests will skip)"
 fi

@@ -4,9 +4,10 @@ With ``OPSUI_REQUIRE_DOCKER=1`` (set by scripts/test.sh in CI) a skipped integra
 test is reported as a failure carrying the skip reason, so a green CI run always
 means the real Docker/SSH/registry paths ran. xfail stays xfail.
 
-Tests marked ``testbed_stack`` need the opt-in stack parts of the test bed
-(``scripts/testbed/up.sh --stack``, issue 13), which CI does not bring up yet: their
-skips fail the run only when ``OPSUI_TESTBED_STACK=1`` says the stack was asked for.
+Tests marked ``testbed_stack`` need the stack parts of the test bed
+(``scripts/testbed/up.sh --stack``, issue 13; scripts/test.sh, and so CI, always brings
+them up): their skips fail the run only when ``OPSUI_TESTBED_STACK=1`` says the stack
+was asked for, so a developer's plain ``up.sh`` may still skip them.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 #   - test images built FROM scratch (there is no internet registry), pushed to it
 #   - $OPSUI_TEST_STATE/env with the OPSUI_TEST_* variables for the tests
 #   With --engine-only: packages and the Docker engine only (for running opsui).
-#   With --stack (or OPSUI_TESTBED_STACK=1), OPT-IN, not run by CI yet (issue 13):
+#   With --stack (or OPSUI_TESTBED_STACK=1; scripts/test.sh, and so CI, always asks):
 #   also the parts of a guides-shaped production stack (stack_parts.sh's header lists
 #   them): Debian's docker-compose, nginx/HAProxy/redis images FROM scratch, a second
 #   registry with htpasswd auth on 127.0.0.1:5001 holding the app images, the
