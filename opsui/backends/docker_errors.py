@@ -8,6 +8,7 @@ of wrapping; these functions dig it out and sanitise it, so the messages raised 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import docker.errors
 import requests
@@ -32,9 +33,10 @@ FROZEN_ENGINE_HINT = (
 )
 
 
-def timed_out(exc: BaseException) -> bool:
-    """Whether a request failed because the engine did not answer in time (anywhere in
-    the exception's causes), as opposed to refusing or not being there at all."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception inside it, breadth first: requests and urllib3 keep
+    the one that matters in ``args``, ``reason``, ``__cause__`` or ``__context__``,
+    several layers deep. Bounded, and each exception once (chains can be cyclic)."""
     pending: list[object] = [exc]
     seen: set[int] = set()
     while pending and len(seen) < 32:
@@ -42,11 +44,15 @@ def timed_out(exc: BaseException) -> bool:
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, _TIMEOUTS):
-            return True
+        yield item
         pending.extend([*item.args, getattr(item, "reason", None), item.__cause__,
                         item.__context__])
-    return False
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a request failed because the engine did not answer in time (anywhere in
+    the exception's causes), as opposed to refusing or not being there at all."""
+    return any(isinstance(item, _TIMEOUTS) for item in _causes(exc))
 
 
 def engine_unavailable(endpoint: str, exc: BaseException,
@@ -81,18 +87,8 @@ def error_reason(exc: BaseException) -> str:
 
 def _os_error(exc: BaseException) -> str | None:
     """The strerror of the first OSError inside an exception's causes and arguments."""
-    pending: list[object] = [exc]
-    seen: set[int] = set()
-    while pending and len(seen) < 32:
-        item = pending.pop(0)
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, OSError) and item.strerror:
-            return item.strerror
-        pending.extend([*item.args, getattr(item, "reason", None), item.__cause__,
-                        item.__context__])
-    return None
+    return next((item.strerror for item in _causes(exc)
+                 if isinstance(item, OSError) and item.strerror), None)
 
 
 def response_reason(response: requests.Response) -> str:
