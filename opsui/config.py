@@ -41,6 +41,7 @@ from opsui.domain.settings import Config as Config
 from opsui.domain.settings import DeploySettings as DeploySettings
 from opsui.domain.settings import HostConfig as HostConfig
 from opsui.domain.settings import MigrateConfig as MigrateConfig
+from opsui.domain.settings import ProxyConfig as ProxyConfig
 
 CONFIG_NAME = "opsui.toml"
 
@@ -105,6 +106,7 @@ _APP_KEYS = {*_field_names(AppConfig, skip=("name", "deploy")), "health_url", *_
 ``health_url`` is a one-URL spelling of ``health_urls``."""
 _BACKUP_KEYS = _field_names(BackupConfig)
 _MIGRATE_KEYS = _field_names(MigrateConfig)
+_PROXY_KEYS = _field_names(ProxyConfig)
 
 
 class _Reader:
@@ -216,6 +218,8 @@ class _Reader:
                                       f"{prefix}gate_timeout"),
             settle_seconds=self.seconds(table, "settle_seconds", defaults.settle_seconds,
                                         f"{prefix}settle_seconds"),
+            drain_seconds=self.seconds(table, "drain_seconds", defaults.drain_seconds,
+                                       f"{prefix}drain_seconds", maximum=3600.0),
         )
 
     def confirmations(self, value: object, prefix: str = "confirm",
@@ -307,6 +311,21 @@ class _Reader:
                              self.seconds(table, "timeout", MigrateConfig.timeout,
                                           f"{prefix}.timeout"))
 
+    def proxy(self, value: object, prefix: str) -> ProxyConfig | None:
+        if value is None:
+            return None
+        table = self.table(value, prefix)
+        self.check_keys(table, _PROXY_KEYS, f"{prefix}.")
+        container = self.text(table, "container", f"{prefix}.container")
+        if container is None:
+            raise self.fail(f"{prefix}.container", "the proxy container's name")
+        reload = (self.argv(table, "reload", f"{prefix}.reload") if "reload" in table
+                  else ProxyConfig.reload)
+        if not reload:
+            raise self.fail(f"{prefix}.reload", 'the reload command, such as '
+                            '["nginx", "-s", "reload"]', [])
+        return ProxyConfig(container, reload)
+
     def hosts(self, value: object) -> tuple[HostConfig, ...]:
         table = self.table(value, "hosts")
         hosts: list[HostConfig] = []
@@ -378,6 +397,7 @@ class _Reader:
                         entry.get("confirm", {}), f"apps.{name}.confirm", {})),
                     backup=self.backup(entry.get("backup"), f"apps.{name}.backup"),
                     migrate=self.migrate(entry.get("migrate"), f"apps.{name}.migrate"),
+                    proxy=self.proxy(entry.get("proxy"), f"apps.{name}.proxy"),
                 )
             )
         return tuple(apps)

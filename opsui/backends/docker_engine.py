@@ -41,6 +41,7 @@ from opsui.backends.docker_errors import (
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty, parse_time
 from opsui.backends.docker_jobs import DockerJobs
+from opsui.backends.docker_traffic import DockerTraffic
 from opsui.backends.docker_logs import (
     DockerLogStream,
     cancel_response,
@@ -533,6 +534,11 @@ class DockerEngine:
     def swarm(self) -> DockerSwarm:
         """This engine's Swarm services, over the same client (and so the same link)."""
         return DockerSwarm(self._client)
+
+    @property
+    def traffic(self) -> DockerTraffic:
+        """Network aliases and proxy reloads (a switch with drain), same client."""
+        return DockerTraffic(self._api, self._call)
 
     @property
     def jobs(self) -> DockerJobs:

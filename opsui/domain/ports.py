@@ -428,3 +428,31 @@ class JobEngine(Protocol):
     def remove(self, container_id: str) -> None:
         """Remove a finished one-off container."""
         ...
+
+
+# ------------------------------------------------------- switching traffic (issue 13)
+
+class TrafficEngine(Protocol):
+    """What a switch with drain needs beyond :class:`ContainerEngine`: the network
+    aliases a proxy reaches an app by, and a command run in a proxy container."""
+
+    def aliases(self, container_id: str) -> dict[str, tuple[str, ...]]:
+        """The aliases the operator (or compose) gave the container, per user network
+        (the engine's own short-id alias left out); networks without any are left out."""
+        ...
+
+    def set_aliases(self, container_id: str, network: str,
+                    aliases: tuple[str, ...]) -> str:
+        """Give the container exactly ``aliases`` on ``network`` (the engine's DNS then
+        answers them with its address, or stops doing so), keeping its address where
+        the engine allows. A running container keeps running. Says what changed."""
+        ...
+
+    def stop_timeout(self, container_id: str) -> int:
+        """The container's own stop timeout (compose's ``stop_grace_period``), 10 s
+        when it has none."""
+        ...
+
+    def exec(self, container_id: str, argv: list[str], timeout: float) -> CommandResult:
+        """Run ``argv`` in the running container and wait for it to end."""
+        ...

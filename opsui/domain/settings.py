@@ -53,6 +53,10 @@ class DeploySettings:
     """How long a new release may take to become healthy."""
     settle_seconds: float = 5.0
     """Without a health check or URLs: how long it must keep running to pass."""
+    drain_seconds: float = 8.0
+    """After the old container left the app's network aliases (and a named proxy was
+    reloaded), how long it keeps running before it is stopped: a proxy that re-resolves
+    names still sends to its cached address for a while, and in-flight requests finish."""
 
 
 BACKUP_ENGINES = ("postgres", "mysql", "sqlite", "command")
@@ -101,6 +105,20 @@ class MigrateConfig:
     timeout: float = 600.0
 
 
+NGINX_RELOAD = ("nginx", "-s", "reload")
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """``[apps.NAME] proxy = { container = "NAME", reload = [...] }``: the reverse proxy
+    in front of the app, which resolves the app's name only when it (re)loads: opsui runs
+    ``reload`` in it (engine exec) after the new container joins the app's aliases and
+    again after the old one leaves them."""
+
+    container: str
+    reload: tuple[str, ...] = NGINX_RELOAD
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """An application on a host: which container, compose service or Swarm service, its
@@ -120,6 +138,7 @@ class AppConfig:
     """Per-action policies of this app, over the top-level ``[confirm]``."""
     backup: BackupConfig | None = None
     migrate: MigrateConfig | None = None
+    proxy: ProxyConfig | None = None
 
 
 @dataclass(frozen=True)

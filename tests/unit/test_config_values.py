@@ -29,7 +29,7 @@ from opsui.config import (
 from opsui.domain.errors import ConfigError
 
 _DEPLOY = {"state_dir": "/srv/opsui", "retain": 4, "known_good_seconds": 60,
-           "gate_timeout": 30, "settle_seconds": 2}
+           "gate_timeout": 30, "settle_seconds": 2, "drain_seconds": 6}
 
 BASELINE: dict[str, Any] = {
     "theme": "opsui-light", "read_only": False, "refresh_seconds": 20, "stats_seconds": 4,
@@ -50,7 +50,8 @@ BASELINE: dict[str, Any] = {
                            "restore_command": ["tee"], "dest": "/srv/backups", "keep": 3,
                            "stall_seconds": 60},
                 "migrate": {"command": ["alembic", "upgrade", "head"], "run_in": "new",
-                            "timeout": 300}},
+                            "timeout": 300},
+                "proxy": {"container": "shop-nginx-1", "reload": ["nginx", "-s", "reload"]}},
         "api": {"container": "api-1"},
         "jobs": {"swarm_service": "jobs"},
     },

@@ -39,6 +39,12 @@ from opsui.domain.operations.release_run import (
     now_iso,
     operator,
 )
+from opsui.domain.operations.replicas import (
+    aliases_of,
+    replicas_of,
+    traffic_engine,
+    traffic_settings,
+)
 from opsui.domain.operations.retention import prune, prune_candidates
 from opsui.domain.operations.rollback import Rollback, RollbackPlan, plan_rollback
 from opsui.domain.operations.swarm_deploy import (
@@ -282,9 +288,13 @@ class AppReleases:
             return plan_swarm_deploy(self.host, app.name, self._service(app)[1], tag,
                                      app.image)
         serving = self._serving(app)
+        traffic = traffic_engine(self._engine)
         plan = plan_deploy(self.host, serving, tag, app.name, app.image,
                            needs_stop_first(self._engine, serving),
-                           ("backup", "migrate") if migrates else ())
+                           ("backup", "migrate") if migrates else (),
+                           replicas=replicas_of(serving, self._engine.list_containers()),
+                           aliases=aliases_of(traffic, serving),
+                           traffic=traffic_settings(app.config, app.settings))
         if not plan.current_digest:  # not deployed by opsui: ask the image itself
             plan = replace(plan, current_digest=self._digest(serving.image))
         return plan
@@ -303,7 +313,8 @@ class AppReleases:
             rolling = SwarmDeployment(plan, self._engine, swarm, run,
                                       timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
             return self._tracked(run, lambda: rolling.run(self._gate, answer))
-        deployment = Deployment(plan, self._engine, self._prober, run, app.gate)
+        deployment = Deployment(plan, self._engine, self._prober, run, app.gate,
+                                traffic_engine(self._engine))
         deployment.before_body = lambda: self._adopt(app, plan.current)
         if "migrate" in plan.steps:
             backups = self.backups
@@ -385,8 +396,12 @@ class AppReleases:
                                     hint="`opsui history APP` lists releases and outcomes.")
             if target is status.current:
                 raise ActionRefused(f"{app.name}: {target.id} is the release serving now")
+        traffic = traffic_engine(self._engine)
         return plan_rollback(self.host, app.name, self._engine, serving, status.current,
-                             target)
+                             target, replicas=replicas_of(serving,
+                                                          self._engine.list_containers()),
+                             aliases=aliases_of(traffic, serving),
+                             traffic=traffic_settings(app.config, app.settings))
 
     def rollback(self, app: AppSpec, plan: RollbackPlan | SwarmRollbackPlan,
                  answer: bool | str | None, report: Report | None = None,
@@ -396,7 +411,8 @@ class AppReleases:
             native = SwarmRollback(plan, self._service(app)[0], run,
                                    timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
             return self._tracked(run, lambda: native.run(self._gate, answer))
-        rollback = Rollback(plan, self._engine, self._prober, run, app.gate)
+        rollback = Rollback(plan, self._engine, self._prober, run, app.gate,
+                            traffic_engine(self._engine))
         rollback.after_success = lambda: self._retain(app)
         return self._tracked(run, lambda: rollback.run(self._gate, answer))
 

@@ -104,10 +104,15 @@ def _passes(container: Container, prober: HealthProber | None, settings: GateSet
 
 
 def gate_step(run: ReleaseRun, engine: ContainerEngine, prober: HealthProber | None,
-              container_id: str, settings: GateSettings) -> GateResult:
+              container_id: str, settings: GateSettings,
+              name: str = "health gate",
+              cancelled: threading.Event | None = None) -> GateResult:
     """The "health gate" step of a release: reported as it starts, journaled as it ends,
-    cancelled by the run's cancel event."""
-    run.started("health gate")
-    result = wait_healthy(engine, prober, container_id, settings, cancelled=run.cancelled)
-    run.ended("health gate", OK if result.passed else FAILED, result.waited, result.reason)
+    cancelled by the run's cancel event (or ``cancelled``: a replica going back after a
+    cancel waits for its gate all the same). ``name``: a replica's gate carries its
+    name."""
+    run.started(name)
+    result = wait_healthy(engine, prober, container_id, settings,
+                          cancelled=run.cancelled if cancelled is None else cancelled)
+    run.ended(name, OK if result.passed else FAILED, result.waited, result.reason)
     return result

@@ -40,6 +40,9 @@ class StepEvent:
     outcome: str | None = None
     seconds: float = 0.0
     detail: str = ""
+    expected: float = 0.0
+    """On a start: how long the step will take when that is known (a drain), so a
+    screen can count it down; 0 when unknown."""
 
 
 Report = Callable[[StepEvent], None]
@@ -94,10 +97,14 @@ class ReleaseRun:
         """Another event of this release (``container``, ``digest``, ``rolled_back``...)."""
         self.journal.append({"type": kind, "release": self.release_id, **fields})
 
-    def step(self, name: str, action: Callable[[], str | None]) -> str:
-        """Run one step: cancellation is checked first, its end is journaled."""
-        self.check_cancelled()
-        self._report(StepEvent(name))
+    def step(self, name: str, action: Callable[[], str | None], *,
+             cancellable: bool = True, expected: float = 0.0) -> str:
+        """Run one step: cancellation is checked first (unless the step must run once
+        the release is past the point of no return), its end is journaled. ``expected``:
+        how long it will take when that is known (a drain), for a countdown."""
+        if cancellable:
+            self.check_cancelled()
+        self._report(StepEvent(name, expected=expected))
         started = time.monotonic()
         try:
             detail = action() or ""

@@ -1,0 +1,55 @@
+"""Which containers a release of an app replaces, and how traffic reaches them.
+
+A compose service scaled to N runs N containers with the same
+``com.docker.compose.project``/``service`` labels; a release replaces every one of them,
+one at a time (:class:`~opsui.domain.operations.deploy.Deployment`), never only the one
+the app resolved to. Kept and not-yet-switched copies (``NAME.before-rID``, ``NAME.rID``)
+are no replicas, whatever their labels say.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from opsui.domain.errors import OpsuiError
+from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.traffic import Aliases, TrafficSettings
+from opsui.domain.ports import ContainerEngine, TrafficEngine
+from opsui.domain.release_copies import is_release_copy
+from opsui.domain.settings import AppConfig, DeploySettings
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+
+
+def replicas_of(serving: Container, containers: list[Container]) -> tuple[Container, ...]:
+    """The other running containers of ``serving``'s compose service, by name."""
+    project = serving.labels.get(COMPOSE_PROJECT)
+    service = serving.labels.get(COMPOSE_SERVICE)
+    if not project or not service:
+        return ()
+    return tuple(sorted((c for c in containers
+                         if c.id != serving.id and c.state is ContainerState.RUNNING
+                         and c.labels.get(COMPOSE_PROJECT) == project
+                         and c.labels.get(COMPOSE_SERVICE) == service
+                         and not is_release_copy(c.name)), key=lambda c: c.name))
+
+
+def traffic_engine(engine: ContainerEngine) -> TrafficEngine | None:
+    """The engine's aliases and exec, where it has them (the Docker engine does)."""
+    return cast("TrafficEngine | None", getattr(engine, "traffic", None))
+
+
+def traffic_settings(config: AppConfig | None, settings: DeploySettings) -> TrafficSettings:
+    return TrafficSettings(settings.drain_seconds, config.proxy if config else None)
+
+
+def aliases_of(traffic: TrafficEngine | None, container: Container) -> Aliases:
+    """The aliases ``container`` is reached by; none when they cannot be read (the
+    switch is then a plain one, and the plan says so)."""
+    if traffic is None:
+        return {}
+    try:
+        return traffic.aliases(container.id)
+    except OpsuiError:
+        return {}

@@ -1,0 +1,192 @@
+"""Moving an app's traffic from its old container to a new one, with a drain.
+
+A reverse proxy on a Docker network reaches the app by a network alias (``app``), which
+the engine's DNS answers with the addresses of the running containers holding it. The
+new container is created holding the old one's aliases, so once it runs and passes its
+gate a proxy can reach both; then, in order: a named proxy is reloaded (it resolves the
+alias again and sees the new address), the old container leaves the aliases, the proxy
+is reloaded again (it forgets the old address; its old workers finish their requests),
+the old container keeps running for ``drain_seconds`` (a proxy that re-resolves the
+name keeps its cached answer that long, and in-flight requests end), and only then is
+it stopped, with its own stop timeout. A cancel during the drain cuts the drain short
+and finishes the switch: the new one serves, the old one is stopped and kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from opsui.domain.errors import ActionFailed, OpsuiError
+from opsui.domain.models import Container, find_container
+from opsui.domain.operations.release_run import ReleaseRun
+from opsui.domain.ports import Cancellation, ContainerEngine, TrafficEngine
+from opsui.domain.sanitize import clean
+from opsui.domain.settings import DeploySettings, ProxyConfig
+
+Aliases = dict[str, tuple[str, ...]]
+RELOAD_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class TrafficSettings:
+    """How an app's traffic moves: ``[apps.NAME] drain_seconds`` and ``proxy``."""
+
+    drain_seconds: float = DeploySettings.drain_seconds
+    proxy: ProxyConfig | None = None
+
+
+def traffic_steps(aliases: bool, proxy: bool) -> tuple[str, ...]:
+    """The steps that replace a plain "switch" once the new container passed its gate."""
+    if not aliases and not proxy:
+        return ("switch",)
+    return (*(("reload proxy",) if proxy else ()), *(("leave aliases",) if aliases else ()),
+            *(("reload proxy again",) if proxy else ()), "drain", "stop old", "switch")
+
+
+def traffic_notes(aliases: Aliases, settings: TrafficSettings, app: str,
+                  stop_first: bool = False) -> tuple[str, ...]:
+    """What the plan says about the requests in flight while the release switches."""
+    if stop_first:
+        return ("traffic: the old container stops before the new one starts (fixed host "
+                "ports): requests fail until the new one is up",)
+    proxy = settings.proxy
+    names = "; ".join(f"{', '.join(names)} on {network}" for network, names in aliases.items())
+    drain = f"drains {settings.drain_seconds:g} s before it stops"
+    if proxy is not None:
+        return (f"traffic: proxy {proxy.container} is reloaded ({' '.join(proxy.reload)}) "
+                f"after the new container {'joins ' + names if names else 'passed its gate'}"
+                f" and after the old one leaves; the old one {drain}",)
+    if not aliases:
+        return ("traffic: no network alias: the old container stops right after the new "
+                "one passed its gate; whatever reaches it by name or address follows the "
+                "name to the new one",)
+    return (f"traffic: by alias {names}: the new container joins it, the old one leaves it "
+            f"after the gate and {drain}. A proxy that re-resolves the name (nginx "
+            "`resolver 127.0.0.11 valid=1s` with a variable upstream) follows within its "
+            "cache time; one that resolved it once at start (nginx's plain `proxy_pass "
+            "http://NAME:PORT;`) never sees the new container and fails once the old one "
+            f"stops: name it, [apps.{app}] proxy = {{ container = \"NAME\" }}, and opsui "
+            "reloads it",)
+
+
+@dataclass
+class Handover:
+    """One switch of one container (one replica) from ``old`` to ``new_id``."""
+
+    engine: ContainerEngine
+    traffic: TrafficEngine | None
+    run: ReleaseRun
+    settings: TrafficSettings
+    left: Aliases = field(default_factory=dict)
+    """Aliases the old container has left so far (put back if the switch is undone)."""
+    reloaded: bool = False
+    cut_short: str = ""
+    cancelled: Cancellation | None = None
+    """What cuts the drain short; default the run's cancel event."""
+
+    def aliases_of(self, container_id: str) -> Aliases:
+        return self.traffic.aliases(container_id) if self.traffic is not None else {}
+
+    def join_like(self, container_id: str, like: Aliases) -> str:
+        """Give ``container_id`` (a kept container going back into service) the aliases
+        of ``like`` it lacks: it left them when it was drained."""
+        if self.traffic is None:
+            return ""
+        have = self.traffic.aliases(container_id)
+        done = [self.traffic.set_aliases(container_id, network, names)
+                for network, names in like.items()
+                if not set(names) <= set(have.get(network, ()))]
+        return "; ".join(done)
+
+    def reload_proxy(self) -> str:
+        proxy = self.settings.proxy
+        if proxy is None or self.traffic is None:
+            return ""
+        found = find_container(self.engine.list_containers(), proxy.container)
+        if found is None:
+            raise ActionFailed(f"the proxy container {proxy.container} is not on this host",
+                               hint="Check [apps.APP] proxy.container in opsui.toml.")
+        result = self.traffic.exec(found.id, list(proxy.reload), RELOAD_TIMEOUT)
+        self.reloaded = True
+        said = clean((result.stderr + result.stdout).decode("utf-8", "replace"), 300).strip()
+        if result.exit_code != 0:
+            raise ActionFailed(f"{' '.join(proxy.reload)} in {proxy.container} exited "
+                               f"{result.exit_code}: {said}")
+        return f"{proxy.container}: {' '.join(proxy.reload)}" + (f" ({said})" if said else "")
+
+    def hand_over(self, old: Container, new_id: str, name: str, kept_name: str,
+                  named: Callable[[str], str] = lambda step: step) -> str:
+        """After the new container passed its gate: proxy, aliases, drain, stop, names.
+        Cancellable until the old container starts leaving the aliases; after that it
+        only cuts the drain short."""
+        from opsui.domain.operations.deploy import switch_names  # deploy imports us
+
+        run, traffic = self.run, self.traffic
+        aliases = self.aliases_of(old.id)
+        proxy = self.settings.proxy is not None and traffic is not None
+        if not aliases and not proxy:
+            return run.step(named("switch"), lambda: switch_names(self.engine, old, new_id,
+                                                                  name, kept_name))
+        if proxy:
+            run.step(named("reload proxy"), self.reload_proxy)
+        if aliases:
+            assert traffic is not None
+            run.step(named("leave aliases"), lambda: self._leave(old.id, aliases))
+        if proxy:
+            run.step(named("reload proxy again"), self.reload_proxy, cancellable=False)
+        run.step(named("drain"), self._drain, cancellable=False,
+                 expected=self.settings.drain_seconds)
+        run.step(named("stop old"), lambda: self._stop(old.id), cancellable=False)
+        switched = run.step(named("switch"), lambda: switch_names(
+            self.engine, old, new_id, name, kept_name), cancellable=False)
+        return switched + self.cut_short
+
+    def _leave(self, container_id: str, aliases: Aliases) -> str:
+        assert self.traffic is not None
+        done = []
+        for network, names in aliases.items():
+            done.append(self.traffic.set_aliases(container_id, network, ()))
+            self.left[network] = names
+        return "left " + "; ".join(done)
+
+    def _drain(self) -> str:
+        seconds = self.settings.drain_seconds
+        started = time.monotonic()
+        cancelled = self.cancelled if self.cancelled is not None else self.run.cancelled
+        if cancelled.wait(seconds):
+            waited = time.monotonic() - started
+            self.cut_short = (f"; drain cut short by the operator after {waited:.1f} s of "
+                              f"{seconds:g} s")
+            return f"cut short by the operator after {waited:.1f} s"
+        return f"{seconds:g} s"
+
+    def _stop(self, container_id: str) -> str:
+        timeout = (self.traffic.stop_timeout(container_id) if self.traffic is not None
+                   else 10)
+        self.engine.stop(container_id, timeout=timeout)
+        return f"stopped (its stop timeout: {timeout} s)"
+
+    def undo(self, old_id: str) -> str:
+        """The switch is abandoned before the old container stopped: it gets back the
+        aliases it left, and a reloaded proxy is reloaded again (after the caller stopped
+        the new one). Says what it could not do."""
+        detail = ""
+        if self.left and self.traffic is not None:
+            for network, names in list(self.left.items()):
+                try:
+                    self.traffic.set_aliases(old_id, network, names)
+                    del self.left[network]
+                except OpsuiError as exc:
+                    detail += f"\n(could not give back alias {', '.join(names)}: {exc})"
+        return detail
+
+    def reload_after_undo(self) -> str:
+        if not self.reloaded:
+            return ""
+        try:
+            self.reload_proxy()
+        except OpsuiError as exc:
+            return f"\n(could not reload the proxy: {exc})"
+        return "\nproxy reloaded"
