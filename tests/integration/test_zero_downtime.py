@@ -1,0 +1,166 @@
+"""Issue 13: a compose app behind nginx released with no failed request, every replica.
+
+A compose project of its own per test (``scripts/testbed/stack.sh up --project ...``:
+nginx -> app x2, PostgreSQL, redis, all labelled opsui.test=1, removed after), a steady
+request load through nginx (``request_load``), and the real ``opsui deploy`` and
+``opsui rollback`` CLI against the local engine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from .helpers import DEFAULT_STATE_DIR
+from .request_load import RequestLoad, steady_load
+
+pytestmark = pytest.mark.testbed_stack
+
+REPO = Path(__file__).resolve().parents[2]
+STACK_SH = REPO / "scripts" / "testbed" / "stack.sh"
+NEEDS_STACK = "run scripts/testbed/up.sh --stack"
+
+
+def _stack_env(state: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in ("env", "stack.env"):
+        try:
+            lines = (state / name).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("export "):
+                key, _, value = line.removeprefix("export ").partition("=")
+                values[key] = value
+    return {**values, **{k: v for k, v in os.environ.items() if k.startswith("OPSUI_TEST")}}
+
+
+class Stack:
+    """One compose project of the test bed's stack, and opsui configured for its app."""
+
+    def __init__(self, tmp: Path, nginx: str, name_proxy: bool) -> None:
+        self.state = Path(os.environ.get("OPSUI_TEST_STATE", str(DEFAULT_STATE_DIR)))
+        values = _stack_env(self.state)
+        if "OPSUI_TEST_AUTH_REGISTRY" not in values:
+            pytest.skip(NEEDS_STACK)
+        self.registry = values["OPSUI_TEST_AUTH_REGISTRY"]
+        self.project = f"opsui-zd-{uuid.uuid4().hex[:6]}"
+        self.client = docker.from_env()
+        self._stack("up", "--nginx", nginx)
+        proxy = (f'proxy = {{ container = "{self.containers("nginx")[0].name}" }}\n'
+                 if name_proxy else "")
+        self.config = tmp / "opsui.toml"
+        self.config.write_text(
+            f'[deploy]\nstate_dir = "{tmp / "state"}"\n\n'
+            f'[apps.shop]\nservice = "{self.project}/app"\n'
+            f'image = "{self.registry}/opsui-test/app"\n'
+            f"drain_seconds = 3\ngate_timeout = 30\n{proxy}")
+        port = self.containers("nginx")[0].attrs["NetworkSettings"]["Ports"]["80/tcp"]
+        self.url = f"http://127.0.0.1:{port[0]['HostPort']}/api/version"
+
+    def _stack(self, command: str, *options: str) -> None:
+        done = subprocess.run(["bash", str(STACK_SH), command, "--project", self.project,
+                               *options], capture_output=True, text=True, check=False,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def down(self) -> None:
+        self._stack("down")
+        self.client.close()
+
+    def containers(self, service: str) -> list[docker.models.containers.Container]:
+        return self.client.containers.list(filters={"label": [
+            f"com.docker.compose.project={self.project}",
+            f"com.docker.compose.service={service}"]})
+
+    def versions(self) -> list[str]:
+        """The tag each running app replica runs, by replica name."""
+        return [c.attrs["Config"]["Image"].rsplit(":", 1)[1]
+                for c in sorted(self.containers("app"), key=lambda c: c.name)]
+
+    def opsui(self, *args: str) -> tuple[bool, str]:
+        done = subprocess.run([sys.executable, "-m", "opsui", "--config", str(self.config),
+                               *args], capture_output=True, text=True, check=False,
+                              timeout=600, cwd=REPO,
+                              env={**os.environ, "DOCKER_CONFIG":
+                                   str(self.state / "docker-config-auths")})
+        return done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture
+def dynamic(tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path, "dynamic", name_proxy=False)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def static(tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path, "static", name_proxy=True)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+def _release(stack: Stack, load: RequestLoad, *command: str) -> tuple[bool, str, int]:
+    start = load.mark()
+    ok, output = stack.opsui(*command)
+    return ok, output, len(load.failures(start, load.mark()))
+
+
+def test_deploy_and_rollback_switch_every_replica_without_a_failed_request(
+        dynamic: Stack) -> None:
+    assert dynamic.versions() == ["1.0.0", "1.0.0"]
+    with steady_load(dynamic.url, rate=25) as load:
+        ok, output, failed = _release(dynamic, load, "deploy", "shop", "2.0.0", "--yes")
+        assert ok, output
+        assert failed == 0, output
+        assert dynamic.versions() == ["2.0.0", "2.0.0"]
+        after = load.mark()
+        ok, output, failed = _release(dynamic, load, "rollback", "shop", "--yes")
+        assert ok, output
+        assert failed == 0, output
+        assert dynamic.versions() == ["1.0.0", "1.0.0"]
+        served = {a.version for a in load.between(after) if not a.failed}
+    assert {"1.0.0", "2.0.0"} <= served
+    assert not load.failures()
+
+
+def test_a_version_failing_its_gate_leaves_every_replica_on_the_old_one(
+        dynamic: Stack) -> None:
+    with steady_load(dynamic.url, rate=25) as load:
+        ok, output, failed = _release(dynamic, load, "deploy", "shop", "3.0.0", "--yes")
+        assert not ok, output
+        assert dynamic.versions() == ["1.0.0", "1.0.0"]
+        assert failed == 0, output
+        end = load.mark()
+        ok, output = dynamic.opsui("history", "shop")
+    assert "3.0.0" in output
+    late = [a.version for a in load.between(end - 1.0) if not a.failed]
+    assert set(late) == {"1.0.0"}
+
+
+def test_a_named_static_proxy_is_reloaded_so_the_new_version_gets_the_traffic(
+        static: Stack) -> None:
+    with steady_load(static.url, rate=25) as load:
+        ok, output, failed = _release(static, load, "deploy", "shop", "2.0.0", "--yes")
+        assert ok, output
+        assert failed == 0, output
+        after = load.mark()
+        ok, output = static.opsui("history", "shop")  # a moment of traffic after
+        served = [a.version for a in load.between(after) if not a.failed]
+        ok, output, failed = _release(static, load, "rollback", "shop", "--yes")
+        assert ok, output
+        assert failed == 0, output
+    assert served and set(served) == {"2.0.0"}
+    assert static.versions() == ["1.0.0", "1.0.0"]
