@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -75,7 +76,7 @@ class Stack:
         self._stack("down")
         self.client.close()
 
-    def containers(self, service: str) -> list[docker.models.containers.Container]:
+    def containers(self, service: str) -> list[Any]:
         return self.client.containers.list(filters={"label": [
             f"com.docker.compose.project={self.project}",
             f"com.docker.compose.service={service}"]})

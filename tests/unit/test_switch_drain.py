@@ -1,0 +1,139 @@
+"""Issue 13 in the domain: the order of a switch with drain, replicas, their undo."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.deploy import Deployment, plan_deploy
+from opsui.domain.operations.health_gate import GateSettings
+from opsui.domain.operations.release_run import ReleaseRun, StepEvent
+from opsui.domain.operations.replicas import replicas_of
+from opsui.domain.operations.traffic import TrafficSettings
+from opsui.domain.releases import CANCELLED, FAILED, OK
+from opsui.domain.settings import ProxyConfig
+
+from fakes import FakeEngine, FakeHostFiles, container
+from fakes.traffic import FakeTraffic
+
+NET = "shop_default"
+COMPOSE = {"com.docker.compose.project": "shop", "com.docker.compose.service": "app"}
+
+
+def _replica(cid: str, name: str) -> Container:
+    return dataclasses.replace(container(cid, name, image="opsui-test/app:1.0.0"),
+                               labels=dict(COMPOSE))
+
+
+def _setup(count: int = 2, proxy: bool = False, drain: float = 0.05
+           ) -> tuple[FakeEngine, FakeTraffic, Any]:
+    replicas = [_replica(f"a{i}", f"shop_app_{i}") for i in range(1, count + 1)]
+    nginx = container("ng", "shop_nginx_1", image="opsui-test/nginx:1")
+    engine = FakeEngine([*replicas, nginx])
+    engine.add_image("opsui-test/app:2.0.0")
+    engine.add_image("opsui-test/app:3.0.0")
+    traffic = FakeTraffic(engine)
+    for replica in replicas:
+        traffic.table[replica.id] = {NET: ("app",)}
+    settings = TrafficSettings(drain, ProxyConfig("shop_nginx_1") if proxy else None)
+
+    def plan(tag: str) -> Any:
+        current = replicas[0]
+        return plan_deploy("local", current, tag, "shop",
+                           replicas=replicas_of(current, engine.list_containers()),
+                           aliases=traffic.aliases(current.id), traffic=settings)
+    return engine, traffic, plan
+
+
+def _deploy(engine: FakeEngine, traffic: FakeTraffic, plan: Any,
+            cancelled: threading.Event | None = None,
+            events: list[StepEvent] | None = None) -> str:
+    run = ReleaseRun(FakeHostFiles(), "/state", "shop", cancelled=cancelled,
+                     report=(events.append if events is not None else None))
+    deployment = Deployment(plan, engine, None, run, GateSettings(timeout=5,
+                                                                  settle_seconds=0.05),
+                            traffic)
+    return run.under_lock(plan.version, deployment._locked)
+
+
+def _serving(engine: FakeEngine) -> dict[str, str]:
+    return {c.name: c.image.rsplit(":", 1)[1] for c in engine.list_containers()
+            if c.state is ContainerState.RUNNING and c.name.startswith("shop_app_")}
+
+
+def test_the_plan_lists_every_replica_and_what_a_static_proxy_would_do() -> None:
+    _, _, plan = _setup(3)
+    deploy = plan("2.0.0")
+    assert [c.name for c in deploy.targets] == ["shop_app_1", "shop_app_2", "shop_app_3"]
+    assert "drain (shop_app_3)" in deploy.steps
+    text = "\n".join(deploy.notes)
+    assert "shop_app_2" in text and "shop_app_3" in text
+    assert "resolved it once at start" in text and "proxy = " in text
+
+
+def test_old_leaves_the_aliases_after_the_gate_drains_then_stops_with_proxy_reloads() -> None:
+    engine, traffic, plan = _setup(1, proxy=True)
+    events: list[StepEvent] = []
+    assert _deploy(engine, traffic, plan("2.0.0"), events=events) == OK
+    old = "a1".ljust(64, "0")
+    ng = "ng".ljust(64, "0")
+    new = next(c.id for c in engine.list_containers() if c.name == "shop_app_1")
+    order = [call for call in engine.calls if call[0] in ("start", "stop", "aliases ",
+                                                          "exec nginx -s reload")]
+    assert order == [("start", new), ("exec nginx -s reload", ng), ("aliases ", old),
+                     ("exec nginx -s reload", ng), ("stop", old)]
+    assert traffic.aliases(new) == {NET: ("app",)} or new not in traffic.table
+    drain = next(e for e in events if e.step == "drain" and e.outcome is None)
+    assert drain.expected == 0.05
+    assert _serving(engine) == {"shop_app_1": "2.0.0"}
+
+
+def test_every_replica_is_released_one_after_the_other() -> None:
+    engine, traffic, plan = _setup(2)
+    assert _deploy(engine, traffic, plan("2.0.0")) == OK
+    assert _serving(engine) == {"shop_app_1": "2.0.0", "shop_app_2": "2.0.0"}
+    stops = [cid for action, cid in engine.calls if action == "stop"]
+    assert stops == ["a1".ljust(64, "0"), "a2".ljust(64, "0")]
+
+
+def test_a_failed_gate_on_the_second_replica_returns_the_first_to_the_old_version() -> None:
+    engine, traffic, plan = _setup(2)
+    original = engine.create_like
+    made: list[str] = []
+
+    def create_like(container_id: str, image: str, name: str,
+                    labels: dict[str, str]) -> str:
+        new_id = original(container_id, image, name, labels)
+        made.append(new_id)
+        if len(made) == 2:  # the second replica's new container turns unhealthy
+            engine.unhealthy_images.add(engine.containers[new_id].image)
+        return new_id
+
+    engine.create_like = create_like  # type: ignore[method-assign]
+    assert _deploy(engine, traffic, plan("2.0.0")) == FAILED
+    assert _serving(engine) == {"shop_app_1": "1.0.0", "shop_app_2": "1.0.0"}
+    assert traffic.aliases("a1".ljust(64, "0")) == {NET: ("app",)}
+
+
+def test_a_cancel_during_the_drain_finishes_the_switch() -> None:
+    engine, traffic, plan = _setup(1, drain=30.0)
+    cancelled = threading.Event()
+    events: list[StepEvent] = []
+
+    def report(event: StepEvent) -> None:
+        events.append(event)
+        if event.step == "drain" and event.outcome is None:
+            cancelled.set()
+
+    run = ReleaseRun(FakeHostFiles(), "/state", "shop", cancelled=cancelled, report=report)
+    deployment = Deployment(plan("2.0.0"), engine, None, run,
+                            GateSettings(timeout=5, settle_seconds=0.05), traffic)
+    assert run.under_lock("2.0.0", deployment._locked) == OK
+    assert _serving(engine) == {"shop_app_1": "2.0.0"}
+    kept = [c for c in engine.list_containers() if c.name.startswith("shop_app_1.before-")]
+    assert kept and kept[0].state is not ContainerState.RUNNING
+    outcome = next(e for e in events if e.step == "outcome")
+    assert "cut short" in outcome.detail
+    assert outcome.outcome != CANCELLED
