@@ -345,6 +345,8 @@ class _Reader:
                     docker_host=docker_host,
                     read_only=self.boolean(entry, "read_only", f"hosts.{name}.read_only",
                                            HostConfig.read_only),
+                    docker_config=self.text(entry, "docker_config",
+                                            f"hosts.{name}.docker_config"),
                 )
             )
         if not hosts:

@@ -74,11 +74,11 @@ def build_connection(config: Config, host: HostConfig) -> HostConnection:
         _import_docker_sdk_without_paramiko()
         from opsui.backends.local import LocalHost
 
-        return LocalHost(host.name, host.docker_host)
+        return LocalHost(host.name, host.docker_host, docker_config=host.docker_config)
     from opsui.backends.ssh_host import SshHost
 
     return SshHost(host.name, host.ssh, known_hosts=config.known_hosts,
-                   ssh_config=config.ssh_config)
+                   ssh_config=config.ssh_config, docker_config=host.docker_config)
 
 
 def monitor_settings(config: Config) -> MonitorSettings:

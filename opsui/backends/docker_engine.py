@@ -30,6 +30,7 @@ from docker.utils import convert_filters, version_gte
 
 from opsui.backends.docker_cli_stats import CliStatsFailed
 from opsui.backends.docker_clone import clone_request, create_clone
+from opsui.backends.docker_credentials import DockerCredentials
 from opsui.backends.docker_errors import (
     CONNECTION_ERRORS,
     body_reason,
@@ -56,7 +57,8 @@ from opsui.backends.docker_mapping import (
 from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
 from opsui.backends.docker_streams import keep_reading
 from opsui.backends.docker_swarm import DockerSwarm, registry_auth_headers
-from opsui.backends.registry import newest_first
+from opsui.backends.registry import ImageRef, newest_first
+from opsui.backends.registry_pull import PullAuth
 from opsui.domain.daemon_pool import DaemonThreadPool
 from opsui.domain.errors import (
     ActionFailed,
@@ -163,8 +165,12 @@ class DockerEngine:
         max_stats_feeds: int = MAX_STATS_FEEDS,
         stats_idle_seconds: float = 30.0,
         bulk_stats: BulkStats | None = None,
+        credentials: DockerCredentials | None = None,
     ) -> None:
         self._client = client
+        self._credentials = credentials
+        """The host's docker config, for pulls of private images (issue 13); None: the
+        docker SDK's own lookup in this machine's config."""
         self._api = client.api
         self._endpoint = endpoint or clean(str(client.api.base_url))
         self._one_shot = version_gte(self._api.api_version, "1.41")
@@ -447,6 +453,13 @@ class DockerEngine:
         repository, tag = split_image(image)
 
         hint = "Check the tag and that the registry answers; nothing was changed."
+        creds = (PullAuth.lookup(self._credentials, ImageRef.parse(image).registry)
+                 if self._credentials else None)
+        auth = creds.headers if creds else registry_auth_headers(self._api, repository)
+
+        def failed(said: str) -> ActionFailed:
+            words, login = creds.explain(said) if creds else (said, None)
+            return ActionFailed(f"pull {clean(image, 200)}: {words}", hint=login or hint)
 
         def pull() -> str:
             # docker-py's pull() waits for the engine for ever; this is the same request
@@ -455,18 +468,16 @@ class DockerEngine:
             try:
                 response = api._post(api._url("/images/create"),
                                      params={"fromImage": repository, "tag": tag},
-                                     headers=registry_auth_headers(api, repository),
+                                     headers=auth,
                                      stream=True, timeout=(api.timeout, PULL_STALL_SECONDS))
                 api._raise_for_status(response)
                 for event in api._stream_helper(response, decode=True):
                     if isinstance(event, Mapping) and event.get("error"):
-                        raise ActionFailed(f"pull {clean(image, 200)}: "
-                                           f"{clean(str(event['error']), 300)}", hint=hint)
+                        raise failed(clean(str(event["error"]), 300))
                 found = self._api.inspect_image(  # type: ignore[no-untyped-call]
                     f"{repository}:{tag}")
             except docker.errors.APIError as exc:
-                raise ActionFailed(f"pull {clean(image, 200)}: {error_reason(exc)}",
-                                   hint=hint) from None
+                raise failed(error_reason(exc)) from None
             except (*CONNECTION_ERRORS, urllib3.exceptions.HTTPError) as exc:
                 if not timed_out(exc):  # urllib3's own errors, raised from the stream too
                     raise self._unavailable(exc) from None

@@ -6,10 +6,12 @@ subprocesses, state files through them and registry reads, bundled as one
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import signal
 import subprocess
 
+from opsui.backends.docker_credentials import DockerCredentials, LoginPlace, local_reader
 from opsui.backends.docker_engine import DockerEngine, connect_local, describe_endpoint
 from opsui.backends.health import HttpHealthProber
 from opsui.backends.host_files import ShellHostFiles
@@ -67,11 +69,15 @@ class LocalHost:
     """:class:`opsui.domain.ports.HostConnection` for this machine.
 
     ``docker_host`` overrides DOCKER_HOST; None means DOCKER_HOST or the default socket.
+    ``docker_config`` overrides DOCKER_CONFIG (the folder of the docker CLI's
+    config.json, whose registry credentials tags, digests and pulls use).
     ``connect()`` may be called again to rebuild everything after the engine restarts.
     """
 
-    def __init__(self, name: str, docker_host: str | None = None, disk_path: str = "/") -> None:
+    def __init__(self, name: str, docker_host: str | None = None, disk_path: str = "/",
+                 docker_config: str | None = None) -> None:
         self.name = name
+        self._docker_config = docker_config
         self._docker_host = docker_host
         self._disk_path = disk_path
         self._engine: DockerEngine | None = None
@@ -84,8 +90,12 @@ class LocalHost:
     def connect(self) -> None:
         self.close()
         client = connect_local(self._docker_host)
+        # Subprocesses for the credential helper: its answer stays in a pipe.
+        credentials = DockerCredentials(local_reader(self._docker_config), LocalRunner(),
+                                        LoginPlace(f"{self.name} (this machine)", _user()))
         try:
-            engine = DockerEngine(client, describe_endpoint(self._docker_host))
+            engine = DockerEngine(client, describe_endpoint(self._docker_host),
+                                  credentials=credentials)
             metrics = PsutilMetrics(self._disk_path)
         except BaseException:
             client.close()
@@ -95,7 +105,7 @@ class LocalHost:
         self._prober = HttpHealthProber()
         self._runner = LocalRunner()
         self._files = ShellHostFiles(self._runner, self.name)
-        self._image_tags = RegistryTags()
+        self._image_tags = RegistryTags(credentials=credentials)
 
     def is_alive(self) -> bool:
         """Connected and not closed: there is no link to lose locally (ping tells the rest)."""
@@ -152,3 +162,11 @@ class LocalHost:
             engine.close()
         if prober is not None:
             prober.close()
+
+
+def _user() -> str:
+    """Who runs opsui here: whose ``docker login`` the credentials come from."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"

@@ -2,8 +2,11 @@
 
 The deploy picker offers a repository's tags, newest first, and every release records
 the digest a tag pointed at, so a rollback never boots whatever a moving tag means
-today. Docker Hub style token auth (a 401 with a Bearer challenge) is followed for
-anonymous pulls; pagination follows the ``Link`` header.
+today. A 401's challenge is answered the way the host's docker CLI would
+(:mod:`~opsui.backends.registry_auth`): Basic with the credentials of its docker config
+(:mod:`~opsui.backends.docker_credentials`), or a Bearer token from the realm, fetched
+with them (or anonymously when there are none); pagination follows the ``Link`` header.
+A refusal names the registry and where to run ``docker login``.
 
 A registry is a remote party: every answer is read with a size cap and a wall-clock
 limit, digests are checked before they go into a URL, and whatever it says is passed
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from opsui.backends.docker_credentials import DockerCredentials, RegistryCredentials
+from opsui.backends.registry_auth import Challenge, parse_challenge, token_of, token_request
 from opsui.domain.daemon_pool import DaemonThreadPool
 from opsui.domain.errors import ActionFailed
 from opsui.domain.models import split_image
@@ -38,7 +44,6 @@ MANIFEST_TYPES = ", ".join([
 ])
 DOCKER_HUB = "registry-1.docker.io"
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
 """The tag grammar of the distribution spec: anything else would change the URL it goes in."""
@@ -173,17 +178,24 @@ def pick_manifest(index: Mapping[str, Any]) -> str | None:
 class RegistryClient:
     """Reads one registry; ``transport`` lets a remote host's view be used (over SSH).
 
-    Safe to share between threads once ``tags`` has run for a repository (its token,
-    if any, is then known).
+    ``credentials`` is the docker config of the host whose engine pulls (None: ask
+    anonymously, as before issue 13). They are looked up at the first 401 only, so a
+    public registry never costs a helper run. Safe to share between threads once
+    ``tags`` has run for a repository (its token, if any, is then known).
     """
 
     def __init__(self, registry: str, *, transport: httpx.BaseTransport | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, credentials: DockerCredentials | None = None) -> None:
         self.registry = registry
         scheme = "http" if registry.split(":")[0] in ("127.0.0.1", "localhost") else "https"
         self._client = httpx.Client(base_url=f"{scheme}://{registry}", transport=transport,
                                     timeout=timeout, follow_redirects=True)
         self._tokens: dict[str, str] = {}
+        self._store = credentials
+        self._credentials: RegistryCredentials | None = None
+        self._looked_up = False
+        self._basic = ""
+        self._auth_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
@@ -255,8 +267,7 @@ class RegistryClient:
              headers: dict[str, str] | None = None) -> _Answer:
         try:
             answer = self._send(method, url, repository, headers or {})
-            if answer.status_code == 401 and repository not in self._tokens:
-                self._tokens[repository] = self._token(answer, repository)
+            if answer.status_code == 401 and self._authenticate(answer, repository):
                 answer = self._send(method, url, repository, headers or {})
         except httpx.HTTPError as exc:
             raise ActionFailed(f"registry {self.registry} unreachable: {clean(str(exc), 200)}",
@@ -269,50 +280,91 @@ class RegistryClient:
     def _refused(self, answer: _Answer, method: str, url: str,
                  repository: str) -> ActionFailed:
         words = registry_words(answer.body)
+        if self._credentials is not None:  # a registry may quote what it was sent
+            words = self._credentials.redact(words)
         said = f": {words}" if words else ""
         if answer.status_code == 404:
             return ActionFailed(f"{self.registry}: {repository} or that tag does not "
                                 f"exist{said}")
         if answer.status_code in (401, 403):
-            return ActionFailed(f"{self.registry}: {repository}: access refused "
-                                f"(HTTP {answer.status_code}){said}",
-                                hint="opsui reads registries anonymously; this repository "
-                                     "needs credentials.")
+            return self._access_refused(repository, answer.status_code, said)
         return ActionFailed(f"{self.registry}: {method} {clean(url, 200)} answered "
                             f"HTTP {answer.status_code}{said}")
+
+    def _access_refused(self, repository: str, status: int, said: str) -> ActionFailed:
+        """A 401/403: which registry, with which credentials, and where to log in."""
+        what = f"{self.registry}: {repository}: access refused (HTTP {status}){said}"
+        if self._store is None:
+            return ActionFailed(what, hint="opsui reads registries anonymously; this "
+                                           "repository needs credentials.")
+        if self._credentials is not None:
+            why = f"the credentials from {self._credentials.source} were refused"
+        else:
+            why = self._store.describe_none(self.registry)
+        place = self._store.place
+        return ActionFailed(f"{what}; {why}; {place.advice(self.registry)}",
+                            hint=place.hint(self.registry))
+
+    def _authenticate(self, answer: _Answer, repository: str) -> bool:
+        """Answer a 401's challenge; True when the request is worth sending again."""
+        challenge = parse_challenge(answer.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            return False
+        with self._auth_lock:
+            credentials = self._lookup()
+            if challenge.scheme == "basic":
+                if self._basic or credentials is None or not credentials.password:
+                    return False
+                self._basic = credentials.basic()
+                return True
+            if repository in self._tokens or not challenge.realm:
+                return False
+            self._tokens[repository] = self._token(challenge, repository, credentials)
+            return bool(self._tokens[repository])
+
+    def _lookup(self) -> RegistryCredentials | None:
+        """The credentials, looked up once (a helper run, or a read over SSH)."""
+        if not self._looked_up and self._store is not None:
+            self._credentials = self._store.get(self.registry)
+            self._looked_up = True
+        return self._credentials
 
     def _send(self, method: str, url: str, repository: str,
               headers: dict[str, str]) -> _Answer:
         token = self._tokens.get(repository)
         if token:
             headers = {**headers, "Authorization": f"Bearer {token}"}
+        elif self._basic:
+            headers = {**headers, "Authorization": self._basic}
         return self._fetch(method, url, headers=headers)
 
     def _fetch(self, method: str, url: str, *, headers: dict[str, str] | None = None,
-               params: dict[str, str] | None = None) -> _Answer:
-        what = f"{self.registry}: {method} {clean(url, 200)}"
-        with self._client.stream(method, url, headers=headers, params=params) as response:
+               params: dict[str, str] | None = None,
+               form: dict[str, str] | None = None) -> _Answer:
+        what = f"{self.registry}: {method} {clean(url.split('?')[0], 200)}"
+        with self._client.stream(method, url, headers=headers, params=params,
+                                 data=form) as response:
             body = _read_capped(response, what)
         return _Answer(response.status_code, response.headers, body)
 
-    def _token(self, answer: _Answer, repository: str) -> str:
-        """An anonymous pull token from the realm a Bearer challenge names."""
-        challenge = answer.headers.get("WWW-Authenticate", "")
-        if not challenge.lower().startswith("bearer"):
-            return ""
-        fields = dict(_CHALLENGE.findall(challenge))
-        realm = fields.get("realm")
-        if not realm:
-            return ""
-        params = {"service": fields.get("service", ""), "scope": f"repository:{repository}:pull"}
-        reply = self._fetch("GET", realm, params=params)
+    def _token(self, challenge: Challenge, repository: str,
+               credentials: RegistryCredentials | None) -> str:
+        """A pull token from the realm a Bearer challenge names: with the credentials
+        when there are some (a refusal then says so), else anonymous ("" if refused)."""
+        netloc = self._client.base_url.netloc.decode()
+        request = token_request(challenge, repository, credentials, netloc)
+        reply = self._fetch(request.method, request.url, headers=request.headers,
+                            params=request.params, form=request.form or None)
+        if reply.status_code in (401, 403) and credentials is not None:
+            raise self._access_refused(repository, reply.status_code,
+                                       " from its token service")
         if reply.status_code != 200:
             return ""
         try:
             body = reply.document("token")
         except ActionFailed:
             return ""
-        return str(body.get("token") or body.get("access_token") or "")
+        return token_of(body)
 
 
 # ------------------------------------------------------------------ tag ordering
@@ -372,13 +424,16 @@ class RegistryTags:
     time on ``workers`` threads). A tag whose date cannot be read is still offered,
     undated: one broken manifest should not hide the others. ``transport_factory``
     makes the network path per lookup; over SSH it tunnels from the remote host, so
-    the registry is reached the way that host's engine reaches it.
+    the registry is reached the way that host's engine reaches it. ``credentials`` is
+    that host's docker config (its user's, over SSH).
     """
 
     def __init__(self, transport_factory: TransportFactory | None = None, *,
                  timeout: float = 10.0, max_tags: int = MAX_TAGS, max_dated: int = MAX_DATED,
-                 workers: int = DATE_WORKERS) -> None:
+                 workers: int = DATE_WORKERS,
+                 credentials: DockerCredentials | None = None) -> None:
         self._transport_factory = transport_factory
+        self._credentials = credentials
         self._timeout = timeout
         self._max_tags = max_tags
         self._max_dated = max_dated
@@ -387,7 +442,8 @@ class RegistryTags:
     def tags(self, image: str) -> list[LocalImage]:
         ref = ImageRef.parse(image)
         transport = self._transport_factory() if self._transport_factory else None
-        client = RegistryClient(ref.registry, transport=transport, timeout=self._timeout)
+        client = RegistryClient(ref.registry, transport=transport, timeout=self._timeout,
+                                credentials=self._credentials)
         try:
             names = by_version(t for t in client.tags(ref.repository) if _TAG.fullmatch(t))
             names = names[: self._max_tags]

@@ -28,6 +28,7 @@ import httpx
 import paramiko
 
 from opsui.backends.docker_cli_stats import CliStats
+from opsui.backends.docker_credentials import DockerCredentials, LoginPlace, remote_reader
 from opsui.backends.docker_engine import DockerEngine
 from opsui.backends.health import HttpHealthProber
 from opsui.backends.host_files import ShellHostFiles
@@ -231,8 +232,10 @@ class SshHost:
 
     def __init__(self, name: str, target_spec: str, known_hosts: str | None = None,
                  ssh_config: str | None = None, *, connect_timeout: float = 10.0,
-                 keepalive: float = 5.0, docker_timeout: int = DEFAULT_TIMEOUT) -> None:
+                 keepalive: float = 5.0, docker_timeout: int = DEFAULT_TIMEOUT,
+                 docker_config: str | None = None) -> None:
         self.name = name
+        self._docker_config = docker_config
         self._spec = target_spec
         self._known_hosts = known_hosts
         self._ssh_config = ssh_config
@@ -253,12 +256,19 @@ class SshHost:
         conn.connect()
         try:
             client = ssh_docker_client(conn, timeout=self._docker_timeout)
+            # The SSH user's docker config, read and its helper run ON the host: one
+            # exec each, whose output (a secret) comes back over the channel only. Not
+            # the kept shell, whose driver puts a command's output in files on the host.
+            credentials = DockerCredentials(
+                remote_reader(conn, self.name, self._docker_config), conn,
+                LoginPlace(f"{self.name} ({target.hostname})", target.user))
             # Each stats feed would hold a channel and a remote dial-stdio process
             # (sshd allows 10 sessions by default), and a request per row costs a round
             # trip through a channel each: one `docker stats` command per tick samples
             # the rows on screen, with one-shot requests when that fails.
             engine = DockerEngine(client, endpoint=f"ssh://{clean(target.label, 200)}",
-                                  max_stats_feeds=0, bulk_stats=CliStats(conn).sample)
+                                  max_stats_feeds=0, bulk_stats=CliStats(conn).sample,
+                                  credentials=credentials)
             # The state files through one kept shell session: an exec per operation
             # costs ~0.12 s on sshd, and a deploy makes a dozen on its critical path.
             shell = PersistentShell(conn, fallback=conn)
@@ -266,7 +276,8 @@ class SshHost:
                            HttpHealthProber(transport=SshHttpTransport(conn)),
                            shell, ShellHostFiles(shell, self.name),
                            # A transport per lookup: the registry client closes it.
-                           RegistryTags(lambda: SshHttpTransport(conn)))
+                           RegistryTags(lambda: SshHttpTransport(conn),
+                                        credentials=credentials))
         except BaseException:
             conn.close()
             raise

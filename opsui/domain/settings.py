@@ -29,6 +29,10 @@ class HostConfig:
     ssh: str | None = None
     docker_host: str | None = None
     read_only: bool = False
+    docker_config: str | None = None
+    """Folder of the docker CLI's config.json ON the host, whose registry credentials
+    tags, digests and pulls use; None: ``$DOCKER_CONFIG`` there, else ``~/.docker``
+    of the (SSH) user."""
 
     @property
     def is_local(self) -> bool:
