@@ -15,6 +15,7 @@ operator fixing config mid-incident should not have to guess.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -167,6 +168,17 @@ class _Reader:
             raise self.fail(path, "a non-empty string", value)
         if _has_controls(value):
             raise self.fail(path, "a string without control characters", value)
+        return value
+
+    def env_var(self, table: Mapping[str, Any], key: str, path: str) -> str | None:
+        """A variable name of an env file (letters, digits, '_'; not starting with a
+        digit): it names the one line opsui may rewrite there."""
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise self.fail(path, "the name of a variable of the compose project's .env "
+                            "(like APP_TAG)", value)
         return value
 
     def interval(self, table: Mapping[str, Any], key: str, default: float) -> float:
@@ -400,6 +412,8 @@ class _Reader:
                     backup=self.backup(entry.get("backup"), f"apps.{name}.backup"),
                     migrate=self.migrate(entry.get("migrate"), f"apps.{name}.migrate"),
                     proxy=self.proxy(entry.get("proxy"), f"apps.{name}.proxy"),
+                    compose_pin=self.env_var(entry, "compose_pin",
+                                             f"apps.{name}.compose_pin"),
                 )
             )
         return tuple(apps)

@@ -177,7 +177,11 @@ def build_releases(connection: HostConnection, gate: ActionGate, config: Config,
     backup and migrate steps of apps that have a migration: the one builder for
     ``opsui deploy`` (and its siblings) and the dashboard's monitors, so both run the
     same facade. ``tags``: the registry's tags as read (default: the connection's)."""
+    from opsui.backends.compose_host import ShellComposeHost
+
     backups = build_backups(connection, gate, config, docker_host)
     return AppReleases(connection.name, connection.engine, connection.prober,
                        connection.files, gate, config,
-                       connection.image_tags if tags is None else tags, backups=backups)
+                       connection.image_tags if tags is None else tags, backups=backups,
+                       compose=ShellComposeHost(connection.runner, connection.name,
+                                                docker_host))

@@ -509,6 +509,31 @@ class DockerEngine:
 
         return self._call("create", create, container_id)
 
+    def copy_container(self, container_id: str, name: str,
+                       relabel: Callable[[dict[str, str]], dict[str, str]]) -> str:
+        """A stopped copy with the same image id and config, labels ``relabel``-ed:
+        how a kept release leaves compose's reach (see operations/compose_keep.py)."""
+        def create() -> str:
+            old = self._api.inspect_container(container_id)
+            image_id = str(old.get("Image"))
+            old_image = self._api.inspect_image(image_id)  # type: ignore[no-untyped-call]
+            ref = str((old.get("Config") or {}).get("Image") or "")
+            body = clone_request(old, old_image, self._same_image(ref, image_id), name)
+            raw = (old.get("Config") or {}).get("Labels") or {}
+            body["Labels"] = relabel({str(k): str(v) for k, v in raw.items()})
+            return create_clone(self._api, body)
+
+        return self._call("copy", create, container_id)
+
+    def _same_image(self, ref: str, image_id: str) -> str:
+        """``ref`` (repo:tag, as ``docker ps`` and compose show it) while it still names
+        ``image_id``; else the id itself: a copy boots the exact image, never another."""
+        try:
+            found = self._api.inspect_image(ref) if ref else {}  # type: ignore[no-untyped-call]
+        except docker.errors.DockerException:
+            return image_id
+        return ref if found.get("Id") == image_id else image_id
+
     def rename(self, container_id: str, name: str) -> None:
         self._call("rename", lambda: self._api.rename(container_id, name), container_id)
 

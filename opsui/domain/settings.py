@@ -143,6 +143,9 @@ class AppConfig:
     backup: BackupConfig | None = None
     migrate: MigrateConfig | None = None
     proxy: ProxyConfig | None = None
+    compose_pin: str | None = None
+    """The tag variable of the compose project's env file (``APP_TAG``) a release moves,
+    so ``docker compose up -d`` afterwards keeps it (see operations/compose_pin.py)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from opsui.domain.compose_drift import replacement_note
+from opsui.domain.compose_project import ComposeHost
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.history import Journal
 from opsui.domain.logfeed import RELEASE_LABEL
@@ -22,6 +24,8 @@ from opsui.domain.models import Container, ContainerState, Health, split_image
 from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec, resolve_app
 from opsui.domain.operations.app_state import AppLock, journal_of, lock_of, run_of
+from opsui.domain.operations.compose_keep import with_kept_copies
+from opsui.domain.operations.compose_pin import ComposeAgreement, joined
 from opsui.domain.operations.deploy import (
     Deployment,
     DeployPlan,
@@ -114,6 +118,9 @@ class AppStatus:
     target: Release | None
     """Where a rollback would go now."""
     torn: int
+    replaced: str = ""
+    """Said when the current release's container does not serve (compose or someone
+    replaced, removed or stopped it): see compose_drift.replacement_note."""
 
     @property
     def newest_first(self) -> list[Release]:
@@ -155,8 +162,11 @@ class AppReleases:
 
     def __init__(self, host: str, engine: ContainerEngine, prober: HealthProber | None,
                  files: HostFiles, gate: ActionGate, config: Config,
-                 tags: ImageTags | None = None, backups: AppBackups | None = None) -> None:
+                 tags: ImageTags | None = None, backups: AppBackups | None = None,
+                 compose: ComposeHost | None = None) -> None:
         self.host = host
+        self.compose = compose
+        """Compose on the host: pins, and what ``up -d`` would do (None: not asked)."""
         self.backups = backups
         """Backup and migrate steps of deploys of apps with a migration; without it such
         a deploy is refused rather than run without its migration."""
@@ -190,7 +200,7 @@ class AppReleases:
             for former in journal.not_yet_adopted():
                 journal.adopt(former, operator(), now_iso())
         read = journal.read()
-        releases = fold_releases(read.records)
+        releases = with_kept_copies(fold_releases(read.records), containers)
         serving = app.serving(containers)
         if serving is not None:
             serving = self._engine.get_container(serving.id) or serving
@@ -201,9 +211,12 @@ class AppReleases:
             releases = [replace(r, known_good=True) if r.id == current.id else r
                         for r in releases]
             current = current_release(releases)
+        replaced = "" if app.swarm_service else replacement_note(
+            current, [c for c in containers if app.owns(c)
+                      or (current is not None and c.id == current.container_id)], serving)
         return AppStatus(app, tuple(releases), tuple(audit_lines(read.records)),
                          self.lock_of(app).holder(), serving, current,
-                         rollback_target(releases, current), read.torn)
+                         rollback_target(releases, current), read.torn, replaced)
 
     def _mark_known_good(self, app: AppSpec, current: Release | None,
                          serving: Container | None) -> bool:
@@ -323,7 +336,10 @@ class AppReleases:
                                     "it (no backups wired)", hint="Use `opsui deploy`.")
             deployment.before_start = lambda: backups.before_start(
                 app, run, plan.image, plan.current, override, output, progress)
-        deployment.after_success = lambda: self._retain(app)
+        agreement = self.agreement(app)
+        deployment.compose_labels = lambda: agreement.labels(plan.current, plan.version)
+        deployment.after_success = lambda: joined(
+            agreement.after_switch(plan.current, plan.version), self._retain(app))
         return self._tracked(run, lambda: deployment.run(self._gate, answer))
 
     def _tracked(self, run: ReleaseRun, body: Callable[[], str]) -> str:
@@ -413,8 +429,15 @@ class AppReleases:
             return self._tracked(run, lambda: native.run(self._gate, answer))
         rollback = Rollback(plan, self._engine, self._prober, run, app.gate,
                             traffic_engine(self._engine))
-        rollback.after_success = lambda: self._retain(app)
+        agreement, version = self.agreement(app), plan.target.version
+        rollback.compose_labels = lambda: agreement.labels(plan.current, version)
+        rollback.after_success = lambda: joined(
+            agreement.after_switch(plan.current, version), self._retain(app))
         return self._tracked(run, lambda: rollback.run(self._gate, answer))
+
+    def agreement(self, app: AppSpec) -> ComposeAgreement:
+        """The app's agreement with compose: its pin, and compose's view of it."""
+        return ComposeAgreement(self.compose, app.config.compose_pin if app.config else None)
 
     # -- recovery -----------------------------------------------------------------------
 

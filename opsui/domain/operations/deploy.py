@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from opsui.domain.errors import ActionFailed, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, find_container, split_image
+from opsui.domain.operations.compose_keep import keep_for_rollback
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.policy import Action
@@ -337,7 +338,7 @@ def switch_names(engine: ContainerEngine, old: Container, new_id: str, name: str
     current = engine.get_container(old.id)
     if current is not None and current.state is ContainerState.RUNNING:
         engine.stop(old.id)
-    engine.rename(old.id, kept_name)
+    keep_for_rollback(engine, current or old, kept_name)  # out of compose's reach
     engine.rename(new_id, name)
     return f"old container kept as {kept_name}"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.compose_keep import find_kept_copy, restore_to_serve
 from opsui.domain.operations.deploy import post_mortem, stop_quietly, switch_names
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.health_gate import GateSettings, gate_step
@@ -55,6 +56,7 @@ def plan_recovery(host: str, app: str, engine: ContainerEngine, release: Release
     new = engine.get_container(release.container_id) if release.container_id else None
     old_id = str(release.extra.get("replaces_container") or "")
     old = engine.get_container(old_id) if old_id else None
+    old = old or find_kept_copy(engine, old_id)  # kept as a copy, outside compose
     if choice == FINISH and new is None:
         raise ActionRefused(f"{app}: release {release.id} has no new container to finish "
                             "with", hint=f"Roll it back instead: opsui recover {app} --rollback")
@@ -176,6 +178,10 @@ class Recovery:
         old = engine.get_container(plan.old.id)
         if old is None:
             return "\nthe old container is gone"
+        serving_id = restore_to_serve(engine, old, f"{plan.name}.{plan.release.id}-restored")
+        if serving_id != old.id:  # a kept copy: compose's labels back on a new copy
+            engine.remove(old.id)
+            old = engine.get_container(serving_id) or old
         if old.name != plan.name:
             engine.rename(old.id, plan.name)
         if old.state is not ContainerState.RUNNING:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.compose_keep import restore_to_serve
 from opsui.domain.operations.deploy import (
     Switched,
     needs_stop_first,
@@ -294,7 +295,9 @@ class Rollback:
             if found.state is ContainerState.RUNNING:
                 raise ActionFailed(f"the kept container {found.name} is already running",
                                    hint="Stop it, or look at what started it.")
-            return found.id
+            return restore_to_serve(self._engine, found,  # compose's labels back on
+                                    f"{current.name}.{self.release_id}",
+                                    self.compose_labels())
         labels = labels_for(plan.app, self.release_id, plan.target.version,
                             plan.target.digest, self.compose_labels())
         return self._run.step(named("create"), lambda: self._engine.create_like(
