@@ -156,7 +156,8 @@ class ReleaseCommands(AppCommand):
         plan = self.releases.plan_deploy(app, self.args.tag)
         digest = getattr(plan, "current_digest", "")
         preview = (f"deploy {app.name} on {plan.host}: {plan.current_image} {digest} -> "
-                   f"{plan.image} ({plan.strategy})\n  steps: {', '.join(plan.steps)}")
+                   f"{plan.image} ({plan.strategy})\n  steps: {', '.join(plan.steps)}"
+                   + "".join(f"\n  {note}" for note in getattr(plan, "notes", ())))
         return self._confirm_and_run(
             app, "deploy", preview, plan.request,
             lambda answer, cancelled: self.releases.deploy(
@@ -182,6 +183,7 @@ class ReleaseCommands(AppCommand):
                 f"{', known good' if plan.target.known_good else ''})",
                 f"  boots: {plan.boots}; strategy: {plan.strategy}",
                 f"  steps: {', '.join(plan.steps)}",
+                *(f"  {note}" for note in plan.notes),
                 *(f"  env {c.key}: {c.current!r} -> {c.target!r}" for c in plan.env_changes)])
             target = plan.target.id
         return self._confirm_and_run(

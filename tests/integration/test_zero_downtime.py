@@ -127,6 +127,8 @@ def test_deploy_and_rollback_switch_every_replica_without_a_failed_request(
         assert ok, output
         assert failed == 0, output
         assert dynamic.versions() == ["2.0.0", "2.0.0"]
+        assert "replicas: 2 containers" in output  # the plan shown says so
+        assert "resolved it once at start" in output
         after = load.mark()
         ok, output, failed = _release(dynamic, load, "rollback", "shop", "--yes")
         assert ok, output
