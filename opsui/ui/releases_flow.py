@@ -290,6 +290,10 @@ class ReleaseFlowApp(ContainerActionsApp):
                         + (f"\n{first[:300]}" if first else ""), severity=severity,
                         timeout=8, markup=False)
         self.jobs.forget_ended()
+        # The board keeps the newest ended runs only; so do these (issue 16).
+        self._job_sessions = {job_id: session for job_id, session in self._job_sessions.items()
+                              if self.jobs.get(job_id) is not None}
+        self._unseen = [job_id for job_id in self._unseen if self.jobs.get(job_id) is not None]
         if self._quit_when_idle and not self.jobs.running():
             self.exit()
 

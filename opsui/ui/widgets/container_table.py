@@ -147,6 +147,7 @@ class ContainerTable(LiveDataTable):
             self._shown_names.clear()
             view = self.view
             if view is not None:
+                self.marked.intersection_update(view.containers)  # removed meanwhile
                 for container in view.containers.values():
                     if self._included(container):
                         self._add(view, container)
@@ -215,6 +216,7 @@ class ContainerTable(LiveDataTable):
         changed = set(changed)
         with self.app.batch_update(), self.cell_batch():
             for cid in removed:
+                self.marked.discard(cid)  # gone for good: ids never come back (issue 16)
                 dirty |= self._drop(cid)
             for cid in changed:
                 container = view.containers.get(cid)

@@ -1,0 +1,49 @@
+"""Left open all night, the dashboard forgets what no longer exists (issue 16).
+
+Every per-container or per-run structure of the UI is bounded by what exists: a marked
+row's id goes when its container is removed, and the runs the job board no longer keeps
+take their sessions and "ended unwatched" entries with them.
+"""
+
+from __future__ import annotations
+
+from opsui.domain.jobs import JobContext
+from opsui.ui.sessions import ReleaseSession
+from opsui.ui.widgets.container_table import ContainerTable
+
+from .helpers import make_app, until
+from fakes import FakeConnection, FakeEngine, shop_containers
+
+
+async def test_a_removed_containers_mark_is_forgotten() -> None:
+    engine = FakeEngine(shop_containers())
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        first = table.selected
+        await pilot.press("space", "down", "space")
+        second = table.selected
+        assert first is not None and second is not None
+        await until(pilot, lambda: table.marked == {first.id, second.id}, "two marks")
+        engine.remove(first.id)
+        await until(pilot, lambda: table.row_count == 5, "the row gone")
+        assert table.marked == {second.id}
+        assert [c.id for c in table.marked_containers] == [second.id]
+
+
+def _quick(context: JobContext) -> str:
+    return "ok"
+
+
+async def test_runs_the_board_forgets_take_their_sessions_along() -> None:
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        monitor = app.monitors["local"]
+        jobs = [app.start_job(ReleaseSession(monitor, "shop", "shop"), "deploy",
+                              f"run {number}", _quick) for number in range(30)]
+        await until(pilot, lambda: not any(job.running for job in jobs)
+                    and len(app._job_sessions) <= 20, "the ended runs' sessions forgotten")
+        assert app.jobs.get(jobs[0].id) is None  # the board forgot it
+        assert set(app._job_sessions) <= {job.id for job in jobs[-20:]}
+        assert set(app._unseen) <= {job.id for job in jobs[-20:]}
