@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import getpass
 import hashlib
 import logging
@@ -31,13 +32,20 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paramiko
 
+from opsui.backends.ssh_jump import (
+    CommandSocket,
+    RawProxySSHConfig,
+    expand_proxy_command,
+    first_proxy,
+    parse_jumps,
+)
 from opsui.domain.errors import (
     AuthFailed,
     ConfigError,
@@ -77,8 +85,23 @@ class SshTarget:
     """UserKnownHostsFile and GlobalKnownHostsFile entries from ssh_config."""
     identities_only: bool = False
     host_key_alias: str | None = None
-    proxy: str | None = None
-    """ProxyJump/ProxyCommand from ssh_config; not supported, so connect() refuses."""
+    proxy_command: str | None = None
+    """ProxyCommand (tokens expanded): run to reach this host, its stdin/stdout the link."""
+    via: tuple[SshTarget, ...] = ()
+    """The ProxyJump hosts, in the order they are passed, each resolved through
+    ssh_config; the first may itself have a ``proxy_command``."""
+
+    @property
+    def proxy(self) -> str | None:
+        """How ssh_config says this host is reached, for messages (None: directly)."""
+        if self.via:
+            return ",".join(hop.alias for hop in self.via)
+        return self.proxy_command
+
+    @property
+    def route(self) -> tuple[SshTarget, ...]:
+        """Every host connected to on the way, this one last."""
+        return (*self.via, self)
 
     @property
     def label(self) -> str:
@@ -128,9 +151,9 @@ def load_ssh_config(path: str | None) -> paramiko.SSHConfig:
     else:
         config_path = Path("~/.ssh/config").expanduser()
         if not config_path.is_file():
-            return paramiko.SSHConfig()
+            return RawProxySSHConfig()
     try:
-        return paramiko.SSHConfig.from_path(str(config_path))
+        return RawProxySSHConfig.from_path(str(config_path))
     except (OSError, UnicodeDecodeError, paramiko.ssh_exception.ConfigParseError) as exc:
         raise ConfigError(str(config_path), "(file)", f"a valid ssh_config ({exc})") from None
 
@@ -148,25 +171,38 @@ def _config_paths(value: str | list[str] | None) -> tuple[str, ...]:
     return tuple(os.path.expanduser(item) for item in items if item.lower() != "none")
 
 
+MAX_JUMPS = 8
+"""Longest ProxyJump route followed (OpenSSH has no limit but loops forever on a cycle)."""
+
+
 def resolve_target(spec: str, ssh_config_path: str | None = None) -> SshTarget:
-    """Apply ssh_config to a target spec; what the spec states explicitly wins."""
+    """Apply ssh_config to a target spec; what the spec states explicitly wins.
+
+    ProxyJump hosts are resolved too (into ``via``), as ``ssh -J`` would: the first
+    jump host with its own ProxyJump/ProxyCommand, the later ones without theirs.
+    """
+    config = load_ssh_config(ssh_config_path)
+    return _resolve(spec, config, ssh_config_path or "~/.ssh/config", ())
+
+
+def _resolve(spec: str, config: paramiko.SSHConfig, source: str,
+             seen: tuple[str, ...], follow_proxy: bool = True) -> SshTarget:
     host, user, port = _split_spec(spec)
     try:
-        options = load_ssh_config(ssh_config_path).lookup(host)
+        options = config.lookup(host)
     except paramiko.SSHException as exc:  # Match/canonicalisation trouble
-        raise ConfigError(ssh_config_path or "~/.ssh/config", f"Host {host}",
-                          "settings paramiko can apply", str(exc)) from None
+        raise ConfigError(source, f"Host {host}", "settings paramiko can apply",
+                          str(exc)) from None
     if port is None:
         raw_port = options.get("port", str(DEFAULT_PORT))
         if not str(raw_port).isdigit() or not 0 < int(raw_port) < 65536:
-            raise ConfigError(ssh_config_path or "~/.ssh/config", f"Host {host} / Port",
+            raise ConfigError(source, f"Host {host} / Port",
                               "a port number", raw_port)
         port = int(raw_port)
-    proxy = options.get("proxyjump") or options.get("proxycommand")
     known = _config_paths(options.get("userknownhostsfile"))
     global_known = options.get("globalknownhostsfile")
     known += _config_paths(global_known) if global_known else GLOBAL_KNOWN_HOSTS
-    return SshTarget(
+    target = SshTarget(
         alias=spec.strip(),
         hostname=options.get("hostname", host),
         port=port,
@@ -175,8 +211,31 @@ def resolve_target(spec: str, ssh_config_path: str | None = None) -> SshTarget:
         known_hosts_files=known,
         identities_only=options.get("identitiesonly", "no").lower() == "yes",
         host_key_alias=options.get("hostkeyalias"),
-        proxy=None if not proxy or proxy.lower() == "none" else proxy,
     )
+    proxy = first_proxy(options) if follow_proxy else None
+    if proxy is None:
+        return target
+    kind, value = proxy
+    if kind == "proxycommand":
+        return dataclasses.replace(target, proxy_command=expand_proxy_command(
+            value, host=target.hostname, port=target.port, user=target.user,
+            alias=host, source=f"{source}: Host {host}"))
+    # A loop is a jump host whose own ProxyJump leads back to a host already being
+    # resolved (``Host *`` with ``ProxyJump bastion`` also matches the bastion). The
+    # same address twice is no loop: each hop's address is as the hop before sees it.
+    path = (*seen, host)
+    jumps = parse_jumps(value, f"{source}: Host {host}")
+    if host in seen or len(path) + len(jumps) > MAX_JUMPS + 1:
+        raise ConfigError(source, f"Host {host} / ProxyJump",
+                          f"a route without loops, at most {MAX_JUMPS} jump hosts",
+                          " -> ".join([*path, value]))
+    first = _resolve(jumps[0], config, source, path)
+    later = [_resolve(hop, config, source, path, follow_proxy=False) for hop in jumps[1:]]
+    via = (*first.route, *later)
+    if len(via) > MAX_JUMPS:
+        raise ConfigError(source, f"Host {host} / ProxyJump",
+                          f"at most {MAX_JUMPS} jump hosts", value)
+    return dataclasses.replace(target, via=via)
 
 
 # ------------------------------------------------------------------------- host keys
@@ -313,14 +372,22 @@ def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
 def _start_transport(host: str, port: int, timeout: float,
                      key_types: Iterable[str] = ()) -> paramiko.Transport:
     """TCP connect and SSH key exchange, each bounded by ``timeout``."""
-    sock = _open_socket(host, port, timeout)
+    return _handshake(_open_socket(host, port, timeout), f"{host}:{port}", timeout, key_types)
+
+
+_Link = socket.socket | paramiko.Channel | CommandSocket
+"""What an SSH transport can ride on: TCP, a jump host's channel, a ProxyCommand."""
+
+
+def _handshake(sock: _Link, where: str, timeout: float,
+               key_types: Iterable[str] = ()) -> paramiko.Transport:
+    """SSH key exchange over ``sock``, bounded by ``timeout``; the transport owns sock."""
     transport = paramiko.Transport(sock)
     transport.banner_timeout = timeout
     transport.handshake_timeout = timeout
     transport.auth_timeout = timeout
     _prefer_key_types(transport, key_types)
     done = threading.Event()
-    where = f"{host}:{port}"
     try:
         transport.start_client(event=done)
         if not done.wait(timeout):
@@ -328,13 +395,90 @@ def _start_transport(host: str, port: int, timeout: float,
         if not transport.is_active():
             error = transport.get_exception() or paramiko.SSHException("handshake failed")
             reason = clean(str(error) or type(error).__name__, 300)
-            if "banner" in reason.lower():
+            if isinstance(sock, CommandSocket) and (said := sock.failure()):
+                reason = f"the ProxyCommand ended ({clean(said, 300)})"
+            elif "banner" in reason.lower():
                 reason += " (is this an SSH server?)"
             raise HostUnreachable(f"{where}: SSH handshake failed: {reason}")
     except BaseException:
         transport.close()
+        if isinstance(sock, CommandSocket):
+            sock.close()
         raise
     return transport
+
+
+def _hop_link(hop: SshTarget, previous: tuple[SshTarget, paramiko.Transport] | None,
+              timeout: float) -> tuple[_Link, str]:
+    """How to reach one hop of a route, and how to name that in messages."""
+    where = f"{hop.hostname}:{hop.port}"
+    if previous is not None:
+        jump, transport = previous
+        where += f" (from jump host {jump.alias})"
+        try:
+            channel = transport.open_channel("direct-tcpip", (hop.hostname, hop.port),
+                                             ("127.0.0.1", 0), timeout=timeout)
+        except paramiko.ChannelException as exc:
+            raise HostUnreachable(f"{where}: the jump host could not connect to it "
+                                  f"(sshd: {clean(exc.text or str(exc.code))})") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostUnreachable(f"{where}: the jump host's connection failed "
+                                  f"({clean(str(exc) or type(exc).__name__)})") from None
+        return channel, where
+    if hop.proxy_command:
+        where += f" (ProxyCommand {clean(hop.proxy_command, 160)})"
+        try:
+            return CommandSocket(hop.proxy_command), where
+        except OSError as exc:
+            raise _unreachable(where, exc, timeout) from None
+    return _open_socket(hop.hostname, hop.port, timeout), where
+
+
+def _route_text(route: tuple[SshTarget, ...]) -> str:
+    return " -> ".join(hop.alias for hop in route)
+
+
+def open_route(target: SshTarget, known_hosts: Callable[[SshTarget], list[str]],
+               timeout: float, *, scan: bool = False,
+               key_type: str | None = None) -> list[paramiko.Transport]:
+    """Transports to every host of ``target.route``, each riding on the one before.
+
+    Every hop's key is checked against known_hosts before anything is sent to it, and
+    every hop authenticates with its own ssh_config settings (user, IdentityFile,
+    the agent). A failure names the hop; the transports opened so far are closed.
+    With ``scan`` the last hop only gets as far as presenting its host key (asked
+    for as ``key_type`` first, if given), which is neither checked nor trusted.
+    """
+    route = target.route
+    opened: list[paramiko.Transport] = []
+    try:
+        for index, hop in enumerate(route):
+            try:
+                previous = (route[index - 1], opened[-1]) if opened else None
+                link, where = _hop_link(hop, previous, timeout)
+                name = hop.known_hosts_name
+                known = known_keys(name, known_hosts(hop))
+                last = index == len(route) - 1
+                types = ([key_type] if key_type else []) if scan and last else [
+                    k.key.get_name() for k in known if not k.revoked]
+                transport = _handshake(link, where, timeout, types)
+                opened.append(transport)
+                if scan and last:
+                    break
+                verify_host_key(name, transport.get_remote_server_key(), known, hop.alias)
+                _authenticate(transport, hop)
+            except HostError as exc:
+                if len(route) > 1:
+                    role = "jump host" if index < len(route) - 1 else "target"
+                    exc.args = (clean(f"{_route_text(route)}: hop {index + 1} of "
+                                      f"{len(route)} ({role} {hop.alias}) failed: ", 600)
+                                + str(exc),)
+                raise
+    except BaseException:
+        for transport in reversed(opened):
+            transport.close()
+        raise
+    return opened
 
 
 def scan_host_key(hostname: str, port: int = DEFAULT_PORT, key_type: str | None = None,
@@ -347,16 +491,38 @@ def scan_host_key(hostname: str, port: int = DEFAULT_PORT, key_type: str | None 
         transport.close()
 
 
+def scan_target_key(target: SshTarget, key_type: str | None = None, timeout: float = 10.0,
+                    known_hosts: str | None = None) -> paramiko.PKey:
+    """The host key ``target`` presents now, reached the way ssh_config says.
+
+    Through ProxyJump hosts (whose own keys must be known, and who authenticate) or a
+    ProxyCommand, so the key of a host behind a bastion can be confirmed and trusted.
+    """
+    if not target.via and not target.proxy_command:
+        return scan_host_key(target.hostname, target.port, key_type, timeout)
+    probe = SshConnection(target, known_hosts, timeout)
+    transports = open_route(target, probe.known_hosts_files, timeout, scan=True,
+                            key_type=key_type)
+    try:
+        return transports[-1].get_remote_server_key()
+    finally:
+        for transport in reversed(transports):
+            transport.close()
+
+
 def trust_host_key(host: str, port: int, key_type: str, fingerprint_expected: str,
-                   known_hosts_path: str, timeout: float = 10.0) -> str:
+                   known_hosts_path: str, timeout: float = 10.0,
+                   target: SshTarget | None = None) -> str:
     """Record a host key the operator has verified; returns the line written.
 
     The key is fetched again and must match the type and fingerprint the operator was
     shown (from :class:`HostKeyUnknown`), so nothing is ever trusted that a person did
     not see. An existing, different key of that type is never replaced: that is the
-    "changed key" case and needs the old entry removed by hand first.
+    "changed key" case and needs the old entry removed by hand first. With ``target``
+    the key is fetched the way that target is reached (:func:`scan_target_key`).
     """
-    key = scan_host_key(host, port, key_type, timeout)
+    key = (scan_target_key(target, key_type, timeout, known_hosts_path) if target
+           else scan_host_key(host, port, key_type, timeout))
     name = known_hosts_name(host, port)
     presented = fingerprint(key)
     expected = fingerprint_expected.strip()
@@ -499,6 +665,8 @@ class SshConnection:
         self.connect_timeout = connect_timeout
         self.keepalive = keepalive
         self._transport: paramiko.Transport | None = None
+        self._jumps: list[paramiko.Transport] = []
+        """The ProxyJump hosts' transports the target's rides on, first hop first."""
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.lost_reason = ""
@@ -508,9 +676,11 @@ class SshConnection:
     def label(self) -> str:
         return self.target.label
 
-    def known_hosts_files(self) -> list[str]:
-        """~/.ssh/known_hosts, then ssh_config's files, then the explicit override."""
-        files = [os.path.expanduser("~/.ssh/known_hosts"), *self.target.known_hosts_files]
+    def known_hosts_files(self, hop: SshTarget | None = None) -> list[str]:
+        """~/.ssh/known_hosts, then ssh_config's files (of ``hop``, default the
+        target), then the explicit override."""
+        files = [os.path.expanduser("~/.ssh/known_hosts"),
+                 *(hop or self.target).known_hosts_files]
         if self.known_hosts:
             files.append(os.path.expanduser(self.known_hosts))
         return files
@@ -518,25 +688,11 @@ class SshConnection:
     def connect(self) -> None:
         """Open, verify the host key, authenticate, start the keepalive watchdog."""
         target = self.target
-        if target.proxy:
-            raise HostUnreachable(
-                f"{target.label}: ssh_config sets ProxyJump/ProxyCommand "
-                f"({clean(target.proxy, 120)}), which opsui does not support yet",
-                hint="Use a host opsui can reach directly, or forward a port to it.",
-            )
         self.close()
-        name = target.known_hosts_name
-        known = known_keys(name, self.known_hosts_files())
-        transport = _start_transport(target.hostname, target.port, self.connect_timeout,
-                                     [k.key.get_name() for k in known if not k.revoked])
-        try:
-            verify_host_key(name, transport.get_remote_server_key(), known, target.alias)
-            _authenticate(transport, target)
-        except BaseException:
-            transport.close()
-            raise
+        *jumps, transport = open_route(target, self.known_hosts_files, self.connect_timeout)
         with self._lock:
             self._transport = transport
+            self._jumps = jumps
             self._stop = threading.Event()
             self.lost_reason = ""
         if self.keepalive > 0:
@@ -648,9 +804,11 @@ class SshConnection:
     def close(self) -> None:
         with self._lock:
             transport, self._transport = self._transport, None
+            jumps, self._jumps = self._jumps, []
             self._stop.set()
-        if transport is not None:
-            transport.close()
+        for link in (transport, *reversed(jumps)):
+            if link is not None:
+                link.close()
 
 
 def _ping(transport: paramiko.Transport, answered: threading.Event) -> None:

@@ -171,7 +171,7 @@ _FINGERPRINT = re.compile(r"(SHA256:)?[A-Za-z0-9+/]{43}=?")
 
 
 def run_trust_host(context: Context) -> int:
-    from opsui.backends.ssh import fingerprint, resolve_target, scan_host_key, trust_host_key
+    from opsui.backends.ssh import fingerprint, resolve_target, scan_target_key, trust_host_key
 
     wanted = context.args.fingerprint.strip()
     if not _FINGERPRINT.fullmatch(wanted):
@@ -180,7 +180,8 @@ def run_trust_host(context: Context) -> int:
                               "characters of base64.")
     wanted = "SHA256:" + wanted.removeprefix("SHA256:").rstrip("=")
     target = resolve_target(context.args.target, context.config.ssh_config)
-    key = scan_host_key(target.hostname, target.port, context.args.key_type)
+    # Through the ProxyJump/ProxyCommand ssh_config gives (jump hosts must be known).
+    key = scan_target_key(target, context.args.key_type, known_hosts=context.args.known_hosts)
     presented = fingerprint(key)
     if presented != wanted or (context.args.key_type and key.get_name() != context.args.key_type):
         raise OpsuiError(
@@ -190,7 +191,8 @@ def run_trust_host(context: Context) -> int:
                  "host's /etc/ssh/ssh_host_*_key.pub); pick another key type with "
                  "--key-type.")
     key_type = key.get_name()
-    trust_host_key(target.hostname, target.port, key_type, wanted, context.args.known_hosts)
+    trust_host_key(target.hostname, target.port, key_type, wanted, context.args.known_hosts,
+                   target=target)
     print(f"trusted {target.hostname}:{target.port} ({context.args.fingerprint}) "
           f"in {context.args.known_hosts}")
     return 0

@@ -12,14 +12,13 @@ import pytest
 
 from opsui.backends.ssh import (
     KnownKey,
-    SshConnection,
     fingerprint,
     known_hosts_name,
     known_keys,
     resolve_target,
     verify_host_key,
 )
-from opsui.domain.errors import ConfigError, HostKeyChanged, HostKeyUnknown, HostUnreachable
+from opsui.domain.errors import ConfigError, HostKeyChanged, HostKeyUnknown
 
 CONFIG = """\
 Host web
@@ -129,12 +128,10 @@ def test_bad_port_in_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "banana" in str(info.value)
 
 
-def test_proxy_jump_is_refused_clearly(config: str) -> None:
+def test_proxy_jump_puts_the_jump_host_on_the_route(config: str) -> None:
     target = resolve_target("jumpy", config)
     assert target.proxy == "bastion"
-    with pytest.raises(HostUnreachable) as info:
-        SshConnection(target).connect()
-    assert "ProxyJump" in str(info.value)
+    assert [hop.hostname for hop in target.route] == ["bastion", "jumpy"]
 
 
 # ------------------------------------------------------------------------ known_hosts
