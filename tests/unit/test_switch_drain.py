@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from typing import Any
 
+import pytest
+
+from opsui.domain.errors import ActionRefused
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.deploy import Deployment, plan_deploy
 from opsui.domain.operations.health_gate import GateSettings
+from opsui.domain.operations.recovery import ABORT, FINISH, Recovery, plan_recovery
 from opsui.domain.operations.release_run import ReleaseRun, StepEvent
 from opsui.domain.operations.replicas import replicas_of
 from opsui.domain.operations.traffic import TrafficSettings
-from opsui.domain.releases import CANCELLED, FAILED, OK
+from opsui.domain.releases import CANCELLED, FAILED, INTERRUPTED, OK, fold_releases
 from opsui.domain.settings import ProxyConfig
 
 from fakes import FakeEngine, FakeHostFiles, container
@@ -137,3 +142,53 @@ def test_a_cancel_during_the_drain_finishes_the_switch() -> None:
     outcome = next(e for e in events if e.step == "outcome")
     assert "cut short" in outcome.detail
     assert outcome.outcome != CANCELLED
+
+
+class _Killed(BaseException):
+    """opsui killed mid-release: no step ends, no outcome is written."""
+
+
+def test_a_release_killed_during_its_drain_is_rolled_back_with_the_aliases() -> None:
+    engine, traffic, plan = _setup(2)
+    files = FakeHostFiles()
+    deployment_run = ReleaseRun(files, "/state", "shop")
+    deployment = Deployment(plan("2.0.0"), engine, None, deployment_run,
+                            GateSettings(timeout=5, settle_seconds=0.05), traffic)
+    stops = 0
+
+    def stop_timeout(container_id: str) -> int:
+        nonlocal stops
+        stops += 1
+        if stops == 2:  # the second replica drained, then opsui died
+            raise _Killed()
+        return 10
+
+    traffic.stop_timeout = stop_timeout  # type: ignore[method-assign]
+    with contextlib.suppress(_Killed):
+        deployment_run.under_lock("2.0.0", deployment._locked)
+    assert traffic.aliases("a2".ljust(64, "0")) == {}  # it left them before it died
+    release = fold_releases(list(deployment_run.journal.read().records))[-1]
+    recovery_plan = plan_recovery("local", "shop", engine, release, None, ABORT)
+    recovery = Recovery(recovery_plan, engine, None, ReleaseRun(files, "/state", "shop",
+                                                                release_id=release.id),
+                        GateSettings(timeout=5, settle_seconds=0.05), traffic)
+    assert recovery._abort() == INTERRUPTED
+    assert _serving(engine) == {"shop_app_1": "1.0.0", "shop_app_2": "1.0.0"}
+    for name in ("shop_app_1", "shop_app_2"):
+        serving = next(c for c in engine.list_containers() if c.name == name)
+        assert traffic.aliases(serving.id) == {NET: ("app",)}
+
+
+def test_finishing_half_a_rollout_of_replicas_is_refused() -> None:
+    engine, traffic, plan = _setup(2)
+    files = FakeHostFiles()
+    run = ReleaseRun(files, "/state", "shop")
+    deployment = Deployment(plan("2.0.0"), engine, None, run,
+                            GateSettings(timeout=5, settle_seconds=0.05), traffic)
+    traffic.stop_timeout = lambda container_id: (_ for _ in ()).throw(  # type: ignore
+        _Killed())
+    with contextlib.suppress(_Killed):
+        run.under_lock("2.0.0", deployment._locked)
+    release = fold_releases(list(run.journal.read().records))[-1]
+    with pytest.raises(ActionRefused, match="half a rollout"):
+        plan_recovery("local", "shop", engine, release, None, FINISH)

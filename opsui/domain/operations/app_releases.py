@@ -480,7 +480,8 @@ class AppReleases:
             recovery = SwarmRecovery(plan, self._service(app)[0], run,
                                      max(SWARM_TIMEOUT, app.settings.gate_timeout))
         else:
-            recovery = Recovery(plan, self._engine, self._prober, run, app.gate)
+            recovery = Recovery(plan, self._engine, self._prober, run, app.gate,
+                                traffic_engine(self._engine))
         return self._tracked(run, lambda: recovery.run(self._gate, answer))
 
     # -- lock ---------------------------------------------------------------------------

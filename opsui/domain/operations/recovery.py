@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opsui.domain.errors import ActionRefused, OpsuiError
-from opsui.domain.models import Container, ContainerState
+from opsui.domain.models import Container, ContainerState, find_container
 from opsui.domain.operations.compose_keep import find_kept_copy, restore_to_serve
 from opsui.domain.operations.deploy import post_mortem, stop_quietly, switch_names
 from opsui.domain.operations.gate import ActionGate, ActionRequest
@@ -20,7 +20,8 @@ from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Cancelled, ReleaseRun
-from opsui.domain.ports import ContainerEngine, HealthProber
+from opsui.domain.operations.traffic import Handover, TrafficSettings
+from opsui.domain.ports import ContainerEngine, HealthProber, TrafficEngine
 from opsui.domain.releases import CANCELLED, FAILED, INTERRUPTED, OK, Release
 
 FINISH, ABORT = "finish", "rollback"
@@ -60,6 +61,12 @@ def plan_recovery(host: str, app: str, engine: ContainerEngine, release: Release
     if choice == FINISH and new is None:
         raise ActionRefused(f"{app}: release {release.id} has no new container to finish "
                             "with", hint=f"Roll it back instead: opsui recover {app} --rollback")
+    if choice == FINISH and len(release.extra.get("replicas") or ()) > 1:
+        raise ActionRefused(f"{app}: release {release.id} was releasing "
+                            f"{len(release.extra['replicas'])} replicas one by one; finishing "
+                            "half a rollout is not supported",
+                            hint=f"Roll it back (opsui recover {app} --rollback), then deploy "
+                                 "again.")
     if choice == ABORT and old is None:
         raise ActionRefused(f"{app}: the container release {release.id} replaced is gone",
                             hint="Finish the release instead, or deploy a known version.")
@@ -79,12 +86,15 @@ def _app_name(old: Container | None, new: Container | None, release: Release) ->
 
 class Recovery:
     def __init__(self, plan: RecoveryPlan, engine: ContainerEngine,
-                 prober: HealthProber | None, run: ReleaseRun, gate: GateSettings) -> None:
+                 prober: HealthProber | None, run: ReleaseRun, gate: GateSettings,
+                 traffic: TrafficEngine | None = None) -> None:
         self.plan = plan
         self._engine = engine
         self._prober = prober
         self._run = run
         self._gate = gate
+        self._traffic = traffic
+        """To give a drained old container its network aliases back."""
 
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
         plan = self.plan
@@ -157,37 +167,71 @@ class Recovery:
         return INTERRUPTED
 
     def _restore(self) -> str:
-        plan, engine = self.plan, self._engine
+        plan = self.plan
         assert plan.old is not None
+        done = [self._put_back(plan.new, plan.old, plan.name)]
+        for record in self._replica_notes():  # a rollout of replicas: every one of them
+            new = self._engine.get_container(str(record.get("id") or ""))
+            old_id = str(record.get("replaces") or "")
+            old = self._engine.get_container(old_id) or find_kept_copy(self._engine, old_id)
+            name = str(record.get("name") or "")
+            if old is None or not name:
+                done.append(f"replica {name or old_id[:12]}: its old container is gone")
+                continue
+            done.append(self._put_back(new, old, name))
+        return "; ".join(d.strip() for d in done if d.strip())
+
+    def _replica_notes(self) -> list[dict[str, object]]:
+        return [dict(r) for r in self._run.journal.read().records
+                if r.get("type") == "replica" and r.get("release") == self.plan.release.id]
+
+    def _put_back(self, new: Container | None, old: Container, name: str) -> str:
+        """One replaced container serves again under ``name``, with the network aliases
+        it left when it was drained; the release's new one is stopped."""
+        engine = self._engine
         done: list[str] = []
-        if plan.new is not None and plan.new.id != plan.old.id:
-            new = engine.get_container(plan.new.id)
-            if new is not None and new.state is ContainerState.RUNNING:
-                engine.stop(new.id)
-                done.append(f"stopped {new.name}")
-            if new is not None and new.name == plan.name:
-                engine.rename(new.id, f"{plan.name}.{plan.release.id}")
-        done.append(self._old_serves())
+        aliases: dict[str, tuple[str, ...]] = {}
+        if new is not None and new.id != old.id:
+            found = engine.get_container(new.id)
+            if found is not None and self._traffic is not None:
+                aliases = self._traffic.aliases(found.id)
+            if found is not None and found.state is ContainerState.RUNNING:
+                engine.stop(found.id)
+                done.append(f"stopped {found.name}")
+            if found is not None and found.name == name:
+                engine.rename(found.id, f"{name}.{self.plan.release.id}")
+        done.append(self._serves_again(old, name))
+        if aliases:
+            serving = find_container(engine.list_containers(), name)
+            if serving is not None:
+                handover = Handover(engine, self._traffic, self._run, TrafficSettings())
+                joined = handover.join_like(serving.id, aliases)
+                if joined:
+                    done.append(f"{name} back in {joined}")
         return "; ".join(d.strip() for d in done if d.strip())
 
     def _old_serves(self) -> str:
         """The container the release replaced runs again, under the app's name."""
-        plan, engine = self.plan, self._engine
+        plan = self.plan
         if plan.old is None:
             return ""
-        old = engine.get_container(plan.old.id)
+        return self._serves_again(plan.old, plan.name)
+
+    def _serves_again(self, replaced: Container, name: str) -> str:
+        engine = self._engine
+        old = engine.get_container(replaced.id)
         if old is None:
             return "\nthe old container is gone"
-        serving_id = restore_to_serve(engine, old, f"{plan.name}.{plan.release.id}-restored")
+        serving_id = restore_to_serve(engine, old, f"{name}.{self.plan.release.id}-restored")
         if serving_id != old.id:  # a kept copy: compose's labels back on a new copy
             engine.remove(old.id)
             old = engine.get_container(serving_id) or old
-        if old.name != plan.name:
-            engine.rename(old.id, plan.name)
+        if old.name != name:
+            engine.rename(old.id, name)
         if old.state is not ContainerState.RUNNING:
             engine.start(old.id)
-            return f"\n{plan.name} ({old.image}) started again"
-        return f"\n{plan.name} ({old.image}) serves"
+            return f"\n{name} ({old.image}) started again"
+        return f"\n{name} ({old.image}) serves"
 
 
 NO_LOCK = LockHolder("-", "-", "-", message="no lock was left")
