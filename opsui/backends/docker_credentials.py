@@ -26,8 +26,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +106,9 @@ class RegistryCredentials:
     password: str = field(default="", compare=False)
     identity_token: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        LOG_REDACTION.remember(self)
+
     def __repr__(self) -> str:
         return f"RegistryCredentials(from {self.source}, secret hidden)"
 
@@ -137,6 +142,55 @@ class RegistryCredentials:
             body["username"] = self.username
             body["password"] = self.password
         return base64.urlsafe_b64encode(json.dumps(body).encode()).decode("ascii")
+
+
+REDACTED_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection",
+                    "httpcore.proxy", "urllib3.connectionpool", "docker.auth",
+                    "docker.api.client", "paramiko.transport")
+"""Libraries whose debug lines (``-vv``) quote what a server answered: a registry that
+repeats the credentials it was sent (a header, an error body) would put them there."""
+
+
+class _LogRedaction(logging.Filter):
+    """Replaces, in the libraries' log records, every secret this process has read.
+
+    A filter on each library logger (a filter on a parent logger would not see child
+    loggers' records), installed when the first credentials are read."""
+
+    def __init__(self) -> None:
+        super().__init__("opsui-credentials")
+        self._forms: set[str] = set()
+        self._lock = threading.Lock()
+        self._installed = False
+
+    def remember(self, credentials: RegistryCredentials) -> None:
+        if not credentials.secrets:
+            return
+        with self._lock:
+            self._forms.update(credentials.secrets)
+            self._forms.add(credentials.basic().removeprefix("Basic "))
+            if not self._installed:
+                for name in REDACTED_LOGGERS:
+                    logging.getLogger(name).addFilter(self)
+                self._installed = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        forms = self._forms
+        if not forms:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report
+            return True
+        hidden = text
+        for form in sorted(forms, key=len, reverse=True):
+            hidden = hidden.replace(form, "[hidden]")
+        if hidden != text:
+            record.msg, record.args = hidden, None
+        return True
+
+
+LOG_REDACTION = _LogRedaction()
 
 
 class CredentialsError(ActionFailed):
