@@ -2,6 +2,7 @@
 # Tear down what scripts/testbed/up.sh (and the test fixtures) made:
 #   - containers, swarm services, networks and volumes labelled opsui.test=1
 #   - second engines the tests started (tests/integration/second_engine.py)
+#   - the bastion bed the ProxyJump tests start (scripts/testbed/bastion.sh down)
 #   - the test sshd and registry, by the pids up.sh recorded
 #   - the opt-in stack parts (up.sh --stack): the authenticated registry (by its pid),
 #     the compose project dirs and stack.env (the next up.sh drops them from env)
@@ -20,7 +21,7 @@ for arg in "$@"; do
   case $arg in
     --purge) PURGE=1 ;;
     -h | --help)
-      sed -n '2,13p' "$0"
+      sed -n '2,14p' "$0"
       exit 0
       ;;
     *) die "unknown argument: $arg (use --purge or --help)" ;;
@@ -95,6 +96,7 @@ main() {
   take_lock
   remove_labelled
   stop_second_engines
+  bash "$TESTBED_DIR/bastion.sh" down # the ProxyJump bed (its sshds and netns)
   stop_pid "$(read_pid "$STATE/sshd.pid")" "$STATE/sshd_config" "test sshd"
   stop_pid "$(read_pid "$STATE/registry.pid")" "$STATE/registry.yml" registry
   stop_pid "$(read_pid "$STATE/auth-registry/registry.pid")" "$STATE/auth-registry/registry.yml" \
