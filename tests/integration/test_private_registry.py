@@ -172,3 +172,26 @@ def test_a_missing_credential_helper_is_named(
     tags = run_opsui(config, *host, "tags", str(app.name), env=env)
     assert tags.returncode == 1
     assert "docker-credential-opsui-not-installed is not installed" in tags.stderr
+
+
+def test_the_dashboards_deploy_picker_reads_the_private_registry_and_shows_no_secret(
+        parts: StackParts, testbed: Testbed, app: Any, tmp_path: Path) -> None:  # noqa: F811
+    """The TUI path: D on the app asks the helper (its log says so); the screen and the
+    dashboard's log file (-vv: every library's debug lines) hold no password."""
+    from .tmux_terminal import TmuxTerminal
+
+    config, _, env = setup("local", tmp_path, testbed, parts.docker_config("helper"))
+    before = parts.helper_log.read_text() if parts.helper_log.exists() else ""
+    args = [sys.executable, "-m", "opsui", "-vv", "--config", str(config), "--host", "local",
+            "--open", str(app.name)]
+    with TmuxTerminal(args, size=(160, 45), env=env) as term:
+        term.wait_for(str(app.name), "the app's container on screen", timeout=30)
+        term.press("D")
+        screen = term.wait_for("5.0.0", "the deploy picker's tags", timeout=30)
+        wait_until(lambda: f"get {parts.registry}" in parts.helper_log.read_text()
+                   .removeprefix(before), timeout=30, message="the helper asked by the picker")
+        term.press("esc")
+        term.press("q")
+    log = tmp_path / "xdg" / "opsui" / "opsui.log"
+    assert log.exists() and "httpx" in log.read_text()  # the library lines are there...
+    no_secret(parts.password, screen, log.read_text())  # ...but not the password
