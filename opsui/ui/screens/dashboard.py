@@ -158,6 +158,9 @@ class DashboardScreen(Screen[None]):
         """Lock / interrupted-release lines per host, from the release flow's polls."""
 
     def compose(self) -> ComposeResult:
+        # Classes the state already decides are set before the widgets exist: set on
+        # mount, each one restyles the whole screen once more before the first frame.
+        self._refresh_sidebar()
         yield StatusBar(id="status-bar")
         with Horizontal(id="body"):
             yield HostSidebar(id="sidebar")
@@ -222,7 +225,7 @@ class DashboardScreen(Screen[None]):
         view = self.state.hosts.get(self.host) if self.host else None
         explains = view is not None and (view.status.state is not LinkState.CONNECTED
                                          or bool(view.status.message or view.status.hint))
-        narrow = self.size.width < SIDEBAR_MIN_WIDTH
+        narrow = (self.size.width or self.app.size.width) < SIDEBAR_MIN_WIDTH
         self.set_class(not explains and (len(self.state.hosts) <= 1 or narrow), "-no-sidebar")
 
     def on_resize(self) -> None:
@@ -490,7 +493,7 @@ class DashboardScreen(Screen[None]):
         self._step_host(-1)
 
     def _step_host(self, step: int) -> None:
-        names = list(self.state.hosts)
+        names = self.sidebar.order or list(self.state.hosts)  # as listed: trouble first
         if not names:
             return
         index = names.index(self.host) if self.host in names else 0

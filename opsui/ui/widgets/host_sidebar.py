@@ -1,5 +1,9 @@
 """The host list: each host's link state, latency and read-only badge; the chosen
 host's error message and hint underneath, so "why is prod grey" needs no keypress.
+
+Hosts in trouble come first (not connected, then with unhealthy containers), in
+configuration order within each group: with twenty hosts, the one on fire is at the
+top of the list, not below the fold.
 """
 
 from __future__ import annotations
@@ -45,6 +49,20 @@ def host_prompt(view: HostView, read_only: bool, palette: Palette) -> Text:
     return text
 
 
+def trouble_rank(view: HostView) -> int:
+    """0: not connected (unreachable, refused key, no engine, or (re)connecting: a
+    failing host that retries must not bounce down the list and back); 1: connected,
+    some containers unhealthy; 2: connected and well."""
+    if view.status.state is not LinkState.CONNECTED:
+        return 0
+    return 1 if view.unhealthy_count else 2
+
+
+def trouble_first(views: list[HostView]) -> list[HostView]:
+    """``views`` (in configuration order) with hosts in trouble first, stable."""
+    return sorted(views, key=trouble_rank)
+
+
 def host_explanation(view: HostView, palette: Palette) -> Text:
     """The chosen host's error message and what to do about it (empty when all is well)."""
     status = view.status
@@ -59,7 +77,7 @@ def host_explanation(view: HostView, palette: Palette) -> Text:
 
 
 class HostSidebar(Vertical):
-    """Hosts in configuration order; moving the highlight switches the table's host."""
+    """Hosts, trouble first; moving the highlight switches the table's host."""
 
     DEFAULT_CSS = """
     HostSidebar {
@@ -118,8 +136,17 @@ class HostSidebar(Vertical):
         option = self.option_list.highlighted_option
         return option.id if option else None
 
+    @property
+    def order(self) -> list[str]:
+        """Host names as listed (what ``[`` and ``]`` step through)."""
+        return list(self._prompts)
+
     def update_hosts(self, views: list[HostView], read_only: dict[str, bool]) -> None:
-        """Redraw changed host entries in place (adding missing ones), then the explanation."""
+        """Redraw changed host entries in place (adding missing ones), re-listing them
+        when a host's trouble moves it; then the explanation."""
+        views = trouble_first(views)
+        if [view.name for view in views] != self.order[:len(views)] and self._prompts:
+            self._relist([view.name for view in views])
         options = self.option_list
         palette = Palette.of(self.app)
         for view in views:
@@ -135,6 +162,17 @@ class HostSidebar(Vertical):
         if options.highlighted is None and options.option_count:
             options.highlighted = 0
         self.explain(views)
+
+    def _relist(self, names: list[str]) -> None:
+        """Put the entries in ``names``' order, the highlight staying on its host."""
+        options = self.option_list
+        current = self.highlighted_host
+        prompts = self._prompts
+        self._prompts = {name: prompts[name] for name in names if name in prompts}
+        options.clear_options()
+        options.add_options([Option(prompt, id=name) for name, prompt in self._prompts.items()])
+        if current in self._prompts:
+            options.highlighted = list(self._prompts).index(current)
 
     def select(self, host: str) -> None:
         """Move the highlight to ``host`` (which also switches the table)."""
