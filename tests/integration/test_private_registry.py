@@ -91,7 +91,7 @@ def wrong_config(parts: StackParts, folder: Path) -> Path:  # noqa: F811
     return folder
 
 
-@pytest.mark.parametrize("kind", ["auths", "helper"])
+@pytest.mark.parametrize("kind", ["auths", "helper", "store"])
 @pytest.mark.parametrize("where", WHERE)
 def test_tags_of_the_private_registry_are_listed_with_the_hosts_login(
         where: str, kind: str, parts: StackParts, testbed: Testbed,  # noqa: F811
@@ -103,7 +103,7 @@ def test_tags_of_the_private_registry_are_listed_with_the_hosts_login(
     listed = {t["tag"]: t for t in json.loads(result.stdout)}
     assert {"1.0.0", "2.0.0", "5.0.0"} <= set(listed)
     assert all(listed[t]["in_registry"] for t in ("1.0.0", "2.0.0", "5.0.0"))
-    if kind == "helper":
+    if kind in ("helper", "store"):
         assert f"get {parts.registry}" in parts.helper_log.read_text().removeprefix(before)
     no_secret(parts.password, result.stdout, result.stderr)
 
