@@ -21,6 +21,7 @@ from typing import Any
 from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable, multiline
 from opsui.cli.context import Context, single_host, with_connection
 from opsui.cli.options import add_command, confirm_options, json_option, override_option
+from opsui.domain.compose_drift import DRIFTS, ComposeCheck
 from opsui.domain.errors import OpsuiError
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.app_spec import AppSpec
@@ -229,10 +230,13 @@ class ReleaseCommands(AppCommand):
 
     def _history(self, app: AppSpec) -> int:
         status = self.releases.status(app)
+        compose = (self.releases.agreement(app).check(status.serving)
+                   if status.serving is not None and not app.swarm_service else None)
         if self.args.json:
-            print(json.dumps(_status_json(status), indent=2))
+            print(json.dumps({**_status_json(status), "replaced": status.replaced or None,
+                              "compose": asdict(compose) if compose else None}, indent=2))
             return 0
-        print("\n".join(history_lines(status, steps=self.args.steps)))
+        print("\n".join(history_lines(status, steps=self.args.steps, compose=compose)))
         return 0
 
     def _tags(self, app: AppSpec) -> int:
@@ -258,9 +262,16 @@ class ReleaseCommands(AppCommand):
         return 0
 
 
-def history_lines(status: AppStatus, *, steps: bool = False) -> list[str]:
-    """``opsui history`` as text: lock and interruptions first, then releases."""
+def history_lines(status: AppStatus, *, steps: bool = False,
+                  compose: ComposeCheck | None = None) -> list[str]:
+    """``opsui history`` as text: lock, interruptions, a release that does not serve and
+    compose's view first, then releases."""
     lines: list[str] = []
+    if status.replaced:
+        lines.append(f"NOT SERVING: {status.replaced}")
+    if compose is not None:
+        head = "COMPOSE DRIFT" if compose.state == DRIFTS else compose.marker
+        lines.append(f"{head}: {compose.text}")
     if status.lock is not None:
         lines.append(f"LOCKED: {status.lock.describe()}")
     interrupted = status.interrupted

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,6 +137,19 @@ def releases_for(connection: HostConnection, project: Project, tmp_path: Path,
                        compose=ShellComposeHost(connection.runner, connection.name))
 
 
+def history_cli(connection: HostConnection, project: Project, tmp_path: Path) -> str:
+    """``opsui history web`` as an operator runs it (local host only: the CLI over SSH
+    runs the same AppReleases, shown above with the SSH connection)."""
+    config = tmp_path / "opsui.toml"
+    config.write_text(f'[deploy]\nstate_dir = "{tmp_path / "state"}"\n\n'
+                      f'[apps.web]\nservice = "{project.name}/app"\n')
+    done = subprocess.run([sys.executable, "-m", "opsui", "--config", str(config),
+                           "history", "web"], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def version_of(container: Container) -> str:
     return str(container.attrs["Config"]["Image"]).rsplit(":", 1)[1]
 
@@ -199,6 +213,10 @@ def test_without_a_pin_the_drift_is_shown_and_a_replaced_release_is_noticed(
     assert check is not None and check.state == DRIFTS
     assert "compose file says" in check.text and "app:1.0.0" in check.text
     assert "app:2.0.0" in check.text
+    if connection.name == "local":
+        shown = history_cli(connection, project, tmp_path)
+        assert "COMPOSE DRIFT: compose file says 127.0.0.1" in shown, shown
+        assert "app:1.0.0, running 127.0.0.1" in shown and "puts 127.0.0.1" in shown, shown
 
     project.compose("up", "-d")  # the kept 1.0.0 is no replica: compose leaves it
     [kept] = kept_of(project, docker_client)
@@ -211,6 +229,9 @@ def test_without_a_pin_the_drift_is_shown_and_a_replaced_release_is_noticed(
                message="compose recreated the app from its file")
     replaced = releases.status(app).replaced
     assert "does not serve" in replaced and "2.0.0" in replaced
+    if connection.name == "local":
+        shown = history_cli(connection, project, tmp_path)
+        assert "NOT SERVING: release r" in shown and "(2.0.0) does not serve" in shown, shown
 
     rollback = releases.plan_rollback(app)  # the kept release still boots
     assert releases.rollback(app, rollback, True) == OK

@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 
 from opsui.backends.compose_host import image_of
-from opsui.config import ConfigError, config_from_data
+from opsui.config import config_from_data
 from opsui.domain.compose_drift import replacement_note
 from opsui.domain.compose_project import compose_project, env_line_value, set_env_line
+from opsui.domain.errors import ConfigError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.compose_keep import with_kept_copies
 from opsui.domain.release_copies import (

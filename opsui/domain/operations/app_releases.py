@@ -310,7 +310,8 @@ class AppReleases:
                            traffic=traffic_settings(app.config, app.settings))
         if not plan.current_digest:  # not deployed by opsui: ask the image itself
             plan = replace(plan, current_digest=self._digest(serving.image))
-        return plan
+        compose = self.agreement(app).plan_note(serving, tag)
+        return replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
 
     def deploy(self, app: AppSpec, plan: DeployPlan | SwarmDeployPlan,
                answer: bool | str | None, report: Report | None = None,
@@ -413,11 +414,13 @@ class AppReleases:
             if target is status.current:
                 raise ActionRefused(f"{app.name}: {target.id} is the release serving now")
         traffic = traffic_engine(self._engine)
-        return plan_rollback(self.host, app.name, self._engine, serving, status.current,
+        plan = plan_rollback(self.host, app.name, self._engine, serving, status.current,
                              target, replicas=replicas_of(serving,
                                                           self._engine.list_containers()),
                              aliases=aliases_of(traffic, serving),
                              traffic=traffic_settings(app.config, app.settings))
+        compose = self.agreement(app).plan_note(serving, plan.target.version)
+        return replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
 
     def rollback(self, app: AppSpec, plan: RollbackPlan | SwarmRollbackPlan,
                  answer: bool | str | None, report: Report | None = None,

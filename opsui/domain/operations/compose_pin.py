@@ -101,9 +101,10 @@ class ComposeAgreement:
         if file_hash != running:
             return ComposeCheck(DRIFTS, f"{says}: `{command} up -d` would recreate it")
         if image and image != container.image:
-            return ComposeCheck(DRIFTS, f"{says} under the file's config hash: compose "
-                                        f"puts {image} back at the next change of "
-                                        f"{project.service}")
+            return ComposeCheck(DRIFTS, f"{says}: `{command} up -d` leaves it only "
+                                        f"because it carries the file's config hash; a "
+                                        f"change to {project.service} in the file, or "
+                                        f"--force-recreate, puts {image} back")
         return ComposeCheck(AGREES, f"`{command} up -d` leaves it ({image or 'same config'})")
 
 
