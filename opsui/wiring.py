@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from opsui.config import LOCAL_HOST_NAME, Config, HostConfig
 from opsui.domain.errors import ConfigError
@@ -18,6 +19,9 @@ from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.ports import HostConnection, ImageTags
+
+if TYPE_CHECKING:
+    from opsui.backends.ssh_host import SshHost
 
 
 def select_hosts(config: Config, requested: Sequence[str]) -> list[HostConfig]:
@@ -154,20 +158,28 @@ def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
     from opsui.backends.docker_engine import DockerEngine
     from opsui.backends.host_backups import ShellBackupStore
     from opsui.backends.host_lease import HostLeases
-    from opsui.backends.ssh_host import SshHost
 
     engine = connection.engine
     if not isinstance(engine, DockerEngine):
         raise ConfigError(config.source, "hosts", "a Docker engine for backups")
-    downloader: Downloader = (SftpDownloader(connection.connection)
-                              if isinstance(connection, SshHost) else copy_local)
-    polls = connection.shell if isinstance(connection, SshHost) else None
+    ssh = _as_ssh_host(connection)
+    downloader: Downloader = SftpDownloader(ssh.connection) if ssh else copy_local
+    polls = ssh.shell if ssh else None
     docker = ("docker", "-H", docker_host) if docker_host else ("docker",)
     return AppBackups(connection.name, engine, connection.files, gate, config,
                       store=ShellBackupStore(connection.runner, connection.name, downloader,
                                              poll_runner=polls),
                       jobs=engine.jobs.leased(HostLeases(connection.runner, polls, docker)),
                       docker=docker)
+
+
+def _as_ssh_host(connection: HostConnection) -> SshHost | None:
+    """``connection`` as an SSH host, without importing the SSH backend (and paramiko)
+    for a local one: an SshHost exists only once that module was loaded to build it."""
+    module = sys.modules.get("opsui.backends.ssh_host")
+    if module is not None and isinstance(connection, module.SshHost):
+        return cast("SshHost", connection)
+    return None
 
 
 def build_releases(connection: HostConnection, gate: ActionGate, config: Config,

@@ -18,13 +18,13 @@ on stdout.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 from opsui import __version__
-from opsui.cli.backups import add_backup_commands
 from opsui.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -34,31 +34,64 @@ from opsui.cli.common import (
     TerminalAsk,
     UsageError,
 )
-from opsui.cli.containers import add_container_commands
 from opsui.cli.context import Context, build_context
 from opsui.cli.failure import envelope, fail, pipe_closed
 from opsui.cli.logfile import setup_logging
-from opsui.cli.logs import add_logs_command
 from opsui.cli.options import BadArguments, Parser, global_options, merge_global_options
-from opsui.cli.releases import add_release_commands
 from opsui.cli.tui import add_dashboard_options
 from opsui.domain.errors import ConfigError, HostError, OpsuiError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMAND_GROUPS", "build_parser", "main"]
+
+COMMAND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "containers": ("add_container_commands",
+                   ("ps", "start", "stop", "restart", "inspect", "trust-host")),
+    "logs": ("add_logs_command", ("logs",)),
+    "releases": ("add_release_commands",
+                 ("deploy", "rollback", "history", "tags", "lock", "unlock", "recover")),
+    "backups": ("add_backup_commands", ("backup", "backups", "restore", "migrate")),
+}
+"""Module of :mod:`opsui.cli` → (the function adding its subcommands, their names).
+
+A command line imports only the group it names: the dashboard (no command) none of
+them, so its launch does not pay for the headless commands' imports (issue 14). A
+unit test checks the names against the parsers the modules add."""
+
+AddCommands = Callable[[Any, list[argparse.ArgumentParser]], None]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _groups_named(argv: Sequence[str] | None) -> set[str]:
+    """The groups whose parsers ``argv`` may need: all of them for help or when not
+    known, else those with a command among its words (a word that is only an option's
+    value, ``--host logs``, loads a group for nothing, harmlessly)."""
+    if argv is None or "-h" in argv or "--help" in argv:
+        return set(COMMAND_GROUPS)
+    words = set(argv)
+    return {group for group, (_, names) in COMMAND_GROUPS.items() if words & set(names)}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line: global options, then one subcommand (or none: the
-    dashboard), each accepting the global options after it too."""
+    dashboard), each accepting the global options after it too.
+
+    Given ``argv``, only the command groups it names are imported; every other
+    command gets a bare placeholder parser, so a misspelt command is still told every
+    name it could have been."""
     parser = Parser(prog="opsui", description="Terminal operations dashboard for Docker hosts.",
                     parents=[global_options(sub=False)])
     parser.add_argument("--version", action="version", version=f"opsui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = [global_options(sub=True)]
-    add_container_commands(sub, common)
-    add_logs_command(sub, [global_options(sub=True, short_verbose=False)])
-    add_release_commands(sub, common)
-    add_backup_commands(sub, common)
+    wanted = _groups_named(argv)
+    for group, (adder, names) in COMMAND_GROUPS.items():
+        if group not in wanted:
+            for name in names:
+                sub.add_parser(name)
+            continue
+        add: AddCommands = getattr(importlib.import_module(f"opsui.cli.{group}"), adder)
+        # logs keeps -v for itself (it inverts the filter, as grep's does)
+        add(sub, [global_options(sub=True, short_verbose=False)] if group == "logs"
+            else common)
     add_dashboard_options(parser, sub, common)
     return parser
 
@@ -69,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     about: dict[str, str] = {}
     as_json = "--json" in argv  # until parsed: a bad argument still answers in JSON
     try:
-        args = merge_global_options(build_parser().parse_args(argv))
+        args = merge_global_options(build_parser(argv).parse_args(argv))
         as_json = bool(getattr(args, "json", False))
         if args.command:
             setup_logging(args.verbose, dashboard=False)

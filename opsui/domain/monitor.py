@@ -161,6 +161,10 @@ def link_state_for(error: HostError) -> LinkState:
     return LinkState.UNREACHABLE
 
 
+FIRST_LIST_WAIT_SECONDS = 5.0
+"""How long a session's polls wait for its first list before they start anyway."""
+
+
 class _Session:
     """The jobs of one successful connection; all end when ``stopped`` is set."""
 
@@ -170,12 +174,17 @@ class _Session:
         self.events: EventStream | None = None
         self.refresh_now = threading.Event()
         """Set to re-list at once (a key press, or the session ending)."""
+        self.listed = threading.Event()
+        """The session's first list was reported: the polls begin only then."""
+        self.clock_measured = True
+        """The supervisor read the host's clock just before this session began."""
 
     def wake(self) -> None:
         self.refresh_now.set()
 
     def end(self) -> None:
         self.stopped.set()
+        self.listed.set()
         self.wake()
         stream, self.events = self.events, None
         if stream is not None:
@@ -428,6 +437,9 @@ class HostMonitor:
     def _every(self, interval: Callable[[], float],
                task: Callable[[], None]) -> Callable[[_Session], None]:
         def loop(session: _Session) -> None:
+            # The first list alone is on the way to the first frame: metrics, stats and
+            # health probes would compete with it for the link, the engine and the CPU.
+            session.listed.wait(FIRST_LIST_WAIT_SECONDS)
             while not session.stopped.is_set():
                 self._run_job(task)
                 session.stopped.wait(interval())
@@ -483,13 +495,17 @@ class HostMonitor:
     def _reconcile(self, session: _Session) -> None:
         """Full list (one call), merged with what inspect already told us, then enrich."""
         listed = self.connection.engine.list_containers()
-        self._refresh_clock()
         with self._lock:
             live = {c.id for c in listed}
             self._inspected = {k: v for k, v in self._inspected.items() if k in live}
             merged = [self._merge(c) for c in listed]
             missing = [c.id for c in listed if c.id not in self._inspected]
         self.listener.containers_snapshot(self.name, merged)
+        session.listed.set()
+        if session.clock_measured:  # just read before the session: not again before the rows
+            session.clock_measured = False
+        else:
+            self._refresh_clock()
         if missing and self.settings.enrich_wait_seconds > 0:
             self._watch_known.wait(self.settings.enrich_wait_seconds)
         watched = self._watched

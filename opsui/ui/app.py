@@ -37,20 +37,9 @@ from opsui.ui.keys import binding_ids, unknown_binding_ids
 from opsui.ui.open_target import find_open_target
 from opsui.ui.quitting import run_workers_on_daemon_threads
 from opsui.ui.releases_flow import ReleaseFlowApp
-from opsui.ui.screens.backups import BackupsScreen, DownloadModal
-from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
-from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
-from opsui.ui.screens.detail import DetailScreen
-from opsui.ui.screens.help import HelpScreen, key_groups
-from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
-from opsui.ui.screens.logs import LogsScreen
-from opsui.ui.screens.save_log import SaveLogModal
 from opsui.ui.state import UiState
 from opsui.ui.themes import DEFAULT_THEME, LIGHT_THEME, load_themes, theme_sources
-from opsui.ui.widgets.container_table import ContainerTable
-from opsui.ui.widgets.filter_bar import FilterBar
-from opsui.ui.widgets.log_query_bar import LogQueryInput
 
 MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
 
@@ -192,6 +181,8 @@ class OpsuiApp(ReleaseFlowApp):
 
     def _apply_keymap(self) -> None:
         keymap = dict(self.config.keys)
+        if not keymap:  # nothing to check: the other screens load when first opened
+            return
         known = binding_ids(self.bound_classes())
         unknown = unknown_binding_ids(keymap, known)
         if unknown:
@@ -203,7 +194,20 @@ class OpsuiApp(ReleaseFlowApp):
 
     @staticmethod
     def bound_classes() -> Iterable[type[DOMNode]]:
-        """Every class whose bindings an opsui.toml [keys] entry may remap."""
+        """Every class whose bindings an opsui.toml [keys] entry may remap (imported
+        here: a launch draws the dashboard before it loads any other screen)."""
+        from opsui.ui.screens.backups import BackupsScreen, DownloadModal
+        from opsui.ui.screens.confirm import ConfirmModal
+        from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal, ReleaseRunScreen
+        from opsui.ui.screens.detail import DetailScreen
+        from opsui.ui.screens.help import HelpScreen
+        from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
+        from opsui.ui.screens.logs import LogsScreen
+        from opsui.ui.screens.save_log import SaveLogModal
+        from opsui.ui.widgets.container_table import ContainerTable
+        from opsui.ui.widgets.filter_bar import FilterBar
+        from opsui.ui.widgets.log_query_bar import LogQueryInput
+
         return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal,
                 LogsScreen, LogQueryInput, SaveLogModal, DeployScreen, ReleaseRunScreen,
                 PlanConfirmModal, HistoryScreen, ReleaseDetailScreen, BackupsScreen,
@@ -249,7 +253,9 @@ class OpsuiApp(ReleaseFlowApp):
             return
         with self.batch_update():
             self.dashboard.apply(changes)
-            for screen in self.screen_stack:
+            for screen in self._screens_above_dashboard():
+                from opsui.ui.screens.detail import DetailScreen  # loaded by the first one
+
                 if isinstance(screen, DetailScreen):
                     host, cid = screen.host, screen.container.id
                     moved = changes.containers.get(host, set()) | changes.removed.get(host, set())
@@ -257,6 +263,12 @@ class OpsuiApp(ReleaseFlowApp):
                         screen.container_changed(self.state.host(host).containers.get(cid))
         if self.open_target is not None and (changes.snapshots or changes.statuses):
             self._open_target(self.dashboard, self.open_target)
+
+    def _screens_above_dashboard(self) -> list[Screen[object]]:
+        """Screens over Textual's default screen and the dashboard (none before the first
+        one opens; the detail screen's module loads only then)."""
+        stack = self.screen_stack
+        return stack[2:] if len(stack) > 2 else []
 
     # -- navigation ------------------------------------------------------------------------
 
@@ -276,6 +288,8 @@ class OpsuiApp(ReleaseFlowApp):
         self.open_detail(message.host, message.container_id)
 
     def open_detail(self, host: str, container_id: str) -> None:
+        from opsui.ui.screens.detail import DetailScreen
+
         container = self.state.host(host).containers.get(container_id)
         monitor = self.monitors.get(host)
         if container is None or monitor is None:
@@ -293,6 +307,8 @@ class OpsuiApp(ReleaseFlowApp):
         if monitor is None:
             self.notify(f"No monitor for host {host}.", severity="warning", markup=False)
             return
+        from opsui.ui.screens.logs import LogsScreen
+
         tail = monitor.settings.log_tail_lines
         try:
             feed = monitor.open_logs(target, LogWindow.preset("tail", tail))
@@ -310,6 +326,8 @@ class OpsuiApp(ReleaseFlowApp):
 
     def action_help(self) -> None:
         """The keys of the screen the operator is on, as remapped (see screens/help.py)."""
+        from opsui.ui.screens.help import HelpScreen, key_groups
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(key_groups(
                 self.screen, binding_ids(self.bound_classes()), self.config.keys)))

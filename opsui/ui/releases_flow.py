@@ -17,8 +17,10 @@ next poll is armed only when that one finished, so a slow host never stacks poll
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import work
@@ -45,27 +47,18 @@ from opsui.domain.sanitize import clean
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
 from opsui.ui.palette import Palette
-from opsui.ui.screens.backups import BackupsScreen
-from opsui.ui.screens.confirm import Answer
 from opsui.ui.screens.container_keys import ReleaseRequested
 from opsui.ui.screens.dashboard import DashboardScreen
-from opsui.ui.screens.deploy import DeployScreen, ask_to_run
-from opsui.ui.screens.history import HistoryScreen
-from opsui.ui.screens.release_run import (
-    TITLES,
-    QuitModal,
-    ReleaseRunScreen,
-    cancel_effect,
-)
-from opsui.ui.screens.rollback import (
-    recovery_preview,
-    recovery_summary,
-    rollback_preview,
-    rollback_summary,
-)
 from opsui.ui.sessions import BackupSession, ReleasePlan, ReleaseSession
 from opsui.ui.widgets.lock_banner import BannerItem, banner_items
 from opsui.ui.widgets.step_log import OUTCOME_STEP
+
+if TYPE_CHECKING:
+    from opsui.ui.screens.confirm import Answer
+    from opsui.ui.screens.release_run import ReleaseRunScreen
+
+# The screens of a release (deploy, rollback, history, backups, a run) are imported where
+# they open: a launch draws the dashboard without loading them (issue 14).
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +143,10 @@ class ReleaseFlowApp(ContainerActionsApp):
         if monitor is None:
             self.notify(f"Unknown host {host}", severity="error", markup=False)
             return
+        from opsui.ui.screens.backups import BackupsScreen
+        from opsui.ui.screens.deploy import DeployScreen
+        from opsui.ui.screens.history import HistoryScreen
+
         if kind == "backups":  # reading them is fine in read-only mode; the keys ask the gate
             self.push_screen(BackupsScreen(BackupSession(
                 monitor, self.app_ref(monitor, container), container.name), self.clock))
@@ -207,17 +204,24 @@ class ReleaseFlowApp(ContainerActionsApp):
         self.post_message(self.RecoveryPlanned(session, session.plan_recovery(choice)))
 
     def on_release_flow_app_rollback_planned(self, message: RollbackPlanned) -> None:
+        from opsui.ui.screens.rollback import rollback_preview, rollback_summary
+
         session, plan = message.session, message.plan
         preview = rollback_preview(plan, Palette.of(self), self.clock())
         self._confirm_and_run(session, plan, preview, "rollback", rollback_summary(plan))
 
     def on_release_flow_app_recovery_planned(self, message: RecoveryPlanned) -> None:
+        from opsui.ui.screens.rollback import recovery_preview, recovery_summary
+
         session, plan = message.session, message.plan
         self._confirm_and_run(session, plan, recovery_preview(plan, Palette.of(self)),
                               "recovery", recovery_summary(plan))
 
     def _confirm_and_run(self, session: ReleaseSession, plan: ReleasePlan, preview: Text,
                          action: str, summary: str) -> None:
+        from opsui.ui.screens.deploy import ask_to_run
+        from opsui.ui.screens.release_run import ReleaseRunScreen
+
         try:
             confirmation = session.confirmation(plan)
         except ActionRefused as refused:
@@ -249,9 +253,10 @@ class ReleaseFlowApp(ContainerActionsApp):
     def on_release_flow_app_job_changed(self, message: JobChanged) -> None:
         job = message.job
         for screen in self.screen_stack:
-            if isinstance(screen, ReleaseRunScreen) and screen.job is job \
+            run_screen = _as_run_screen(screen)
+            if run_screen is not None and run_screen.job is job \
                     and job.running and job.cancelled.is_set():
-                screen.cancelling()
+                run_screen.cancelling()
         if message.ended:
             self._job_ended(job)
         self.show_jobs()
@@ -280,6 +285,8 @@ class ReleaseFlowApp(ContainerActionsApp):
         if ended.error is not None:
             notify_error(self, ended.error, title=f"{job.title().capitalize()}")
         else:
+            from opsui.ui.screens.release_run import TITLES
+
             verb = TITLES.get(job.kind, job.kind.capitalize())
             severity: SeverityLevel = ("information" if ended.outcome == OK else "warning"
                                        if ended.outcome == CANCELLED else "error")
@@ -299,8 +306,9 @@ class ReleaseFlowApp(ContainerActionsApp):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "watch_job":
-            if isinstance(self.screen, ReleaseRunScreen) and self.screen.job is not None \
-                    and self.screen.job.running:
+            run_screen = _as_run_screen(self.screen)
+            if run_screen is not None and run_screen.job is not None \
+                    and run_screen.job.running:
                 return False
             return bool(self.jobs.running() or self._unseen)
         return super().check_action(action, parameters)
@@ -324,6 +332,8 @@ class ReleaseFlowApp(ContainerActionsApp):
             session = ReleaseSession(monitor, job.app, job.app)
         if session is None:
             return
+        from opsui.ui.screens.release_run import ReleaseRunScreen
+
         self.push_screen(ReleaseRunScreen(session, job.kind, self.clock, job=job))
         self.show_jobs()
 
@@ -345,6 +355,8 @@ class ReleaseFlowApp(ContainerActionsApp):
         if self._quit_when_idle:  # asked once already and cancelling: quit at once
             self.exit()
             return
+        from opsui.ui.screens.release_run import QuitModal, cancel_effect
+
         if isinstance(self.screen, QuitModal):
             return  # already asking
         lines = []
@@ -445,3 +457,12 @@ class ReleaseFlowApp(ContainerActionsApp):
             self.dashboard.show_banner(message.host, message.items)
         again, self._poll_again = self._poll_again, False
         self._arm_poll(SOON_SECONDS if again else self.lock_poll_seconds)
+
+
+def _as_run_screen(screen: Any) -> ReleaseRunScreen | None:
+    """``screen`` when it is a run's screen; None without importing that module when no
+    run screen was ever opened (the footer asks on every redraw, the first one too)."""
+    module = sys.modules.get("opsui.ui.screens.release_run")
+    if module is not None and isinstance(screen, module.ReleaseRunScreen):
+        return cast("ReleaseRunScreen", screen)
+    return None
