@@ -39,6 +39,7 @@ from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import Confirmation
 from opsui.domain.operations.policy import ConfirmPolicy
 from opsui.domain.operations.release_run import START_FIRST, STOP_FIRST
+from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.operations.swarm_deploy import SwarmDeployPlan
 from opsui.domain.sanitize import clean
 from opsui.ui.commands import PaletteCommand
@@ -59,6 +60,14 @@ def strategy_text(strategy: str) -> str:
     if strategy == STOP_FIRST:
         return "stop-first (fixed host ports): the current one stops before the new one starts"
     return strategy
+
+
+def note_rows(plan: DeployPlan | RollbackPlan) -> list[tuple[str, str | Text]]:
+    """The plan's notes (replicas, the drain, a proxy, compose), one row each; a plain
+    switch of one container says nothing more than its strategy already does."""
+    moving = bool(plan.aliases or plan.replicas or plan.traffic.proxy)
+    shown = [note for note in plan.notes if moving or not note.startswith("traffic:")]
+    return [("notes" if index == 0 else "", note) for index, note in enumerate(shown)]
 
 
 def preview_rows(rows: Iterable[tuple[str, str | Text]], palette: Palette) -> Text:
@@ -98,6 +107,7 @@ def deploy_preview(plan: ReleasePlan, palette: Palette) -> Text:
         ("target", Text(plan.image, style=palette.primary)),
         ("strategy", strategy_text(plan.strategy)),
         ("steps", " → ".join(plan.steps)),
+        *note_rows(plan),
     ], palette)
 
 

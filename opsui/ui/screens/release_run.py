@@ -342,7 +342,7 @@ class ReleaseRunScreen(Screen[None]):
     def on_release_run_screen_stepped(self, message: Stepped) -> None:
         event = message.event
         self.steps.apply(StepEvent(clean(event.step, 64), event.outcome, event.seconds,
-                                   clean_block(event.detail, 8000)))
+                                   clean_block(event.detail, 8000), event.expected))
 
     def on_release_run_screen_ended(self, message: Ended) -> None:
         error = message.error

@@ -20,7 +20,7 @@ from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
 from opsui.domain.releases import Release
 from opsui.ui.format import duration
 from opsui.ui.palette import Palette
-from opsui.ui.screens.deploy import preview_rows, strategy_text
+from opsui.ui.screens.deploy import note_rows, preview_rows, strategy_text
 
 UNSET = "(unset)"
 ENV_SHOWN = 12
@@ -90,6 +90,7 @@ def rollback_preview(plan: RollbackPlan | SwarmRollbackPlan, palette: Palette,
         ("strategy", strategy_text(plan.strategy)),
         ("env", env_lines(plan.env_changes, palette)),
         ("steps", " → ".join(plan.steps)),
+        *note_rows(plan),
     ], palette)
 
 

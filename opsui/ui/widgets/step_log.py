@@ -53,6 +53,8 @@ class StepLine:
     started: datetime | None = None
     seconds: float | None = None
     detail: str = ""
+    expected: float = 0.0
+    """How long the step takes when known (a drain): counted down while it runs."""
 
 
 class StepLog(Widget):
@@ -90,6 +92,7 @@ class StepLog(Widget):
         if event.outcome is None:
             line = self._find(event.step, (PENDING,)) or self._insert(event.step)
             line.state, line.started, line.seconds = RUNNING, self.clock(), None
+            line.expected = event.expected
         else:
             line = self._find(event.step, (RUNNING, PENDING)) or self._insert(event.step)
             line.state = OK if event.outcome == OK else FAILED
@@ -163,6 +166,10 @@ class StepLog(Widget):
             text.append(line.name.ljust(NAME_WIDTH), style=name_style)
             text.append(seconds.rjust(8), style=palette.muted)
             detail = line.detail.strip()
+            if line.state == RUNNING and line.expected > 0:
+                left = max(0.0, line.expected - ((now - line.started).total_seconds()
+                                                 if line.started else 0.0))
+                detail = f"{step_seconds(left)} left of {step_seconds(line.expected)}"
             if not detail:
                 if line.state == SKIPPED:
                     text.append("  skipped", style=palette.muted)
