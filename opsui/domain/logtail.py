@@ -38,6 +38,9 @@ EngineProvider = Callable[[], ContainerEngine]
 
 RUNNING = (ContainerState.RUNNING, ContainerState.PAUSED)
 """States whose log stream stays open. A restarting container's stream ends at once."""
+KEPT_GONE = 4
+"""Removed containers of the target remembered (for "X replaced by Y"): a pane left open
+on an app deployed all night would otherwise keep one member per release (issue 16)."""
 QUICK_BREAK_SECONDS = 2.0
 """A stream that ends sooner than this while its container runs is retried with backoff."""
 
@@ -210,6 +213,16 @@ class LogTail:
                 else:  # a release renamed it (kept as NAME.before-r…): it serves no more
                     self._mark(member, f"{member.container.name} renamed to {now}; "
                                "no longer followed")
+        self._forget_gone(names)
+
+    def _forget_gone(self, present: dict[str, str]) -> None:
+        """Forget all but the ``KEPT_GONE`` newest members whose container no longer
+        exists and whose reader has ended (their lines stay in the buffer)."""
+        with self._lock:
+            gone = [cid for cid, m in self._members.items()
+                    if m.removed and cid not in present and not self._reading(m)]
+            for cid in gone[:-KEPT_GONE]:
+                del self._members[cid]
 
     def _adopt(self, container: Container, first: bool) -> _Member:
         source = self._buffer.add_source(container.name, container.id)
