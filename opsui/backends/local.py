@@ -15,6 +15,7 @@ from opsui.backends.docker_credentials import DockerCredentials, LoginPlace, loc
 from opsui.backends.docker_engine import DockerEngine, connect_local, describe_endpoint
 from opsui.backends.health import HttpHealthProber
 from opsui.backends.host_files import ShellHostFiles
+from opsui.backends.lazy_prober import LazyProber
 from opsui.backends.metrics import PsutilMetrics
 from opsui.backends.registry import RegistryTags
 from opsui.domain.errors import HostError
@@ -82,7 +83,7 @@ class LocalHost:
         self._disk_path = disk_path
         self._engine: DockerEngine | None = None
         self._metrics: PsutilMetrics | None = None
-        self._prober: HttpHealthProber | None = None
+        self._prober: LazyProber | None = None
         self._runner: LocalRunner | None = None
         self._files: ShellHostFiles | None = None
         self._image_tags: RegistryTags | None = None
@@ -102,7 +103,7 @@ class LocalHost:
             raise
         self._engine = engine
         self._metrics = metrics
-        self._prober = HttpHealthProber()
+        self._prober = LazyProber(HttpHealthProber)  # its TLS context when first probing
         self._runner = LocalRunner()
         self._files = ShellHostFiles(self._runner, self.name)
         self._image_tags = RegistryTags(credentials=credentials)
@@ -128,7 +129,7 @@ class LocalHost:
         return self._metrics
 
     @property
-    def prober(self) -> HttpHealthProber:
+    def prober(self) -> LazyProber:
         self._require()
         assert self._prober is not None
         return self._prober

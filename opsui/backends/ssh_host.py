@@ -33,6 +33,7 @@ from opsui.backends.docker_engine import DockerEngine
 from opsui.backends.health import HttpHealthProber
 from opsui.backends.host_files import ShellHostFiles
 from opsui.backends.host_shell import PersistentShell
+from opsui.backends.lazy_prober import LazyProber
 from opsui.backends.procfs import RemoteMetrics
 from opsui.backends.registry import RegistryTags
 from opsui.backends.ssh import SshConnection, SshTarget, resolve_target
@@ -216,7 +217,7 @@ class _Parts:
     conn: SshConnection
     engine: DockerEngine
     metrics: RemoteMetrics
-    prober: HttpHealthProber
+    prober: LazyProber
     shell: PersistentShell
     files: ShellHostFiles
     image_tags: RegistryTags
@@ -273,7 +274,9 @@ class SshHost:
             # costs ~0.12 s on sshd, and a deploy makes a dozen on its critical path.
             shell = PersistentShell(conn, fallback=conn)
             parts = _Parts(conn, engine, RemoteMetrics(conn),
-                           HttpHealthProber(transport=SshHttpTransport(conn)),
+                           # TLS contexts built when first probing, not on connecting
+                           LazyProber(lambda: HttpHealthProber(
+                               transport=SshHttpTransport(conn))),
                            shell, ShellHostFiles(shell, self.name),
                            # A transport per lookup: the registry client closes it.
                            RegistryTags(lambda: SshHttpTransport(conn),
@@ -310,7 +313,7 @@ class SshHost:
         return self._require().metrics
 
     @property
-    def prober(self) -> HttpHealthProber:
+    def prober(self) -> LazyProber:
         return self._require().prober
 
     @property
