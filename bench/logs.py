@@ -273,8 +273,16 @@ def follow_in_lazydocker(term: TmuxTerminal, name_prefix: str) -> Callable[[str]
     term.press("/")
     wait_screen(term, lambda screen: lazydocker_filter(screen) == "", "lazydocker's filter")
     send_literal(term, name_prefix)
-    wait_screen(term, lambda screen: (lazydocker_filter(screen) == name_prefix
-                                      and FOLLOWING in screen), "lazydocker following")
+    wait_screen(term, lambda screen: lazydocker_filter(screen) == name_prefix,
+                "lazydocker's filter text")
+    # Its main panel starts following the matched container only once the filter is
+    # kept (Enter) when another container was selected before; "/" then reopens the
+    # filter with its text, and the logs go on streaming while it is open.
+    term.press("enter")
+    wait_screen(term, lambda screen: FOLLOWING in screen, "lazydocker following")
+    term.press("/")
+    wait_screen(term, lambda screen: lazydocker_filter(screen) == name_prefix,
+                "lazydocker's filter reopened")
 
     def typed(screen: str) -> str | None:
         text = lazydocker_filter(screen)
