@@ -161,6 +161,7 @@ class LogsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.bar.display = False
+        self.bar.before_echo = self.view.input_first
         self._title()
         self._badge()
         self.set_interval(BADGE_SECONDS, self._badge)

@@ -1,20 +1,30 @@
 """The log pane's one-line search / filter box, with regex and invert switches.
 
 One box serves both jobs so the pane keeps a single line for input; each job keeps
-its own text, so opening search does not lose the filter. Typing applies at once
-(search highlights, the filter narrows); Enter keeps it and returns to the lines;
-Esc clears it. The label in front says which job and which switches are on.
+its own text, so opening search does not lose the filter. Typing applies as you go
+(search highlights, the filter narrows) once the keys pause for
+:data:`SETTLE_SECONDS`; Enter keeps it at once and returns to the lines; Esc clears it.
+The label in front says which job and which switches are on.
+
+A key's echo comes first (issue 14): applying a query redraws every row of the pane
+(and a filter re-scans the buffer), so doing it on every key made each echo wait for
+a full redraw, and while a log pours in new lines were drawn in the same frame. Now a
+key only tells the pane to hold its new lines until the echo is drawn, and the query
+is applied when typing pauses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -22,6 +32,9 @@ from opsui.domain.logquery import LogQuery, QueryError
 from opsui.ui.palette import Palette
 
 QueryMode = Literal["search", "filter"]
+
+SETTLE_SECONDS = 0.12
+"""A typed query is applied this long after the last key (a burst applies once)."""
 
 
 class LogQueryInput(Input):
@@ -50,6 +63,12 @@ class LogQueryInput(Input):
         bar = self.parent
         if isinstance(bar, LogQueryBar):
             bar.toggle(invert=True)
+
+    async def _on_key(self, event: events.Key) -> None:
+        bar = self.parent
+        if isinstance(bar, LogQueryBar) and bar.before_echo is not None:
+            bar.before_echo()  # called, not posted: a message would arrive after the echo
+        await super()._on_key(event)
 
     async def action_submit(self) -> None:
         """Apply and leave within the Enter key itself, not via a Submitted message:
@@ -109,6 +128,11 @@ class LogQueryBar(Horizontal):
         """Only the filter can be inverted (a search for "not x" has no next match)."""
         self.error = ""
         self.return_to: Widget | None = None
+        self.before_echo: Callable[[], None] | None = None
+        """Called as each key reaches the box, before it is echoed (the pane holds back
+        its new lines until the echo is drawn)."""
+        self._settle: Timer | None = None
+        """Applies the text typed so far once the keys pause (see :data:`SETTLE_SECONDS`)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-query-label")
@@ -120,6 +144,8 @@ class LogQueryBar(Horizontal):
 
     def open(self, mode: QueryMode, return_to: Widget) -> None:
         """Show the box for ``mode`` with that job's text, and take the keyboard now."""
+        if self._settle is not None:
+            self._apply(done=False)  # what was typed for the other job first
         self.mode = mode
         self.return_to = return_to
         self.display = True
@@ -153,12 +179,21 @@ class LogQueryBar(Horizontal):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.texts[self.mode] = event.value
+        if self._settle is not None:
+            self._settle.stop()
+        self._settle = self.set_timer(SETTLE_SECONDS, self._settled)
+
+    def _settled(self) -> None:
+        self._settle = None
         self._apply(done=False)
 
     def submit(self) -> None:
         self._apply(done=True)
 
     def _apply(self, done: bool) -> None:
+        if self._settle is not None:  # applied now: the pending one would repeat it
+            self._settle.stop()
+            self._settle = None
         try:
             query = self.compiled(self.mode)
         except QueryError as exc:
