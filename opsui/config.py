@@ -39,7 +39,9 @@ from opsui.domain.settings import MIGRATE_IN as MIGRATE_IN
 from opsui.domain.settings import AppConfig as AppConfig
 from opsui.domain.settings import BackupConfig as BackupConfig
 from opsui.domain.settings import Config as Config
+from opsui.domain.settings import FRONT_PROXY_KINDS
 from opsui.domain.settings import DeploySettings as DeploySettings
+from opsui.domain.settings import FrontProxyConfig as FrontProxyConfig
 from opsui.domain.settings import HostConfig as HostConfig
 from opsui.domain.settings import MigrateConfig as MigrateConfig
 from opsui.domain.settings import ProxyConfig as ProxyConfig
@@ -108,6 +110,7 @@ _APP_KEYS = {*_field_names(AppConfig, skip=("name", "deploy")), "health_url", *_
 _BACKUP_KEYS = _field_names(BackupConfig)
 _MIGRATE_KEYS = _field_names(MigrateConfig)
 _PROXY_KEYS = _field_names(ProxyConfig)
+_FRONT_PROXY_KEYS = _field_names(FrontProxyConfig)
 
 
 class _Reader:
@@ -207,6 +210,7 @@ class _Reader:
             hosts=self.hosts(data.get("hosts", {})),
             apps=self.apps(data.get("apps", {}), deploy),
             deploy=deploy,
+            front_proxy=self.front_proxy(data.get("front_proxy")),
             known_hosts=self.text(ssh, "known_hosts", "ssh.known_hosts"),
             ssh_config=self.text(ssh, "config", "ssh.config"),
             log_buffer_lines=self.count(logs, "buffer_lines", "logs.buffer_lines",
@@ -337,6 +341,26 @@ class _Reader:
             raise self.fail(f"{prefix}.reload", 'the reload command, such as '
                             '["nginx", "-s", "reload"]', [])
         return ProxyConfig(container, reload)
+
+    def front_proxy(self, value: object) -> FrontProxyConfig | None:
+        """``[front_proxy]``: the image opsui runs the front proxy from (the operator's
+        own: opsui pulls nothing of its own), its kind and its network."""
+        if value is None:
+            return None
+        table = self.table(value, "front_proxy")
+        self.check_keys(table, _FRONT_PROXY_KEYS, "front_proxy.")
+        image = self.text(table, "image", "front_proxy.image")
+        if image is None or any(ch.isspace() for ch in image):
+            raise self.fail("front_proxy.image", "the proxy's image, such as nginx:1.27 or "
+                            "haproxy:3.0", image)
+        kind = self.choice(table, "kind", "front_proxy.kind", FRONT_PROXY_KINDS,
+                           "haproxy" if "haproxy" in image.lower() else "nginx")
+        network = self.text(table, "network", "front_proxy.network")
+        if network is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}",
+                                                    network):
+            raise self.fail("front_proxy.network", "a Docker network name (letters, digits, "
+                            "'_', '.', '-')", network)
+        return FrontProxyConfig(image, kind, network or FrontProxyConfig.network)
 
     def hosts(self, value: object) -> tuple[HostConfig, ...]:
         table = self.table(value, "hosts")

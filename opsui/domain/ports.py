@@ -456,3 +456,56 @@ class TrafficEngine(Protocol):
     def exec(self, container_id: str, argv: list[str], timeout: float) -> CommandResult:
         """Run ``argv`` in the running container and wait for it to end."""
         ...
+
+
+# --------------------------------------------------- the front proxy (issue 13, ports)
+
+@dataclass(frozen=True)
+class HostBinding:
+    """One published port: ``host_ip:host_port`` on the host -> ``container_port``."""
+
+    container_port: int
+    protocol: str
+    host_ip: str
+    host_port: str
+
+    def __str__(self) -> str:
+        host = f"{self.host_ip}:{self.host_port}" if self.host_ip else self.host_port
+        return f"{host}->{self.container_port}/{self.protocol}"
+
+
+class FrontEngine(Protocol):
+    """What moving an app behind a front proxy needs beyond :class:`ContainerEngine`:
+    its published ports, a network, copies without (or with) them, and a proxy
+    container created with its config file inside it before it starts."""
+
+    def bindings(self, container_id: str) -> tuple[HostBinding, ...]:
+        """The container's host port bindings to ports the operator chose."""
+        ...
+
+    def ensure_network(self, name: str, labels: dict[str, str]) -> str:
+        """Create the user network ``name`` (labelled) unless it exists; says which."""
+        ...
+
+    def remove_network_if_unused(self, name: str, label: str) -> str:
+        """Remove ``name`` if it carries ``label`` and no container is attached to it;
+        says what it did or why not."""
+        ...
+
+    def copy_as(self, container_id: str, name: str, *, bindings: tuple[HostBinding, ...],
+                network: str, alias: str, relabel: Callable[[dict[str, str]],
+                                                          dict[str, str]] | None = None
+                ) -> str:
+        """Create (not start) ``name``: the container's image id and config with exactly
+        ``bindings`` as its fixed host ports, its other ports and networks kept; on
+        ``network`` with ``alias`` when ``alias`` is given, off it when it is empty.
+        Labels ``relabel``-ed when given. Its id."""
+        ...
+
+    def create_proxy(self, name: str, image: str, *, ports: dict[int, HostBinding],
+                     network: str, labels: dict[str, str], config_dir: str,
+                     config_name: str, config: bytes) -> str:
+        """Create (not start) the proxy from ``image``, on ``network``, each listen port
+        of ``ports`` published as its binding, restarted unless stopped, with ``config``
+        written as ``config_dir/config_name`` inside it. Its id."""
+        ...

@@ -123,6 +123,23 @@ class ProxyConfig:
     reload: tuple[str, ...] = NGINX_RELOAD
 
 
+FRONT_PROXY_KINDS = ("nginx", "haproxy")
+
+
+@dataclass(frozen=True)
+class FrontProxyConfig:
+    """``[front_proxy]``: the proxy opsui runs in front of an app that publishes a host
+    port (``opsui front APP``), from the operator's own nginx or HAProxy image, so the
+    app's releases need not stop it first (see operations/front_proxy.py)."""
+
+    image: str
+    kind: str = "nginx"
+    """``nginx`` or ``haproxy``: which config file opsui writes; default guessed from
+    the image's name (``haproxy`` in it: HAProxy, else nginx)."""
+    network: str = "opsui-front"
+    """The Docker network the proxy reaches the apps on, by their names as aliases."""
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """An application on a host: which container, compose service or Swarm service, its
@@ -173,6 +190,8 @@ class Config:
     """[logs] tail_lines: history a log pane opens with (the "tail" window)."""
     deploy: DeploySettings = DeploySettings()
     """[deploy]: defaults for every app, and for ad hoc deploys of any container."""
+    front_proxy: FrontProxyConfig | None = None
+    """[front_proxy]: None until the operator names an image (``opsui front`` refuses)."""
 
     def host(self, name: str) -> HostConfig | None:
         return next((h for h in self.hosts if h.name == name), None)

@@ -27,6 +27,8 @@ class Action(enum.Enum):
     RESTORE = "restore"
     LOCK = "lock"
     UNLOCK = "unlock"
+    FRONT = "front"
+    """Moving an app behind (or back from) the front proxy: `opsui front APP [--undo]`."""
     VERIFY = "verify"
     """Re-checking a backup: it asks nothing (no policy), but it runs the engine's check
     on the host and journals the verdict there, so read-only mode refuses it too."""
@@ -44,5 +46,6 @@ DEFAULT_CONFIRMATIONS = MappingProxyType(
         Action.RESTORE.value: ConfirmPolicy.TYPE,
         Action.LOCK.value: ConfirmPolicy.YES,
         Action.UNLOCK.value: ConfirmPolicy.YES,
+        Action.FRONT.value: ConfirmPolicy.YES,
     }
 )
