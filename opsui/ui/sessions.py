@@ -12,6 +12,7 @@ import threading
 from typing import Protocol
 
 from opsui.domain.backups import Backup
+from opsui.domain.compose_drift import ComposeCheck
 from opsui.domain.errors import ActionRefused
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.app_backups import AppBackups, BackupsStatus, RestorePlan
@@ -76,6 +77,13 @@ class ReleaseSession:
         """History, audit, lock. Marking a release known good writes to the host, so a
         read-only opsui only reads."""
         return self.releases().status(self.app(), mark_good=not self.read_only)
+
+    def compose_check(self, status: AppStatus) -> ComposeCheck | None:
+        """What compose on the host would do to the serving container (runs compose
+        there: a second or so); None when compose did not make it."""
+        if status.serving is None or status.app.swarm_service:
+            return None
+        return self.releases().agreement(status.app).check(status.serving)
 
     def tag_choices(self) -> list[TagChoice]:
         return self.releases().tag_choices(self.app())

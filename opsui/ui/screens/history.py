@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -22,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
+from opsui.domain.compose_drift import AGREES, ComposeCheck
 from opsui.domain.operations.app_releases import AppStatus
 from opsui.domain.releases import AuditLine, Release
 from opsui.domain.sanitize import clean
@@ -79,6 +81,13 @@ class HistoryScreen(Screen[None]):
 
     AUTO_FOCUS = "#history-table"
 
+    class ComposeChecked(Message):
+        """Compose on the host was asked about the serving container."""
+
+        def __init__(self, check: ComposeCheck) -> None:
+            super().__init__()
+            self.check = check
+
     class Loaded(Message):
         """The journal was read."""
 
@@ -93,6 +102,8 @@ class HistoryScreen(Screen[None]):
         self.clock = clock
         self.status: AppStatus | None = None
         """The last journal read."""
+        self.compose_check: ComposeCheck | None = None
+        """What compose on the host would do to the serving container (read after)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="history-title")
@@ -115,7 +126,16 @@ class HistoryScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="history",
           description="Cannot read the history")
     def load(self) -> None:
-        self.post_message(self.Loaded(self.session.status()))
+        status = self.session.status()
+        self.post_message(self.Loaded(status))
+        check = self.session.compose_check(status)  # after: compose takes a while
+        if check is not None:
+            self.post_message(self.ComposeChecked(check))
+
+    def on_history_screen_compose_checked(self, message: ComposeChecked) -> None:
+        self.compose_check = message.check
+        if self.status is not None:
+            self._note(self.status)
 
     def action_reload(self) -> None:
         self.load()
@@ -130,7 +150,20 @@ class HistoryScreen(Screen[None]):
         self.status = status = message.status
         palette, now = Palette.of(self.app), self.clock()
         self._title()
+        self._note(status)
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        self._rows(status, palette, now, table, keep)
+
+    def _note(self, status: AppStatus) -> None:
+        """Lock, a release that does not serve, compose drift, then the legend."""
+        palette = Palette.of(self.app)
         note = Text()
+        if status.replaced:
+            note.append(f"⚠ {status.replaced}\n", style=palette.warn)
+        check = self.compose_check
+        if check is not None and check.state != AGREES:
+            note.append(f"⚠ {check.marker}: {check.text}\n", style=palette.warn)
         if status.lock is not None:
             note.append(f"🔒 {status.lock.describe()}", style=palette.warn)
         elif not status.releases:
@@ -142,14 +175,16 @@ class HistoryScreen(Screen[None]):
         if status.torn:
             note.append(f"   ({status.torn} torn journal line(s) skipped)", style=palette.warn)
         self.query_one("#history-note", Static).update(note)
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
+
+    def _rows(self, status: AppStatus, palette: Palette, now: datetime, table: DataTable[Any],
+              keep: int) -> None:
         table.clear()
         current = status.current.id if status.current else ""
         target = status.target.id if status.target else ""
         for release in status.newest_first:
             outcome = shown_outcome(release, status)
-            mark = "▶" if release.id == current else "↩" if release.id == target else ""
+            mark = (("✗" if status.replaced else "▶") if release.id == current  # not serving
+                    else "↩" if release.id == target else "")
             table.add_row(
                 Text(mark, style=palette.primary),
                 Text(release.id),
