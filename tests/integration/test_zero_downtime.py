@@ -46,7 +46,8 @@ def _stack_env(state: Path) -> dict[str, str]:
 class Stack:
     """One compose project of the test bed's stack, and opsui configured for its app."""
 
-    def __init__(self, tmp: Path, nginx: str, name_proxy: bool) -> None:
+    def __init__(self, tmp: Path, nginx: str, name_proxy: bool, where: str = "local",
+                 front: str = "nginx") -> None:
         self.state = Path(os.environ.get("OPSUI_TEST_STATE", str(DEFAULT_STATE_DIR)))
         values = _stack_env(self.state)
         if "OPSUI_TEST_AUTH_REGISTRY" not in values:
@@ -54,16 +55,25 @@ class Stack:
         self.registry = values["OPSUI_TEST_AUTH_REGISTRY"]
         self.project = f"opsui-zd-{uuid.uuid4().hex[:6]}"
         self.client = docker.from_env()
-        self._stack("up", "--nginx", nginx)
+        self._stack("up", "--nginx", nginx, *(("--haproxy",) if front == "haproxy" else ()))
         proxy = (f'proxy = {{ container = "{self.containers("nginx")[0].name}" }}\n'
                  if name_proxy else "")
+        host = ""
+        if where == "ssh":  # the same engine through the test sshd, as a remote host
+            auths = self.state / "docker-config-auths"
+            host = (f'[ssh]\nconfig = "{values["OPSUI_TEST_SSH_CONFIG"]}"\n'
+                    f'known_hosts = "{values["OPSUI_TEST_SSH_KNOWN_HOSTS"]}"\n\n'
+                    f'[hosts.bed]\nssh = "ssh://{values["OPSUI_TEST_SSH_USER"]}@'
+                    f'{values["OPSUI_TEST_SSH_HOST"]}:{values["OPSUI_TEST_SSH_PORT"]}"\n'
+                    f'docker_config = "{auths}"\n\n')
         self.config = tmp / "opsui.toml"
         self.config.write_text(
-            f'[deploy]\nstate_dir = "{tmp / "state"}"\n\n'
+            f'[deploy]\nstate_dir = "{tmp / "state"}"\n\n{host}'
             f'[apps.shop]\nservice = "{self.project}/app"\n'
-            f'image = "{self.registry}/opsui-test/app"\n'
+            + ('host = "bed"\n' if where == "ssh" else "")
+            + f'image = "{self.registry}/opsui-test/app"\n'
             f"drain_seconds = 3\ngate_timeout = 30\n{proxy}")
-        port = self.containers("nginx")[0].attrs["NetworkSettings"]["Ports"]["80/tcp"]
+        port = self.containers(front)[0].attrs["NetworkSettings"]["Ports"]["80/tcp"]
         self.url = f"http://127.0.0.1:{port[0]['HostPort']}/api/version"
 
     def _stack(self, command: str, *options: str) -> None:
@@ -95,9 +105,9 @@ class Stack:
         return done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.fixture
-def dynamic(tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path, "dynamic", name_proxy=False)
+@pytest.fixture(params=["local", "ssh"])
+def dynamic(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path, "dynamic", name_proxy=False, where=request.param)
     try:
         yield stack
     finally:
@@ -107,6 +117,15 @@ def dynamic(tmp_path: Path) -> Iterator[Stack]:
 @pytest.fixture
 def static(tmp_path: Path) -> Iterator[Stack]:
     stack = Stack(tmp_path, "static", name_proxy=True)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def haproxy(tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path, "dynamic", name_proxy=False, front="haproxy")
     try:
         yield stack
     finally:
@@ -167,3 +186,15 @@ def test_a_named_static_proxy_is_reloaded_so_the_new_version_gets_the_traffic(
         assert failed == 0, output
     assert served and set(served) == {"2.0.0"}
     assert static.versions() == ["1.0.0", "1.0.0"]
+
+
+def test_haproxy_re_resolving_the_alias_loses_no_request_either(haproxy: Stack) -> None:
+    with steady_load(haproxy.url, rate=25) as load:
+        ok, output, failed = _release(haproxy, load, "deploy", "shop", "2.0.0", "--yes")
+        assert ok, output
+        assert failed == 0, output
+        assert haproxy.versions() == ["2.0.0", "2.0.0"]
+        ok, output, failed = _release(haproxy, load, "rollback", "shop", "--yes")
+        assert ok, output
+        assert failed == 0, output
+    assert haproxy.versions() == ["1.0.0", "1.0.0"]
