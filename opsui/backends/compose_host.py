@@ -67,6 +67,13 @@ class ShellComposeHost:
         return image_of(self._compose(project, env, "config").decode("utf-8", "replace"),
                         project.service)
 
+    def image_id(self, ref: str) -> str:
+        docker = ["docker", "-H", self._docker_host] if self._docker_host else ["docker"]
+        result = self._runner.run([*docker, "image", "inspect", "-f", "{{.Id}}", ref],
+                                  self._timeout)
+        return result.stdout.decode("ascii", "replace").strip() if result.exit_code == 0 \
+            else ""
+
     def read(self, path: str) -> bytes | None:
         result = self._runner.run(["sh", "-c", _READ, "sh", path], self._timeout)
         if result.exit_code == 3:

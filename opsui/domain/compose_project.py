@@ -23,6 +23,9 @@ WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
 ENV_FILE_LABEL = "com.docker.compose.project.environment_file"
 VERSION_LABEL = "com.docker.compose.version"
+IMAGE_LABEL = "com.docker.compose.image"
+"""Compose v2 (2.2x) records the image id it ran and recreates when its file's image
+resolves to another id, whatever the config hash says."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class ComposeHost(Protocol):
 
     def service_image(self, project: ComposeProject, env: Mapping[str, str]) -> str:
         """The image compose's resolved config names for the service ("" if none)."""
+        ...
+
+    def image_id(self, ref: str) -> str:
+        """The id of image ``ref`` on the host ("" when it is not there)."""
         ...
 
     def read(self, path: str) -> bytes | None: ...

@@ -4,17 +4,25 @@ history shows when what opsui released no longer serves."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
 
 from opsui.backends.compose_host import image_of
 from opsui.config import config_from_data
-from opsui.domain.compose_drift import replacement_note
-from opsui.domain.compose_project import compose_project, env_line_value, set_env_line
-from opsui.domain.errors import ConfigError
+from opsui.domain.compose_drift import AGREES, DRIFTS, UNKNOWN, ComposeCheck, replacement_note
+from opsui.domain.compose_project import (
+    ComposeProject,
+    compose_project,
+    env_line_value,
+    set_env_line,
+)
+from opsui.domain.errors import ActionFailed, ConfigError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.compose_keep import with_kept_copies
+from opsui.domain.operations.compose_pin import ComposeAgreement
 from opsui.domain.release_copies import (
     has_compose_labels,
     has_hidden_labels,
@@ -110,3 +118,74 @@ def test_compose_pin_must_name_an_env_variable(bad: object) -> None:
     assert "apps.web.compose_pin" in str(raised.value) and "APP_TAG" in str(raised.value)
     ok = config_from_data("t.toml", {"apps": {"web": {"compose_pin": "APP_TAG"}}})
     assert ok.apps[0].compose_pin == "APP_TAG"
+
+
+class FakeCompose:
+    """Compose on a host, as a table: the hash and image its file gives per env."""
+
+    def __init__(self, env: bytes = b"APP_TAG=1.0.0\n", fail: bool = False) -> None:
+        self.files = {"/srv/shop/.env": env}
+        self.writes: list[str] = []
+        self.fail = fail
+
+    def _tag(self, env: Mapping[str, str]) -> str:
+        return env.get("APP_TAG") or env_line_value(self.files["/srv/shop/.env"],
+                                                    "APP_TAG") or ""
+
+    def config_hash(self, project: ComposeProject, env: Mapping[str, str]) -> str:
+        if self.fail:
+            raise ActionFailed("docker-compose: command not found")
+        return f"hash-{self._tag(env)}"
+
+    def service_image(self, project: ComposeProject, env: Mapping[str, str]) -> str:
+        return f"shop/app:{self._tag(env)}"
+
+    def image_id(self, ref: str) -> str:
+        return f"sha256:{ref.rsplit(':', 1)[1]}"
+
+    def read(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        self.writes.append(path)
+        self.files[path] = data
+
+
+def test_a_pinned_release_gets_the_hash_compose_computes_for_the_pin() -> None:
+    compose = FakeCompose()
+    running = container("c1", labels={**COMPOSE, "com.docker.compose.config-hash": "hash-1.0.0"})
+    pinned = ComposeAgreement(compose, "APP_TAG")
+    assert pinned.labels(running, "2.0.0") == {"com.docker.compose.config-hash": "hash-2.0.0"}
+    v2 = container("c2", labels={**COMPOSE, "com.docker.compose.image": "sha256:1.0.0"})
+    assert pinned.labels(v2, "2.0.0")["com.docker.compose.image"] == "sha256:2.0.0"
+    assert ComposeAgreement(compose, None).labels(running, "2.0.0") == {}
+    assert "pin APP_TAG=1.0.0 -> 2.0.0" in pinned.plan_note(running, "2.0.0")
+    assert pinned.move_pin(running, "2.0.0").endswith("APP_TAG=2.0.0")
+    assert compose.files["/srv/shop/.env"] == b"APP_TAG=2.0.0\n"
+    pinned.move_pin(running, "2.0.0")
+    assert compose.writes == ["/srv/shop/.env"]  # unchanged: not written again
+    broken = ComposeAgreement(FakeCompose(fail=True), "APP_TAG")
+    with pytest.raises(ActionFailed):
+        broken.labels(running, "2.0.0")  # the deploy fails before anything changed
+
+
+def test_compose_says_what_up_would_do() -> None:
+    compose = FakeCompose(b"APP_TAG=1.0.0\n")
+    agreement = ComposeAgreement(compose, None)
+    same = container("c1", labels={**COMPOSE, "com.docker.compose.config-hash": "hash-1.0.0"})
+    same = dataclasses.replace(same, image="shop/app:1.0.0")
+    assert agreement.check(same) == ComposeCheck(AGREES, "`docker-compose up -d` leaves it "
+                                                         "(shop/app:1.0.0)")
+    moved = dataclasses.replace(same, labels={**COMPOSE, "com.docker.compose.config-hash":
+                                              "hash-2.0.0"}, image="shop/app:2.0.0")
+    check = agreement.check(moved)
+    assert check is not None and check.state == DRIFTS
+    assert check.text == ("compose file says shop/app:1.0.0, running shop/app:2.0.0: "
+                          "`docker-compose up -d` would recreate it")
+    stale = dataclasses.replace(same, image="shop/app:2.0.0")  # the old hash, copied
+    check = agreement.check(stale)
+    assert check is not None and check.state == DRIFTS and "puts shop/app:1.0.0 back" \
+        in check.text
+    unknown = ComposeAgreement(FakeCompose(fail=True), None).check(same)
+    assert unknown is not None and unknown.state == UNKNOWN and "not found" in unknown.text
+    assert agreement.check(container("c9")) is None  # not compose's

@@ -14,6 +14,7 @@ from __future__ import annotations
 from opsui.domain.compose_drift import AGREES, DRIFTS, UNKNOWN, ComposeCheck
 from opsui.domain.compose_project import (
     CONFIG_HASH_LABEL,
+    IMAGE_LABEL,
     ComposeHost,
     ComposeProject,
     compose_project,
@@ -43,7 +44,12 @@ class ComposeAgreement:
         project = self.project(container)
         if project is None or not self.pin or self._host is None:
             return {}
-        return {CONFIG_HASH_LABEL: self._host.config_hash(project, {self.pin: version})}
+        env = {self.pin: version}
+        labels = {CONFIG_HASH_LABEL: self._host.config_hash(project, env)}
+        if IMAGE_LABEL in container.labels:  # compose v2 compares the image id too
+            image = self._host.service_image(project, env)
+            labels[IMAGE_LABEL] = self._host.image_id(image) if image else ""
+        return labels
 
     def move_pin(self, container: Container, version: str) -> str:
         """After a good switch: the env file's pin line says ``version``."""
