@@ -8,6 +8,9 @@ OpenSSH's, because operators already know them:
 * the target is an ``ssh://`` URL, ``user@host``, ``host`` or an alias, resolved through
   ``~/.ssh/config`` (HostName, User, Port, IdentityFile, UserKnownHostsFile ...), with
   parts written explicitly in the URL winning;
+* a host behind ProxyJump hosts is reached through a direct-tcpip channel of each in
+  turn, or through a ProxyCommand's stdin/stdout (:mod:`opsui.backends.ssh_jump` reads
+  those rules); every hop is checked and authenticated as below, and named on failure;
 * the host key is checked against known_hosts *before* we authenticate; an unknown key
   is refused with its SHA256 fingerprint, a changed key is a hard failure, and a key is
   only ever added by :func:`trust_host_key`, after the operator confirmed it;
@@ -42,7 +45,7 @@ import paramiko
 from opsui.backends.ssh_jump import (
     CommandSocket,
     RawProxySSHConfig,
-    expand_proxy_command,
+    expand_tokens,
     first_proxy,
     parse_jumps,
 )
@@ -215,11 +218,12 @@ def _resolve(spec: str, config: paramiko.SSHConfig, source: str,
     proxy = first_proxy(options) if follow_proxy else None
     if proxy is None:
         return target
-    kind, value = proxy
+    kind, raw = proxy
+    value = expand_tokens(raw, key="ProxyCommand" if kind == "proxycommand" else "ProxyJump",
+                          host=target.hostname, port=target.port, user=target.user,
+                          alias=host, source=f"{source}: Host {host}")
     if kind == "proxycommand":
-        return dataclasses.replace(target, proxy_command=expand_proxy_command(
-            value, host=target.hostname, port=target.port, user=target.user,
-            alias=host, source=f"{source}: Host {host}"))
+        return dataclasses.replace(target, proxy_command=value)
     # A loop is a jump host whose own ProxyJump leads back to a host already being
     # resolved (``Host *`` with ``ProxyJump bastion`` also matches the bastion). The
     # same address twice is no loop: each hop's address is as the hop before sees it.

@@ -6,13 +6,13 @@ OpenSSH's rules, because operators already wrote their config for ``ssh``:
   first wins, and ``none`` switches both off (:func:`first_proxy`);
 * a ``ProxyJump`` value is ``[user@]host[:port]`` or ``ssh://user@host:port``, several
   separated by commas, each resolved through ssh_config itself (:func:`parse_jumps`);
-* ``ProxyCommand`` runs through the shell with ``%h %p %r %n %%`` expanded from the
-  *final* target (a port written in ``--host`` wins, as with ``ssh -p``), and its
-  stdin/stdout is the connection (:class:`CommandSocket`).
+* ``ProxyCommand`` runs through the shell with ``%h %p %r %n %%`` (ProxyJump takes them
+  too) expanded from the *final* target (a port written in ``--host`` wins, as with
+  ``ssh -p``), and its stdin/stdout is the connection (:class:`CommandSocket`).
 
 paramiko's own token expansion happens at lookup time with ssh_config's values only and
 does not know ``%%``, so :class:`RawProxySSHConfig` leaves these two keys untouched and
-:func:`expand_proxy_command` expands them here.
+:func:`expand_tokens` expands them here.
 """
 
 from __future__ import annotations
@@ -87,9 +87,9 @@ def parse_jumps(value: str, source: str) -> tuple[str, ...]:
     return tuple(hops)
 
 
-def expand_proxy_command(template: str, *, host: str, port: int, user: str,
-                         alias: str, source: str) -> str:
-    """ProxyCommand with OpenSSH's tokens filled in from the final target.
+def expand_tokens(template: str, *, key: str, host: str, port: int, user: str,
+                  alias: str, source: str) -> str:
+    """A ProxyCommand/ProxyJump value with OpenSSH's tokens filled in from the final target.
 
     Unknown tokens are refused (OpenSSH refuses them too) rather than passed to a shell.
     """
@@ -98,8 +98,7 @@ def expand_proxy_command(template: str, *, host: str, port: int, user: str,
     def token(match: re.Match[str]) -> str:
         letter = match.group(1)
         if letter not in values:
-            raise ConfigError(source, "ProxyCommand",
-                              "only the tokens %h %p %r %n %%", template)
+            raise ConfigError(source, key, "only the tokens %h %p %r %n %%", template)
         return values[letter]
 
     return re.sub(r"%(.?)", token, template)

@@ -31,7 +31,7 @@ from opsui.backends.ssh import SshConnection, resolve_target
 from opsui.backends.ssh_host import SshHost
 from opsui.domain.errors import AuthFailed, HostKeyUnknown, HostUnreachable
 
-from .helpers import Testbed, wait_until
+from .helpers import Testbed, client_ports_to, sshd_children_serving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -200,6 +200,27 @@ def test_proxy_command_reaches_the_inner_host_and_is_stopped_on_close(
         host.close()
     wait_until(lambda: not _children_running(" -W "), timeout=10,
                message="the ProxyCommand's ssh -W process to end after close")
+
+
+def test_a_dropped_bastion_link_is_noticed_then_reconnect_works(bastion: Bastion) -> None:
+    host = SshHost("inner", "opsui-inner", ssh_config=str(bastion.ssh_config))
+    host.connect()
+    try:
+        engine = host.engine
+        # The bastion's sshd -i serving this connection (netns_inetd.py's child).
+        [child] = sshd_children_serving(bastion.folder / "inetd.pid", bastion.port,
+                                        client_ports_to(bastion.port))
+        os.kill(child, signal.SIGKILL)
+        wait_until(lambda: not host.is_alive(), timeout=20, interval=0.1,
+                   message="the inner link to drop with the bastion's")
+        with pytest.raises(HostUnreachable):
+            engine.ping()
+        host.connect()
+        assert host.engine.ping() >= 0
+        assert _on_inner_host(host.connection, bastion)
+    finally:
+        host.close()
+    assert client_ports_to(bastion.port) == []
 
 
 # ------------------------------------------------------------------ per-hop failures

@@ -64,6 +64,10 @@ Host loop-b
 Host badtoken
     ProxyCommand nc %h %z
 
+Host tokenjump
+    User tok
+    ProxyJump %r@gw-for-%n:2201
+
 Host *
     GlobalKnownHostsFile /dev/null
 """
@@ -121,6 +125,10 @@ def test_proxy_command_tokens_come_from_the_final_target(config: str) -> None:
     # A port and user written in --host win, as with ssh -p / -l.
     assert resolve_target("ssh://other@cmd:2200", config).proxy_command == (
         "nc -X connect -x proxy:3128 10.3.0.3 2200 # other cmd %")
+
+
+def test_proxy_jump_takes_tokens_too(config: str) -> None:
+    assert _route("tokenjump", config)[0] == "tok@gw-for-tokenjump:2201"
 
 
 def test_an_unknown_proxy_command_token_is_refused(config: str) -> None:
