@@ -276,6 +276,32 @@ def test_a_hop_the_bastion_cannot_reach_is_named(bastion: Bastion, tmp_path: Pat
     assert "from jump host opsui-bastion" in message and "could not connect" in message
 
 
+def test_an_unreachable_bastion_is_named(bastion: Bastion, tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    config = bastion.config_variant(tmp_path, extra=(
+        f"Host opsui-down\n    HostName 127.0.0.1\n    Port {closed}\n\n"
+        "Host opsui-behind-down\n    HostName 127.0.0.1\n    Port 2224\n"
+        "    ProxyJump opsui-down\n\n"))
+    with pytest.raises(HostUnreachable) as info:
+        SshConnection(resolve_target("opsui-behind-down", str(config))).connect()
+    message = str(info.value)
+    assert "hop 1 of 2 (jump host opsui-down)" in message, message
+    assert f"127.0.0.1:{closed}" in message and "refused" in message
+
+
+def test_auth_refused_by_the_inner_host_only_names_that_hop(bastion: Bastion) -> None:
+    # The bastion takes root from ssh_config; the inner host is asked for a user it
+    # does not have.
+    target = resolve_target("ssh://opsui-no-such-user@opsui-inner", str(bastion.ssh_config))
+    with pytest.raises(AuthFailed) as info:
+        SshConnection(target).connect()
+    message = str(info.value)
+    assert "hop 2 of 2 (target ssh://opsui-no-such-user@opsui-inner)" in message, message
+    assert "opsui-no-such-user@127.0.0.1" in message
+
+
 # --------------------------------------------------------------------------- agents
 
 
