@@ -282,7 +282,7 @@ def test_an_unreachable_bastion_is_named(bastion: Bastion, tmp_path: Path) -> No
         closed = sock.getsockname()[1]
     config = bastion.config_variant(tmp_path, extra=(
         f"Host opsui-down\n    HostName 127.0.0.1\n    Port {closed}\n\n"
-        "Host opsui-behind-down\n    HostName 127.0.0.1\n    Port 2224\n"
+        f"Host opsui-behind-down\n    HostName 127.0.0.1\n    Port {bastion.inner_port}\n"
         "    ProxyJump opsui-down\n\n"))
     with pytest.raises(HostUnreachable) as info:
         SshConnection(resolve_target("opsui-behind-down", str(config))).connect()
