@@ -28,10 +28,12 @@ HOSTED_IN: dict[type[DOMNode], type[DOMNode]] = {ContainerTable: DashboardScreen
 def ui_config_problems(config: Config, theme_dir: Path | None = None
                        ) -> tuple[list[ConfigError], list[str]]:
     """(mistakes that stop opsui, warnings about theme files that are skipped)."""
+    # Without [keys] there is nothing to check: the classes that bind keys (every
+    # screen) are not imported for it on the way to the dashboard's first frame.
     errors = [ConfigError(config.source, f"keys.{p.binding_id}", p.expected,
                           config.keys[p.binding_id])
               for p in keymap_problems(config.keys, list(OpsuiApp.bound_classes()), OpsuiApp,
-                                       HOSTED_IN)]
+                                       HOSTED_IN)] if config.keys else []
     theme = check_theme(config.theme, theme_dir)
     if theme.problem is not None:
         errors.append(ConfigError(config.source, "theme", theme.problem, config.theme))

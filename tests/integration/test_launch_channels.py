@@ -1,0 +1,52 @@
+"""Over SSH the first list rides a channel opened while connecting (issue 14).
+
+Every channel runs its own ``docker system dial-stdio`` on the host, whose start costs
+far more than a request. The event stream holds one channel for good; the first list,
+asked right after subscribing, must not wait for a new one to start. Against the test
+bed's real sshd (``testbed`` from conftest.py; skips when the bed is not up).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from .helpers import Testbed, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".ssh").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+
+
+def test_subscribing_then_listing_opens_no_new_channel(testbed: Testbed,
+                                                       tmp_path: Path) -> None:
+    host = testbed.opsui_ssh_host(tmp_path)
+    host.connect()
+    try:
+        wait_until(lambda: not any(t.name == "dial-stdio-spare"
+                                   for t in threading.enumerate()), 10,
+                   message="the spare channel")
+        conn = host.connection
+        opened: list[str] = []
+        original = conn.exec_channel
+
+        def spy(command: str, timeout: float | None = None) -> object:
+            opened.append(command)
+            return original(command, timeout)
+
+        conn.exec_channel = spy  # type: ignore[method-assign,assignment]
+        events = host.engine.events()
+        try:
+            assert host.engine.list_containers() is not None
+        finally:
+            events.close()
+        assert opened == []
+    finally:
+        host.close()
