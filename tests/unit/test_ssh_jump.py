@@ -64,6 +64,13 @@ Host loop-b
 Host badtoken
     ProxyCommand nc %h %z
 
+Host cmdjump
+    HostName 10.4.0.4
+    ProxyCommand connect-to %h %p
+
+Host behind-cmdjump
+    ProxyJump cmdjump
+
 Host tokenjump
     User tok
     ProxyJump %r@gw-for-%n:2201
@@ -110,6 +117,12 @@ def test_an_ssh_url_jump_and_an_ssh_url_target(config: str) -> None:
 def test_the_first_jump_hosts_own_proxy_jump_is_followed(config: str) -> None:
     assert [label.split("@")[1] for label in _route("deep", config)] == [
         "192.0.2.10:22", "10.1.0.7:22", "deep:22"]
+
+
+def test_a_first_jump_reached_by_proxy_command_keeps_it(config: str) -> None:
+    target = resolve_target("behind-cmdjump", config)
+    assert target.via[0].proxy_command == "connect-to 10.4.0.4 22"
+    assert target.proxy_command is None
 
 
 def test_whichever_of_proxyjump_and_proxycommand_comes_first_wins(config: str) -> None:
