@@ -159,7 +159,8 @@ class _LogRedaction(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__("opsui-credentials")
-        self._forms: set[str] = set()
+        self._forms: tuple[str, ...] = ()
+        """Longest first; replaced whole (never mutated), so filter() needs no lock."""
         self._lock = threading.Lock()
         self._installed = False
 
@@ -167,8 +168,9 @@ class _LogRedaction(logging.Filter):
         if not credentials.secrets:
             return
         with self._lock:
-            self._forms.update(credentials.secrets)
-            self._forms.add(credentials.basic().removeprefix("Basic "))
+            forms = {*self._forms, *credentials.secrets,
+                     credentials.basic().removeprefix("Basic ")}
+            self._forms = tuple(sorted(forms, key=len, reverse=True))
             if not self._installed:
                 for name in REDACTED_LOGGERS:
                     logging.getLogger(name).addFilter(self)
@@ -183,7 +185,7 @@ class _LogRedaction(logging.Filter):
         except Exception:  # a broken record is the logging module's to report
             return True
         hidden = text
-        for form in sorted(forms, key=len, reverse=True):
+        for form in forms:
             hidden = hidden.replace(form, "[hidden]")
         if hidden != text:
             record.msg, record.args = hidden, None
@@ -367,7 +369,8 @@ def local_config_dir(env: Mapping[str, str] | None = None) -> Path:
 def local_reader(config_dir: str | None = None) -> ConfigReader:
     """Reads this machine's docker config (``config_dir`` overrides the environment)."""
     def read() -> ConfigFile:
-        path = (Path(config_dir) if config_dir else local_config_dir()) / "config.json"
+        folder = Path(config_dir).expanduser() if config_dir else local_config_dir()
+        path = folder / "config.json"
         try:
             with path.open("rb") as handle:
                 data = handle.read(MAX_CONFIG_BYTES + 1)
@@ -382,10 +385,12 @@ def local_reader(config_dir: str | None = None) -> ConfigReader:
     return read
 
 
-REMOTE_READ = ('f="${1:-${DOCKER_CONFIG:-$HOME/.docker}}/config.json"; '
+REMOTE_READ = ('d="${1:-${DOCKER_CONFIG:-$HOME/.docker}}"; '
+               'case $d in "~/"*) d="$HOME/${d#??}";; esac; f="$d/config.json"; '
                'printf "%s\\n" "$f"; [ -e "$f" ] || exit 0; exec cat -- "$f"')
 """Prints the config's path, then the file (nothing when there is none), on the host:
-``$1`` (a configured folder), else the session's DOCKER_CONFIG, else ``~/.docker``."""
+``$1`` (a configured folder; ``~/`` is that user's home), else the session's
+DOCKER_CONFIG, else ``~/.docker``."""
 
 
 def remote_reader(runner: CommandRunner, host: str, config_dir: str | None = None) -> ConfigReader:

@@ -214,3 +214,36 @@ def test_login_hint_names_registry_host_and_user() -> None:
     assert PLACE.advice("registry-1.docker.io").startswith("run `docker login` on")
     assert key_host("HTTPS://Registry.Example.com/v2/") == "registry.example.com"
     assert server_address("index.docker.io") == "https://index.docker.io/v1/"
+
+
+def test_the_host_side_reader_finds_the_users_config(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script an SSH host runs (here through a local sh): a configured folder
+    (``~/`` is that user's home), else the session's DOCKER_CONFIG, else ~/.docker."""
+    from opsui.backends.docker_credentials import remote_reader
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    for folder in ("dc", ".docker", "env"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "config.json").write_text(f'{{"credsStore": "{folder}"}}')
+    configured = remote_reader(LocalRunner(), "web1", "~/dc")()
+    assert configured.path == f"{tmp_path}/dc/config.json" and '"dc"' in configured.text
+    assert '".docker"' in remote_reader(LocalRunner(), "web1")().text
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "env"))
+    assert '"env"' in remote_reader(LocalRunner(), "web1")().text
+    missing = remote_reader(LocalRunner(), "web1", str(tmp_path / "none"))()
+    assert missing.text == "" and missing.path.endswith("none/config.json")
+
+
+def test_library_log_lines_never_carry_a_secret_read(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    RegistryCredentials("auths in /x", "ci", "Log-Secret-77")
+    basic = base64.b64encode(b"ci:Log-Secret-77").decode()
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpcore.http11").debug("headers=%s", [("realm", "Log-Secret-77")])
+        logging.getLogger("httpx").info("Authorization: Basic %s", basic)
+    assert len(caplog.records) == 2
+    assert "Log-Secret-77" not in caplog.text and basic not in caplog.text
+    assert caplog.text.count("[hidden]") == 2
