@@ -327,6 +327,16 @@ class _Reader:
                              self.seconds(table, "timeout", MigrateConfig.timeout,
                                           f"{prefix}.timeout"))
 
+    def services(self, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
+        """Compose services sharing one release: ``["shop/web", "shop/worker"]``."""
+        value = table.get("services", [])
+        if not isinstance(value, list) or not all(
+                isinstance(v, str) and v.count("/") == 1 and all(v.split("/"))
+                and not _has_controls(v) for v in value) or len(set(value)) != len(value):
+            raise self.fail(path, 'a list of distinct compose "project/service" names',
+                            value)
+        return tuple(value)
+
     def proxy(self, value: object, prefix: str) -> ProxyConfig | None:
         if value is None:
             return None
@@ -412,6 +422,10 @@ class _Reader:
             service = self.text(entry, "service", f"apps.{name}.service")
             if service is not None and "/" not in service:
                 raise self.fail(f"apps.{name}.service", 'a compose "project/service"', service)
+            services = self.services(entry, f"apps.{name}.services")
+            if services and service is not None:
+                raise self.fail(f"apps.{name}", "either 'service' or 'services', not both")
+            service = service or (services[0] if services else None)
             container = self.text(entry, "container", f"apps.{name}.container")
             swarm = self.text(entry, "swarm_service", f"apps.{name}.swarm_service")
             if sum(x is not None for x in (container, service, swarm)) > 1:
@@ -423,6 +437,7 @@ class _Reader:
                     host=self.text(entry, "host", f"apps.{name}.host") or AppConfig.host,
                     container=container,
                     service=service,
+                    services=services,
                     swarm_service=swarm,
                     image=self.text(entry, "image", f"apps.{name}.image"),
                     health_urls=tuple(urls),

@@ -149,6 +149,10 @@ class AppConfig:
     host: str = LOCAL_HOST_NAME
     container: str | None = None
     service: str | None = None  # compose "project/service"
+    services: tuple[str, ...] = ()
+    """Several compose services ("shop/web", "shop/worker") sharing one release: every
+    running container of each is released (and rolled back) together, one at a time,
+    and the history records one release. ``service`` is then the first of them."""
     swarm_service: str | None = None
     image: str | None = None
     """Image repository deploys pick tags of; default: the running container's."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import threading
 from typing import Any
 
 import pytest
 
-from opsui.domain.errors import ActionRefused
+from opsui.config import config_from_data
+from opsui.domain.apps import app_matches
+from opsui.domain.errors import ActionRefused, ConfigError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.deploy import Deployment, plan_deploy
 from opsui.domain.operations.health_gate import GateSettings
@@ -192,3 +195,56 @@ def test_finishing_half_a_rollout_of_replicas_is_refused() -> None:
     release = fold_releases(list(run.journal.read().records))[-1]
     with pytest.raises(ActionRefused, match="half a rollout"):
         plan_recovery("local", "shop", engine, release, None, FINISH)
+
+
+def test_an_app_of_several_services_releases_them_together() -> None:
+    web = _replica("w1", "shop_web_1")
+    worker = dataclasses.replace(_replica("k1", "shop_worker_1"), labels={
+        "com.docker.compose.project": "shop", "com.docker.compose.service": "worker"})
+    web = dataclasses.replace(web, labels={"com.docker.compose.project": "shop",
+                                           "com.docker.compose.service": "web"})
+    engine = FakeEngine([web, worker])
+    engine.add_image("opsui-test/app:2.0.0")
+    traffic = FakeTraffic(engine)
+    targets = replicas_of(web, engine.list_containers(), ("shop/web", "shop/worker"))
+    assert [c.name for c in targets] == ["shop_worker_1"]
+    plan = plan_deploy("local", web, "2.0.0", "shop", replicas=targets,
+                       traffic=TrafficSettings(0.05))
+    files = FakeHostFiles()
+    run = ReleaseRun(files, "/state", "shop")
+    deployment = Deployment(plan, engine, None, run,
+                            GateSettings(timeout=5, settle_seconds=0.05), traffic)
+    assert run.under_lock("2.0.0", deployment._locked) == OK
+    serving = {c.name: c.image for c in engine.list_containers()
+               if c.state is ContainerState.RUNNING}
+    assert serving == {"shop_web_1": "opsui-test/app:2.0.0",
+                       "shop_worker_1": "opsui-test/app:2.0.0"}
+    releases = fold_releases(list(run.journal.read().records))
+    assert [(r.version, r.outcome) for r in releases] == [("2.0.0", OK)]  # one release
+
+
+def test_services_with_different_repositories_are_refused_in_the_plan() -> None:
+    web = _replica("w1", "shop_web_1")
+    other = dataclasses.replace(_replica("k1", "shop_worker_1"), image="other/worker:1")
+    with pytest.raises(ActionRefused, match="one image repository"):
+        plan_deploy("local", web, "2.0.0", "shop", replicas=(other,))
+
+
+def test_services_and_drain_seconds_in_the_config() -> None:
+    config = config_from_data("t.toml", {"apps": {"shop": {
+        "services": ["shop/web", "shop/worker"], "drain_seconds": 2,
+        "proxy": {"container": "shop-nginx-1"}}}})
+    app = config.apps[0]
+    assert app.services == ("shop/web", "shop/worker") and app.service == "shop/web"
+    assert app.deploy.drain_seconds == 2
+    assert app.proxy is not None and app.proxy.reload == ("nginx", "-s", "reload")
+    worker = dataclasses.replace(container("k1", "shop-worker-1"), compose_project="shop",
+                                 compose_service="worker")
+    assert app_matches(app, worker)
+    for bad, key in (({"services": ["web"]}, "apps.shop.services"),
+                     ({"services": ["a/b"], "service": "a/b"}, "apps.shop"),
+                     ({"drain_seconds": -1}, "apps.shop.drain_seconds"),
+                     ({"proxy": {"reload": ["x"]}}, "apps.shop.proxy.container"),
+                     ({"proxy": {"container": "n", "reload": []}}, "apps.shop.proxy.reload")):
+        with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+            config_from_data("t.toml", {"apps": {"shop": bad}})

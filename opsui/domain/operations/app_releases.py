@@ -46,6 +46,7 @@ from opsui.domain.operations.release_run import (
 from opsui.domain.operations.replicas import (
     aliases_of,
     replicas_of,
+    services_of,
     traffic_engine,
     traffic_settings,
 )
@@ -305,7 +306,8 @@ class AppReleases:
         plan = plan_deploy(self.host, serving, tag, app.name, app.image,
                            needs_stop_first(self._engine, serving),
                            ("backup", "migrate") if migrates else (),
-                           replicas=replicas_of(serving, self._engine.list_containers()),
+                           replicas=replicas_of(serving, self._engine.list_containers(),
+                                                services_of(app)),
                            aliases=aliases_of(traffic, serving),
                            traffic=traffic_settings(app.config, app.settings))
         if not plan.current_digest:  # not deployed by opsui: ask the image itself
@@ -416,7 +418,8 @@ class AppReleases:
         traffic = traffic_engine(self._engine)
         plan = plan_rollback(self.host, app.name, self._engine, serving, status.current,
                              target, replicas=replicas_of(serving,
-                                                          self._engine.list_containers()),
+                                                          self._engine.list_containers(),
+                                                          services_of(app)),
                              aliases=aliases_of(traffic, serving),
                              traffic=traffic_settings(app.config, app.settings))
         compose = self.agreement(app).plan_note(serving, plan.target.version)

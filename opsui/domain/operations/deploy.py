@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from opsui.domain.errors import ActionFailed, OpsuiError
+from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, find_container, split_image
 from opsui.domain.operations.compose_keep import keep_for_rollback
@@ -106,6 +106,13 @@ def plan_deploy(host: str, current: Container, tag: str, app: str | None = None,
                 aliases: dict[str, tuple[str, ...]] | None = None,
                 traffic: TrafficSettings | None = None) -> DeployPlan:
     repository = repository or split_image(current.image)[0]
+    for other in replicas:  # services of one app share one release: one repository
+        if split_image(other.image)[0] != split_image(current.image)[0]:
+            raise ActionRefused(
+                f"{app or current.name}: {other.name} runs {split_image(other.image)[0]}, "
+                f"{current.name} runs {split_image(current.image)[0]}: the services of one "
+                "release must run one image repository",
+                hint="Declare them as separate apps in opsui.toml.")
     traffic = traffic or TrafficSettings()
     aliases = aliases or {}
     switch = ("switch",) if stop_first else traffic_steps(bool(aliases),

@@ -13,6 +13,7 @@ from typing import cast
 
 from opsui.domain.errors import OpsuiError
 from opsui.domain.models import Container, ContainerState
+from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.traffic import Aliases, TrafficSettings
 from opsui.domain.ports import ContainerEngine, TrafficEngine
 from opsui.domain.release_copies import is_release_copy
@@ -22,17 +23,29 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 
 
-def replicas_of(serving: Container, containers: list[Container]) -> tuple[Container, ...]:
-    """The other running containers of ``serving``'s compose service, by name."""
+def replicas_of(serving: Container, containers: list[Container],
+                services: tuple[str, ...] = ()) -> tuple[Container, ...]:
+    """The other running containers of ``serving``'s compose service, by name; then
+    those of the app's other ``services`` ("project/service"), service by service."""
     project = serving.labels.get(COMPOSE_PROJECT)
     service = serving.labels.get(COMPOSE_SERVICE)
     if not project or not service:
         return ()
-    return tuple(sorted((c for c in containers
+    named = [f"{project}/{service}", *(s for s in services if s != f"{project}/{service}")]
+    found: list[Container] = []
+    for entry in named:
+        want_project, _, want_service = entry.partition("/")
+        found += sorted((c for c in containers
                          if c.id != serving.id and c.state is ContainerState.RUNNING
-                         and c.labels.get(COMPOSE_PROJECT) == project
-                         and c.labels.get(COMPOSE_SERVICE) == service
-                         and not is_release_copy(c.name)), key=lambda c: c.name))
+                         and c.labels.get(COMPOSE_PROJECT) == want_project
+                         and c.labels.get(COMPOSE_SERVICE) == want_service
+                         and not is_release_copy(c.name)), key=lambda c: c.name)
+    return tuple(found)
+
+
+def services_of(app: AppSpec) -> tuple[str, ...]:
+    """The compose services an app's release covers (``[apps.NAME] services``)."""
+    return app.config.services if app.config is not None else ()
 
 
 def traffic_engine(engine: ContainerEngine) -> TrafficEngine | None:
