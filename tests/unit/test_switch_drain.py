@@ -12,7 +12,7 @@ import pytest
 
 from opsui.config import config_from_data
 from opsui.domain.apps import app_matches
-from opsui.domain.errors import ActionRefused, ConfigError
+from opsui.domain.errors import ActionFailed, ActionRefused, ConfigError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.deploy import Deployment, plan_deploy
 from opsui.domain.operations.health_gate import GateSettings
@@ -248,3 +248,21 @@ def test_services_and_drain_seconds_in_the_config() -> None:
                      ({"proxy": {"container": "n", "reload": []}}, "apps.shop.proxy.reload")):
         with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
             config_from_data("t.toml", {"apps": {"shop": bad}})
+
+
+def test_a_switch_failing_after_the_old_one_stopped_starts_it_again_with_its_aliases(
+        ) -> None:
+    engine, traffic, plan = _setup(1)
+    renames = engine.rename
+
+    def rename(container_id: str, name: str) -> None:
+        if name.startswith("shop_app_1.before-"):
+            raise ActionFailed("rename: name in use")
+        renames(container_id, name)
+
+    engine.rename = rename  # type: ignore[method-assign]
+    assert _deploy(engine, traffic, plan("2.0.0")) == FAILED
+    old = engine.containers["a1".ljust(64, "0")]
+    assert old.state is ContainerState.RUNNING and old.name == "shop_app_1"
+    assert traffic.aliases(old.id) == {NET: ("app",)}
+    assert _serving(engine) == {"shop_app_1": "1.0.0"}

@@ -85,6 +85,8 @@ class Handover:
     cut_short: str = ""
     cancelled: Cancellation | None = None
     """What cuts the drain short; default the run's cancel event."""
+    stopped_old: bool = False
+    """The old container was stopped by the switch (an undo starts it again)."""
 
     def aliases_of(self, container_id: str) -> Aliases:
         return self.traffic.aliases(container_id) if self.traffic is not None else {}
@@ -166,6 +168,7 @@ class Handover:
         timeout = (self.traffic.stop_timeout(container_id) if self.traffic is not None
                    else 10)
         self.engine.stop(container_id, timeout=timeout)
+        self.stopped_old = True
         return f"stopped (its stop timeout: {timeout} s)"
 
     def undo(self, old_id: str) -> str:
@@ -173,6 +176,13 @@ class Handover:
         aliases it left, and a reloaded proxy is reloaded again (after the caller stopped
         the new one). Says what it could not do."""
         detail = ""
+        if self.stopped_old:  # the switch failed after the stop: it serves again
+            try:
+                self.engine.start(old_id)
+                self.stopped_old = False
+                detail += "\nthe old container started again"
+            except OpsuiError as exc:
+                detail += f"\nTHE OLD CONTAINER DID NOT START AGAIN: {exc}"
         if self.left and self.traffic is not None:
             for network, names in list(self.left.items()):
                 try:
