@@ -569,7 +569,7 @@ class DockerEngine:
     @property
     def swarm(self) -> DockerSwarm:
         """This engine's Swarm services, over the same client (and so the same link)."""
-        return DockerSwarm(self._client)
+        return DockerSwarm(self._client, credentials=self._credentials)
 
     @property
     def traffic(self) -> DockerTraffic:

@@ -19,8 +19,11 @@ import docker
 import docker.auth
 import docker.errors
 
+from opsui.backends.docker_credentials import DockerCredentials
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason
 from opsui.backends.docker_fields import int_or_none, mapping_or_empty
+from opsui.backends.registry import ImageRef
+from opsui.backends.registry_pull import PullAuth
 from opsui.domain.errors import ActionFailed, ActionRefused, EngineUnavailable, OpsuiError
 from opsui.domain.ports import Cancellation, SwarmService
 from opsui.domain.sanitize import clean
@@ -39,8 +42,10 @@ class DockerSwarm:
     """
 
     def __init__(self, client: docker.DockerClient, *, monitor_seconds: float = 5.0,
-                 poll_seconds: float = 0.5) -> None:
+                 poll_seconds: float = 0.5,
+                 credentials: DockerCredentials | None = None) -> None:
         self._api = client.api
+        self._credentials = credentials
         self._endpoint = clean(str(client.api.base_url))
         self._monitor = monitor_seconds
         self._poll = poll_seconds
@@ -130,7 +135,10 @@ class DockerSwarm:
 
     def _auth_headers(self, image: str) -> dict[str, str]:
         """The registry credentials of the client's config for ``image``, so the nodes
-        can pull a private image; none when there are none (a public or open registry)."""
+        can pull a private image; none when there are none (a public or open registry).
+        With ``credentials`` (the host's docker config, issue 13) those, as for a pull."""
+        if self._credentials is not None:
+            return PullAuth.lookup(self._credentials, ImageRef.parse(image).registry).headers
         return registry_auth_headers(self._api, image)
 
     def wait_update(self, name: str, timeout: float,
