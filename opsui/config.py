@@ -34,12 +34,12 @@ from opsui.domain.operations.policy import DEFAULT_CONFIRMATIONS, ConfirmPolicy
 # always were, for the CLI, the UI, tests and embedders.
 from opsui.domain.settings import BACKUP_ENGINES as BACKUP_ENGINES
 from opsui.domain.settings import DEFAULT_STATE_DIR as DEFAULT_STATE_DIR
+from opsui.domain.settings import FRONT_PROXY_KINDS
 from opsui.domain.settings import LOCAL_HOST_NAME as LOCAL_HOST_NAME
 from opsui.domain.settings import MIGRATE_IN as MIGRATE_IN
 from opsui.domain.settings import AppConfig as AppConfig
 from opsui.domain.settings import BackupConfig as BackupConfig
 from opsui.domain.settings import Config as Config
-from opsui.domain.settings import FRONT_PROXY_KINDS
 from opsui.domain.settings import DeploySettings as DeploySettings
 from opsui.domain.settings import FrontProxyConfig as FrontProxyConfig
 from opsui.domain.settings import HostConfig as HostConfig

@@ -41,8 +41,8 @@ from opsui.backends.docker_errors import (
 )
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty, parse_time
+from opsui.backends.docker_front import DockerFront
 from opsui.backends.docker_jobs import DockerJobs
-from opsui.backends.docker_traffic import DockerTraffic
 from opsui.backends.docker_logs import (
     DockerLogStream,
     cancel_response,
@@ -57,6 +57,7 @@ from opsui.backends.docker_mapping import (
 from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
 from opsui.backends.docker_streams import keep_reading
 from opsui.backends.docker_swarm import DockerSwarm, registry_auth_headers
+from opsui.backends.docker_traffic import DockerTraffic
 from opsui.backends.registry import ImageRef, newest_first
 from opsui.backends.registry_pull import PullAuth
 from opsui.domain.daemon_pool import DaemonThreadPool
@@ -575,6 +576,11 @@ class DockerEngine:
     def traffic(self) -> DockerTraffic:
         """Network aliases and proxy reloads (a switch with drain), same client."""
         return DockerTraffic(self._api, self._call)
+
+    @property
+    def front(self) -> DockerFront:
+        """Published ports, networks, copies and the front proxy (``opsui front``)."""
+        return DockerFront(self._api, self._call)
 
     @property
     def jobs(self) -> DockerJobs:
