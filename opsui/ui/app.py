@@ -23,6 +23,7 @@ from textual.screen import Screen
 from opsui.config import Config
 from opsui.domain.errors import OpsuiError
 from opsui.domain.logfeed import LogTarget, LogWindow
+from opsui.domain.logtail import LogTail
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
 from opsui.ui.bridge import MonitorBridge
@@ -34,7 +35,7 @@ from opsui.ui.gc_tuning import (
     tune_garbage_collection,
 )
 from opsui.ui.keys import binding_ids, unknown_binding_ids
-from opsui.ui.open_target import find_open_target
+from opsui.ui.open_target import OpenFound, find_open_target
 from opsui.ui.quitting import run_workers_on_daemon_threads
 from opsui.ui.releases_flow import ReleaseFlowApp
 from opsui.ui.screens.dashboard import DashboardScreen
@@ -102,6 +103,8 @@ class OpsuiApp(ReleaseFlowApp):
         self._flush_pending = False
         self._last_redraw = 0.0
         self._full_collections: FullCollections | None = None
+        self._early_feed: tuple[OpenFound, LogTail] | None = None
+        """``--open``: the target found in the lists held at mount, its tail started."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ class OpsuiApp(ReleaseFlowApp):
             self.state.host(monitor.name)
             self.state.apply_status(monitor.status)
         self.state.take_changes()
+        if self.open_target is not None:  # its tail is asked for before any screen is built
+            self._early_feed = self._start_open_feed(self.open_target)
         self.dashboard = DashboardScreen(
             self.state, self.monitors, self.request_container_action,
             with_http=any(app.health_urls for app in self.config.apps),
@@ -146,6 +151,8 @@ class OpsuiApp(ReleaseFlowApp):
         self.set_interval(FULL_COLLECTION_SECONDS / 4, collections.tick)
 
     def on_unmount(self) -> None:
+        if self._early_feed is not None:  # quit before the log pane opened
+            self._early_feed[1].close()
         if self._full_collections is not None:
             self._full_collections.close()
         self.stop_monitors()
@@ -272,9 +279,19 @@ class OpsuiApp(ReleaseFlowApp):
 
     # -- navigation ------------------------------------------------------------------------
 
+    def _start_open_feed(self, ref: str) -> tuple[OpenFound, LogTail] | None:
+        """``--open`` when the lists came while Textual loaded: the target's tail starts
+        now, so its request runs while the dashboard and the log pane are built."""
+        found = find_open_target(ref, self.state)
+        if not isinstance(found, OpenFound):
+            return None  # not listed yet, or unknown: _open_target says so later
+        feed = self._start_feed(found.host, found.target)
+        return (found, feed) if feed is not None else None
+
     def _open_target(self, dashboard: DashboardScreen, ref: str) -> None:
         """``--open``: select the target and follow its logs, or say it is unknown."""
-        found = find_open_target(ref, self.state)
+        early, self._early_feed = self._early_feed, None
+        found = early[0] if early is not None else find_open_target(ref, self.state)
         if found is None:
             return  # a host has not listed yet
         self.open_target = None
@@ -282,7 +299,7 @@ class OpsuiApp(ReleaseFlowApp):
             self.notify(found, title="--open", severity="warning", timeout=15, markup=False)
             return
         dashboard.show_container(found.host, found.container.id)
-        self.open_logs(found.host, found.target)
+        self.open_logs(found.host, found.target, feed=early[1] if early is not None else None)
 
     def on_dashboard_screen_open_detail(self, message: DashboardScreen.OpenDetail) -> None:
         self.open_detail(message.host, message.container_id)
@@ -301,20 +318,31 @@ class OpsuiApp(ReleaseFlowApp):
     def on_dashboard_screen_open_logs(self, message: DashboardScreen.OpenLogs) -> None:
         self.open_logs(message.host, message.target)
 
-    def open_logs(self, host: str, target: LogTarget) -> None:
-        """Open a feed on ``host``'s monitor (it returns at once) and show it."""
+    def _start_feed(self, host: str, target: LogTarget) -> LogTail | None:
+        """A started feed on ``host``'s monitor (it returns at once), or None after
+        saying why not."""
         monitor = self.monitors.get(host)
         if monitor is None:
             self.notify(f"No monitor for host {host}.", severity="warning", markup=False)
-            return
-        from opsui.ui.screens.logs import LogsScreen
-
-        tail = monitor.settings.log_tail_lines
+            return None
         try:
-            feed = monitor.open_logs(target, LogWindow.preset("tail", tail))
+            return monitor.open_logs(target, LogWindow.preset("tail",
+                                                              monitor.settings.log_tail_lines))
         except OpsuiError as exc:
             notify_error(self, exc, title="Cannot open the logs")
+            return None
+
+    def open_logs(self, host: str, target: LogTarget, feed: LogTail | None = None) -> None:
+        """Show the logs of ``target`` on ``host``: ``feed`` when already started, else
+        a feed opened now."""
+        from opsui.ui.screens.logs import LogsScreen
+
+        if feed is None:
+            feed = self._start_feed(host, target)
+        monitor = self.monitors.get(host)
+        if feed is None or monitor is None:
             return
+        tail = monitor.settings.log_tail_lines
         self.push_screen(LogsScreen(host, feed, partial(monitor.open_logs, target), tail=tail,
                                     clock=self.clock, state=self.state))
 
