@@ -39,6 +39,9 @@ def add_dashboard_options(parser: argparse.ArgumentParser,
 
 
 def run_dashboard(context: Context) -> int:
+    from opsui.ui.malloc_tuning import limit_arenas
+
+    limit_arenas()  # before the monitors' threads allocate (issue 16)
     setup_logging(context.args.verbose, dashboard=True)
     factory = _start_monitors_early(context)
     from opsui.ui.app import OpsuiApp  # Textual loads while the monitors connect

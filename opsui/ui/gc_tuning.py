@@ -15,6 +15,7 @@ objects every 15 s, RSS +200 KB per container event, without end (issue 16). So 
 full collection also runs on a clock, at most ``FULL_COLLECTION_SECONDS`` (30 s) after the last
 one: the garbage is bounded by what half a minute of redraws makes, and the pause (tens of
 milliseconds for the non-frozen objects) comes twice a minute, not every few seconds.
+After it, the C allocator gives the pages it freed back (see :mod:`.malloc_tuning`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import gc
 import os
 import time
 from typing import Any
+
+from opsui.ui import malloc_tuning
 
 FULL_COLLECTION_EVERY = 1000
 """Young collections between full ones (Python's default: 10)."""
@@ -48,6 +51,7 @@ class FullCollections:
         """A full collection, unless one ran recently (a firehose triggers its own)."""
         if time.monotonic() - self.last >= self.every:
             gc.collect()
+            malloc_tuning.trim()
 
     def close(self) -> None:
         if self._heard in gc.callbacks:
