@@ -7,11 +7,17 @@ second. For the middle third of the run the log pane follows the chatty containe
 (opened with ``l`` on it, closed with ``esc``). Every ``--interval`` seconds the opsui
 process's RSS, thread count and open descriptors are sampled.
 
-Printed: the series, RSS at start (the table first drawn), after the first minute
-and at the end, the least-squares slope of RSS over the last half (MB per minute, and
-KB per container event), threads and fds first/last/max, and the events made.
-Targets (issue 16): RSS after 30 min <= start + 20 MB, no upward trend over the last
-15 minutes, threads and fds flat. Needs the test bed (scripts/testbed/up.sh):
+Printed: the series; RSS at two starts, after the first minute and at the end; the
+least-squares slope of RSS over the last 15 minutes (the last half of a shorter run: MB
+per minute, and KB per container event); threads and fds first/last/max; the events
+made; the load average at the start and the end.
+
+"Start" is the sample after the table is populated and the first stats round was drawn
+(the sample at ``WARM_SECONDS``: the stats pool's threads and the feeds' connections
+exist by then); the very first sample (the table just drawn, before any stats) is printed
+beside it, since growth from there includes the first stats round. Targets (issue 16):
+RSS after 30 min <= start + 20 MB, no upward trend over the last 15 minutes, threads and
+fds flat. Needs the test bed (scripts/testbed/up.sh):
 
     .venv/bin/python bench/soak.py [--minutes 30] [--interval 15] [--ssh] [--own-engine]
 
@@ -37,6 +43,11 @@ from integration.helpers import APP_HEALTHY, Testbed, load_testbed
 from integration.second_engine import SecondEngine
 from integration.soak_loop import Churn, Sample, kb_per_event, slope_mb_per_minute, soak
 from integration.tmux_terminal import TmuxTerminal
+
+WARM_SECONDS = 15.0
+"""The sample taken as the start: after the first stats round (every 3 s) was drawn."""
+TAIL_SECONDS = 15 * 60.0
+"""The stretch over which the slope is fitted (issue 16: the last 15 minutes)."""
 
 
 def show(sample: Sample) -> None:
@@ -77,6 +88,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="opsui-soak-"))
     env = {"XDG_CONFIG_HOME": str(folder / "cfg"), "XDG_STATE_HOME": str(folder / "state")}
     total = args.minutes * 60
+    load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
         docker_host, image = None, "opsui-test/app:1.0.0"
         if args.own_engine:
@@ -97,25 +109,43 @@ def main() -> None:
         with TmuxTerminal(command, size=(200, 50), env=env) as term:
             term.wait_for(churn.chatty, "the table", timeout=60)
             samples = soak(term, churn, total, args.interval, (total / 3, 2 * total / 3), show)
-    half = [s for s in samples if s.seconds >= total / 2]
+    report(samples, args, total, load_before)
+
+
+def report(samples: list[Sample], args: argparse.Namespace, total: float,
+           load_before: tuple[float, float, float]) -> None:
+    tail_from = total - TAIL_SECONDS if total >= 2 * TAIL_SECONDS else total / 2
+    tail = [s for s in samples if s.seconds >= tail_from]
     first, last = samples[0], samples[-1]
+    start = next((s for s in samples if s.seconds >= WARM_SECONDS), first)
+    minute = next((s for s in samples if s.seconds >= 60), first)
     print(f"\nopsui {os.popen('git rev-parse --short HEAD').read().strip()}, "
           f"{'ssh' if args.ssh else 'local'}"
           f"{', own engine' if args.own_engine else ''}, {args.minutes:g} min, "
-          f"{last.events} events")
-    print(f"RSS    start {first.rss_mb:.1f} MB  end {last.rss_mb:.1f} MB  growth "
-          f"{last.rss_mb - first.rss_mb:+.1f} MB (target <= +20)")
-    warm = next((s for s in samples if s.seconds >= 60), first)
-    print(f"RSS    after the first minute (warm: feeds, pools, first draw) {warm.rss_mb:.1f} MB"
-          f"  growth since {last.rss_mb - warm.rss_mb:+.1f} MB")
-    print(f"RSS    slope over the last half {slope_mb_per_minute(half):+.2f} MB/min "
-          f"(target: no upward trend), {kb_per_event(half):+.1f} KB per event")
+          f"{last.events} events; load average at the start {_load(load_before)}, "
+          f"at the end {_load(os.getloadavg())}")
+    print(f"RSS    start ({start.seconds:.0f} s: table populated, first stats round drawn) "
+          f"{start.rss_mb:.1f} MB  end {last.rss_mb:.1f} MB  growth "
+          f"{last.rss_mb - start.rss_mb:+.1f} MB (target <= +20)")
+    print(f"RSS    first sample (table just drawn, no stats yet) {first.rss_mb:.1f} MB  "
+          f"growth since {last.rss_mb - first.rss_mb:+.1f} MB")
+    print(f"RSS    after the first minute {minute.rss_mb:.1f} MB  growth since "
+          f"{last.rss_mb - minute.rss_mb:+.1f} MB")
+    print(f"RSS    slope over the last {(total - tail_from) / 60:.0f} min "
+          f"{slope_mb_per_minute(tail):+.3f} MB/min (target: no upward trend), "
+          f"{kb_per_event(tail):+.2f} KB per event; {tail[0].rss_mb:.1f} -> "
+          f"{tail[-1].rss_mb:.1f} MB")
     print(f"RSS    per event over the run "
-          f"{(last.rss_mb - first.rss_mb) * 1000 / max(last.events, 1):.1f} KB")
-    print(f"threads first {first.threads} last {last.threads} max "
-          f"{max(s.threads for s in samples)}")
-    print(f"fds     first {first.fds} last {last.fds} max {max(s.fds for s in samples)}")
+          f"{(last.rss_mb - start.rss_mb) * 1000 / max(last.events, 1):.1f} KB")
+    for name in ("threads", "fds"):
+        values = [int(getattr(s, name)) for s in samples]
+        later = [int(getattr(s, name)) for s in samples if s.seconds >= 60]
+        print(f"{name:7s} first {values[0]} last {values[-1]} max {max(values)}; after the "
+              f"first minute min {min(later or values)} max {max(later or values)}")
 
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
 
 if __name__ == "__main__":
     main()
