@@ -46,7 +46,11 @@ over SSH and not slower than lazydocker; <= 0.8 s with 300 containers; idle CPU 
 of a core with 100 containers. Needs the test bed (scripts/testbed/up.sh). Run:
 
     .venv/bin/python bench/dashboard.py [--containers 100] [--runs 5] [--idle 60]
-        [--settle 10] [--no-ssh] [--tools opsui,lazydocker,bare]
+        [--settle 10] [--no-ssh] [--tools opsui,lazydocker,bare] [--also NAME=SRC]
+
+``--also NAME=SRC`` (repeatable) adds ``opsui@NAME``: opsui started from another source
+tree (``SRC/opsui`` first on PYTHONPATH, e.g. an export of the commit before a change),
+in the same rotation, so a before/after pair shares the same machine noise.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from tui_harness import (
     SIZE,
     CpuWindow,
     Tool,
+    compile_sources,
     launch,
     lazydocker_binary,
     lazydocker_tunnel_dirs,
@@ -162,7 +167,7 @@ def lazydocker_rows(count: int) -> Callable[[str], bool]:
 
 
 def tools_for(target: str, chosen: list[str], count: int, workdir: Path,
-              testbed: Testbed | None) -> list[Tool]:
+              testbed: Testbed | None, also: dict[str, str] | None = None) -> list[Tool]:
     """The programs of one target (``local`` or ``ssh``), as chosen and available."""
     base = {"XDG_CONFIG_HOME": str(workdir / "cfg"), "XDG_STATE_HOME": str(workdir / "state")}
     tools: list[Tool] = []
@@ -188,7 +193,12 @@ def tools_for(target: str, chosen: list[str], count: int, workdir: Path,
         check = (lazydocker_rows(count) if name == "lazydocker"
                  else status_counts(count))
         tools.append(Tool(name, argv, check, env))
+        if name == "opsui":
+            for variant, source in (also or {}).items():
+                tools.append(Tool(f"opsui@{variant}", argv, check,
+                                  {**env, "PYTHONPATH": source}))
     return tools
+
 
 
 def ssh_config_file(workdir: Path, testbed: Testbed) -> Path:
@@ -240,14 +250,16 @@ def report(target: str, times: dict[str, list[float]], reference: float,
         print(f"{target:>5} {name:>10}: launch -> populated {medians[name]:.3f}s "
               f"(median of {len(values)}; runs {', '.join(f'{t:.3f}' for t in values)}); "
               f"{medians[name] / reference:.1f}x docker ps")
-    ours = medians.get("opsui")
-    if ours is not None:
+    for name, ours in medians.items():
+        if not name.startswith("opsui"):
+            continue
         if "lazydocker" in medians:
-            print(f"{target:>5}      opsui / lazydocker launch: "
+            print(f"{target:>5}      {name} / lazydocker launch: "
                   f"{ours / medians['lazydocker']:.2f}x")
         if "bare" in medians:
-            print(f"{target:>5}      opsui / bare Textual launch: {ours / medians['bare']:.2f}x "
-                  f"(opsui - bare = {ours - medians['bare']:+.3f}s; target <= +0.25 s)")
+            print(f"{target:>5}      {name} / bare Textual launch: "
+                  f"{ours / medians['bare']:.2f}x ({name} - bare = "
+                  f"{ours - medians['bare']:+.3f}s; target <= +0.25 s)")
     for name, (cpu, rss) in idle.items():
         print(f"{target:>5} {name:>10}: idle CPU {cpu:.2f}% of one core over "
               f"{idle_seconds:.0f}s; RSS {rss:.0f} MB")
@@ -267,7 +279,10 @@ def main() -> int:
     parser.add_argument("--tools", default="opsui,lazydocker,bare",
                         help="comma-separated subset of opsui,lazydocker,bare")
     parser.add_argument("--no-pyc", action="store_true", help=NO_PYC_HELP)
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=SRC",
+                        help="also run opsui from the source tree SRC, as opsui@NAME")
     options = parser.parse_args()
+    also = dict(spec.split("=", 1) for spec in options.also)
     chosen = [t for t in options.tools.split(",") if t]
     if "lazydocker" in chosen and lazydocker_binary() is None:
         print(LAZYDOCKER_MISSING, file=sys.stderr)
@@ -281,6 +296,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         use_precompiled(workdir / "pycache", not options.no_pyc)
+        if not options.no_pyc:
+            compile_sources(also)
         print(f"starting {options.containers} containers ...", flush=True)
         try:
             start_containers(options.containers, prefix)
@@ -288,7 +305,7 @@ def main() -> int:
             print(f"engine holds {total} containers; docker ps -a takes {reference:.3f}s",
                   flush=True)
             for target in ["local", "ssh"] if testbed is not None else ["local"]:
-                tools = tools_for(target, chosen, options.containers, workdir, testbed)
+                tools = tools_for(target, chosen, options.containers, workdir, testbed, also)
                 times = launch_times(tools, options.runs, workdir)
                 idle = (idle_side_by_side(tools, options.idle, options.settle, workdir)
                         if options.idle > 0 else {})

@@ -75,6 +75,7 @@ from tui_harness import (
     SIZE,
     CpuWindow,
     Tool,
+    compile_sources,
     launch,
     lazydocker_binary,
     load_average,
@@ -209,15 +210,24 @@ def paced_producer(client: docker.DockerClient, name: str, rate: int) -> None:
                           entrypoint=["/bin/sh"], name=name, labels=LABELS, detach=True)
 
 
-def open_to_first_lines(name: str, runs: int, workdir: Path) -> None:
+def open_to_first_lines(name: str, runs: int, workdir: Path,
+                        also: dict[str, str] | None = None) -> None:
     """``opsui --open NAME`` until a log line is drawn, against ``docker logs -f``; also
     when the log pane itself is drawn (its title, ``tail 1000``), to tell the start-up
-    from the wait for the stream."""
-    tool = Tool("opsui", [sys.executable, "-m", "opsui", "--host", "local", "--open", name],
-                lambda screen: FOLLOWING in screen, cfg_env(workdir))
-    ours, panes, cli = [], [], []
+    from the wait for the stream. ``also``: opsui@NAME from other source trees (see
+    bench/dashboard.py ``--also``), in the same rotation."""
+    argv = [sys.executable, "-m", "opsui", "--host", "local", "--open", name]
+    tools = {"opsui": Tool("opsui", argv, lambda screen: FOLLOWING in screen,
+                           cfg_env(workdir))}
+    for variant, source in (also or {}).items():
+        tools[f"opsui@{variant}"] = Tool(f"opsui@{variant}", argv,
+                                         lambda screen: FOLLOWING in screen,
+                                         {**cfg_env(workdir), "PYTHONPATH": source})
+    ours: dict[str, list[float]] = {key: [] for key in tools}
+    panes: dict[str, list[float]] = {key: [] for key in tools}
+    cli: list[float] = []
     for run in range(runs):
-        for which in rotated(["opsui", "cli"], run):
+        for which in rotated([*tools, "cli"], run):
             if which == "cli":
                 started = time.perf_counter()
                 with subprocess.Popen(["docker", "logs", "--tail", "1000", "-f", name],
@@ -228,18 +238,22 @@ def open_to_first_lines(name: str, runs: int, workdir: Path) -> None:
                     cli.append(time.perf_counter() - started)
                     follower.terminate()
                 continue
+            tool = tools[which]
             term = launch(tool, cwd=str(workdir))
             try:
-                panes.append(wait_screen(term, lambda screen: "tail 1000" in screen,
-                                         "the log pane"))
-                ours.append(wait_screen(term, tool.populated, "the log pane's first lines"))
+                panes[which].append(wait_screen(term, lambda screen: "tail 1000" in screen,
+                                                "the log pane"))
+                ours[which].append(wait_screen(term, tool.populated,
+                                               "the log pane's first lines"))
             finally:
                 quit_program(term, first=["esc"])
-    ratio = statistics.median(ours) / statistics.median(cli)
-    print(f"opsui --open -> first log lines: {statistics.median(ours):.3f}s (median of "
-          f"{runs}; runs {', '.join(f'{t:.3f}' for t in ours)}; the pane itself drawn at "
-          f"{statistics.median(panes):.3f}s); docker logs -f first line "
-          f"{statistics.median(cli):.3f}s -> ratio {ratio:.1f}x (target <= 0.7 s)", flush=True)
+    for which, times in ours.items():
+        ratio = statistics.median(times) / statistics.median(cli)
+        print(f"{which} --open -> first log lines: {statistics.median(times):.3f}s (median "
+              f"of {runs}; runs {', '.join(f'{t:.3f}' for t in times)}; the pane itself "
+              f"drawn at {statistics.median(panes[which]):.3f}s); docker logs -f first line "
+              f"{statistics.median(cli):.3f}s -> ratio {ratio:.1f}x (target <= 0.7 s)",
+              flush=True)
 
 
 def cfg_env(workdir: Path) -> dict[str, str]:
@@ -359,7 +373,10 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds following before the keys")
     parser.add_argument("--no-pyc", action="store_true", help=NO_PYC_HELP)
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=SRC",
+                        help="--open also run from the source tree SRC, as opsui@NAME")
     options = parser.parse_args()
+    also = dict(spec.split("=", 1) for spec in options.also)
     if options.echo_keys > 64:
         parser.error("--echo-keys is at most 64 (the random token typed)")
     client = docker.from_env()
@@ -369,6 +386,8 @@ def main() -> int:
           flush=True)
     cache = tempfile.TemporaryDirectory()
     use_precompiled(Path(cache.name), not options.no_pyc)
+    if not options.no_pyc:
+        compile_sources(also)
     try:
         if options.lines > 0:
             history_ingest(client, engine, options.lines, prefix)
@@ -387,7 +406,7 @@ def main() -> int:
             paced_producer(client, name, options.rate)
             with tempfile.TemporaryDirectory() as tmp:
                 if options.open_runs > 0:
-                    open_to_first_lines(name, options.open_runs, Path(tmp))
+                    open_to_first_lines(name, options.open_runs, Path(tmp), also)
                 if options.echo_keys > 0:
                     print(f"following {options.rate:,} lines/s ...", flush=True)
                     key_echo(name, len(paced), options.echo_keys, options.rounds, Path(tmp),

@@ -200,6 +200,15 @@ NO_PYC_HELP = ("launch the programs as this checkout does (PYTHONDONTWRITEBYTECO
                "opsui compiled from source at every launch) instead of from bytecode")
 
 
+def compile_sources(sources: Mapping[str, str]) -> None:
+    """Other source trees of opsui (the benches' ``--also NAME=SRC``) into the bytecode
+    cache :func:`use_precompiled` set up, so they start as this checkout's opsui does."""
+    for source in sources.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j2",
+                        str(Path(source) / "opsui")], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+
+
 def use_precompiled(cache: Path, enabled: bool) -> None:
     """Every program this bench starts from now on reads bytecode (see precompile)."""
     if not enabled:

@@ -17,6 +17,7 @@ from opsui.backends.health import HttpHealthProber
 from opsui.backends.local import LocalHost, LocalRunner
 from opsui.domain.errors import EngineUnavailable, HostError
 from opsui.domain.models import HttpHealth
+from opsui.domain.ports import HealthProber
 
 from .helpers import APP_HEALTHY, APP_UNHEALTHY, host_port, wait_until
 
@@ -39,7 +40,7 @@ def _published_url(container: DockerContainer, path: str) -> str:
 
 
 def _probe_until(
-    prober: HttpHealthProber, url: str, until: Callable[[HttpHealth], object], what: str
+    prober: HealthProber, url: str, until: Callable[[HttpHealth], object], what: str
 ) -> HttpHealth:
     latest: list[HttpHealth] = []
 
