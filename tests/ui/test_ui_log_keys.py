@@ -92,7 +92,11 @@ async def test_each_key_in_the_search_box_lets_its_echo_go_before_new_lines(
         assert "arrived with the key" not in screen_text(app)
         assert view.row_count == 30  # held: not even counted yet
         # once the frame that echoes the key is drawn, the lines come
-        await until(pilot, lambda: (view.poll(), view.row_count)[1] == 31, "released")
+        def polled_rows() -> int:
+            view.poll()
+            return view.row_count
+
+        await until(pilot, lambda: polled_rows() == 31, "released")
         await until(pilot, lambda: "arrived with the key" in screen_text(app), "drawn")
 
 

@@ -27,7 +27,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.cache import LRUCache
-from textual.geometry import Offset, Size
+from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
@@ -133,6 +133,8 @@ class LogView(ScrollView, can_focus=True):
         self._base_style = Style()
         self._styles: LogStyles | None = None
         """The theme's log styles, read once per frame."""
+        self._offsets = False
+        """This frame's rows carry the offsets mouse selection reads (see _mouse_here)."""
         self._cropped: dict[int, Strip] = {}
         """This frame's strips as drawn (cropped to the view), by screen row."""
         self._drawn_at = 0.0
@@ -412,7 +414,7 @@ class LogView(ScrollView, can_focus=True):
             strip = frame[y] if y < len(frame) else Strip.blank(0)
             scroll_x = 0 if self.wrap else int(self.scroll_x)
             cropped = strip.crop_extend(scroll_x, scroll_x + width, self._base_style)
-            if not self.wrap and y < len(frame):  # offsets let the mouse select text
+            if self._offsets and y < len(frame):  # offsets let the mouse select text
                 cropped = cropped.apply_offsets(scroll_x, int(self.scroll_y) + y)
             self._cropped[y] = cropped
         return cropped
@@ -422,10 +424,12 @@ class LogView(ScrollView, can_focus=True):
         region = self.scrollable_content_region
         if self.follow and int(self.scroll_y) < self.max_scroll_y:
             self.call_later(self._scroll_to_end)  # the region changed under us
+        offsets = not self.wrap and self._mouse_here(region)
         key = (int(self.scroll_y), int(self.scroll_x), region.width, region.height,
-               self._version, self.current_seq, self.wrap, self.text_selection)
+               self._version, self.current_seq, self.wrap, self.text_selection, offsets)
         if key != self._frame_key:
             self._frame_key = key
+            self._offsets = offsets
             self._cropped.clear()
             self._styles = LogStyles.of(self.app)  # once per frame: reading the theme is slow
             style = self.rich_style  # computing it per line was a third of the cost
@@ -434,6 +438,18 @@ class LogView(ScrollView, can_focus=True):
                 self._strips.clear()  # the background is baked into cached strips
             self._frame, self._frame_seqs = self._build_frame(region.width, region.height)
         return self._frame
+
+    def _mouse_here(self, region: Region) -> bool:
+        """Whether the mouse pointer is over the lines, where a selection can start.
+
+        Only then are the rows drawn with the offsets mouse selection reads: an offset is
+        a style of its own on every segment of every row, which made each row's styles
+        new to Textual's colour filter cache, about a quarter of a frame's cost while a
+        stream replaces every row on screen (issue 14). The app records the pointer's
+        position before it hands a mouse event on, and the frame is laid out again when
+        that changes, so the click that starts a selection already finds the offsets.
+        """
+        return region.contains_point(self.app.mouse_position)
 
     def _build_frame(self, width: int, height: int) -> tuple[list[Strip], list[int]]:
         rows, top = self.row_count, int(self.scroll_y)
