@@ -1,15 +1,21 @@
 """Left open all night, the dashboard forgets what no longer exists (issue 16).
 
 Every per-container or per-run structure of the UI is bounded by what exists: a marked
-row's id goes when its container is removed, and the runs the job board no longer keeps
-take their sessions and "ended unwatched" entries with them.
+row's id goes when its container is removed, the runs the job board no longer keeps
+take their sessions and "ended unwatched" entries with them, and a closed log pane is
+freed with its buffer.
 """
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from opsui.domain.jobs import JobContext
+from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.sessions import ReleaseSession
 from opsui.ui.widgets.container_table import ContainerTable
+from opsui.ui.widgets.log_view import LogView
 
 from .helpers import make_app, until
 from fakes import FakeConnection, FakeEngine, shop_containers
@@ -47,3 +53,20 @@ async def test_runs_the_board_forgets_take_their_sessions_along() -> None:
         assert app.jobs.get(jobs[0].id) is None  # the board forgot it
         assert set(app._job_sessions) <= {job.id for job in jobs[-20:]}
         assert set(app._unseen) <= {job.id for job in jobs[-20:]}
+
+
+async def test_a_closed_log_pane_is_freed_with_its_buffer() -> None:
+    """Each log pane opened and closed stayed alive with its buffer (the theme signal's
+    callback held it): a night of ``l`` and ``esc`` piled up megabytes."""
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen), "the log pane")
+        view = weakref.ref(app.screen.query_one(LogView))
+        buffer = weakref.ref(app.screen.query_one(LogView).buffer)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, LogsScreen), "back")
+        await until(pilot, lambda: not gc.collect() and view() is None and buffer() is None,
+                    "the closed pane's view and buffer freed")

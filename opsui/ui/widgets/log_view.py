@@ -149,6 +149,11 @@ class LogView(ScrollView, can_focus=True):
         self._ticker = self.set_interval(POLL_SECONDS, self.poll)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
+    def on_unmount(self) -> None:
+        # The app's signal keeps its subscribers weakly, but the callback holds this view:
+        # every closed log pane stayed alive with its buffer (megabytes; issue 16).
+        self.app.theme_changed_signal.unsubscribe(self)
+
     def use_buffer(self, buffer: LogBuffer) -> None:
         """Show another buffer (the feed was reopened with another window); follow it."""
         self.buffer = buffer
