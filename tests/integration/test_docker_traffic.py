@@ -15,6 +15,7 @@ from .helpers import APP_HEALTHY, wait_until
 def _answers(client: docker.DockerClient, asker: str, name: str) -> set[str]:
     """The addresses the engine's DNS gives ``name``, asked from inside ``asker``."""
     out = client.containers.get(asker).exec_run(["nslookup", name, "127.0.0.11"]).output
+    assert isinstance(out, bytes)
     lines = out.decode("utf-8", "replace").splitlines()
     after = lines[next((i for i, line in enumerate(lines) if line.startswith("Name:")),
                        len(lines)):]
@@ -29,30 +30,31 @@ def test_an_alias_leaves_and_comes_back_on_a_running_container(
     network.disconnect(old)
     network.connect(old, aliases=["web"])
     old.reload()
-    address = old.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+    net, old_id, asker_id = str(network.name), str(old.id), str(asker.id)
+    address = old.attrs["NetworkSettings"]["Networks"][net]["IPAddress"]
     engine = DockerEngine(docker.from_env())
     traffic = engine.traffic
     try:
-        assert traffic.aliases(old.id) == {network.name: ("web",)}
-        wait_until(lambda: _answers(docker_client, asker.id, "web") == {address},
+        assert traffic.aliases(old_id) == {net: ("web",)}
+        wait_until(lambda: _answers(docker_client, asker_id, "web") == {address},
                    timeout=20, message="the alias answered with the old container")
 
-        said = traffic.set_aliases(old.id, network.name, ())
+        said = traffic.set_aliases(old_id, net, ())
         assert f"address {address} kept" in said
         old.reload()
         assert old.status == "running"
-        assert old.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"] == address
-        assert traffic.aliases(old.id) == {}
-        wait_until(lambda: not _answers(docker_client, asker.id, "web"), timeout=20,
+        assert old.attrs["NetworkSettings"]["Networks"][net]["IPAddress"] == address
+        assert traffic.aliases(old_id) == {}
+        wait_until(lambda: not _answers(docker_client, asker_id, "web"), timeout=20,
                    message="the alias no longer answered")
         # still reachable at its address while it drains
         reply = asker.exec_run(["wget", "-q", "-O-", f"http://{address}:8080/api/version"])
         assert reply.exit_code == 0 and b"1.0.0" in reply.output
 
-        traffic.set_aliases(old.id, network.name, ("web",))
-        wait_until(lambda: _answers(docker_client, asker.id, "web") == {address},
+        traffic.set_aliases(old_id, net, ("web",))
+        wait_until(lambda: _answers(docker_client, asker_id, "web") == {address},
                    timeout=20, message="the alias answered again")
-        result = traffic.exec(old.id, ["sh", "-c", "echo reloaded; exit 3"], 10)
+        result = traffic.exec(old_id, ["sh", "-c", "echo reloaded; exit 3"], 10)
         assert (result.exit_code, result.stdout) == (3, b"reloaded\n")
     finally:
         engine.close()
