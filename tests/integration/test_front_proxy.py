@@ -134,13 +134,13 @@ def test_front_then_deploy_and_rollback_fail_no_request_and_undo_gives_the_port_
     ok, preview = bed.opsui("front", bed.name, "--yes")
     assert ok, preview
     for said in (f"127.0.0.1:{bed.port}->8080/tcp", bed.proxy, bed.network,
-                 f"alias {bed.name}", "ONE short interruption", "start-first with drain",
+                 f"alias {bed.name}-front", "ONE short interruption", "start-first with drain",
                  f"opsui front {bed.name} --undo", "the port was not answered for"):
         assert said in preview, said
     assert version_on(bed.port) == "1.0.0"
     assert bed.bindings_of(bed.name) == {}  # the app publishes nothing itself
     assert bed.container(bed.proxy).status == "running"
-    assert bed.name in bed.networks_of(bed.name)[bed.network]["Aliases"]
+    assert f"{bed.name}-front" in bed.networks_of(bed.name)[bed.network]["Aliases"]
 
     url = f"http://127.0.0.1:{bed.port}/api/version"
     with steady_load(url, rate=40) as load:

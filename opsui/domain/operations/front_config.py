@@ -46,14 +46,18 @@ def listen_ports(bindings: tuple[HostBinding, ...]) -> dict[int, HostBinding]:
     return {LISTEN_BASE + i: binding for i, binding in enumerate(ordered)}
 
 
-def proxy_file(kind: str, app: str, listen: Mapping[int, HostBinding]) -> ProxyFile:
-    """The config of ``kind`` ("nginx" or "haproxy") sending ``listen`` ports to ``app``."""
+def proxy_file(kind: str, app: str, listen: Mapping[int, HostBinding],
+               alias: str | None = None) -> ProxyFile:
+    """The config of ``kind`` ("nginx" or "haproxy") sending ``listen`` ports to ``app``
+    by ``alias`` (default: the app's name)."""
+    alias = alias or app
     if kind == "haproxy":
-        return ProxyFile("/usr/local/etc/haproxy", "haproxy.cfg", haproxy_config(app, listen))
-    return ProxyFile("/etc/nginx/conf.d", "opsui-front.conf", nginx_config(app, listen))
+        return ProxyFile("/usr/local/etc/haproxy", "haproxy.cfg",
+                         haproxy_config(app, listen, alias))
+    return ProxyFile("/etc/nginx/conf.d", "opsui-front.conf", nginx_config(app, listen, alias))
 
 
-def nginx_config(app: str, listen: Mapping[int, HostBinding]) -> str:
+def nginx_config(app: str, listen: Mapping[int, HostBinding], alias: str) -> str:
     """A server per listen port; the upstream is a variable, so the resolver is asked
     again once its answer is a second old."""
     servers = "".join(f"""
@@ -64,7 +68,7 @@ server {{
     resolver_timeout 2s;
 
     location / {{
-        set $opsui_upstream http://{app}:{binding.container_port};
+        set $opsui_upstream http://{alias}:{binding.container_port};
         proxy_pass $opsui_upstream;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
@@ -77,10 +81,10 @@ server {{
 }}
 """ for port, binding in listen.items())
     return (f"# Written by opsui (`opsui front {app}`): the app by its network alias "
-            f"'{app}', re-resolved every second.\n{servers}")
+            f"'{alias}', re-resolved every second.\n{servers}")
 
 
-def haproxy_config(app: str, listen: Mapping[int, HostBinding]) -> str:
+def haproxy_config(app: str, listen: Mapping[int, HostBinding], alias: str) -> str:
     """The whole haproxy.cfg: Docker's DNS as resolvers, and per listen port a frontend
     and a backend of :data:`HAPROXY_SLOTS` servers filled from the alias."""
     sections = "".join(f"""
@@ -91,9 +95,9 @@ frontend opsui_front_{port}
 
 backend opsui_app_{port}
     balance roundrobin
-    server-template app {HAPROXY_SLOTS} {app}:{binding.container_port} {_SERVER_OPTIONS}
+    server-template app {HAPROXY_SLOTS} {alias}:{binding.container_port} {_SERVER_OPTIONS}
 """ for port, binding in listen.items())
-    return f"""# Written by opsui (`opsui front {app}`): the app by its network alias '{app}',
+    return f"""# Written by opsui (`opsui front {app}`): the app by its network alias '{alias}',
 # re-resolved every second.
 global
     log stdout format raw local0
@@ -102,6 +106,10 @@ defaults
     mode http
     log global
     option httplog
+    # A server connection per request: a kept one is tied to its client connection,
+    # which HAProxy closes when the server closes it (the old release stopping after
+    # its drain), and a client sending its next request just then gets no answer.
+    option http-server-close
     option redispatch
     retries 3
     timeout connect 2s

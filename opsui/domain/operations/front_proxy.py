@@ -84,6 +84,14 @@ def proxy_name(app: str) -> str:
     return f"opsui-front-{app}"
 
 
+def alias_for(app: str, container_name: str) -> str:
+    """The app's name, unless its container has that name: Docker's DNS answers a
+    container's name too, so a release's old container, still named so while it
+    drains, would stay reachable by it after leaving the alias (and fail the requests
+    a proxy sends it once it stops). Then ``APP-front``."""
+    return f"{app}-front" if container_name == app else app
+
+
 def encode_ports(listen: dict[int, HostBinding]) -> str:
     return json.dumps({str(port): [b.container_port, b.protocol, b.host_ip, b.host_port]
                        for port, b in listen.items()}, sort_keys=True)
@@ -121,6 +129,8 @@ class FrontPlan:
     """Undo: the proxy container there is now."""
     stop_timeout: int = STOP_TIMEOUT
     compose: bool = False
+    alias: str = ""
+    """The name the proxy reaches the app by on :attr:`network` (see :func:`alias_for`)."""
 
     @property
     def bindings(self) -> tuple[HostBinding, ...]:
@@ -148,7 +158,7 @@ class FrontPlan:
                 f"again; proxy {self.proxy} is removed",
                 f"  steps: {', '.join(self.steps)}",
                 f"  a copy of {self.serving.name} with the ports, off network "
-                f"{self.network} (alias {self.app} dropped), replaces it",
+                f"{self.network} (alias {self.alias} dropped), replaces it",
                 "  ONE short interruption while the port changes hands: the proxy stops, "
                 "then the copy starts and passes its health gate (measured, said after "
                 "the run)",
@@ -159,7 +169,7 @@ class FrontPlan:
                 f"  to go behind the proxy again: opsui front {self.app}",
             ]
             return "\n".join(lines)
-        file = proxy_file(self.kind, self.app, self.listen)
+        file = proxy_file(self.kind, self.app, self.listen, self.alias)
         listens = ", ".join(f"{b} -> proxy :{port}" for port, b in self.listen.items())
         lines = [
             f"front {self.app} on {self.host}: move behind a front proxy ({self.kind})",
@@ -167,7 +177,7 @@ class FrontPlan:
             f"{listens})",
             f"  proxy container: {self.proxy} from image {self.image}, config {file.path}",
             f"  network: {self.network} (created if missing), the app on it by alias "
-            f"{self.app} (its other networks and aliases kept)",
+            f"{self.alias} (its other networks and aliases kept)",
             f"  steps: {', '.join(self.steps)}",
             f"  ONE short interruption while the port changes hands: {self.serving.name} "
             f"stops (its stop timeout: up to {self.stop_timeout} s), then the proxy "
@@ -267,7 +277,7 @@ class FrontProxies:
             return FrontPlan(self.host, app.name, UNDO, serving, listen, proxy.name,
                              proxy.image, config.kind, config.network,
                              self._kept(app, serving, containers, behind=False), proxy.id,
-                             stop_timeout, compose)
+                             stop_timeout, compose, alias_for(app.name, serving.name))
         if proxy is not None:
             raise ActionRefused(f"{app.name} is already behind {proxy.name}",
                                 hint=f"`opsui front {app.name} --undo` moves it back.")
@@ -282,7 +292,7 @@ class FrontProxies:
         return FrontPlan(self.host, app.name, MOVE, serving, listen_ports(bindings),
                          proxy_name(app.name), config.image, config.kind, config.network,
                          self._kept(app, serving, containers, behind=True), "",
-                         stop_timeout, compose)
+                         stop_timeout, compose, alias_for(app.name, serving.name))
 
     def run(self, app: AppSpec, plan: FrontPlan, answer: bool | str | None,
             report: Report | None = None, cancelled: Any = None) -> str:
@@ -384,9 +394,9 @@ class FrontMove:
 
             def copy() -> str:
                 created.append(front.copy_as(serving.id, copy_name, bindings=(),
-                                             network=plan.network, alias=plan.app,
+                                             network=plan.network, alias=plan.alias,
                                              relabel=relabel))
-                return f"{copy_name} ({created[-1][:12]}): no host port, alias {plan.app} " \
+                return f"{copy_name} ({created[-1][:12]}): no host port, alias {plan.alias} " \
                        f"on {plan.network}"
 
             run.step("copy", copy)
@@ -400,7 +410,7 @@ class FrontMove:
                 raise ActionFailed(f"the copy did not pass its health gate: {gate.reason}")
             if not engine.image_exists(plan.image):
                 run.step("pull proxy image", lambda: engine.pull(plan.image))
-            file = proxy_file(plan.kind, plan.app, plan.listen)
+            file = proxy_file(plan.kind, plan.app, plan.listen, plan.alias)
 
             def create_proxy() -> str:
                 created.append(self._create_proxy(file))
@@ -431,7 +441,7 @@ class FrontMove:
 
         said = run.step("switch", switch, cancellable=False)
         kept = run.optional_step("kept releases", lambda: self._remake_kept(
-            bindings=(), alias=plan.app))
+            bindings=(), alias=plan.alias))
         return (f"{plan.app} is behind {plan.proxy} ({plan.image}) on {plan.network}: "
                 f"{', '.join(str(b) for b in plan.bindings)}; the port was not answered for "
                 f"{self.interruption:.2f} s; {said}{kept}. Releases are start-first with "
