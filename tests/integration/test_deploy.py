@@ -16,6 +16,7 @@ from docker.models.containers import Container
 from opsui.config import AppConfig, Config, DeploySettings
 from opsui.domain.errors import ActionRefused
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
+from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.release_run import STOP_FIRST, StepEvent
 from opsui.domain.operations.rollback import RollbackPlan
@@ -411,3 +412,34 @@ def test_a_link_lost_mid_deploy_leaves_an_interrupted_release_to_roll_back(
     assert new.status == "exited"
     assert docker_client.containers.get(str(old.name)).id == old.id
     assert '"1.0.0"' in version_served(host_port(old))
+
+
+def downtime_note(notes: tuple[str, ...]) -> str:
+    return next(note for note in notes if note.startswith("DOWNTIME:"))
+
+
+def test_the_plans_of_a_fixed_port_app_give_the_downtime_its_last_release_took(
+        connection: HostConnection, app_v1: Callable[..., Container],
+        docker_client: DockerClient, labelled: DockerResources, tmp_path: Path) -> None:
+    port = free_port()
+    old = app_v1(ports={"8080/tcp": ("127.0.0.1", port)})
+    releases = releases_on(connection, settings(tmp_path / "state"))
+    app = releases.resolve(str(old.name))
+    first = releases.plan_deploy(app, "2.0.0")
+    assert isinstance(first, DeployPlan) and first.strategy == STOP_FIRST
+    note = downtime_note(first.notes)
+    assert f"127.0.0.1:{port}" in note and "no earlier stop-first release" in note
+    assert f"opsui front {app.name}" in note  # how to avoid it
+
+    assert releases.deploy(app, first, True) == OK
+    status = releases.status(app)
+    adopt_tracked(labelled, docker_client, status)
+    assert '"2.0.0"' in version_served(port)
+    deployed = status.newest_first[0]
+    took = sum(s.seconds for s in deployed.steps
+               if s.name in ("stop old", "start", "health gate"))
+
+    back = releases.plan_rollback(app)
+    assert isinstance(back, RollbackPlan)
+    note = downtime_note(back.notes)
+    assert f"about {took:.1f} s" in note and deployed.id in note

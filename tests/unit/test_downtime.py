@@ -25,16 +25,16 @@ def test_the_figure_is_the_stop_to_healthy_time_of_the_newest_ok_stop_first_rele
     newest = release("r2", "2026-12-02T10:00:00+00:00", STOP_FIRST)
     failed = release("r3", "2026-12-03T10:00:00+00:00", {**STOP_FIRST, "health gate": 60.0},
                      outcome=FAILED, version="3.0.0")
-    text = estimate(["127.0.0.1:3000->8080"], [newest, failed, older]).describe()
+    text = estimate("shop", ["127.0.0.1:3000->8080"], [newest, failed, older]).describe()
     # pull and create happen while the old one still serves: only stop+start+gate count
     assert "about 1.8 s" in text
     assert "2.0.0 r2" in text
     assert "127.0.0.1:3000->8080" in text
-    assert "reverse proxy" in text  # and how to avoid it
+    assert "`opsui front shop`" in text  # and how to avoid it
 
 
 def test_start_first_releases_are_no_measure_and_none_says_so_plainly() -> None:
-    guess = estimate(["0.0.0.0:3000->3000"],
+    guess = estimate("shop", ["0.0.0.0:3000->3000"],
                      [release("r1", "2026-12-01T10:00:00+00:00", START_FIRST)])
     assert guess.seconds is None
     assert "no earlier stop-first release" in guess.describe()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from opsui.domain.compose_drift import replacement_note
 from opsui.domain.compose_project import ComposeHost
@@ -32,12 +33,14 @@ from opsui.domain.operations.deploy import (
     needs_stop_first,
     plan_deploy,
 )
+from opsui.domain.operations.downtime import estimate as downtime_estimate
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import FINISH, Recovery, RecoveryPlan, plan_recovery
 from opsui.domain.operations.release_run import (
     DIGEST_LABEL,
+    STOP_FIRST,
     ReleaseRun,
     Report,
     now_iso,
@@ -92,6 +95,9 @@ SWARM_TIMEOUT = 180.0
 ACTIVE_RELEASES: set[str] = set()
 """Releases this process is making now: their lock is not stale even though the holder
 pid is this one (a TUI that lost the link mid-deploy keeps running)."""
+
+P = TypeVar("P", DeployPlan, RollbackPlan)
+"""A container release plan (deploy or rollback): both say their strategy and notes."""
 
 
 @dataclass(frozen=True)
@@ -312,8 +318,24 @@ class AppReleases:
                            traffic=traffic_settings(app.config, app.settings))
         if not plan.current_digest:  # not deployed by opsui: ask the image itself
             plan = replace(plan, current_digest=self._digest(serving.image))
+        plan = self._with_downtime(app, plan, serving)
         compose = self.agreement(app).plan_note(serving, tag)
         return replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
+
+    def _with_downtime(self, app: AppSpec, plan: P, serving: Container,
+                       releases: Sequence[Release] | None = None) -> P:
+        """A stop-first plan says how long the app will be down (from its own last
+        stop-first release) and how to avoid it."""
+        if plan.strategy != STOP_FIRST:
+            return plan
+        try:
+            ports = self._engine.inspect(serving.id).fixed_host_ports
+            known = self.status(app, mark_good=False).releases if releases is None \
+                else releases
+        except OpsuiError:
+            return plan  # the plan still says "stop-first"; the figure is extra
+        downtime = downtime_estimate(app.name, ports, known).describe()
+        return replace(plan, notes=(*plan.notes, downtime))
 
     def deploy(self, app: AppSpec, plan: DeployPlan | SwarmDeployPlan,
                answer: bool | str | None, report: Report | None = None,
@@ -422,6 +444,7 @@ class AppReleases:
                                                           services_of(app)),
                              aliases=aliases_of(traffic, serving),
                              traffic=traffic_settings(app.config, app.settings))
+        plan = self._with_downtime(app, plan, serving, status.releases)
         compose = self.agreement(app).plan_note(serving, plan.target.version)
         return replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
 

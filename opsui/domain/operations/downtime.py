@@ -18,9 +18,10 @@ from opsui.domain.releases import OK, Release
 DOWN_STEPS = frozenset({"stop old", "stop current", "start", "health gate"})
 """The steps of a stop-first release during which nothing serves the app."""
 
-AVOID_HINT = ("To avoid it, let a reverse proxy own the port (nginx or HAProxy on a "
-              "Docker network, reaching the app by its network alias) and drop the "
-              "app's published port: releases then start the new version first and "
+AVOID_HINT = ("To avoid it, let a proxy own the port: `opsui front {app}` moves the app "
+              "behind a front proxy of your nginx or HAProxy image ([front_proxy] image), "
+              "or put your own reverse proxy on a Docker network in front and drop the "
+              "app's published port; releases then start the new version first and "
               "drain the old one.")
 
 
@@ -28,6 +29,7 @@ AVOID_HINT = ("To avoid it, let a reverse proxy own the port (nginx or HAProxy o
 class DowntimeEstimate:
     """What a stop-first release of an app is expected to cost, and from what."""
 
+    app: str
     ports: tuple[str, ...]
     seconds: float | None
     """From the last stop-first release that ended ok; None when there is none yet."""
@@ -46,7 +48,7 @@ class DowntimeEstimate:
         return (f"DOWNTIME: the app publishes {bound} on the host, so the old container "
                 f"stops before the new one starts: it answers nothing {how_long}; longer "
                 f"if the new version fails and the old one must start again. "
-                f"{AVOID_HINT}")
+                f"{AVOID_HINT.format(app=self.app)}")
 
 
 def down_seconds(release: Release) -> float | None:
@@ -57,12 +59,13 @@ def down_seconds(release: Release) -> float | None:
     return sum(step.seconds for step in release.steps if step.name in DOWN_STEPS)
 
 
-def estimate(ports: Iterable[str], releases: Iterable[Release]) -> DowntimeEstimate:
+def estimate(app: str, ports: Iterable[str], releases: Iterable[Release]
+             ) -> DowntimeEstimate:
     """From the newest stop-first release that ended ok (``releases`` in any order)."""
     ports = tuple(ports)
     measured = [(release, seconds) for release in releases
                 if release.outcome == OK and (seconds := down_seconds(release)) is not None]
     if not measured:
-        return DowntimeEstimate(ports, None)
+        return DowntimeEstimate(app, ports, None)
     release, seconds = max(measured, key=lambda pair: pair[0].started_at)
-    return DowntimeEstimate(ports, seconds, f"{release.version} {release.id}")
+    return DowntimeEstimate(app, ports, seconds, f"{release.version} {release.id}")
