@@ -98,7 +98,7 @@ class FrontBed:
 
     def ours(self) -> list[Any]:
         return [c for c in self.client.containers.list(
-            all=True, filters={"label": f"{TEST_LABEL_KEY}=1"})
+            all=True, filters={"label": f"{TEST_LABEL_KEY}=1", "name": self.name})
             if c.name == self.proxy or c.name == self.name
             or c.name.startswith(f"{self.name}.")]
 
@@ -171,3 +171,73 @@ def test_front_then_deploy_and_rollback_fail_no_request_and_undo_gives_the_port_
     assert bed.proxy not in [c.name for c in bed.ours()]
     assert not [n for n in bed.client.networks.list(names=[bed.network])
                 if n.name == bed.network]
+
+
+@pytest.fixture
+def nginx_bed(tmp_path: Path) -> Iterator[FrontBed]:
+    front = FrontBed(tmp_path, "nginx")
+    try:
+        yield front
+    finally:
+        front.down()
+
+
+def test_a_release_kept_before_the_move_is_a_rollback_target_behind_the_proxy_and_after_undo(
+        nginx_bed: FrontBed) -> None:
+    bed = nginx_bed
+    ok, output = bed.opsui("deploy", bed.name, "2.0.0", "--yes")  # stop-first: fixed port
+    assert ok, output
+    assert "stop-first" in output
+    assert version_on(bed.port) == "2.0.0"
+    ok, output = bed.opsui("front", bed.name, "--yes")
+    assert ok, output
+    assert "kept releases re-made without the ports" in output  # the 1.0.0 kept one
+    ok, history = bed.opsui("history", bed.name)
+    assert ok, history
+    assert "NOT SERVING" not in history  # the copy answers for release 2.0.0
+
+    with steady_load(f"http://127.0.0.1:{bed.port}/api/version", rate=40) as load:
+        start = load.mark()
+        ok, output = bed.opsui("rollback", bed.name, "--yes")
+        assert ok, output
+        assert "start-first" in output, output
+        wait_until(lambda: version_on(bed.port) == "1.0.0", timeout=10,
+                   message="the proxy follows back to 1.0.0")
+        failures = load.failures(start, load.mark())
+    assert failures == [], failures[:5]
+
+    ok, output = bed.opsui("front", bed.name, "--undo", "--yes")
+    assert ok, output
+    assert version_on(bed.port) == "1.0.0"
+    ok, output = bed.opsui("deploy", bed.name, "2.0.0", "--yes")  # stop-first again
+    assert ok, output
+    assert "stop-first" in output
+    assert version_on(bed.port) == "2.0.0"
+    ok, output = bed.opsui("rollback", bed.name, "--yes")  # a kept one with the port
+    assert ok, output
+    assert version_on(bed.port) == "1.0.0"
+
+
+@pytest.fixture
+def ssh_bed(tmp_path: Path) -> Iterator[FrontBed]:
+    front = FrontBed(tmp_path, "nginx", where="ssh")
+    try:
+        yield front
+    finally:
+        front.down()
+
+
+def test_the_move_and_its_undo_over_ssh(ssh_bed: FrontBed) -> None:
+    bed = ssh_bed
+    ok, output = bed.opsui("front", bed.name, "--yes")
+    assert ok, output
+    assert f"front {bed.name} on bed" in output
+    assert version_on(bed.port) == "1.0.0"
+    assert bed.bindings_of(bed.name) == {}
+    assert bed.container(bed.proxy).status == "running"
+    ok, output = bed.opsui("front", bed.name, "--undo", "--yes")
+    assert ok, output
+    assert version_on(bed.port) == "1.0.0"
+    assert bed.bindings_of(bed.name) == {"8080/tcp": [{"HostIp": "127.0.0.1",
+                                                       "HostPort": str(bed.port)}]}
+    assert bed.proxy not in [c.name for c in bed.ours()]

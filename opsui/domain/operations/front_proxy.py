@@ -242,7 +242,7 @@ class FrontProxies:
             if (c.id == serving.id or c.state is ContainerState.RUNNING or not app.owns(c)
                     or not (is_release_copy(c.name) or KEPT_FROM_LABEL in c.labels)):
                 continue
-            if bool(front.bindings(c.id)) == (not behind):
+            if bool(front.bindings(c.id)) == behind:
                 out.append(c)
         return tuple(sorted(out, key=lambda c: c.name))
 
