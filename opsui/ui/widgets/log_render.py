@@ -8,9 +8,12 @@ sanitised (:func:`opsui.domain.logview.render_entry`) and is only ever put into 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
@@ -21,7 +24,8 @@ from opsui.domain.logview import LogLine, plain_line, short_timestamp
 from opsui.ui.log_styles import LogStyles
 from opsui.ui.sgr import sgr_style
 
-__all__ = ["LineLayout", "line_body", "line_prefix", "line_strips", "plain_line"]
+__all__ = ["LineLayout", "line_body", "line_prefix", "line_strip_plain", "line_strips",
+           "plain_line"]
 
 STAMP_WIDTH = len("2026-11-23 16:58:50.123")
 SOURCE_WIDTH_MAX = 24
@@ -77,6 +81,37 @@ def line_body(line: LogLine, styles: LogStyles, *highlights: LogQuery) -> Text:
         for start, end in query.spans(line.text):
             body.stylize(styles.match, start, end)
     return body
+
+
+def line_strip_plain(line: LogLine, source: str, layout: LineLayout, styles: LogStyles,
+                     source_style: Style | None, base: Style,
+                     highlights: Sequence[LogQuery] = ()) -> Strip | None:
+    """The unwrapped row of a line with no colours of its own and nothing highlighted,
+    built straight as segments; None when the line needs :func:`line_strips`.
+
+    The segments are the ones Rich renders from :func:`line_prefix` plus
+    :func:`line_body` (``base`` under every part), without building and merging two
+    ``Text`` objects: a followed stream is mostly such lines, and every frame of it
+    draws a screenful of new ones (issue 14).
+    """
+    text = line.text
+    if line.spans or line.kind is LineKind.MARKER or "\n" in text \
+            or any(query.spans(text) for query in highlights):
+        return None
+    segments: list[Segment] = []
+    gutter = styles.stderr if line.kind is LineKind.STDERR else None
+    segments.append(Segment(GUTTER[line.kind], base + gutter if gutter else base))
+    if layout.timestamps:
+        stamp = short_timestamp(line.timestamp) if line.timestamp else ""
+        segments.append(Segment(stamp.ljust(STAMP_WIDTH) + " ", base + styles.muted))
+    if layout.show_sources:
+        name = source if len(source) <= layout.source_width \
+            else source[: layout.source_width - 1] + "…"
+        segments.append(Segment(name.ljust(layout.source_width) + " ",
+                                base + (source_style or styles.source(source))))
+    if text:
+        segments.append(Segment(text, base))
+    return Strip(segments, sum(cell_len(segment.text) for segment in segments))
 
 
 def line_strips(prefix: Text, body: Text, width: int | None, console: Console) -> list[Strip]:

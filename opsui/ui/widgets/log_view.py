@@ -45,6 +45,7 @@ from opsui.ui.widgets.log_render import (
     LineLayout,
     line_body,
     line_prefix,
+    line_strip_plain,
     line_strips,
     plain_line,
 )
@@ -523,9 +524,16 @@ class LogView(ScrollView, can_focus=True):
             gone = Text(" (dropped: the buffer made room for newer lines)", base + styles.muted)
             return [Strip(list(gone.render(console)), gone.cell_len)]
         source = self._source_name(line.source)
-        prefix = line_prefix(line, source, self._layout, styles, self._source_styles.get(source))
+        source_style = self._source_styles.get(source)
         shown = self.filter if self.filter.active and not self.filter.invert else None
-        body = line_body(line, styles, self.search, *(q for q in (shown,) if q is not None))
+        highlights = [q for q in (self.search, shown) if q is not None and q.active]
+        if width is None:
+            plain = line_strip_plain(line, source, self._layout, styles, source_style, base,
+                                     highlights)
+            if plain is not None:
+                return [plain]
+        prefix = line_prefix(line, source, self._layout, styles, source_style)
+        body = line_body(line, styles, *highlights)
         prefix.style = base  # under every span: the widget's colours, no apply_style later
         body.style = base
         return line_strips(prefix, body, width, console)
