@@ -100,7 +100,7 @@ class FrontBed:
         return [c for c in self.client.containers.list(
             all=True, filters={"label": f"{TEST_LABEL_KEY}=1", "name": self.name})
             if c.name == self.proxy or c.name == self.name
-            or c.name.startswith(f"{self.name}.")]
+            or str(c.name).startswith(f"{self.name}.")]
 
     def container(self, name: str) -> Any:
         return self.client.containers.get(name)

@@ -17,12 +17,12 @@ ARGS = {
     "deploy": ["web", "2.0"], "rollback": ["web"], "history": ["web"], "tags": ["web"],
     "lock": ["web", "-m", "why"], "unlock": ["web"], "recover": ["web", "--finish"],
     "backup": ["web"], "backups": ["web"], "restore": ["web", "b1"], "migrate": ["web"],
-    "check-config": [],
+    "check-config": [], "front": ["web"],
 }
 """Each subcommand with the arguments it requires."""
 
 CHANGES_A_HOST = {"start", "stop", "restart", "deploy", "rollback", "lock", "unlock",
-                  "recover", "backup", "restore", "migrate"}
+                  "recover", "backup", "restore", "migrate", "front"}
 PRINTS_JSON = CHANGES_A_HOST | {"ps", "inspect", "history", "tags", "backups"}
 
 

@@ -39,6 +39,7 @@ BASELINE: dict[str, Any] = {
     "ssh": {"config": "/tmp/ssh_config", "known_hosts": "/tmp/known_hosts"},
     "logs": {"buffer_lines": 5000, "tail_lines": 10},
     "deploy": dict(_DEPLOY),
+    "front_proxy": {"image": "haproxy:3.0", "kind": "haproxy", "network": "edge"},
     "hosts": {"prod": {"ssh": "ssh://deploy@127.0.0.1:2222", "read_only": True,
                        "docker_config": "/home/deploy/.docker"},
               "local": {"docker_host": "unix:///var/run/docker.sock"}},
