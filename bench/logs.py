@@ -310,23 +310,28 @@ def echoed(shown: Callable[[str], str | None], expected: str) -> Callable[[str],
 
 
 def key_echo(name: str, token_at: int, keys: int, rounds: int, workdir: Path,
-             settle: float) -> None:
-    """Key press -> echo while following, opsui and lazydocker in rotated order."""
+             settle: float, also: dict[str, str] | None = None) -> None:
+    """Key press -> echo while following, opsui and lazydocker in rotated order
+    (``also``: opsui@NAME from other source trees, in the same rotation)."""
     lazydocker = lazydocker_binary()
     if lazydocker is None:
         print(LAZYDOCKER_MISSING, file=sys.stderr)
-    programs = ["opsui", "lazydocker"] if lazydocker else ["opsui"]
+    envs = {"opsui": cfg_env(workdir), "lazydocker": cfg_env(workdir)}
+    for variant, source in (also or {}).items():
+        envs[f"opsui@{variant}"] = {**cfg_env(workdir), "PYTHONPATH": source}
+    programs = [p for p in envs if p != "lazydocker" or lazydocker]
     prefix, token = name[:token_at], name[token_at:]
     latencies: dict[str, list[float]] = {p: [] for p in programs}
     usage: dict[str, list[tuple[float, float]]] = {p: [] for p in programs}
     for turn in range(rounds):
         for program in rotated(programs, turn):
+            ours = program.startswith("opsui")
             argv = ([sys.executable, "-m", "opsui", "--host", "local", "--open", name]
-                    if program == "opsui" else [lazydocker or "lazydocker"])
-            term = launch(Tool(program, argv, lambda _: True, cfg_env(workdir)),
+                    if ours else [lazydocker or "lazydocker"])
+            term = launch(Tool(program, argv, lambda _: True, envs[program]),
                           cwd=str(workdir))
             try:
-                shown = (follow_in_opsui(term) if program == "opsui"
+                shown = (follow_in_opsui(term) if ours
                          else follow_in_lazydocker(term, prefix))
                 time.sleep(settle)  # following in its stride, past the first screenful
                 window = CpuWindow(term.pane_pid())
@@ -353,9 +358,11 @@ def key_echo(name: str, token_at: int, keys: int, rounds: int, workdir: Path,
               f"rounds): p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {values[-1]:.0f} ms; "
               f"CPU {cpu:.1f}% of one core (median of rounds), RSS {rss:.0f} MB (max)")
     if "lazydocker" in summary:
-        (o50, o99), (l50, l99) = summary["opsui"], summary["lazydocker"]
-        print(f"opsui / lazydocker key echo: p50 {o50 / l50:.2f}x, p99 {o99 / l99:.2f}x "
-              f"(targets: p50 <= lazydocker's, p99 < 50 ms)")
+        l50, l99 = summary["lazydocker"]
+        for program in (p for p in programs if p != "lazydocker"):
+            o50, o99 = summary[program]
+            print(f"{program} / lazydocker key echo: p50 {o50 / l50:.2f}x, p99 {o99 / l99:.2f}x "
+                  f"(targets: p50 <= lazydocker's, p99 < 50 ms)")
 
 
 def main() -> int:
@@ -374,7 +381,8 @@ def main() -> int:
                         help="seconds following before the keys")
     parser.add_argument("--no-pyc", action="store_true", help=NO_PYC_HELP)
     parser.add_argument("--also", action="append", default=[], metavar="NAME=SRC",
-                        help="--open also run from the source tree SRC, as opsui@NAME")
+                        help="--open and key echo also run from the source tree SRC, as "
+                        "opsui@NAME")
     options = parser.parse_args()
     also = dict(spec.split("=", 1) for spec in options.also)
     if options.echo_keys > 64:
@@ -410,7 +418,7 @@ def main() -> int:
                 if options.echo_keys > 0:
                     print(f"following {options.rate:,} lines/s ...", flush=True)
                     key_echo(name, len(paced), options.echo_keys, options.rounds, Path(tmp),
-                             options.settle)
+                             options.settle, also)
         print(f"load average at the end: {load_average()}")
     finally:
         for container in client.containers.list(all=True, filters={"name": prefix}):
