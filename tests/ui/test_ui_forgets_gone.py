@@ -2,14 +2,16 @@
 
 Every per-container or per-run structure of the UI is bounded by what exists: a marked
 row's id goes when its container is removed, the runs the job board no longer keeps
-take their sessions and "ended unwatched" entries with them, and a closed log pane is
-freed with its buffer.
+take their sessions and "ended unwatched" entries with them, a closed log pane is freed
+with its buffer, and the dashboard's footer forgets the keys it replaced.
 """
 
 from __future__ import annotations
 
 import gc
 import weakref
+
+from textual.widgets._footer import FooterKey
 
 from opsui.domain.jobs import JobContext
 from opsui.ui.screens.logs import LogsScreen
@@ -70,3 +72,24 @@ async def test_a_closed_log_pane_is_freed_with_its_buffer() -> None:
         await until(pilot, lambda: not isinstance(app.screen, LogsScreen), "back")
         await until(pilot, lambda: not gc.collect() and view() is None and buffer() is None,
                     "the closed pane's view and buffer freed")
+
+
+def _removed_footer_keys() -> list[FooterKey]:
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, FooterKey) and not o.is_attached]
+
+
+async def test_the_dashboards_footer_forgets_the_keys_it_replaced() -> None:
+    """Textual's footer kept every key it ever showed (each binds to the footer's
+    ``compact``): the dashboard's, redrawn whenever its keys change, grew by a hundred
+    keys per log pane opened and closed."""
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        for _ in range(3):
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, LogsScreen), "the log pane")
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, LogsScreen), "back")
+        await until(pilot, lambda: not _removed_footer_keys(), "no removed footer key alive")

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from opsui.domain.apps import app_of, is_release_copy, serving_for
 from opsui.domain.jobs import Job
@@ -35,6 +35,7 @@ from opsui.ui.screens.container_keys import (
 from opsui.ui.state import Changes, UiState
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.filter_bar import FilterBar
+from opsui.ui.widgets.footer import Footer
 from opsui.ui.widgets.host_panel import HostPanel
 from opsui.ui.widgets.host_sidebar import HostSidebar
 from opsui.ui.widgets.job_banner import JobBanner
