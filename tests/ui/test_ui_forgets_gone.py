@@ -3,7 +3,8 @@
 Every per-container or per-run structure of the UI is bounded by what exists: a marked
 row's id goes when its container is removed, the runs the job board no longer keeps
 take their sessions and "ended unwatched" entries with them, a closed log pane is freed
-with its buffer, and the dashboard's footer forgets the keys it replaced.
+with its buffer, the dashboard's footer forgets the keys it replaced, and a gauge's
+sparkline keeps colours for about the samples it shows.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import gc
 import weakref
 
+from textual.app import App, ComposeResult
 from textual.widgets._footer import FooterKey
 
 from opsui.domain.jobs import JobContext
 from opsui.ui.screens.logs import LogsScreen
 from opsui.ui.sessions import ReleaseSession
 from opsui.ui.widgets.container_table import ContainerTable
+from opsui.ui.widgets.history_sparkline import HistorySparkline
 from opsui.ui.widgets.log_view import LogView
 
 from .helpers import make_app, until
@@ -93,3 +96,24 @@ async def test_the_dashboards_footer_forgets_the_keys_it_replaced() -> None:
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, LogsScreen), "back")
         await until(pilot, lambda: not _removed_footer_keys(), "no removed footer key alive")
+
+
+class _SparkApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield HistorySparkline([], classes="gauge-spark")
+
+
+async def test_a_sparkline_keeps_styles_for_about_what_it_shows() -> None:
+    """A night of host samples (each value a style of its own) filled a cache of 1024
+    styles per gauge, about 1 MB for the four: the dashboard's residual growth."""
+    app = _SparkApp()
+    async with app.run_test(size=(80, 4)) as pilot:
+        spark = app.query_one(HistorySparkline)
+        data: list[float] = []
+        for step in range(600):
+            data = [*data[-59:], (step * 7.31) % 100]  # the host keeps 60 samples
+            spark.data = data
+            if step % 20 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        assert len(spark._styles[1]) <= 2 * 60

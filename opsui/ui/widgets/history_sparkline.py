@@ -21,8 +21,10 @@ from textual.strip import Strip
 from textual.widgets import Sparkline
 
 BARS = "▁▂▃▄▅▆▇█"
-STYLE_CACHE_LIMIT = 1024
-"""Bounds a sparkline's per-value style cache (values that scrolled out pile up)."""
+STYLE_CACHE_LIMIT = 128
+"""Bounds a sparkline's per-value style cache (values that scrolled out pile up): twice
+the samples a host keeps (60). At 1024, four gauges took half an hour of samples to
+fill theirs, about 1 MB: most of the dashboard's residual growth (issue 16)."""
 
 
 def bar_rows(data: Sequence[float], ceiling: float, width: int, height: int,
