@@ -5,7 +5,8 @@ second dockerd of its own while the soak's churn runs, so its own process can be
 into: every ``--interval`` seconds RSS, glibc's heap (``mallinfo2``: in use, free in the
 arenas, mmapped), Python's allocated blocks, gc-tracked objects, modules imported and
 threads. With ``--tracemalloc`` the allocations alive at the end of the first minute that
-were not alive when the table was first drawn are listed by where they were made.
+were not alive when the table was first drawn are listed by where they were made, and
+those alive at the end that were not at the first minute.
 ``--trim`` calls ``malloc_trim(0)`` after each sample; ``--gc`` prints the pause of every
 full collection. Needs the test bed (scripts/testbed/up.sh) and root:
 
@@ -145,6 +146,9 @@ async def probe(args: argparse.Namespace, url: str, image: str) -> None:
             if first is not None and minute is not None:
                 print("alive at 1 min and not when the table was drawn:")
                 top_growth(first, minute, args.top)
+                gc.collect()
+                print("alive at the end and not at 1 min (after a full collection):")
+                top_growth(minute, tracemalloc.take_snapshot(), args.top)
     finally:
         churn.stop()
     if pauses.full:
