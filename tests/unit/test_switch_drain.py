@@ -266,3 +266,21 @@ def test_a_switch_failing_after_the_old_one_stopped_starts_it_again_with_its_ali
     assert old.state is ContainerState.RUNNING and old.name == "shop_app_1"
     assert traffic.aliases(old.id) == {NET: ("app",)}
     assert _serving(engine) == {"shop_app_1": "1.0.0"}
+
+
+def test_a_cancel_during_the_first_replicas_drain_returns_it_all_back() -> None:
+    engine, traffic, plan = _setup(2, drain=1.0)  # going back drains the new one fully
+    cancelled = threading.Event()
+
+    def report(event: StepEvent) -> None:
+        if event.step == "drain (shop_app_1)" and event.outcome is None:
+            cancelled.set()
+
+    run = ReleaseRun(FakeHostFiles(), "/state", "shop", cancelled=cancelled, report=report)
+    deployment = Deployment(plan("2.0.0"), engine, None, run,
+                            GateSettings(timeout=5, settle_seconds=0.05), traffic)
+    assert run.under_lock("2.0.0", deployment._locked) == CANCELLED
+    assert _serving(engine) == {"shop_app_1": "1.0.0", "shop_app_2": "1.0.0"}
+    back = next(c for c in engine.list_containers() if c.name == "shop_app_1")
+    assert traffic.aliases(back.id) == {NET: ("app",)}
+    assert not any(c.name.startswith("shop_app_2.") for c in engine.list_containers())

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, find_container, split_image
-from opsui.domain.operations.compose_keep import keep_for_rollback
+from opsui.domain.operations.compose_keep import keep_for_rollback, restore_to_serve
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.policy import Action
@@ -320,7 +320,9 @@ def return_replica(engine: ContainerEngine, prober: HealthProber | None, run: Re
                                                           kept_name)
     if kept is None:
         raise ActionFailed(f"its kept container {kept_name} is gone")
-    kept_id = kept.id
+    kept_id = restore_to_serve(engine, kept, f"{name}.{release_id}-restored")
+    if kept_id != kept.id:  # a kept copy: compose's labels back, on a new copy
+        engine.remove(kept.id)
     aliases = handover.aliases_of(new_id)
     if aliases:
         run.step(f"rejoin ({name})", lambda: handover.join_like(kept_id, aliases),

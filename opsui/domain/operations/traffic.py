@@ -84,7 +84,8 @@ class Handover:
     reloaded: bool = False
     cut_short: str = ""
     cancelled: Cancellation | None = None
-    """What cuts the drain short; default the run's cancel event."""
+    """What cuts the drain short; default the run's cancel event. Given one, the run's
+    cancel stops none of the steps either (a replica going back after a cancel)."""
     stopped_old: bool = False
     """The old container was stopped by the switch (an undo starts it again)."""
 
@@ -129,13 +130,15 @@ class Handover:
         aliases = self.aliases_of(old.id)
         proxy = self.settings.proxy is not None and traffic is not None
         if not aliases and not proxy:
-            return run.step(named("switch"), lambda: switch_names(self.engine, old, new_id,
-                                                                  name, kept_name))
+            return run.step(named("switch"), lambda: switch_names(
+                self.engine, old, new_id, name, kept_name), cancellable=self.cancelled is None)
+        cancellable = self.cancelled is None
         if proxy:
-            run.step(named("reload proxy"), self.reload_proxy)
+            run.step(named("reload proxy"), self.reload_proxy, cancellable=cancellable)
         if aliases:
             assert traffic is not None
-            run.step(named("leave aliases"), lambda: self._leave(old.id, aliases))
+            run.step(named("leave aliases"), lambda: self._leave(old.id, aliases),
+                     cancellable=cancellable)
         if proxy:
             run.step(named("reload proxy again"), self.reload_proxy, cancellable=False)
         run.step(named("drain"), self._drain, cancellable=False,
