@@ -176,8 +176,6 @@ class _Session:
         """Set to re-list at once (a key press, or the session ending)."""
         self.listed = threading.Event()
         """The session's first list was reported: the polls begin only then."""
-        self.clock_measured = True
-        """The supervisor read the host's clock just before this session began."""
 
     def wake(self) -> None:
         self.refresh_now.set()
@@ -370,7 +368,10 @@ class HostMonitor:
                 continue
             backoff.reset()
             was_connected = True
-            self._set_status(LinkState.CONNECTED, latency, clock_skew=self._measure_clock())
+            # The host's clock is read after the first list (see _reconcile): /info
+            # answers slowly on a busy engine, and not at all on one with a stuck
+            # container, where the list still comes at once.
+            self._set_status(LinkState.CONNECTED, latency)
             self._run_session()
         self._close_connection()
 
@@ -502,10 +503,7 @@ class HostMonitor:
             missing = [c.id for c in listed if c.id not in self._inspected]
         self.listener.containers_snapshot(self.name, merged)
         session.listed.set()
-        if session.clock_measured:  # just read before the session: not again before the rows
-            session.clock_measured = False
-        else:
-            self._refresh_clock()
+        self._refresh_clock()  # after the rows: the first frame never waits for /info
         if missing and self.settings.enrich_wait_seconds > 0:
             self._watch_known.wait(self.settings.enrich_wait_seconds)
         watched = self._watched

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from opsui.cli import COMMAND_GROUPS, build_parser
+from opsui.domain.host_clock import FixedClock
 from opsui.domain.models import Container, HostMetrics
 from opsui.domain.monitor import HostMonitor, wait_for
 from opsui.domain.operations.gate import ActionGate
@@ -124,4 +125,29 @@ def test_a_sessions_polls_wait_for_its_first_list() -> None:
         assert listener.calls.index("snapshot") < listener.calls.index("metrics")
     finally:
         release.set()
+        monitor.stop(timeout=2)
+
+
+def test_the_first_list_does_not_wait_for_the_hosts_clock() -> None:
+    """An engine with a stuck container answers the list at once and /info not at all:
+    the rows must come anyway, the clock's skew when it answers."""
+    answered = threading.Event()
+
+    class StuckInfo(FixedClock):
+        def measure(self) -> float:
+            answered.wait(10)
+            return super().measure()
+
+    engine = FakeEngine([container("a1", "one")])
+    engine.clock = StuckInfo(7200.0)
+    listener = _Recorder()
+    monitor = HostMonitor(FakeConnection("local", engine), listener, ActionGate(), FAST)
+    monitor.start()
+    try:
+        assert wait_for(lambda: "snapshot" in listener.calls, 5)
+        assert monitor.status.clock_skew is None  # not read yet: nothing waited for it
+        answered.set()
+        assert wait_for(lambda: monitor.status.clock_skew == 7200.0, 5)
+    finally:
+        answered.set()
         monitor.stop(timeout=2)
