@@ -10,7 +10,11 @@ at the end:
     the app's proxy (``proxy = { container = ... }``) so opsui reloads it;
   * ``haproxy``: HAProxy re-resolving ``app`` (server-template), in front of the same app;
   * ``ports``: the app publishing ``127.0.0.1:PORT`` itself (the guides' ``3000:3000``),
-    one replica: a fixed host port means stop-first, the downtime the plan announces.
+    one replica: a fixed host port means stop-first, the downtime the plan announces;
+  * ``front``: the same published-port app moved behind a front proxy first (``opsui
+    front shop --yes``, the test bed's nginx image): releases are start-first with drain
+    (0 failed requests expected); the move's own interruption is printed, and ``opsui
+    front shop --undo`` gives the port back before the project is removed.
 
 For each variant an httpx client sends ``--rate`` requests a second through the proxy
 (``tests/integration/request_load.py``: paced by schedule, so a stalled server shows as
@@ -53,7 +57,8 @@ from integration.request_load import (  # noqa: E402
 )
 
 STACK = ROOT / "scripts" / "testbed" / "stack.sh"
-VARIANTS = ("dynamic", "static", "haproxy", "ports")
+VARIANTS = ("dynamic", "static", "haproxy", "ports", "front")
+FRONT_IMAGE = "opsui-test/nginx:1"
 OPSUI = [sys.executable, "-m", "opsui"]
 
 
@@ -143,14 +148,14 @@ def run_variant(variant: str, args: argparse.Namespace, client: docker.DockerCli
         options += ["--nginx", "static"]
     if variant == "haproxy":
         options += ["--haproxy"]
-    if variant == "ports":
+    if variant in ("ports", "front"):
         app_port = free_port()
         options += ["--ports"]
         env["OPSUI_STACK_APP_PORT"] = str(app_port)
     print(f"\n== {variant}: stack.sh up --project {project} {' '.join(options)}", flush=True)
     stack("up", project, *options, env=env)
     try:
-        if variant == "ports":
+        if variant in ("ports", "front"):
             url = f"http://127.0.0.1:{app_port}/api/version"
         elif variant == "haproxy":
             url = f"http://127.0.0.1:{published(client, project, 'haproxy', 80)}/api/version"
@@ -159,11 +164,40 @@ def run_variant(variant: str, args: argparse.Namespace, client: docker.DockerCli
         extra = args.app_config
         if variant == "static" and args.name_proxy:
             extra += f'\nproxy = {{ container = "{proxy_name(client, project)}" }}'
+        if variant == "front":
+            extra += f'\n\n[front_proxy]\nimage = "{FRONT_IMAGE}"\nnetwork = "{project}-front"'
         with tempfile.TemporaryDirectory(prefix="opsui-zd-") as tmp:
             config = write_config(Path(tmp), project, registry, extra)
-            return measure(variant, url, config, args, state / "docker-config-auths")
+            docker_config = state / "docker-config-auths"
+            if variant != "front":
+                return measure(variant, url, config, args, docker_config)
+            return behind_front(variant, url, config, args, docker_config)
     finally:
         stack("down", project)
+        if variant == "front":  # what an undo that failed left
+            for container in client.containers.list(all=True, filters={
+                    "name": "opsui-front-shop", "label": "opsui.front=shop"}):
+                container.remove(force=True)
+            for network in client.networks.list(names=[f"{project}-front"]):
+                network.remove()
+
+
+def behind_front(variant: str, url: str, config: Path, args: argparse.Namespace,
+                 docker_config: Path) -> VariantResult:
+    """``opsui front shop``, the releases, then ``--undo``; the two interruptions said."""
+    ok, output = opsui(config, "front", "shop", "--yes", docker_config=docker_config)
+    said = next((line for line in output.splitlines() if "not answered for" in line), "")
+    print(f"   front: {'ok' if ok else 'FAILED'}: {said or output[-1500:]}", flush=True)
+    if not ok:
+        raise SystemExit("opsui front failed")
+    try:
+        return measure(variant, url, config, args, docker_config)
+    finally:
+        ok, output = opsui(config, "front", "shop", "--undo", "--yes",
+                           docker_config=docker_config)
+        said = next((line for line in output.splitlines() if "not answered for" in line), "")
+        print(f"   front --undo: {'ok' if ok else 'FAILED'}: {said or output[-1500:]}",
+              flush=True)
 
 
 def measure(variant: str, url: str, config: Path, args: argparse.Namespace,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -295,7 +296,8 @@ class FrontProxies:
                          stop_timeout, compose, alias_for(app.name, serving.name))
 
     def run(self, app: AppSpec, plan: FrontPlan, answer: bool | str | None,
-            report: Report | None = None, cancelled: Any = None) -> str:
+            report: Report | None = None,
+            cancelled: threading.Event | None = None) -> str:
         """Through the gate, under the app's lock; journaled as ``front`` records. Says
         what was done and how long the port was not answered."""
         run = run_of(self._files, app, report=report, cancelled=cancelled,
