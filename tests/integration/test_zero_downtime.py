@@ -9,6 +9,7 @@ request load through nginx (``request_load``), and the real ``opsui deploy`` and
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -47,7 +48,7 @@ class Stack:
     """One compose project of the test bed's stack, and opsui configured for its app."""
 
     def __init__(self, tmp: Path, nginx: str, name_proxy: bool, where: str = "local",
-                 front: str = "nginx") -> None:
+                 front: str = "nginx", drain: float = 3) -> None:
         self.state = Path(os.environ.get("OPSUI_TEST_STATE", str(DEFAULT_STATE_DIR)))
         values = _stack_env(self.state)
         if "OPSUI_TEST_AUTH_REGISTRY" not in values:
@@ -72,7 +73,7 @@ class Stack:
             f'[apps.shop]\nservice = "{self.project}/app"\n'
             + ('host = "bed"\n' if where == "ssh" else "")
             + f'image = "{self.registry}/opsui-test/app"\n'
-            f"drain_seconds = 3\ngate_timeout = 30\n{proxy}")
+            f"drain_seconds = {drain}\ngate_timeout = 30\n{proxy}")
         port = self.containers(front)[0].attrs["NetworkSettings"]["Ports"]["80/tcp"]
         self.url = f"http://127.0.0.1:{port[0]['HostPort']}/api/version"
 
@@ -83,6 +84,11 @@ class Stack:
         assert done.returncode == 0, done.stderr[-3000:]
 
     def down(self) -> None:
+        """Kept release copies carry compose's labels hidden (compose down leaves them):
+        they go first, then the project."""
+        for kept in self.client.containers.list(all=True, filters={"label": [
+                f"opsui.hidden.com.docker.compose.project={self.project}", "opsui.test=1"]}):
+            kept.remove(force=True)
         self._stack("down")
         self.client.close()
 
@@ -97,12 +103,15 @@ class Stack:
                 for c in sorted(self.containers("app"), key=lambda c: c.name)]
 
     def opsui(self, *args: str) -> tuple[bool, str]:
-        done = subprocess.run([sys.executable, "-m", "opsui", "--config", str(self.config),
-                               *args], capture_output=True, text=True, check=False,
-                              timeout=600, cwd=REPO,
-                              env={**os.environ, "DOCKER_CONFIG":
-                                   str(self.state / "docker-config-auths")})
+        done = subprocess.run(self.argv(*args), capture_output=True, text=True, check=False,
+                              timeout=600, cwd=REPO, env=self.env())
         return done.returncode == 0, done.stdout + done.stderr
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "opsui", "--config", str(self.config), *args]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_CONFIG": str(self.state / "docker-config-auths")}
 
 
 @pytest.fixture(params=["local", "ssh"])
@@ -117,6 +126,15 @@ def dynamic(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 @pytest.fixture
 def static(tmp_path: Path) -> Iterator[Stack]:
     stack = Stack(tmp_path, "static", name_proxy=True)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def long_drain(tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path, "dynamic", name_proxy=False, drain=20)
     try:
         yield stack
     finally:
@@ -198,3 +216,29 @@ def test_haproxy_re_resolving_the_alias_loses_no_request_either(haproxy: Stack) 
         assert ok, output
         assert failed == 0, output
     assert haproxy.versions() == ["1.0.0", "1.0.0"]
+
+
+def test_ctrl_c_during_a_drain_returns_the_switched_replica_without_a_failed_request(
+        long_drain: Stack) -> None:
+    """Ctrl-C while the first replica drains: the drain ends at once, and with a replica
+    still to do the rollout goes back (the new container drains in turn): both
+    replicas on 1.0.0, cancelled."""
+    with steady_load(long_drain.url, rate=25) as load:
+        start = load.mark()
+        run = subprocess.Popen(long_drain.argv("deploy", "shop", "2.0.0", "--yes"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=REPO, env=long_drain.env())
+        assert run.stdout is not None
+        seen: list[str] = []
+        for line in run.stdout:
+            seen.append(line)
+            if "… drain (" in line:
+                run.send_signal(signal.SIGINT)
+                break
+        rest, _ = run.communicate(timeout=300)
+        output = "".join(seen) + rest
+        assert run.returncode != 0, output
+        assert "cancelled" in output, output
+        assert "cancelled by the operator during the drain" in output, output
+        assert not load.failures(start), output
+    assert long_drain.versions() == ["1.0.0", "1.0.0"], output
