@@ -11,6 +11,7 @@ running throughout: its sockets live in its namespace, not on the interface.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -107,11 +108,32 @@ class DockerTraffic:
         return int(value) if isinstance(value, int) and value >= 0 else DEFAULT_STOP_TIMEOUT
 
     def exec(self, container_id: str, argv: list[str], timeout: float) -> CommandResult:
+        """Waits at most ``timeout`` for the command (a reload that hangs must not hold a
+        switch that can no longer be cancelled); past it, ActionFailed (the command may
+        still run in the container)."""
         api = self._api
         created = self._call("exec", lambda: api.exec_create(container_id, argv, stdout=True,
                                                              stderr=True), container_id)
         exec_id = str(created["Id"])
-        out = self._call("exec", lambda: api.exec_start(exec_id, demux=True), container_id)
+        done: list[Any] = []
+        failed: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                done.append(self._call("exec", lambda: api.exec_start(exec_id, demux=True),
+                                       container_id))
+            except BaseException as exc:  # handed to the caller's thread
+                failed.append(exc)
+
+        worker = threading.Thread(target=start, daemon=True, name="opsui-exec")
+        worker.start()
+        worker.join(timeout)
+        if failed:
+            raise failed[0]
+        if not done:
+            raise ActionFailed(f"{' '.join(argv)[:80]} in {clean(container_id, 12)} did not "
+                               f"end within {timeout:g} s (it may still run there)")
+        out = done[0]
         stdout, stderr = out if isinstance(out, tuple) else (out, b"")
         info = self._call("exec", lambda: api.exec_inspect(exec_id), container_id)
         code = info.get("ExitCode")

@@ -5,8 +5,10 @@ and starts answering the alias with it; a command runs in a container."""
 from __future__ import annotations
 
 import docker
+import pytest
 
 from opsui.backends.docker_engine import DockerEngine
+from opsui.domain.errors import ActionFailed
 
 from .conftest import DockerResources
 from .helpers import APP_HEALTHY, wait_until
@@ -56,5 +58,7 @@ def test_an_alias_leaves_and_comes_back_on_a_running_container(
                    timeout=20, message="the alias answered again")
         result = traffic.exec(old_id, ["sh", "-c", "echo reloaded; exit 3"], 10)
         assert (result.exit_code, result.stdout) == (3, b"reloaded\n")
+        with pytest.raises(ActionFailed, match=r"did not end within 0\.5 s"):
+            traffic.exec(old_id, ["sleep", "3"], 0.5)  # a hung reload holds nothing
     finally:
         engine.close()
