@@ -45,6 +45,8 @@ services:
   app:
     image: ${REGISTRY}/opsui-test/app:${APP_TAG:-1.0.0}
     restart: unless-stopped
+    deploy:
+      replicas: ${REPLICAS:-1}
     labels:
       opsui.test: "1"
 networks:
@@ -63,8 +65,9 @@ class Project:
     client: DockerClient
 
     def compose(self, *args: str) -> str:
-        done = subprocess.run(["docker-compose", *args], cwd=self.folder, check=True,
+        done = subprocess.run(["docker-compose", *args], cwd=self.folder, check=False,
                               capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"docker-compose {' '.join(args)}: {done.stderr}"
         return done.stdout + done.stderr
 
     def containers(self) -> list[Container]:
@@ -72,18 +75,28 @@ class Project:
             all=True, filters={"label": f"com.docker.compose.project={self.name}"})
 
     def running(self) -> Container:
-        found = [c for c in self.containers() if c.status == "running"]
-        assert len(found) == 1, [(c.name, c.status) for c in found]
-        return found[0]
+        [found] = self.all_running()
+        return found
+
+    def all_running(self) -> list[Container]:
+        return sorted((c for c in self.containers() if c.status == "running"),
+                      key=lambda c: str(c.name))
 
     def env(self) -> bytes:
         return (self.folder / ".env").read_bytes()
 
 
 @pytest.fixture
-def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient) -> Iterator[Project]:
-    """A one-service compose project of this test, up with app 1.0.0; down afterwards
-    (with every container opsui made of it, by label)."""
+def replicas() -> int:
+    """How many containers the project's app runs (a test parametrizes it)."""
+    return 1
+
+
+@pytest.fixture
+def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient,
+            replicas: int) -> Iterator[Project]:
+    """A one-service compose project of this test, up with app 1.0.0 (``replicas``
+    containers); down afterwards (with every container opsui made of it, by label)."""
     for tag in ("1.0.0", "2.0.0"):
         docker_client.images.pull(testbed.registry_ref(f"{APP_IMAGE}:{tag}"))
     name = f"opsui-cmp-{uuid.uuid4().hex[:8]}"
@@ -92,23 +105,24 @@ def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient) -> It
     (folder / "compose.yml").write_text(COMPOSE_YML)
     head = ENV_HEAD.replace(b"{project}", name.encode()).replace(
         b"{registry}", testbed.registry.encode())
-    (folder / ".env").write_bytes(head + b"APP_TAG=1.0.0\nAFTER=kept  # as it was\n")
+    (folder / ".env").write_bytes(head + f"REPLICAS={replicas}\n".encode()
+                                  + b"APP_TAG=1.0.0\nAFTER=kept  # as it was\n")
     found = Project(name, folder, docker_client)
     try:
         found.compose("up", "-d")
-        wait_until(lambda: found.running().attrs["State"].get("Health", {}).get("Status")
-                   == "healthy", timeout=60, message="the compose app is healthy")
+        wait_until(lambda: [c.attrs["State"].get("Health", {}).get("Status")
+                            for c in found.all_running()] == ["healthy"] * replicas,
+                   timeout=60, message="the compose app is healthy")
         yield found
     finally:
         with contextlib.suppress(Exception):
             found.compose("down", "-v", "--remove-orphans", "-t", "1")
-        for container in docker_client.containers.list(
-                all=True, filters={"label": "opsui.test=1"}):
-            labels = container.labels
-            if name in (labels.get("com.docker.compose.project"),
-                        labels.get("opsui.hidden.com.docker.compose.project")):
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
+        for label in ("com.docker.compose.project", "opsui.hidden.com.docker.compose.project"):
+            with contextlib.suppress(Exception):
+                for container in docker_client.containers.list(
+                        all=True, filters={"label": [f"{label}={name}", "opsui.test=1"]}):
+                    with contextlib.suppress(Exception):
+                        container.remove(force=True)
 
 
 @pytest.fixture(params=["local", "ssh"])
@@ -155,8 +169,8 @@ def version_of(container: Container) -> str:
 
 
 def kept_of(project: Project, docker_client: DockerClient) -> list[Container]:
-    return [c for c in docker_client.containers.list(all=True, filters={"label": "opsui.test=1"})
-            if c.labels.get("opsui.hidden.com.docker.compose.project") == project.name]
+    label = f"opsui.hidden.com.docker.compose.project={project.name}"
+    return docker_client.containers.list(all=True, filters={"label": label})
 
 
 def test_with_a_pin_compose_up_keeps_the_release_and_a_rollback_still_works(
@@ -236,3 +250,29 @@ def test_without_a_pin_the_drift_is_shown_and_a_replaced_release_is_noticed(
     rollback = releases.plan_rollback(app)  # the kept release still boots
     assert releases.rollback(app, rollback, True) == OK
     assert [c.status for c in kept_of(project, docker_client)].count("running") == 0
+
+
+@pytest.mark.parametrize("replicas", [2])
+def test_every_replica_released_with_a_pin_survives_compose_up(
+        connection: HostConnection, project: Project, docker_client: DockerClient,
+        tmp_path: Path) -> None:
+    releases = releases_for(connection, project, tmp_path, "APP_TAG")
+    app = releases.resolve("web")
+    assert releases.deploy(app, releases.plan_deploy(app, "2.0.0"), True) == OK
+    released = project.all_running()
+    assert [version_of(c) for c in released] == ["2.0.0", "2.0.0"]
+    kept = kept_of(project, docker_client)
+    assert len(kept) == 2
+
+    project.compose("up", "-d")
+
+    assert [c.id for c in project.all_running()] == [c.id for c in released]
+    assert sorted(str(c.id) for c in kept_of(project, docker_client)) == sorted(
+        str(c.id) for c in kept)
+    assert all(c.status == "created" for c in kept_of(project, docker_client))
+    assert releases.rollback(app, releases.plan_rollback(app), True) == OK
+    back = project.all_running()
+    assert [version_of(c) for c in back] == ["1.0.0", "1.0.0"]
+    assert sorted(str(c.labels["com.docker.compose.container-number"]) for c in back) == ["1", "2"]
+    project.compose("up", "-d")
+    assert [c.id for c in project.all_running()] == [c.id for c in back]

@@ -135,6 +135,9 @@ def plan_rollback(host: str, app: str, engine: ContainerEngine, current: Contain
                             hint="Only releases that ended ok (and were not rolled back) "
                                  "are rollback targets; see `opsui history`.")
     kept = engine.get_container(target.container_id) if target.container_id else None
+    if kept is not None and replicas and base_name(kept.name) != current.name:
+        # the release's container is another replica's: this one boots its own kept one
+        kept = target_replica(current, engine.list_containers(), target, current_release)
     if kept is None and not (target.image_id and engine.image_exists(target.image_id)):
         raise ActionRefused(
             f"{app}: release {target.id} ({target.version}) is no longer on {host}: its "
