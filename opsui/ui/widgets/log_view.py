@@ -59,6 +59,8 @@ replaces every row on screen, so drawing it 20 times a second shows nothing more
 anyone can read, yet each frame costs the event loop milliseconds that key presses wait
 for: at 2,000 lines/s, 48 new rows drawn 20 times a second were most of opsui's CPU
 while following and what a typed key's echo queued behind (issue 14)."""
+INPUT_HOLD_SECONDS = 0.25
+"""New lines wait for a typed key's echo at most this long (should the frame never come)."""
 SCAN_BUDGET = 20_000
 """Most lines the filter scans per tick; a burst beyond that is caught up over a few ticks."""
 SCAN_CHUNK = 2_000
@@ -142,6 +144,7 @@ class LogView(ScrollView, can_focus=True):
         """When a poll last moved the view (see :data:`FIREHOSE_FRAME_SECONDS`)."""
         self._input_first = False
         """A key is on its way to the screen: new lines wait for the frame after its echo."""
+        self._input_at = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -219,9 +222,9 @@ class LogView(ScrollView, can_focus=True):
         total, first = buffer.total, buffer.first
         if total == self._total and first == self._first and not self.scanning:
             return
-        if self._input_first:
-            return  # the next tick shows these too, after the typed key's echo
         now = time.monotonic()
+        if self._input_first and now - self._input_at < INPUT_HOLD_SECONDS:
+            return  # the next tick shows these too, after the typed key's echo
         if (self.follow and index is None
                 and total - self._total >= max(1, self.scrollable_content_region.height)
                 and now - self._drawn_at < FIREHOSE_FRAME_SECONDS):
@@ -241,6 +244,7 @@ class LogView(ScrollView, can_focus=True):
         one line, not one behind a screenful of new log rows (issue 14)."""
         if not self._input_first:
             self._input_first = True
+            self._input_at = time.monotonic()
             self.call_after_refresh(self._input_drawn)
 
     def _input_drawn(self) -> None:
