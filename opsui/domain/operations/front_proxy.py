@@ -320,6 +320,9 @@ class FrontMove:
     prober: HealthProber | None
     release: ReleaseRun
     interruption: float | None = None
+    """From the stop of what held the port to the start of what holds it now (not the
+    proxy's settle check, nor the gate after --undo: the port is served by then)."""
+    _taken_over: float = 0.0
 
     @property
     def run(self) -> ReleaseRun:
@@ -429,7 +432,7 @@ class FrontMove:
         except OpsuiError as exc:
             again = self._start_again(serving.id)
             raise ActionFailed(clean_up(f"{exc}; {again}")) from None
-        self.interruption = time.monotonic() - started
+        self.interruption = self._taken_over - started
         before = f"{serving.name}.before-front-{self._stamp()}"
 
         def switch() -> str:
@@ -468,7 +471,8 @@ class FrontMove:
     def _start_proxy(self, proxy_id: str) -> str:
         """Started, and still running a moment later (a bad config exits at once)."""
         self.engine.start(proxy_id)
-        deadline = time.monotonic() + PROXY_SETTLE
+        self._taken_over = time.monotonic()
+        deadline = self._taken_over + PROXY_SETTLE
         while True:
             found = self.engine.get_container(proxy_id)
             if found is None or found.state is not ContainerState.RUNNING:
@@ -530,6 +534,7 @@ class FrontMove:
         try:
             run.step("stop proxy", self._stop_proxy, cancellable=False)
             run.step("start", lambda: self._start(copy_id), cancellable=False)
+            self._taken_over = time.monotonic()
             run.started("health gate")
             gate = wait_healthy(engine, self.prober, copy_id, self.app.gate)
             run.ended("health gate", OK if gate.passed else FAILED, gate.waited, gate.reason)
@@ -537,7 +542,7 @@ class FrontMove:
                 raise ActionFailed(f"the copy did not pass its health gate: {gate.reason}")
         except OpsuiError as exc:
             raise ActionFailed(give_back(str(exc))) from None
-        self.interruption = time.monotonic() - started
+        self.interruption = self._taken_over - started
 
         def switch() -> str:
             engine.stop(serving.id, timeout=plan.stop_timeout)
@@ -552,7 +557,8 @@ class FrontMove:
         network = run.optional_step("network", lambda: front.remove_network_if_unused(
             plan.network, FRONT_NETWORK_LABEL))
         return (f"{plan.app} publishes {', '.join(str(b) for b in plan.bindings)} itself "
-                f"again: the port was not answered for {self.interruption:.2f} s; "
+                f"again: the port was not answered for {self.interruption:.2f} s (the proxy "
+                f"stopped -> the app started; it passed its gate {gate.waited:.1f} s later); "
                 f"{said}{kept}{network}. Releases are stop-first again")
 
     def _stop_proxy(self) -> str:
