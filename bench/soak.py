@@ -89,6 +89,7 @@ def main() -> None:
     env = {"XDG_CONFIG_HOME": str(folder / "cfg"), "XDG_STATE_HOME": str(folder / "state")}
     total = args.minutes * 60
     load_before = os.getloadavg()
+    args.commit = os.popen("git rev-parse --short HEAD").read().strip()  # what runs
     with contextlib.ExitStack() as stack:
         docker_host, image = None, "opsui-test/app:1.0.0"
         if args.own_engine:
@@ -119,7 +120,7 @@ def report(samples: list[Sample], args: argparse.Namespace, total: float,
     first, last = samples[0], samples[-1]
     start = next((s for s in samples if s.seconds >= WARM_SECONDS), first)
     minute = next((s for s in samples if s.seconds >= 60), first)
-    print(f"\nopsui {os.popen('git rev-parse --short HEAD').read().strip()}, "
+    print(f"\nopsui {args.commit} (HEAD at the start), "
           f"{'ssh' if args.ssh else 'local'}"
           f"{', own engine' if args.own_engine else ''}, {args.minutes:g} min, "
           f"{last.events} events; load average at the start {_load(load_before)}, "
