@@ -241,3 +241,45 @@ def test_the_move_and_its_undo_over_ssh(ssh_bed: FrontBed) -> None:
     assert bed.bindings_of(bed.name) == {"8080/tcp": [{"HostIp": "127.0.0.1",
                                                        "HostPort": str(bed.port)}]}
     assert bed.proxy not in [c.name for c in bed.ours()]
+
+
+@pytest.fixture
+def broken_proxy_image() -> Iterator[str]:
+    """The test bed's nginx with a command that exits at once: the proxy is created (its
+    config folder exists) but does not keep running."""
+    import io
+
+    client = docker.from_env()
+    tag = f"opsui-test/nginx-broken:{unique_name('t')}"
+    dockerfile = (f"FROM {IMAGES['nginx']}\nLABEL {TEST_LABEL_KEY}=1\n"
+                  'CMD ["sh", "-c", "echo broken config >&2; exit 1"]\n')
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True,
+                        labels={TEST_LABEL_KEY: "1"})
+    try:
+        yield tag
+    finally:
+        client.images.remove(tag, force=True)
+        client.close()
+
+
+def test_a_proxy_that_does_not_run_gives_the_port_back_to_the_app_and_leaves_nothing(
+        tmp_path: Path, broken_proxy_image: str) -> None:
+    bed = FrontBed(tmp_path, "nginx")
+    try:
+        bed.config.write_text(bed.config.read_text().replace(IMAGES["nginx"],
+                                                             broken_proxy_image))
+        before = {c.id for c in bed.ours()}
+        ok, output = bed.opsui("front", bed.name, "--yes")
+        assert not ok, output
+        assert "did not keep running" in output
+        assert f"{bed.name} started again" in output
+        assert "removed what it created" in output
+        wait_until(lambda: version_on(bed.port) == "1.0.0", timeout=30,
+                   message="the app answers on its port again")
+        assert {c.id for c in bed.ours()} == before  # no proxy, no copy left
+        assert bed.bindings_of(bed.name) == {"8080/tcp": [{"HostIp": "127.0.0.1",
+                                                           "HostPort": str(bed.port)}]}
+        ok, history = bed.opsui("history", bed.name)
+        assert ok and "front" in history and "failed" in history, history
+    finally:
+        bed.down()

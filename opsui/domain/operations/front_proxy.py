@@ -429,9 +429,9 @@ class FrontMove:
         try:
             run.step("stop old", lambda: self._stop(serving.id), cancellable=False)
             run.step("start proxy", lambda: self._start_proxy(proxy_id), cancellable=False)
-        except OpsuiError as exc:
-            again = self._start_again(serving.id)
-            raise ActionFailed(clean_up(f"{exc}; {again}")) from None
+        except OpsuiError as exc:  # the proxy first: restarting, it would hold the port
+            removed = clean_up(str(exc))
+            raise ActionFailed(f"{removed}; {self._start_again(serving.id)}") from None
         self.interruption = self._taken_over - started
         before = f"{serving.name}.before-front-{self._stamp()}"
 
