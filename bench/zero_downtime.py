@@ -174,9 +174,12 @@ def run_variant(variant: str, args: argparse.Namespace, client: docker.DockerCli
             return behind_front(variant, url, config, args, docker_config)
     finally:
         stack("down", project)
-        if variant == "front":  # what an undo that failed left
+        if variant == "front":  # what an undo that failed left, and the kept releases
             for container in client.containers.list(all=True, filters={
                     "name": "opsui-front-shop", "label": "opsui.front=shop"}):
+                container.remove(force=True)
+            for container in client.containers.list(sparse=True, all=True, filters={
+                    "name": f"{project}_app_1.", "label": "opsui.test=1"}):
                 container.remove(force=True)
             for network in client.networks.list(names=[f"{project}-front"]):
                 network.remove()
