@@ -82,7 +82,7 @@ def test_the_move_plan_says_what_moves_where_the_one_interruption_and_how_to_und
     text = _plan(kept=kept, compose=True).describe()
     for said in ("published ports that move: 3000->3000/tcp",
                  "proxy container: opsui-front-web from image nginx:1.27",
-                 "config /etc/nginx/conf.d/opsui-front.conf",
+                 "config /etc/nginx/conf.d/opsui-front.conf", "for HTTP ports only",
                  "network: opsui-front (created if missing)", "by alias web-front",
                  "ONE short interruption while the port changes hands",
                  "web stops (its stop timeout: up to 10 s), then the proxy starts",

@@ -177,6 +177,8 @@ class FrontPlan:
             f"  published ports that move: {ports} (from {self.serving.name} to the proxy: "
             f"{listens})",
             f"  proxy container: {self.proxy} from image {self.image}, config {file.path}",
+            "  the proxy speaks HTTP to the app (nginx `proxy_pass`, HAProxy `mode http`): "
+            "for HTTP ports only",
             f"  network: {self.network} (created if missing), the app on it by alias "
             f"{self.alias} (its other networks and aliases kept)",
             f"  steps: {', '.join(self.steps)}",
