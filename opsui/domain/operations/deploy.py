@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import Container, ContainerState, find_container, split_image
-from opsui.domain.operations.compose_keep import keep_for_rollback, restore_to_serve
+from opsui.domain.operations.compose_keep import restore_to_serve
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.policy import Action
@@ -36,6 +36,7 @@ from opsui.domain.operations.release_run import (
 from opsui.domain.operations.traffic import (
     Handover,
     TrafficSettings,
+    switch_names,
     traffic_notes,
     traffic_steps,
 )
@@ -339,18 +340,6 @@ def return_replica(engine: ContainerEngine, prober: HealthProber | None, run: Re
     handover.hand_over(current, kept_id, name, f"{name}.{release_id}",
                        lambda step: f"{step} ({name} back)")
     return f"{name} runs {kept.image} again"
-
-def switch_names(engine: ContainerEngine, old: Container, new_id: str, name: str,
-                 kept_name: str) -> str:
-    """The new container takes the app's name (so log tails and scripts follow it); the
-    old one is stopped and kept under ``kept_name`` for a rollback."""
-    current = engine.get_container(old.id)
-    if current is not None and current.state is ContainerState.RUNNING:
-        engine.stop(old.id)
-    keep_for_rollback(engine, current or old, kept_name)  # out of compose's reach
-    engine.rename(new_id, name)
-    return f"old container kept as {kept_name}"
-
 
 def stop_quietly(engine: ContainerEngine, container_id: str) -> str:
     """Stop a container on the way out of a failure; a failure to stop is reported."""

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.models import Container, ContainerState, find_container
 from opsui.domain.operations.compose_keep import find_kept_copy, restore_to_serve
-from opsui.domain.operations.deploy import post_mortem, stop_quietly, switch_names
+from opsui.domain.operations.deploy import post_mortem, stop_quietly
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Cancelled, ReleaseRun
-from opsui.domain.operations.traffic import Handover, TrafficSettings
+from opsui.domain.operations.traffic import Handover, TrafficSettings, switch_names
 from opsui.domain.ports import ContainerEngine, HealthProber, TrafficEngine
 from opsui.domain.releases import CANCELLED, FAILED, INTERRUPTED, OK, Release
 

@@ -26,7 +26,6 @@ from opsui.domain.operations.deploy import (
     return_replica,
     step_name,
     stop_quietly,
-    switch_names,
 )
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.health_gate import GateSettings, gate_step
@@ -41,6 +40,7 @@ from opsui.domain.operations.release_run import (
 from opsui.domain.operations.traffic import (
     Handover,
     TrafficSettings,
+    switch_names,
     traffic_notes,
     traffic_steps,
 )

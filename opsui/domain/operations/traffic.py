@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opsui.domain.errors import ActionFailed, OpsuiError
-from opsui.domain.models import Container, find_container
+from opsui.domain.models import Container, ContainerState, find_container
+from opsui.domain.operations.compose_keep import keep_for_rollback
 from opsui.domain.operations.release_run import ReleaseRun
 from opsui.domain.ports import Cancellation, ContainerEngine, TrafficEngine
 from opsui.domain.sanitize import clean
@@ -124,8 +125,6 @@ class Handover:
         """After the new container passed its gate: proxy, aliases, drain, stop, names.
         Cancellable until the old container starts leaving the aliases; after that it
         only cuts the drain short."""
-        from opsui.domain.operations.deploy import switch_names  # deploy imports us
-
         run, traffic = self.run, self.traffic
         aliases = self.aliases_of(old.id)
         proxy = self.settings.proxy is not None and traffic is not None
@@ -203,3 +202,15 @@ class Handover:
         except OpsuiError as exc:
             return f"\n(could not reload the proxy: {exc})"
         return "\nproxy reloaded"
+
+
+def switch_names(engine: ContainerEngine, old: Container, new_id: str, name: str,
+                 kept_name: str) -> str:
+    """The new container takes the app's name (so log tails and scripts follow it); the
+    old one is stopped and kept under ``kept_name`` for a rollback."""
+    current = engine.get_container(old.id)
+    if current is not None and current.state is ContainerState.RUNNING:
+        engine.stop(old.id)
+    keep_for_rollback(engine, current or old, kept_name)  # out of compose's reach
+    engine.rename(new_id, name)
+    return f"old container kept as {kept_name}"
