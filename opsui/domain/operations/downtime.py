@@ -18,11 +18,9 @@ from opsui.domain.releases import OK, Release
 DOWN_STEPS = frozenset({"stop old", "stop current", "start", "health gate"})
 """The steps of a stop-first release during which nothing serves the app."""
 
-AVOID_HINT = ("To avoid it, let a proxy own the port: `opsui front {app}` moves the app "
-              "behind a front proxy of your nginx or HAProxy image ([front_proxy] image), "
-              "or put your own reverse proxy on a Docker network in front and drop the "
-              "app's published port; releases then start the new version first and "
-              "drain the old one.")
+AVOID_HINT = ("Avoid it: `opsui front {app}` puts a front proxy ([front_proxy] image) on "
+              "the port, or a reverse proxy of your own on a Docker network; releases "
+              "then start the new version first and drain the old one.")
 
 
 @dataclass(frozen=True)
@@ -40,15 +38,14 @@ class DowntimeEstimate:
         """The plan's paragraph: down, for about how long, why, and how to avoid it."""
         bound = ", ".join(self.ports)
         if self.seconds is None:
-            how_long = ("for as long as the new version takes to start and pass its "
-                        "health gate (no earlier stop-first release to measure)")
+            how_long = ("until the new version is up and healthy (no earlier stop-first "
+                        "release to measure)")
         else:
             how_long = (f"for about {self.seconds:.1f} s (its last stop-first release, "
-                        f"{self.measured_on}, took that long from the stop to healthy)")
-        return (f"DOWNTIME: the app publishes {bound} on the host, so the old container "
-                f"stops before the new one starts: it answers nothing {how_long}; longer "
-                f"if the new version fails and the old one must start again. "
-                f"{AVOID_HINT.format(app=self.app)}")
+                        f"{self.measured_on}, from stop to healthy)")
+        return (f"DOWNTIME: the app itself publishes {bound}, so the old container stops "
+                f"before the new one starts: nothing answers {how_long}, longer if the "
+                f"new version fails. {AVOID_HINT.format(app=self.app)}")
 
 
 def down_seconds(release: Release) -> float | None:
