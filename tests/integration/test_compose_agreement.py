@@ -125,18 +125,10 @@ def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient,
                         container.remove(force=True)
 
 
-@pytest.fixture(params=["local", "ssh"])
-def connection(request: pytest.FixtureRequest, testbed: Testbed,
-               tmp_path: Path) -> Iterator[HostConnection]:
-    if request.param == "local":
-        from opsui.backends.local import LocalHost
-
-        host: HostConnection = LocalHost("local")
-    else:
-        host = testbed.opsui_ssh_host(tmp_path)
-    host.connect()
-    yield host
-    host.close()
+@pytest.fixture
+def connection(any_host: HostConnection) -> HostConnection:
+    """The same engine, reached as the local host or as a remote host over the sshd."""
+    return any_host
 
 
 def releases_for(connection: HostConnection, project: Project, tmp_path: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +41,10 @@ def settings(state_dir: Path, **overrides: float) -> Config:
     return Config(deploy=deploy)
 
 
-@pytest.fixture(params=["local", "ssh"])
-def connection(request: pytest.FixtureRequest, testbed: Testbed,
-               tmp_path: Path) -> Iterator[HostConnection]:
+@pytest.fixture
+def connection(any_host: HostConnection) -> HostConnection:
     """The same engine, reached as the local host or as a remote host over the sshd."""
-    if request.param == "local":
-        from opsui.backends.local import LocalHost
-
-        host: HostConnection = LocalHost("local")
-    else:
-        host = testbed.opsui_ssh_host(tmp_path)
-    host.connect()
-    yield host
-    host.close()
+    return any_host
 
 
 def releases_on(connection: HostConnection, config: Config,

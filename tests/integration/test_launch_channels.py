@@ -14,15 +14,9 @@ from pathlib import Path
 import pytest
 
 from .helpers import Testbed, wait_until
+from .ssh_home import isolated_home  # noqa: F401  (autouse: an empty ~/.ssh, no agent)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / ".ssh").mkdir()
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
 
 
 def test_subscribing_then_listing_opens_no_new_channel(testbed: Testbed,

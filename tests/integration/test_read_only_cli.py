@@ -163,6 +163,8 @@ def cases(bed: Bed, testbed: Testbed) -> dict[str, list[Case]]:
         "restore": [Case(("restore", "shop", backup, "--confirm", "shop"), True)],
         "migrate": [Case(("migrate", "shop", "--yes"), True)],
         "check-config": [Case(("check-config",), False)],
+        "front": [Case(("front", "shop", "--yes"), True),
+                  Case(("front", "shop", "--undo", "--yes"), True)],
     }
 
 

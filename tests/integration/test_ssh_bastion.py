@@ -32,6 +32,7 @@ from opsui.backends.ssh_host import SshHost
 from opsui.domain.errors import AuthFailed, HostKeyUnknown, HostUnreachable
 
 from .helpers import Testbed, client_ports_to, sshd_children_serving, wait_until
+from .ssh_home import isolated_home  # noqa: F401  (autouse: an empty ~/.ssh, no agent)
 
 pytestmark = pytest.mark.integration
 
@@ -100,15 +101,6 @@ def bastion(testbed: Testbed) -> Bastion:
     # What makes these tests mean something: the inner sshd is not reachable from here.
     assert _refused(bed.inner_port), f"127.0.0.1:{bed.inner_port} must be refused here"
     return bed
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
 
 
 def _opsui(*args: str) -> subprocess.CompletedProcess[str]:

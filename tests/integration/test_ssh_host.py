@@ -45,6 +45,7 @@ from opsui.domain.errors import (
 from opsui.domain.models import ContainerEvent, HttpHealth
 
 from .helpers import APP_HEALTHY, Testbed, host_port, sshd_children_serving, wait_until
+from .ssh_home import isolated_home  # noqa: F401  (autouse: an empty ~/.ssh, no agent)
 
 pytestmark = pytest.mark.integration
 
@@ -88,15 +89,6 @@ def bed(testbed: Testbed) -> Bed:
         host_key_pub=_sshd_setting(sshd_config, "HostKey") + ".pub",
         pid_file=_sshd_setting(sshd_config, "PidFile"),
     )
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
 
 
 def _client_config(tmp_path: Path, bed: Bed, key: str | None = None,
