@@ -30,9 +30,9 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.helpers import APP_HEALTHY, load_testbed
-from integration.second_engine import SecondEngine
+from integration.helpers import load_testbed
 from integration.soak_loop import Churn
+from soak import own_engine
 
 from opsui.config import Config, HostConfig
 from opsui.ui.app import OpsuiApp
@@ -172,20 +172,10 @@ def main() -> None:
         raise SystemExit("no test bed: run scripts/testbed/up.sh first")
     if args.tracemalloc:
         tracemalloc.start(1)
-    engine = SecondEngine.create()
-    try:
-        url = engine.start()
-        image = testbed.registry_ref(APP_HEALTHY)
-        client = engine.client()
-        try:
-            client.images.pull(image)
-        finally:
-            client.close()
+    with own_engine(testbed) as (url, image):
         print(f"opsui {os.popen('git rev-parse --short HEAD').read().strip()}, load "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         asyncio.run(probe(args, url, image))
-    finally:
-        engine.cleanup()
 
 
 if __name__ == "__main__":

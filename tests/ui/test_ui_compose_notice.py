@@ -8,30 +8,13 @@ engine, then the container is swapped for another behind opsui's back.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from textual.pilot import Pilot
-
-from opsui.ui.app import OpsuiApp
-from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import DeployScreen, PlanConfirmModal
 from opsui.ui.screens.history import HistoryScreen
-from opsui.ui.widgets.container_table import ContainerTable
 
 from .helpers import make_app, screen_text, until
-from .test_ui_releases import SIZE, release_engine
+from .test_ui_releases import SIZE, release_engine, select
 from fakes import FakeConnection
-
-
-async def select(pilot: Pilot[Any], app: OpsuiApp, name: str) -> None:
-    await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
-    table = app.screen.query_one(ContainerTable)
-    await until(pilot, lambda: any(table.get_row_at(i)[0].plain == name
-                                   for i in range(table.row_count)), f"a row {name}")
-    row = next(i for i in range(table.row_count) if table.get_row_at(i)[0].plain == name)
-    table.move_cursor(row=row)
-    await until(pilot, lambda: table.selected is not None and table.selected.name == name,
-                f"the cursor on {name}")
 
 
 async def test_history_says_a_replaced_release_does_not_serve() -> None:
