@@ -174,11 +174,6 @@ def run_variant(variant: str, args: argparse.Namespace, client: docker.DockerCli
             return behind_front(variant, url, config, args, docker_config)
     finally:
         stack("down", project)
-        # Kept release copies carry compose's labels hidden, so `stack.sh down` leaves
-        # them; left, the next variant's app (also `shop`) would own them.
-        for container in client.containers.list(sparse=True, all=True, filters={
-                "label": ["opsui.test=1", "opsui.app=shop"]}):
-            container.remove(force=True)
         if variant == "front":  # what an undo that failed left, and the kept releases
             for container in client.containers.list(all=True, filters={
                     "name": "opsui-front-shop", "label": "opsui.front=shop"}):

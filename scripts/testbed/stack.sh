@@ -110,6 +110,10 @@ down() {
   mapfile -t ids < <(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
     --filter "label=$TEST_LABEL")
   if ((${#ids[@]})); then docker rm -f -v "${ids[@]}" >/dev/null; fi
+  # opsui's kept release copies carry compose's labels hidden (so compose leaves them).
+  mapfile -t ids < <(docker ps -aq --filter "label=opsui.hidden.com.docker.compose.project=$PROJECT" \
+    --filter "label=$TEST_LABEL")
+  if ((${#ids[@]})); then docker rm -f -v "${ids[@]}" >/dev/null; fi
   mapfile -t ids < <(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT" \
     --filter "label=$TEST_LABEL")
   if ((${#ids[@]})); then docker network rm "${ids[@]}" >/dev/null; fi
