@@ -13,19 +13,22 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
-from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable
+from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable, print_step
 from opsui.cli.context import Context, single_host, with_connection
 from opsui.cli.options import add_command, confirm_options, json_option, override_option
 from opsui.domain.backups import Backup
 from opsui.domain.operations.app_backups import AppBackups
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate
-from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.ports import HostConnection
 from opsui.domain.releases import OK
 from opsui.wiring import build_backups
+
+report_steps = partial(print_step, with_outcome=True)
+"""Backups, restores and migrations print their own "outcome" step as well."""
 
 
 def add_backup_commands(sub: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -101,16 +104,6 @@ class BackupCommands(AppCommand):
     def output(line: str) -> None:
         print(f"  | {line}", file=sys.stderr, flush=True)
 
-    @staticmethod
-    def report(event: StepEvent) -> None:
-        if event.outcome is None:
-            print(f"  … {event.step}", file=sys.stderr, flush=True)
-            return
-        mark = "✓" if event.outcome == OK else "✗"
-        first = event.detail.splitlines()[0] if event.detail else ""
-        print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
-              file=sys.stderr, flush=True)
-
     def _print(self, data: dict[str, Any], text: str) -> None:
         print(json.dumps(data, indent=2) if self.args.json else text)
 
@@ -180,7 +173,7 @@ class BackupCommands(AppCommand):
                   f"  steps: {', '.join(plan.steps)}")
         answer = self._answer(plan.request)
         with cancellable("it: nothing half-written is kept") as cancelled:
-            restored = self.backups.restore(app, plan, answer, self.report, self.progress,
+            restored = self.backups.restore(app, plan, answer, report_steps, self.progress,
                                             self.args.override, cancelled)
         self._print({"app": app.name, "host": plan.host, "ok": restored.outcome == OK,
                      "restore": asdict(restored)},
@@ -195,7 +188,7 @@ class BackupCommands(AppCommand):
                   f" of {plan.image}\n  steps: {', '.join(plan.steps)}")
         answer = self._answer(plan.request)
         with cancellable("it: nothing half-written is kept") as cancelled:
-            done = self.backups.migrate(app, plan, answer, self.report, self.output,
+            done = self.backups.migrate(app, plan, answer, report_steps, self.output,
                                         self.progress, self.args.override, cancelled)
         self._print({"app": app.name, "host": plan.host, "ok": done.outcome == OK,
                      "outcome": done.outcome,

@@ -20,6 +20,8 @@ from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import ConfirmPolicy
+from opsui.domain.operations.release_run import StepEvent
+from opsui.domain.releases import OK
 
 AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
 
@@ -103,6 +105,22 @@ class AppCommand:
     def _say(self, text: str) -> None:
         """Human words: stdout, or stderr when stdout is the JSON result."""
         print(text, file=sys.stderr if self.args.json else sys.stdout, flush=True)
+
+
+def print_step(event: StepEvent, *, with_outcome: bool = False) -> None:
+    """A run's step on stderr, as every command shows steps: ``… step`` when it starts,
+    ``✓``/``✗ step (seconds): first line of its detail`` when it ends. The run's own
+    "outcome" event is printed only ``with_outcome`` (commands that say the outcome
+    themselves leave it out)."""
+    if event.step == "outcome" and not with_outcome:
+        return
+    if event.outcome is None:
+        print(f"  … {event.step}", file=sys.stderr, flush=True)
+        return
+    mark = "✓" if event.outcome == OK else "✗"
+    first = event.detail.splitlines()[0] if event.detail else ""
+    print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
+          file=sys.stderr, flush=True)
 
 
 def age_text(seconds: float | None) -> str:

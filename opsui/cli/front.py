@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from opsui.cli.common import AppCommand, cancellable
+from opsui.cli.common import AppCommand, cancellable, print_step
 from opsui.cli.context import Context, single_host, with_connection
 from opsui.cli.options import add_command, confirm_options, json_option
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.front_proxy import FrontProxies
-from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.ports import HostConnection
-from opsui.domain.releases import OK
 
 
 def add_front_command(sub: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -50,23 +47,12 @@ class FrontCommand(AppCommand):
         super().__init__(fronts, context.gate, context.args, context.ask)
         self.fronts = fronts
 
-    @staticmethod
-    def _report(event: StepEvent) -> None:
-        if event.step == "outcome" or event.outcome is None:
-            if event.outcome is None:
-                print(f"  … {event.step}", file=sys.stderr, flush=True)
-            return
-        mark = "✓" if event.outcome == OK else "✗"
-        first = event.detail.splitlines()[0] if event.detail else ""
-        print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
-              file=sys.stderr, flush=True)
-
     def _front(self, app: AppSpec) -> int:
         plan = self.fronts.plan(app, undo=self.args.undo)
         self._say(plan.describe())
         answer = self._answer(plan.request)
         with cancellable("the move: removing what it created, freeing the lock") as cancelled:
-            said = self.fronts.run(app, plan, answer, self._report, cancelled)
+            said = self.fronts.run(app, plan, answer, print_step, cancelled)
         if self.args.json:
             print(json.dumps({"app": app.name, "host": plan.host, "action": "front",
                               "undo": plan.action == "undo", "ok": True, "result": said,

@@ -18,7 +18,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from opsui.cli.common import AppCommand, AskAnswer, age_text, cancellable, multiline
+from opsui.cli.common import (
+    AppCommand,
+    AskAnswer,
+    age_text,
+    cancellable,
+    multiline,
+    print_step,
+)
 from opsui.cli.context import Context, single_host, with_connection
 from opsui.cli.options import add_command, confirm_options, json_option, override_option
 from opsui.domain.compose_drift import DRIFTS, ComposeCheck
@@ -28,7 +35,6 @@ from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import ABORT, FINISH
-from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
 from opsui.domain.ports import HostConnection, ImageTags, LocalImage
 from opsui.domain.releases import INTERRUPTED, OK, AuditLine, Release
@@ -112,16 +118,6 @@ class ReleaseCommands(AppCommand):
         self.releases = releases
         self.registry = tags
 
-    def _report(self, event: StepEvent) -> None:
-        if event.outcome is None or event.step == "outcome":
-            if event.step != "outcome":
-                print(f"  … {event.step}", file=sys.stderr, flush=True)
-            return
-        mark = "✓" if event.outcome == OK else "✗"
-        first = event.detail.splitlines()[0] if event.detail else ""
-        print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",
-              file=sys.stderr, flush=True)
-
     def _finish(self, app: AppSpec, what: str, outcome: str, *, success: str = OK,
                 shown: str | None = None, **extra: Any) -> int:
         """Print the outcome; exit 0 when it is ``success`` (shown as ``shown``)."""
@@ -162,7 +158,7 @@ class ReleaseCommands(AppCommand):
         return self._confirm_and_run(
             app, "deploy", preview, plan.request,
             lambda answer, cancelled: self.releases.deploy(
-                app, plan, answer, self._report, cancelled, override=self.args.override,
+                app, plan, answer, print_step, cancelled, override=self.args.override,
                 output=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
                 progress=lambda done, rate: print(f"  {done:,} bytes at {rate / 1e6:.1f} MB/s",
                                                   file=sys.stderr, flush=True)))
@@ -189,7 +185,7 @@ class ReleaseCommands(AppCommand):
             target = plan.target.id
         return self._confirm_and_run(
             app, "rollback", preview, plan.request,
-            lambda answer, cancelled: self.releases.rollback(app, plan, answer, self._report,
+            lambda answer, cancelled: self.releases.rollback(app, plan, answer, print_step,
                                                              cancelled), target=target)
 
     def _recover(self, app: AppSpec) -> int:
@@ -202,7 +198,7 @@ class ReleaseCommands(AppCommand):
         # (it never finished); for --rollback that outcome is the success.
         return self._confirm_and_run(
             app, "recover", preview, plan.request,
-            lambda answer, cancelled: self.releases.recover(app, plan, answer, self._report,
+            lambda answer, cancelled: self.releases.recover(app, plan, answer, print_step,
                                                             cancelled),
             success=OK if choice == FINISH else INTERRUPTED,
             shown=None if choice == FINISH else "rolled back, the old version serves")
