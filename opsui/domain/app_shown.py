@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from opsui.domain.apps import app_matches, app_of
+from opsui.domain.apps import (
+    app_matches,
+    app_of,
+    base_name,
+    compose_services,
+    in_compose_services,
+)
 from opsui.domain.logfeed import LogTarget
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.settings import AppConfig
@@ -29,11 +35,19 @@ class AppShown:
 
 
 def app_name(container: Container, configured: Iterable[AppConfig]) -> str:
-    """The configured app the container belongs to, else its ad hoc app."""
-    for app in configured:
-        if app_matches(app, container):
+    """The configured app the container belongs to (a compose app's kept copies by their
+    hidden compose labels), else its ad hoc app. An ``opsui.app`` label naming a compose
+    app the container is not of (another project's namesake) does not name it: its
+    actions would act on that other project."""
+    apps = tuple(configured)
+    for app in apps:
+        if in_compose_services(app, container) if compose_services(app) \
+                else app_matches(app, container):
             return app.name
-    return app_of(container)
+    name = app_of(container)
+    if any(app.name == name and compose_services(app) for app in apps):
+        return base_name(container.name)
+    return name
 
 
 def app_shown(target: LogTarget, containers: Iterable[Container],

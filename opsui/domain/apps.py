@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from opsui.domain.logfeed import APP_LABEL
 from opsui.domain.models import Container, ContainerState, Health
+from opsui.domain.release_copies import COMPOSE_PREFIX, HIDDEN_PREFIX
 from opsui.domain.release_copies import base_name as base_name
 from opsui.domain.release_copies import is_release_copy as is_release_copy
 from opsui.domain.settings import AppConfig
@@ -30,6 +31,31 @@ def app_matches(app: AppConfig, container: Container) -> bool:
     return container.name == app.name
 
 
+def compose_identity(container: Container) -> tuple[str, str] | None:
+    """The compose ``(project, service)`` a container is a replica of, or, for a kept
+    release copy whose compose labels are hidden, the one it was made from; None outside
+    compose. Two projects on a host often share service names (``shop/app``,
+    ``shop-staging/app``), so this, not the ``opsui.app`` label, says whose it is."""
+    if container.compose_project and container.compose_service:
+        return container.compose_project, container.compose_service
+    project = container.labels.get(f"{HIDDEN_PREFIX}{COMPOSE_PREFIX}project")
+    service = container.labels.get(f"{HIDDEN_PREFIX}{COMPOSE_PREFIX}service")
+    return (project, service) if project and service else None
+
+
+def compose_services(app: AppConfig) -> tuple[str, ...]:
+    """The ``project/service`` entries of a compose app (empty for any other app)."""
+    return app.services or ((app.service,) if app.service is not None else ())
+
+
+def in_compose_services(app: AppConfig, container: Container) -> bool:
+    """A compose app's container, live or kept: its compose project and service (the
+    hidden originals on a kept copy) are one of the app's. The ``opsui.app`` label alone
+    never is enough: another project's container may carry the same app name."""
+    identity = compose_identity(container)
+    return identity is not None and "/".join(identity) in compose_services(app)
+
+
 def app_of(container: Container) -> str:
     """The app a container belongs to: its ``opsui.app`` label, else its base name."""
     return container.labels.get(APP_LABEL) or base_name(container.name)
@@ -37,10 +63,14 @@ def app_of(container: Container) -> str:
 
 def serving_for(copy: Container, containers: Iterable[Container]) -> Container | None:
     """The container that serves ``copy``'s app now: not a release copy, of the same app
-    (label or base name), running ones first; None while no such container exists."""
+    (label or base name), running ones first; None while no such container exists. A
+    copy of a compose service (live or hidden labels) is served only by a container of
+    that same project and service: another project's with the same app name is not it."""
     names = {app_of(copy), base_name(copy.name)}
+    identity = compose_identity(copy)
     candidates = [c for c in containers if c.id != copy.id and not is_release_copy(c.name)
-                  and (c.name in names or c.labels.get(APP_LABEL) in names)]
+                  and (c.name in names or c.labels.get(APP_LABEL) in names)
+                  and (identity is None or compose_identity(c) == identity)]
     candidates.sort(key=lambda c: c.state is not ContainerState.RUNNING)
     return candidates[0] if candidates else None
 

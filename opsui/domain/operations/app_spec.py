@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from opsui.domain.apps import app_matches
+from opsui.domain.apps import app_matches, compose_services, in_compose_services
 from opsui.domain.apps import base_name as _base_name
 from opsui.domain.apps import is_release_copy as is_release_copy  # moved; still importable
 from opsui.domain.errors import ActionRefused
@@ -46,14 +46,21 @@ class AppSpec:
     app is named after its container): read with its own history, locked with it."""
 
     def owns(self, container: Container) -> bool:
-        """The app's containers: serving, kept for rollback, or failed copies."""
+        """The app's containers: serving, kept for rollback, or failed copies.
+
+        A compose app (``service``/``services``) owns exactly the containers of its
+        compose project and service, kept copies by their hidden original labels: two
+        projects on a host often share service names, and a container of the other one
+        may carry this app's ``opsui.app`` label (an earlier ad hoc deploy, a namesake
+        app of another config); deploying over it, rolling back to it, draining or
+        pruning it would be another project's outage. Any other app: its label or name."""
+        if self.config is not None and compose_services(self.config):
+            return in_compose_services(self.config, container)
         if container.labels.get(APP_LABEL) == self.name:
             return True
-        if self.config is not None and (self.config.container or self.config.service):
-            if app_matches(self.config, container):
-                return True
+        if self.config is not None and self.config.container:
             name = self.config.container
-            return name is not None and container.name.startswith(f"{name}.")
+            return app_matches(self.config, container) or container.name.startswith(f"{name}.")
         return container.name == self.name or container.name.startswith(f"{self.name}.")
 
     def serving(self, containers: list[Container]) -> Container | None:
@@ -90,8 +97,10 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
     labelled = container.labels.get(APP_LABEL)
     if labelled:
         app = config.app(labelled, host)
-        if app is not None:
+        if app is not None and _declared_spec(app, host).owns(container):
             return resolve_app(config, host, app.name, containers)
+        if app is not None:  # a namesake's label (another compose project): not its app
+            labelled = None
     declared = _declared_owner(config, host, container)
     if declared is not None:  # ``ux-shop`` after [apps.shop] container = "ux-shop"
         return resolve_app(config, host, declared.name, containers)
@@ -104,12 +113,15 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
 def _declared_owner(config: Config, host: str, container: Container) -> AppConfig | None:
     """The declared app of ``host`` whose container (or release copy) this is."""
     for app in config.apps:
-        if app.host == host and (app.container or app.service):
-            spec = AppSpec(app.name, host, app.deploy, gate_settings(app, app.deploy),
-                           config=app)
-            if spec.owns(container):
-                return app
+        if app.host == host and (app.container or app.service) \
+                and _declared_spec(app, host).owns(container):
+            return app
     return None
+
+
+def _declared_spec(app: AppConfig, host: str) -> AppSpec:
+    """Enough of a declared app to ask which containers it owns."""
+    return AppSpec(app.name, host, app.deploy, gate_settings(app, app.deploy), config=app)
 
 
 def _former_names(config: Config, spec: AppSpec, containers: list[Container]
