@@ -3,6 +3,7 @@
 #   - containers, swarm services, networks and volumes labelled opsui.test=1
 #   - second engines the tests started (tests/integration/second_engine.py)
 #   - the bastion bed the ProxyJump tests start (scripts/testbed/bastion.sh down)
+#   - the three-node swarm the cluster tests start (scripts/testbed/swarm.sh down)
 #   - the test sshd and registry, by the pids up.sh recorded
 #   - the opt-in stack parts (up.sh --stack): the authenticated registry (by its pid),
 #     the compose project dirs and stack.env (the next up.sh drops them from env)
@@ -21,7 +22,7 @@ for arg in "$@"; do
   case $arg in
     --purge) PURGE=1 ;;
     -h | --help)
-      sed -n '2,14p' "$0"
+      sed -n '2,15p' "$0"
       exit 0
       ;;
     *) die "unknown argument: $arg (use --purge or --help)" ;;
@@ -97,6 +98,7 @@ main() {
   remove_labelled
   stop_second_engines
   bash "$TESTBED_DIR/bastion.sh" down # the ProxyJump bed (its sshds and netns)
+  bash "$TESTBED_DIR/swarm.sh" down   # the three-node swarm (its dockerds and netns)
   stop_pid "$(read_pid "$STATE/sshd.pid")" "$STATE/sshd_config" "test sshd"
   stop_pid "$(read_pid "$STATE/registry.pid")" "$STATE/registry.yml" registry
   stop_pid "$(read_pid "$STATE/auth-registry/registry.pid")" "$STATE/auth-registry/registry.yml" \

@@ -12,6 +12,8 @@ Fixtures:
     swarm            session  docker_client with swarm mode on (left again at session end
                               if this session turned it on)
     second_engine    function a started SecondEngine, cleaned up at teardown
+    swarm_bed        session  swarm_bed.SwarmBed: three dockerd as a 3-manager swarm
+    swarm_resources  function DockerResources on its node 1 (services removed at teardown)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pytest
 from .backup_fixtures import any_host, local_host, shop_db  # noqa: F401  (fixtures)
 from .helpers import APP_HEALTHY, TEST_LABELS, Testbed, load_testbed, unique_name
 from .second_engine import SecondEngine
+from .swarm_bed import swarm_bed, swarm_resources  # noqa: F401  (fixtures)
 
 if TYPE_CHECKING:
     from docker import DockerClient

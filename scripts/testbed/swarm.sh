@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# A three-node Docker Swarm on this one machine, for opsui's cluster tests (issue 15):
+#
+#   netns opsui-swhub:  bridge br0 (no address), veths n1 n2 n3
+#                        |            |            |
+#   netns opsui-sw1      netns opsui-sw2           netns opsui-sw3
+#   eth0 10.77.0.1/24    eth0 10.77.0.2/24         eth0 10.77.0.3/24
+#   hostname opsui-sw1   hostname opsui-sw2        hostname opsui-sw3
+#   dockerd (manager,    dockerd (manager)         dockerd (manager)
+#   swarm init)
+#
+# The hub namespace holds the only bridge and has no link to the host's network, and no
+# node namespace has a route off 10.77.0.0/24: no packet of this swarm can leave the
+# machine (or even reach the host's own interfaces). Each dockerd runs in its own
+# network and UTS namespace (so each swarm node has its own hostname) with its own
+# --data-root, --exec-root, --pidfile and unix socket under $STATE/swarm/nN/; the host
+# talks to it only over that socket. Three managers: losing any one keeps the raft
+# quorum, so a test can stop a manager and read the cluster from another.
+# The test images opsui-test/app:* are copied from the main engine (docker save | load);
+# there is no registry the nodes could pull from.
+#
+#   bash scripts/testbed/swarm.sh up       idempotent: starts missing namespaces and
+#                                          dockerds (a killed node comes back and rejoins),
+#                                          forms the swarm, loads the images, writes
+#                                          $STATE/swarm.env
+#   bash scripts/testbed/swarm.sh kill N   SIGKILL node N's dockerd (a crashed node)
+#   bash scripts/testbed/swarm.sh status   exit 0 when all three nodes are up and ready
+#   bash scripts/testbed/swarm.sh down     stops the dockerds this script started (by
+#                                          pidfile, checked against their command line),
+#                                          deletes the namespaces and $STATE/swarm
+#
+# Needs root (ip netns). The engine is the one scripts/testbed/up.sh installs (Debian's
+# docker.io, dockerd 20.10). tests/integration/swarm_bed.py runs `up` (and `down` at
+# the end of a pytest session that brought it up).
+set -euo pipefail
+
+# shellcheck source=scripts/testbed/lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+HUB=opsui-swhub
+NODES=(1 2 3)
+SUBNET_PREFIX=10.77.0
+S=$STATE/swarm
+ENV_FILE=$STATE/swarm.env
+APP_REPO=opsui-test/app
+# Heartbeats every 2 s (the engine's default is 5 s): a dead node is noticed sooner.
+HEARTBEAT=2s
+
+netns_of() { echo "opsui-sw$1"; }
+dir_of() { echo "$S/n$1"; }
+addr_of() { echo "$SUBNET_PREFIX.$1"; }
+sock_of() { echo "unix://$(dir_of "$1")/docker.sock"; }
+node_docker() { # N ARGS... : the docker CLI against node N
+  local n=$1
+  shift
+  DOCKER_HOST=$(sock_of "$n") docker "$@"
+}
+has_netns() { ip netns list | grep -qw "^$1"; }
+
+lock() { # several test sessions may run `up` at once
+  mkdir -p "$STATE"
+  exec 8>"$STATE/.swarm.lock"
+  flock -w 600 8 || die "could not lock $STATE/.swarm.lock"
+}
+
+ensure_network() {
+  if ! has_netns "$HUB"; then
+    log "swarm: creating the hub namespace $HUB (bridge br0)"
+    ip netns add "$HUB"
+  fi
+  ip -n "$HUB" link set lo up
+  ip -n "$HUB" link show br0 >/dev/null 2>&1 || ip -n "$HUB" link add br0 type bridge
+  ip -n "$HUB" link set br0 up
+  local n ns
+  for n in "${NODES[@]}"; do
+    ns=$(netns_of "$n")
+    if ! has_netns "$ns"; then
+      log "swarm: creating namespace $ns ($(addr_of "$n")/24)"
+      ip netns add "$ns"
+    fi
+    ip -n "$ns" link set lo up
+    if ! ip -n "$ns" link show eth0 >/dev/null 2>&1; then
+      ip -n "$HUB" link del "n$n" 2>/dev/null || true
+      # Both ends are made inside the namespaces: the host never sees the pair.
+      ip -n "$HUB" link add "n$n" type veth peer name eth0 netns "$ns"
+    fi
+    ip -n "$HUB" link set "n$n" master br0 up
+    if ! ip -n "$ns" -4 addr show dev eth0 | grep -qF "$(addr_of "$n")/24"; then
+      ip -n "$ns" addr add "$(addr_of "$n")/24" dev eth0
+    fi
+    ip -n "$ns" link set eth0 up
+  done
+}
+
+dockerd_pid() { # N : the node's dockerd pid if it runs (checked against its command line)
+  local pid
+  pid=$(read_pid "$(dir_of "$1")/docker.pid")
+  if pid_matches "$pid" "$(dir_of "$1")/data"; then echo "$pid"; fi
+}
+
+node_answers() { node_docker "$1" version --format '{{.Server.Version}}'; }
+
+start_node() { # N
+  local n=$1 d ns
+  d=$(dir_of "$n")
+  ns=$(netns_of "$n")
+  if [[ -n $(dockerd_pid "$n") ]]; then
+    wait_for 60 "node $n's dockerd" node_answers "$n" ||
+      die "node $n's dockerd runs but does not answer; see $d/dockerd.log"
+    return
+  fi
+  mkdir -p "$d"
+  # A killed dockerd leaves its pid files; a new one refuses to start next to a pid in
+  # them, or waits for a containerd that is gone (or a zombie: no command line).
+  rm -f "$d/docker.pid"
+  if ! pid_matches "$(read_pid "$d/exec/containerd/containerd.pid")" "$d"; then
+    rm -f "$d/exec/containerd/containerd.pid"
+  fi
+  log "swarm: starting node $n's dockerd in $ns (log: $d/dockerd.log)"
+  mkdir -p "$d/cgroup"
+  # Its own network, UTS (the hostname is the swarm node's name) and mount namespace:
+  # a fresh sysfs shows the node's own interfaces (not the host's docker0, which the
+  # engine would otherwise read and tune), with the host's cgroups bound back under it.
+  # setsid + closed stdin: the engine outlives this script.
+  setsid nsenter --net="/run/netns/$ns" unshare --uts --mount --propagation slave sh -c "
+    set -e
+    mount --rbind /sys/fs/cgroup $d/cgroup
+    mount -t sysfs sysfs /sys
+    mount --rbind $d/cgroup /sys/fs/cgroup
+    umount -l $d/cgroup
+    hostname $ns
+    exec dockerd --host=$(sock_of "$n") --data-root=$d/data --exec-root=$d/exec \
+      --pidfile=$d/docker.pid --log-level=warn" \
+    </dev/null >>"$d/dockerd.log" 2>&1 8>&- 9>&- &
+  local started=$! deadline=$((SECONDS + 90))
+  until node_answers "$n" >/dev/null 2>&1; do
+    if ! kill -0 "$started" 2>/dev/null || ((SECONDS >= deadline)); then
+      tail -n 30 "$d/dockerd.log" >&2 || true
+      die "node $n's dockerd did not come up; see $d/dockerd.log"
+    fi
+    sleep 0.1
+  done
+}
+
+swarm_state() { node_docker "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || true; }
+is_active() { [[ $(swarm_state "$1") == active ]]; }
+all_ready() { # every node is Ready in the manager's view
+  local states
+  states=$(node_docker 1 node ls --format '{{.Status}}' 2>/dev/null) || return 1
+  [[ $(grep -c '^Ready$' <<<"$states") -eq ${#NODES[@]} ]]
+}
+
+form_swarm() {
+  local n state token
+  state=$(swarm_state 1)
+  if [[ $state == inactive ]]; then
+    log "swarm: node 1 initialises the swarm on $(addr_of 1):2377"
+    node_docker 1 swarm init --advertise-addr "$(addr_of 1)" --listen-addr "$(addr_of 1):2377" \
+      --default-addr-pool 10.79.0.0/16 --dispatcher-heartbeat "$HEARTBEAT" >/dev/null
+  fi
+  wait_for 60 "node 1 to be an active manager" is_active 1 || die "node 1 is not active: $(swarm_state 1)"
+  token=$(node_docker 1 swarm join-token -q manager)
+  for n in "${NODES[@]:1}"; do
+    state=$(swarm_state "$n")
+    if [[ $state == error ]]; then
+      node_docker "$n" swarm leave --force >/dev/null 2>&1 || true
+      state=inactive
+    fi
+    if [[ $state == inactive ]]; then
+      log "swarm: node $n joins as a manager"
+      node_docker "$n" swarm join --token "$token" --advertise-addr "$(addr_of "$n")" \
+        --listen-addr "$(addr_of "$n"):2377" "$(addr_of 1):2377" >/dev/null
+    fi
+    # A restarted node rejoins by itself (pending, then active).
+    wait_for 90 "node $n to be active" is_active "$n" || die "node $n is not active: $(swarm_state "$n")"
+  done
+  if ! wait_for 90 "all nodes Ready" all_ready; then
+    node_docker 1 node ls >&2 || true
+    die "the swarm's nodes did not all become Ready"
+  fi
+}
+
+load_images() {
+  local refs=() need=() ref n id pids=() tar=$S/images.tar
+  mapfile -t refs < <(docker image ls "$APP_REPO" --format '{{.Repository}}:{{.Tag}}' | LC_ALL=C sort)
+  ((${#refs[@]})) || die "no $APP_REPO images on the main engine: run scripts/testbed/up.sh"
+  for n in "${NODES[@]}"; do
+    for ref in "${refs[@]}"; do
+      id=$(docker image inspect -f '{{.Id}}' "$ref")
+      if [[ $(node_docker "$n" image inspect -f '{{.Id}}' "$ref" 2>/dev/null) != "$id" ]]; then
+        need+=("$n")
+        break
+      fi
+    done
+  done
+  ((${#need[@]})) || return 0
+  # One save (the tags share their layers), then every node loads it at once.
+  log "swarm: loading ${refs[*]} into node(s) ${need[*]}"
+  docker save -o "$tar" "${refs[@]}"
+  for n in "${need[@]}"; do
+    node_docker "$n" load -q -i "$tar" >/dev/null &
+    pids+=($!)
+  done
+  for id in "${pids[@]}"; do wait "$id" || die "docker load into a swarm node failed"; done
+  rm -f "$tar"
+}
+
+write_env() {
+  local n
+  {
+    echo "# Written by scripts/testbed/swarm.sh up; source it for the swarm tests."
+    echo "export OPSUI_TEST_SWARM_DIR=$S"
+    echo "export OPSUI_TEST_SWARM_NODES=\"$(for n in "${NODES[@]}"; do printf '%s ' "$(netns_of "$n")"; done | sed 's/ $//')\""
+    for n in "${NODES[@]}"; do
+      echo "export OPSUI_TEST_SWARM_HOST_$n=$(sock_of "$n")"
+      echo "export OPSUI_TEST_SWARM_NAME_$n=$(netns_of "$n")"
+      echo "export OPSUI_TEST_SWARM_ADDR_$n=$(addr_of "$n")"
+    done
+  } >"$ENV_FILE.tmp"
+  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+up() {
+  require_root
+  command -v dockerd >/dev/null || die "dockerd not installed: run scripts/testbed/up.sh"
+  docker_up || die "the main engine does not answer (it holds the test images): run scripts/testbed/up.sh"
+  mkdir -p "$S"
+  ensure_network
+  local n
+  for n in "${NODES[@]}"; do start_node "$n"; done
+  form_swarm
+  load_images
+  write_env
+  log "swarm: 3 managers up; source $ENV_FILE (node 1: $(sock_of 1))"
+}
+
+kill_node() { # N
+  local n=$1 pid
+  [[ " ${NODES[*]} " == *" $n "* ]] || die "no node $n (nodes: ${NODES[*]})"
+  pid=$(dockerd_pid "$n")
+  [[ -n $pid ]] || die "node $n's dockerd is not running"
+  log "swarm: killing node $n's dockerd (pid $pid)"
+  kill -KILL "$pid"
+  wait_gone 20 "$pid" || die "node $n's dockerd (pid $pid) would not die"
+}
+
+status() {
+  local n
+  for n in "${NODES[@]}"; do
+    [[ -n $(dockerd_pid "$n") ]] && is_active "$n" || return 1
+  done
+  all_ready
+}
+
+stop_nodes() {
+  local n d ns pid p pids=()
+  for n in "${NODES[@]}"; do
+    d=$(dir_of "$n")
+    if [[ -d $d/data && -z $(dockerd_pid "$n") ]] && has_netns "$(netns_of "$n")"; then
+      # A killed node leaves its tasks' containers running; a dockerd started once
+      # more stops them before it exits (no live-restore), which killing shims would not.
+      (start_node "$n") || true
+    fi
+  done
+  # All three at once: each engine takes a few seconds to leave.
+  for n in "${NODES[@]}"; do
+    pid=$(dockerd_pid "$n")
+    [[ -n $pid ]] || continue
+    log "swarm: stopping node $n's dockerd (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$pid")
+  done
+  for pid in "${pids[@]}"; do
+    wait_gone 30 "$pid" || { log "swarm: pid $pid ignored SIGTERM, sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
+  done
+  for n in "${NODES[@]}"; do
+    ns=$(netns_of "$n")
+    has_netns "$ns" || continue
+    # Every process in this namespace was started by this script's dockerd.
+    for p in $(ip netns pids "$ns"); do
+      log "swarm: stopping pid $p left in $ns ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60))"
+      kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in $(ip netns pids "$ns"); do
+      wait_gone 10 "$p" || kill -KILL "$p" 2>/dev/null || true
+    done
+    log "swarm: removing namespace $ns"
+    ip netns del "$ns"
+  done
+}
+
+down() {
+  if [[ -n $(dockerd_pid 1) ]]; then
+    # Services first, so the engines have no tasks left to stop one by one.
+    local ids
+    mapfile -t ids < <(node_docker 1 service ls -q 2>/dev/null || true)
+    if ((${#ids[@]})); then node_docker 1 service rm "${ids[@]}" >/dev/null 2>&1 || true; fi
+  fi
+  stop_nodes
+  if has_netns "$HUB"; then
+    log "swarm: removing namespace $HUB"
+    ip netns del "$HUB"
+  fi
+  if [[ -d $S ]]; then
+    # Mounts are made inside `ip netns exec`'s own mount namespace and go with it, but
+    # lift any that reached the host's before deleting the data roots.
+    grep -F " $S/" /proc/self/mountinfo | awk '{print $5}' | sort -r |
+      while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done || true
+    rm -rf "$S"
+  fi
+  rm -f "$ENV_FILE"
+}
+
+case ${1:-} in
+  up) lock && up ;;
+  down) require_root && lock && down ;;
+  kill) [[ -n ${2:-} ]] || die "usage: $0 kill N"; require_root && lock && kill_node "$2" ;;
+  status) status ;;
+  *) die "usage: $0 up|down|kill N|status" ;;
+esac

@@ -1,0 +1,130 @@
+"""The three-node Swarm test bed (scripts/testbed/swarm.sh) as a session fixture.
+
+``swarm_bed`` runs ``swarm.sh up`` (idempotent; needs root for ip netns) the first time
+a test asks for it, and ``swarm.sh down`` when the session ends if this session was the
+one that brought it up (a bed an engineer started by hand is left running). It skips
+without root or dockerd; under ``OPSUI_REQUIRE_DOCKER=1`` (CI) that skip is a failure
+(tests/conftest.py). ``swarm_resources`` makes labelled services on node 1 (a manager)
+and removes them, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .helpers import Testbed
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from .conftest import DockerResources
+
+ROOT = Path(__file__).resolve().parents[2]
+SWARM_SH = ROOT / "scripts" / "testbed" / "swarm.sh"
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    number: int
+    hostname: str
+    """The node's hostname, which is its name in the swarm (its network namespace's)."""
+    url: str
+    address: str
+
+
+@dataclass(frozen=True)
+class SwarmBed:
+    state_dir: Path
+    nodes: tuple[SwarmNode, ...]
+
+    def _run(self, *args: str, timeout: float = 300) -> None:
+        env = {**os.environ, "OPSUI_TEST_STATE": str(self.state_dir)}
+        done = subprocess.run(["bash", str(SWARM_SH), *args], capture_output=True, text=True,
+                              env=env, timeout=timeout, check=False)
+        assert done.returncode == 0, f"swarm.sh {' '.join(args)}: {done.stderr}"
+
+    def node(self, number: int) -> SwarmNode:
+        return self.nodes[number - 1]
+
+    def client(self, number: int = 1) -> DockerClient:
+        import docker
+
+        return docker.DockerClient(base_url=self.node(number).url, timeout=30)
+
+    def kill(self, number: int) -> None:
+        """SIGKILL node ``number``'s dockerd: the node crashes."""
+        self._run("kill", str(number), timeout=60)
+
+    def revive(self) -> None:
+        """Start every node that is down again; it rejoins the swarm."""
+        self._run("up")
+
+    def all_up(self) -> bool:
+        return _bed_is_up({**os.environ, "OPSUI_TEST_STATE": str(self.state_dir)})
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value.strip('"')
+    return values
+
+
+def _bed_is_up(env: dict[str, str]) -> bool:
+    done = subprocess.run(["bash", str(SWARM_SH), "status"], capture_output=True, env=env,
+                          timeout=60, check=False)
+    return done.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def swarm_bed(testbed: Testbed, docker_client: DockerClient) -> Iterator[SwarmBed]:
+    """Three dockerd in their own network namespaces, joined as a swarm of 3 managers."""
+    if os.geteuid() != 0:
+        pytest.skip("the swarm test bed needs root (ip netns): scripts/testbed/swarm.sh up")
+    if shutil.which("dockerd") is None:
+        pytest.skip("dockerd not installed: run scripts/testbed/up.sh")
+    env = {**os.environ, "OPSUI_TEST_STATE": str(testbed.state_dir)}
+    was_up = _bed_is_up(env)
+    done = subprocess.run(["bash", str(SWARM_SH), "up"], capture_output=True, text=True,
+                          env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    values = _read_env(testbed.state_dir / "swarm.env")
+    nodes = tuple(
+        SwarmNode(n, values[f"OPSUI_TEST_SWARM_NAME_{n}"], values[f"OPSUI_TEST_SWARM_HOST_{n}"],
+                  values[f"OPSUI_TEST_SWARM_ADDR_{n}"])
+        for n in (1, 2, 3))
+    try:
+        yield SwarmBed(testbed.state_dir, nodes)
+    finally:
+        if not was_up:
+            subprocess.run(["bash", str(SWARM_SH), "down"], capture_output=True, env=env,
+                           timeout=300, check=False)
+
+
+@pytest.fixture
+def swarm_resources(swarm_bed: SwarmBed) -> Iterator[DockerResources]:
+    """Labelled services made through node 1, removed at teardown (a node killed by the
+    test is started again first, so the next test finds three nodes)."""
+    from .conftest import DockerResources
+
+    client = swarm_bed.client(1)
+    resources = DockerResources(client)
+    try:
+        yield resources
+    finally:
+        with contextlib.suppress(Exception):
+            if not swarm_bed.all_up():
+                swarm_bed.revive()
+        resources.cleanup()
+        client.close()
