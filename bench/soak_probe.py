@@ -8,7 +8,9 @@ threads. With ``--tracemalloc`` the allocations alive at the end of the first mi
 were not alive when the table was first drawn are listed by where they were made, and
 those alive at the end that were not at the first minute.
 ``--trim`` calls ``malloc_trim(0)`` after each sample; ``--gc`` prints the pause of every
-full collection. Needs the test bed (scripts/testbed/up.sh) and root:
+full collection (and what it freed); ``--follow`` opens the log pane on the chatty
+container once the table is drawn; ``--garbage`` lists the cyclic garbage left at the
+end by type. Needs the test bed (scripts/testbed/up.sh) and root:
 
     .venv/bin/python bench/soak_probe.py [--seconds 90] [--interval 5] [--tracemalloc]
 """
@@ -24,6 +26,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +113,19 @@ def top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, count:
               f"{where}:{frame.lineno}")
 
 
+def print_garbage(count: int) -> None:
+    """What the next full collection would free, by type: the cyclic garbage made since
+    the last one (reference counting alone could not free it)."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.collect()
+    gc.set_debug(0)
+    kinds = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+    print(f"unreachable: {len(gc.garbage)} objects")
+    for kind, number in kinds.most_common(count):
+        print(f"  {number:7d}  {kind}")
+    gc.garbage.clear()
+
+
 async def probe(args: argparse.Namespace, url: str, image: str) -> None:
     host = HostConfig("soak", docker_host=url)
     config = Config(hosts=(host,))
@@ -134,6 +150,8 @@ async def probe(args: argparse.Namespace, url: str, image: str) -> None:
             start = time.monotonic()
             first = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
             churn.start()
+            if args.follow:
+                await pilot.press("/", *churn.chatty, "enter", "l")
             minute: tracemalloc.Snapshot | None = None
             while (elapsed := time.monotonic() - start) < args.seconds:
                 print(line(start, churn.events), flush=True)
@@ -143,6 +161,8 @@ async def probe(args: argparse.Namespace, url: str, image: str) -> None:
                     minute = tracemalloc.take_snapshot()
                 await pilot.pause(args.interval)
             print(line(start, churn.events), flush=True)
+            if args.garbage:
+                print_garbage(args.top)
             if first is not None and minute is not None:
                 print("alive at 1 min and not when the table was drawn:")
                 top_growth(first, minute, args.top)
@@ -166,6 +186,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) after samples")
     parser.add_argument("--gc", action="store_true", help="print each full collection")
+    parser.add_argument("--garbage", action="store_true",
+                        help="at the end: the cyclic garbage left, by type")
+    parser.add_argument("--follow", action="store_true",
+                        help="the log pane follows the chatty container")
     args = parser.parse_args()
     testbed = load_testbed()
     if testbed is None:

@@ -40,6 +40,7 @@ from opsui.ui.quitting import run_workers_on_daemon_threads
 from opsui.ui.releases_flow import ReleaseFlowApp
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.state import UiState
+from opsui.ui.strip_cycles import break_strip_cycles
 from opsui.ui.themes import DEFAULT_THEME, LIGHT_THEME, load_themes, theme_sources
 
 MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
@@ -110,6 +111,7 @@ class OpsuiApp(ReleaseFlowApp):
 
     def on_load(self) -> None:
         run_workers_on_daemon_threads()  # before any worker: quitting never waits on them
+        break_strip_cycles()  # before the first frame: every strip freed when it is done
         # Before the first stylesheet pass: a theme set on mount restyles (and redraws)
         # every widget once more, and tells the dashboard to rebuild its cells.
         self._apply_themes()

@@ -16,6 +16,9 @@ full collection also runs on a clock, at most ``FULL_COLLECTION_SECONDS`` (30 s)
 one: the garbage is bounded by what half a minute of redraws makes, and the pause (tens of
 milliseconds for the non-frozen objects) comes twice a minute, not every few seconds.
 After it, the C allocator gives the pages it freed back (see :mod:`.malloc_tuning`).
+Since :mod:`.strip_cycles` the strips themselves are freed by reference counting (the
+log pane made ~7 000 cyclic objects a second before it); the timed collection stays for
+what else is cyclic.
 """
 
 from __future__ import annotations
