@@ -22,7 +22,7 @@ def app_matches(app: AppConfig, container: Container) -> bool:
     """True when ``container`` is the app's container or a replica of its compose service."""
     if app.container is not None:
         return container.name == app.container
-    for named in app.services or ((app.service,) if app.service is not None else ()):
+    for named in compose_services(app):
         project, _, service = named.partition("/")
         if container.compose_project == project and container.compose_service == service:
             return True
