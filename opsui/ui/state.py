@@ -23,6 +23,7 @@ from opsui.domain.models import (
     HttpHealth,
     LinkState,
 )
+from opsui.domain.operations.release_marks import ReleaseMark
 
 AppHealth = tuple[str, tuple[HttpHealth, ...]]
 """(app name, results of its health URLs), as shown for a container."""
@@ -72,6 +73,9 @@ class HostView:
     """HTTP health results per configured app name."""
     listed: bool = False
     """True once a full container list arrived (an empty table then means "none")."""
+    release_marks: dict[str, ReleaseMark] = field(default_factory=dict)
+    """Per serving container id: what its app's release and compose say (drift,
+    replaced...), from the dashboard's compose watch (:mod:`opsui.ui.widgets.release_watch`)."""
 
     @property
     def name(self) -> str:
@@ -191,6 +195,7 @@ class UiState:
         if view.containers.pop(container_id, None) is None:
             return
         view.stats.pop(container_id, None)
+        view.release_marks.pop(container_id, None)
         self._changes.removed.setdefault(view.name, set()).add(container_id)
         self._changes.containers.get(view.name, set()).discard(container_id)
         self._changes.stats.get(view.name, set()).discard(container_id)

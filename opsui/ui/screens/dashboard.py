@@ -41,6 +41,7 @@ from opsui.ui.widgets.host_sidebar import HostSidebar
 from opsui.ui.widgets.job_banner import JobBanner
 from opsui.ui.widgets.lock_banner import BannerItem, LockBanner
 from opsui.ui.widgets.no_engine import NoEnginePanel
+from opsui.ui.widgets.release_watch import ReleaseWatch
 from opsui.ui.widgets.status_bar import StatusBar, StatusLine
 
 SIDEBAR_MIN_WIDTH = 100
@@ -89,8 +90,9 @@ class DashboardScreen(Screen[None]):
         Binding("space", "mark", "Mark", id="dashboard.mark", show=False,
                 tooltip="Mark or unmark the container; l then opens the marked ones merged."),
         Binding("t", "next_trouble", "Next trouble", id="dashboard.next_trouble", show=False,
-                tooltip="Jump to the next container in trouble: unhealthy, restarting, or "
-                "exited with an error."),
+                tooltip="Jump to the next container in trouble: unhealthy, restarting, "
+                "exited with an error, or an app whose release compose drifts from or "
+                "replaced."),
         Binding("z", "toggle_kept", "Kept releases", id="dashboard.kept", show=False,
                 tooltip="Show or fold the release containers opsui keeps for rollback "
                 "(NAME.before-r…), dimmed under their app."),
@@ -174,6 +176,8 @@ class DashboardScreen(Screen[None]):
                 yield ContainerTable(self.state, with_http=self.with_http, clock=self.clock,
                                      id="containers")
                 yield NoEnginePanel(id="no-engine")
+        yield ReleaseWatch(self.state, self.monitors, lambda: self.host, self._marks_changed,
+                           id="release-watch")
         yield Footer()
 
     @property
@@ -209,6 +213,8 @@ class DashboardScreen(Screen[None]):
             sampled = changes.stats.get(host, set())
             if changed or removed or sampled:
                 self.table.apply(changed, removed, sampled)
+            if changed or removed:
+                self.query_one(ReleaseWatch).containers_changed(host)
             if host in changes.metrics or host in changes.statuses:
                 self.query_one(HostPanel).show(self.state.hosts.get(host))
         if changes.statuses or changes.snapshots or changes.containers or changes.removed:
@@ -328,6 +334,8 @@ class DashboardScreen(Screen[None]):
             previous.watch_stats(())
         self.host = host
         self.table.show(host)
+        for watch in self.query(ReleaseWatch):  # none yet while the screen is being built
+            watch.soon()
         self.query_one(LockBanner).show(self.banners.get(host, ()))
         self.refresh_bindings()
         self.query_one(HostPanel).show(self.state.hosts.get(host))
@@ -335,6 +343,12 @@ class DashboardScreen(Screen[None]):
         self._refresh_sidebar()
         self._refresh_mode()
         self._refresh_status()
+
+    def _marks_changed(self, host: str, container_ids: set[str]) -> None:
+        """The compose watch moved the release marks of these rows."""
+        view = self.state.hosts.get(host)
+        if host == self.host and view is not None:
+            self.table.apply(container_ids & view.containers.keys(), ())
 
     # -- messages from widgets ----------------------------------------------------------
 
@@ -426,12 +440,20 @@ class DashboardScreen(Screen[None]):
 
     def action_next_trouble(self) -> None:
         """Unhealthy, restarting or failed containers, and the serving containers of apps
-        whose release runs, failed unseen or was interrupted."""
+        whose release runs, failed unseen or was interrupted, or that compose drifts
+        from or replaced (the next ``up -d`` undoes the release, or did)."""
         host = self.host or ""
         apps = {item.app for item in self.banners.get(host, ()) if item.interrupted}
         apps |= {app for on, app in self.troubled if on == host}
-        if self.table.next_trouble(also=lambda c: app_of(c) in apps or c.name in apps
-                                   ) is None:
+        view = self.state.hosts.get(host)
+        marks = view.release_marks if view is not None else {}
+
+        def also(container: Container) -> bool:
+            mark = marks.get(container.id)
+            return (app_of(container) in apps or container.name in apps
+                    or (mark is not None and mark.trouble))
+
+        if self.table.next_trouble(also=also) is None:
             self.notify(f"No container in trouble on {self.host or 'this host'}.", timeout=2,
                         markup=False)
 

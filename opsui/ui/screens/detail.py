@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from opsui.domain.app_shown import app_name
 from opsui.domain.apps import is_release_copy, serving_for
+from opsui.domain.compose_drift import AGREES
 from opsui.domain.logfeed import LogTarget
 from opsui.domain.models import Container, ContainerDetail, Health
 from opsui.domain.monitor import HostMonitor
@@ -177,6 +178,10 @@ class DetailScreen(Screen[None]):
         text.append(c.state.value, style=palette.state(c.state))
         text.append("  ")
         text.append(HEALTH_SYMBOL[c.health], style=palette.health(c.health))
+        mark = self.state.host(self.host).release_marks.get(c.id)
+        if mark is not None and mark.kind != AGREES:
+            text.append(f"  {mark.marker}", style=palette.warn if mark.trouble
+                        else palette.muted)
         if self.monitor.read_only:
             text.append("   READ-ONLY", style=palette.warn)
         self.query_one("#detail-title", Static).update(text)
@@ -195,7 +200,8 @@ class DetailScreen(Screen[None]):
             at = 0 if docker_ok and not http_ok else 1
             health.insert(at, ("http", "HTTP health", sections.http_health(http, palette)))
         now = host_now(self.clock(), self.monitor.status)  # "started 5m ago" on its clock
-        overview = [("overview", "Overview", sections.overview(detail, palette, now))]
+        release = self.state.host(self.host).release_marks.get(detail.container.id)
+        overview = [("overview", "Overview", sections.overview(detail, palette, now, release))]
         rest: list[tuple[str, str, RenderableType]] = [
             ("ports", "Ports", sections.ports(detail, palette)),
             ("networks", "Networks", sections.networks(detail, palette)),

@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from opsui.domain.apps import is_release_copy
+from opsui.domain.compose_drift import DRIFTS, UNKNOWN
 from opsui.domain.models import (
     Container,
     ContainerState,
@@ -23,6 +24,7 @@ from opsui.domain.models import (
     HostStatus,
     HttpHealth,
 )
+from opsui.domain.operations.release_marks import NOT_SERVING, REPLACED, ReleaseMark
 from opsui.ui.format import human_bytes, percent, since
 from opsui.ui.palette import Palette
 
@@ -40,6 +42,16 @@ HEALTH_SYMBOL = {
     Health.STARTING: "◌ starting",
     Health.NONE: "· none",
 }
+
+RELEASE_MARK = {
+    DRIFTS: "⚠ drift",
+    REPLACED: "⚠ replaced",
+    NOT_SERVING: "⚠ not serving",
+    UNKNOWN: "? compose",
+}
+"""What the Health cell of an app's serving container adds about the release opsui made
+(compose agreeing adds nothing): short, so Name, State and Health still fit 80 columns;
+the detail view says it in full."""
 
 
 class KeyedText(Text):
@@ -170,8 +182,10 @@ def row_cells(
     palette: Palette,
     now: datetime,
     with_http: bool,
+    release: ReleaseMark | None = None,
 ) -> dict[str, Text]:
-    """Every cell of one row, keyed by column."""
+    """Every cell of one row, keyed by column; ``release``: the mark of the app this
+    container serves (:mod:`opsui.domain.operations.release_marks`)."""
     kept = is_release_copy(container.name)
     unhealthy = container.health is Health.UNHEALTHY and not kept
     running = container.state is ContainerState.RUNNING
@@ -214,6 +228,11 @@ def row_cells(
                              (palette.ok if ok else palette.bad))
     if ".before-r" in container.name:  # kept for a rollback: its last health is history
         cells["health"] = Text("· kept")
+    marker = RELEASE_MARK.get(release.kind, "") if release is not None and not kept else ""
+    if marker:
+        assert release is not None
+        cells["health"].append(f" {marker}", style=palette.warn if release.trouble
+                               else palette.muted)
     if kept:  # opsui's own copy, stopped on purpose: dimmed, never red
         for key, cell in cells.items():
             if key != "name":

@@ -329,7 +329,8 @@ class ContainerTable(LiveDataTable):
         palette = Palette.of(self.app)
         cells = row_cells(container, view.stats.get(container.id),
                           self.state.http_health_for(view.name, container),
-                          palette, self.host_now(view), self.with_http)
+                          palette, self.host_now(view), self.with_http,
+                          view.release_marks.get(container.id))
         if container.id in self.marked:  # a set lookup; stats-only updates never get here
             name = KeyedText("◆ ", style=palette.accent)
             name.append_text(cells["name"])

@@ -20,6 +20,7 @@ from opsui.domain.models import (
     HealthLogEntry,
     HttpHealth,
 )
+from opsui.domain.operations.release_marks import ReleaseMark
 from opsui.ui.format import clock_time, since
 from opsui.ui.palette import Palette
 from opsui.ui.widgets.container_cells import HEALTH_SYMBOL
@@ -43,7 +44,10 @@ def _none(what: str, palette: Palette) -> Text:
     return Text(what, style=palette.muted)
 
 
-def overview(detail: ContainerDetail, palette: Palette, now: datetime) -> RenderableType:
+def overview(detail: ContainerDetail, palette: Palette, now: datetime,
+             release: ReleaseMark | None = None) -> RenderableType:
+    """``release``: what opsui says of the release this container serves (compose's
+    view, or that it was replaced), when its app is one opsui released."""
     c = detail.container
     grid = _grid()
 
@@ -62,6 +66,9 @@ def overview(detail: ContainerDetail, palette: Palette, now: datetime) -> Render
     row("Health", Text(HEALTH_SYMBOL[c.health], style=palette.health(c.health)))
     if c.compose_project:
         row("Compose", f"{c.compose_project}/{c.compose_service or '?'}")
+    if release is not None:
+        row("Release", Text(f"{release.marker}: {release.text}",
+                            style=palette.warn if release.trouble else ""))
     row("Restart policy", detail.restart_policy or "-")
     row("Command", detail.command or "-")
     row("Entrypoint", detail.entrypoint or "-")
