@@ -19,6 +19,7 @@ import docker
 import docker.auth
 import docker.errors
 
+from opsui.backends.docker_cluster import read_cluster
 from opsui.backends.docker_credentials import DockerCredentials
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason
 from opsui.backends.docker_fields import int_or_none, mapping_or_empty
@@ -27,6 +28,7 @@ from opsui.backends.registry_pull import PullAuth
 from opsui.domain.errors import ActionFailed, ActionRefused, EngineUnavailable, OpsuiError
 from opsui.domain.ports import Cancellation, SwarmService
 from opsui.domain.sanitize import clean
+from opsui.domain.swarm_cluster import SwarmCluster
 
 _T = TypeVar("_T")
 _NANOSECONDS = 1_000_000_000
@@ -140,6 +142,10 @@ class DockerSwarm:
         if self._credentials is not None:
             return PullAuth.lookup(self._credentials, ImageRef.parse(image).registry).headers
         return registry_auth_headers(self._api, image)
+
+    def cluster(self) -> SwarmCluster | None:
+        return self._call("read the cluster of", self._endpoint,
+                          lambda: read_cluster(self._api))
 
     def wait_update(self, name: str, timeout: float,
                     cancelled: Cancellation) -> SwarmService:

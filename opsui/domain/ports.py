@@ -22,6 +22,7 @@ from opsui.domain.models import (
     HostMetrics,
     HttpHealth,
 )
+from opsui.domain.swarm_cluster import SwarmCluster
 
 
 class EventStream(Protocol):
@@ -324,6 +325,11 @@ class SwarmEngine(Protocol):
                     cancelled: Cancellation) -> SwarmService:
         """Poll until the service is :attr:`~SwarmService.settled`, ``timeout`` seconds
         passed or ``cancelled`` is set, whichever comes first; the state then."""
+        ...
+
+    def cluster(self) -> SwarmCluster | None:
+        """Every node, service and task (on any node, ended ones included) as this
+        manager sees them; None when the engine is no Swarm manager (issue 15)."""
         ...
 
 
