@@ -45,6 +45,13 @@ def run_app(rate: int) -> None:
 
     from fakes.logs import FakeFeed, LogsApp
 
+    try:  # as OpsuiApp.on_load does; a tree from before it has none
+        from opsui.ui.strip_cycles import break_strip_cycles
+    except ImportError:
+        pass
+    else:
+        break_strip_cycles()
+
     feed = FakeFeed(capacity=200_000)
     feed.add(*(f"{LINE} n=-{i}" for i in range(1000)))
 
