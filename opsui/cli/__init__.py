@@ -3,7 +3,8 @@
 One module per command group, each adding its subcommands and the function that runs
 them (``handler``): :mod:`~opsui.cli.containers` (ps, inspect, start/stop/restart,
 trust-host), :mod:`~opsui.cli.logs`, :mod:`~opsui.cli.releases`,
-:mod:`~opsui.cli.backups`, :mod:`~opsui.cli.front` (the front proxy) and
+:mod:`~opsui.cli.backups`, :mod:`~opsui.cli.front` (the front proxy),
+:mod:`~opsui.cli.swarm` (a Swarm manager's tasks on every node) and
 :mod:`~opsui.cli.tui` (the dashboard, check-config).
 Options shared by several commands are declared once in :mod:`~opsui.cli.options`;
 every failure is told by :mod:`~opsui.cli.failure`. How the packages fit together:
@@ -52,6 +53,7 @@ COMMAND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
                  ("deploy", "rollback", "history", "tags", "lock", "unlock", "recover")),
     "backups": ("add_backup_commands", ("backup", "backups", "restore", "migrate")),
     "front": ("add_front_command", ("front",)),
+    "swarm": ("add_swarm_commands", ("tasks",)),
 }
 """Module of :mod:`opsui.cli` → (the function adding its subcommands, their names).
 

@@ -8,7 +8,14 @@ and the replacement of its task, on another node, is listed next to what it repl
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import docker.types
 import pytest
@@ -19,6 +26,7 @@ from opsui.domain.swarm_cluster import ServiceTasks, SwarmCluster
 
 from .conftest import DockerResources
 from .helpers import APP_HEALTHY, wait_until
+from .second_engine import SecondEngine
 from .swarm_bed import SwarmBed
 
 
@@ -27,6 +35,15 @@ def manager(swarm_bed: SwarmBed) -> Iterator[DockerClient]:
     """A client of node 1, the manager opsui is connected to in these tests."""
     with contextlib.closing(swarm_bed.client(1)) as client:
         yield client
+
+
+def opsui_tasks(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``opsui tasks`` against the engine at ``url`` (host "sw" in a config)."""
+    config = tmp_path / "opsui.toml"
+    config.write_text(f'[hosts.sw]\ndocker_host = "{url}"\n')
+    return subprocess.run([sys.executable, "-m", "opsui", "tasks", "--config", str(config),
+                           "--host", "sw", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60, env=os.environ)
 
 
 def _service(cluster: SwarmCluster | None, name: str) -> ServiceTasks | None:
@@ -69,7 +86,8 @@ def test_the_tasks_of_a_service_are_listed_on_every_node(
 
 
 def test_a_killed_node_shows_down_and_its_task_is_rescheduled(
-        swarm_bed: SwarmBed, swarm_resources: DockerResources, manager: DockerClient) -> None:
+        swarm_bed: SwarmBed, swarm_resources: DockerResources, manager: DockerClient,
+        tmp_path: Path) -> None:
     svc = swarm_resources.service(APP_HEALTHY, mode=docker.types.ServiceMode("replicated", 3))
     name = str(svc.name)
     view = DockerSwarm(manager)
@@ -106,3 +124,32 @@ def test_a_killed_node_shows_down_and_its_task_is_rescheduled(
     assert (old.node, old.desired_state, old.current) == (victim.hostname, "shutdown", False)
     ordered = [t.id for t in service_now.tasks]
     assert ordered.index(replacement.id) + 1 == ordered.index(old.id)
+
+    # The command line says the same: the node down, the old task under its replacement.
+    done = opsui_tasks(tmp_path, swarm_bed.node(1).url, name, "--json")
+    assert done.returncode == 0, done.stderr
+    shown: dict[str, Any] = json.loads(done.stdout)
+    assert shown["manager"] == swarm_bed.node(1).hostname
+    states = {n["hostname"]: n["state"] for n in shown["nodes"]}
+    assert states[victim.hostname] == "down"
+    assert [s["name"] for s in shown["services"]] == [name]
+    rows = [(t["id"], t["node"], t["desired_state"], t["restarts"])
+            for t in shown["services"][0]["tasks"]]
+    assert rows.index((replacement.id, replacement.node, "running", 1)) + 1 == rows.index(
+        (old.id, victim.hostname, "shutdown", 0))
+    text = opsui_tasks(tmp_path, swarm_bed.node(1).url, name)
+    assert text.returncode == 0, text.stderr
+    [node_line] = [line for line in text.stdout.splitlines()
+                   if line.startswith(victim.hostname)]
+    assert node_line.split()[2] == "down"
+    assert re.search(rf"^ \\_ {re.escape(old.name)} +{victim.hostname} +shutdown ",
+                     text.stdout, re.MULTILINE), text.stdout
+
+
+def test_tasks_of_an_engine_that_is_no_manager_are_refused(second_engine: SecondEngine,
+                                                           tmp_path: Path) -> None:
+    done = opsui_tasks(tmp_path, second_engine.url, "--json")
+    assert done.returncode == 1
+    failure = json.loads(done.stdout)
+    assert failure["ok"] is False
+    assert "not a Swarm manager" in failure["error"]

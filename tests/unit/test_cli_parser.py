@@ -17,13 +17,13 @@ ARGS = {
     "deploy": ["web", "2.0"], "rollback": ["web"], "history": ["web"], "tags": ["web"],
     "lock": ["web", "-m", "why"], "unlock": ["web"], "recover": ["web", "--finish"],
     "backup": ["web"], "backups": ["web"], "restore": ["web", "b1"], "migrate": ["web"],
-    "check-config": [], "front": ["web"],
+    "check-config": [], "front": ["web"], "tasks": [],
 }
 """Each subcommand with the arguments it requires."""
 
 CHANGES_A_HOST = {"start", "stop", "restart", "deploy", "rollback", "lock", "unlock",
                   "recover", "backup", "restore", "migrate", "front"}
-PRINTS_JSON = CHANGES_A_HOST | {"ps", "inspect", "history", "tags", "backups"}
+PRINTS_JSON = CHANGES_A_HOST | {"ps", "inspect", "history", "tags", "backups", "tasks"}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
