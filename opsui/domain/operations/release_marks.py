@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from opsui.domain.apps import app_matches
+from opsui.domain.apps import app_matches, is_release_copy
 from opsui.domain.compose_drift import AGREES, DRIFTS, UNKNOWN
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.logfeed import APP_LABEL
@@ -63,7 +63,12 @@ def released_refs(host: str, apps: Iterable[AppConfig], containers: Iterable[Con
     refs = [app.name for app in apps
             if app.host == host and any(app_matches(app, c) for c in listed)]
     refs += known
-    refs += sorted(c.name for c in listed if c.labels.get(APP_LABEL))
+    labelled: dict[str, str] = {}  # one container per app label: each ref costs a listing
+    for c in sorted(listed, key=lambda c: (is_release_copy(c.name), c.name)):
+        label = c.labels.get(APP_LABEL)
+        if label:
+            labelled.setdefault(label, c.name)
+    refs += [labelled[label] for label in sorted(labelled)]
     return list(dict.fromkeys(refs))
 
 
