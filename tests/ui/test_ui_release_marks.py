@@ -25,7 +25,7 @@ from opsui.domain.compose_project import (
     WORKING_DIR_LABEL,
     ComposeProject,
 )
-from opsui.domain.errors import ActionFailed
+from opsui.domain.errors import ActionFailed, HostUnreachable
 from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.app_releases import AppReleases
@@ -187,6 +187,20 @@ async def test_compose_missing_says_compose_unknown_and_agreeing_says_nothing() 
         compose.image = f"{APP}:2.0.0"  # the file now says what runs: compose agrees
         await until(pilot, lambda: _health(app, released.id) == "● healthy",
                     "the mark gone once compose agrees")
+
+
+async def test_a_lost_host_turns_the_drift_into_compose_unknown() -> None:
+    compose = FakeCompose()
+    engine = _engine()
+    connection, _ = _released(engine, compose)
+    app = _app(connection, compose)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _shows(pilot, app, "shop-web-1", lambda r: "⚠ drift" in r, "the drift mark")
+        connection.failure = HostUnreachable("local: connection refused")
+        row = await _shows(pilot, app, "shop-web-1", lambda r: "? compose" in r,
+                           "compose unknown while the host is away")
+        assert "drift" not in row
+        assert app.is_running
 
 
 async def test_detail_view_says_why_in_plain_text_and_t_stops_on_the_drift() -> None:
