@@ -48,6 +48,8 @@ class RequestLoad:
     rate: float = 50.0
     workers: int = 8
     timeout: float = 10.0
+    keepalive: bool = True
+    """False: a new connection per request (none is left idle for a proxy to close)."""
     answers: list[Answer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -92,7 +94,9 @@ class RequestLoad:
             sent += 1
 
     def _work(self) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
+        limits = (httpx.Limits() if self.keepalive
+                  else httpx.Limits(max_keepalive_connections=0))
+        with httpx.Client(timeout=self.timeout, limits=limits) as client:
             while (due := self._jobs.get()) is not None:
                 answer = _ask(client, self.url, due)
                 with self._lock:
@@ -116,9 +120,10 @@ def _ask(client: httpx.Client, url: str, due: float) -> Answer:
 
 
 @contextmanager
-def steady_load(url: str, rate: float = 50.0, workers: int = 8) -> Iterator[RequestLoad]:
+def steady_load(url: str, rate: float = 50.0, workers: int = 8,
+                keepalive: bool = True) -> Iterator[RequestLoad]:
     """A :class:`RequestLoad` running for the ``with`` block, stopped after it."""
-    load = RequestLoad(url, rate, workers)
+    load = RequestLoad(url, rate, workers, keepalive=keepalive)
     load.start()
     try:
         yield load

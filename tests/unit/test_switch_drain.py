@@ -81,7 +81,8 @@ def test_the_plan_lists_every_replica_and_what_a_static_proxy_would_do() -> None
     assert "resolved it once at start" in text and "proxy = " in text
 
 
-def test_old_leaves_the_aliases_after_the_gate_drains_then_stops_with_proxy_reloads() -> None:
+def test_old_leaves_the_aliases_after_the_gate_the_proxy_reloads_once_drain_then_stop(
+        ) -> None:
     engine, traffic, plan = _setup(1, proxy=True)
     events: list[StepEvent] = []
     assert _deploy(engine, traffic, plan("2.0.0"), events=events) == OK
@@ -90,12 +91,25 @@ def test_old_leaves_the_aliases_after_the_gate_drains_then_stops_with_proxy_relo
     new = next(c.id for c in engine.list_containers() if c.name == "shop_app_1")
     order = [call for call in engine.calls if call[0] in ("start", "stop", "aliases ",
                                                           "exec nginx -s reload")]
-    assert order == [("start", new), ("exec nginx -s reload", ng), ("aliases ", old),
-                     ("exec nginx -s reload", ng), ("stop", old)]
+    # one reload, after the old one left: each reload of nginx closes its idle
+    # keep-alive connections, and a reload while the old one held the alias added nothing
+    assert order == [("start", new), ("aliases ", old), ("exec nginx -s reload", ng),
+                     ("stop", old)]
     assert traffic.aliases(new) == {NET: ("app",)} or new not in traffic.table
     drain = next(e for e in events if e.step == "drain" and e.outcome is None)
     assert drain.expected == 0.05
     assert _serving(engine) == {"shop_app_1": "2.0.0"}
+
+
+def test_the_plan_shows_one_proxy_reload_per_replica_and_what_it_does_to_clients() -> None:
+    _, _, plan = _setup(2, proxy=True)
+    deploy = plan("2.0.0")
+    reloads = [s for s in deploy.steps if s.startswith("reload proxy")]
+    assert reloads == ["reload proxy (shop_app_1)", "reload proxy (shop_app_2)"]
+    assert deploy.steps.index("reload proxy (shop_app_1)") == \
+        deploy.steps.index("leave aliases (shop_app_1)") + 1
+    text = "\n".join(deploy.notes)
+    assert "once per container" in text and "keep-alive" in text
 
 
 def test_every_replica_is_released_one_after_the_other() -> None:

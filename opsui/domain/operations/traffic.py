@@ -3,13 +3,21 @@
 A reverse proxy on a Docker network reaches the app by a network alias (``app``), which
 the engine's DNS answers with the addresses of the running containers holding it. The
 new container is created holding the old one's aliases, so once it runs and passes its
-gate a proxy can reach both; then, in order: a named proxy is reloaded (it resolves the
-alias again and sees the new address), the old container leaves the aliases, the proxy
-is reloaded again (it forgets the old address; its old workers finish their requests),
-the old container keeps running for ``drain_seconds`` (a proxy that re-resolves the
-name keeps its cached answer that long, and in-flight requests end), and only then is
-it stopped, with its own stop timeout. A cancel during the drain cuts the drain short
-and finishes the switch: the new one serves, the old one is stopped and kept.
+gate a proxy can reach both; then, in order: the old container leaves the aliases (it
+keeps running and keeps its address, so a proxy that resolved the name earlier still
+reaches it), a named proxy is reloaded ONCE (it resolves the alias again: the new
+address, not the old; its old workers finish their requests), the old container keeps
+running for ``drain_seconds`` (a proxy that re-resolves the name keeps its cached answer
+that long, and in-flight requests end), and only then is it stopped, with its own stop
+timeout. A cancel during the drain cuts the drain short and finishes the switch: the
+new one serves, the old one is stopped and kept.
+
+Once, not twice: nginx's graceful reload makes its old workers close every idle
+keep-alive client connection at once, and a client that sends a request on one of them
+at that instant gets no answer (RFC 9112 lets a client retry it; browsers do, httpx and
+many scripts do not). That is nginx's, not the switch's, but each reload is one more
+such moment, and a reload before the old one leaves the aliases added nothing: the old
+address was still right (issue 13, the static nginx's lost requests).
 """
 
 from __future__ import annotations
@@ -42,8 +50,8 @@ def traffic_steps(aliases: bool, proxy: bool) -> tuple[str, ...]:
     """The steps that replace a plain "switch" once the new container passed its gate."""
     if not aliases and not proxy:
         return ("switch",)
-    return (*(("reload proxy",) if proxy else ()), *(("leave aliases",) if aliases else ()),
-            *(("reload proxy again",) if proxy else ()), "drain", "stop old", "switch")
+    return (*(("leave aliases",) if aliases else ()), *(("reload proxy",) if proxy else ()),
+            "drain", "stop old", "switch")
 
 
 def traffic_notes(aliases: Aliases, settings: TrafficSettings, app: str,
@@ -56,9 +64,12 @@ def traffic_notes(aliases: Aliases, settings: TrafficSettings, app: str,
     names = "; ".join(f"{', '.join(names)} on {network}" for network, names in aliases.items())
     drain = f"drains {settings.drain_seconds:g} s before it stops"
     if proxy is not None:
+        when = (f"the new one joined {names} and passed its gate and the old one left"
+                if names else "the new one passed its gate")
         return (f"traffic: proxy {proxy.container} is reloaded ({' '.join(proxy.reload)}) "
-                f"after the new container {'joins ' + names if names else 'passed its gate'}"
-                f" and after the old one leaves; the old one {drain}",)
+                f"once per container, after {when}; the old one {drain}. Each nginx reload "
+                "closes its idle keep-alive connections: a request sent on one at that "
+                "instant gets no answer unless the client retries it (browsers do)",)
     if not aliases:
         return ("traffic: no network alias: the old container stops right after the new "
                 "one passed its gate; whatever reaches it by name or address follows the "
@@ -122,7 +133,7 @@ class Handover:
 
     def hand_over(self, old: Container, new_id: str, name: str, kept_name: str,
                   named: Callable[[str], str] = lambda step: step) -> str:
-        """After the new container passed its gate: proxy, aliases, drain, stop, names.
+        """After the new container passed its gate: aliases, proxy, drain, stop, names.
         Cancellable until the old container starts leaving the aliases; after that it
         only cuts the drain short."""
         run, traffic = self.run, self.traffic
@@ -131,15 +142,13 @@ class Handover:
         if not aliases and not proxy:
             return run.step(named("switch"), lambda: switch_names(
                 self.engine, old, new_id, name, kept_name), cancellable=self.cancelled is None)
-        cancellable = self.cancelled is None
-        if proxy:
-            run.step(named("reload proxy"), self.reload_proxy, cancellable=cancellable)
         if aliases:
             assert traffic is not None
             run.step(named("leave aliases"), lambda: self._leave(old.id, aliases),
-                     cancellable=cancellable)
-        if proxy:
-            run.step(named("reload proxy again"), self.reload_proxy, cancellable=False)
+                     cancellable=self.cancelled is None)
+        if proxy:  # once: each reload closes the proxy's idle keep-alive connections
+            run.step(named("reload proxy"), self.reload_proxy,
+                     cancellable=self.cancelled is None and not aliases)
         run.step(named("drain"), self._drain, cancellable=False,
                  expected=self.settings.drain_seconds)
         run.step(named("stop old"), lambda: self._stop(old.id), cancellable=False)
