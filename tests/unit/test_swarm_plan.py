@@ -26,6 +26,7 @@ from opsui.domain.operations.swarm_deploy import (
 )
 from opsui.domain.ports import Cancellation, SwarmService
 from opsui.domain.releases import CANCELLED, FAILED, OK, Release, fold_releases
+from opsui.domain.swarm_cluster import SwarmCluster
 
 STATE = "/state"
 DIGEST = "sha256:" + "b" * 64
@@ -90,6 +91,9 @@ class ScriptedSwarm:
                     cancelled: Cancellation) -> SwarmService:
         self.calls.append(("wait", timeout))
         return self.current
+
+    def cluster(self) -> SwarmCluster | None:
+        return None  # a deploy never reads the cluster view
 
 
 class Puller:
