@@ -70,6 +70,9 @@ class OpsuiApp(ReleaseFlowApp):
                 tooltip="Switch between the dark and the light theme."),
         Binding("question_mark,f1", "help", "Help", id="app.help", show=False,
                 tooltip="The keys of this screen, with their ids for opsui.toml [keys]."),
+        Binding("W", "swarm", "Swarm", id="app.swarm", show=False,
+                tooltip="The selected host's Swarm (a manager): nodes, and every service's "
+                "tasks on every node."),
     ]
 
     def __init__(
@@ -213,6 +216,7 @@ class OpsuiApp(ReleaseFlowApp):
         from opsui.ui.screens.history import HistoryScreen, ReleaseDetailScreen
         from opsui.ui.screens.logs import LogsScreen
         from opsui.ui.screens.save_log import SaveLogModal
+        from opsui.ui.screens.swarm import SwarmScreen
         from opsui.ui.widgets.container_table import ContainerTable
         from opsui.ui.widgets.filter_bar import FilterBar
         from opsui.ui.widgets.log_query_bar import LogQueryInput
@@ -220,7 +224,7 @@ class OpsuiApp(ReleaseFlowApp):
         return (OpsuiApp, DashboardScreen, ContainerTable, FilterBar, DetailScreen, ConfirmModal,
                 LogsScreen, LogQueryInput, SaveLogModal, DeployScreen, ReleaseRunScreen,
                 PlanConfirmModal, HistoryScreen, ReleaseDetailScreen, BackupsScreen,
-                DownloadModal, HelpScreen)
+                DownloadModal, HelpScreen, SwarmScreen)
 
     # -- monitor updates -------------------------------------------------------------------
 
@@ -347,6 +351,19 @@ class OpsuiApp(ReleaseFlowApp):
         tail = monitor.settings.log_tail_lines
         self.push_screen(LogsScreen(host, feed, partial(monitor.open_logs, target), tail=tail,
                                     clock=self.clock, state=self.state))
+
+    def action_swarm(self) -> None:
+        """The Swarm cluster of the dashboard's selected host (screens/swarm.py): the
+        dashboard lists one engine's containers, a manager knows every node's tasks."""
+        from opsui.ui.screens.swarm import SwarmScreen
+
+        host = self.dashboard.host if self.dashboard is not None else None
+        monitor = self.monitors.get(host) if host else None
+        if host is None or monitor is None:
+            self.notify("Select a host first.", severity="warning", markup=False)
+            return
+        if not isinstance(self.screen, SwarmScreen):
+            self.push_screen(SwarmScreen(host, lambda: monitor.engine().swarm.cluster()))
 
     def action_toggle_theme(self) -> None:
         wanted = LIGHT_THEME if self.current_theme.dark else DEFAULT_THEME
