@@ -337,6 +337,18 @@ class _Reader:
                             value)
         return tuple(value)
 
+    def app_hosts(self, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
+        """The hosts of an app on several: ``["web1", "web2"]``, at least one, distinct."""
+        if "hosts" not in table:
+            return ()
+        value = table["hosts"]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) and v.strip() and not _has_controls(v) for v in value) \
+                or len(set(value)) != len(value):
+            raise self.fail(path, 'a non-empty list of distinct host names, such as '
+                            '["web1", "web2"]', value)
+        return tuple(value)
+
     def proxy(self, value: object, prefix: str) -> ProxyConfig | None:
         if value is None:
             return None
@@ -431,10 +443,15 @@ class _Reader:
             if sum(x is not None for x in (container, service, swarm)) > 1:
                 raise self.fail(f"apps.{name}",
                                 "only one of 'container', 'service' and 'swarm_service'")
+            host = self.text(entry, "host", f"apps.{name}.host")
+            hosts = self.app_hosts(entry, f"apps.{name}.hosts")
+            if host is not None and hosts:
+                raise self.fail(f"apps.{name}", "either 'host' or 'hosts', not both")
             apps.append(
                 AppConfig(
                     name=name,
-                    host=self.text(entry, "host", f"apps.{name}.host") or AppConfig.host,
+                    host=host or (hosts[0] if hosts else AppConfig.host),
+                    hosts=hosts,
                     container=container,
                     service=service,
                     services=services,

@@ -99,10 +99,12 @@ def monitor_settings(config: Config) -> MonitorSettings:
 def check_app_hosts(config: Config, hosts: Sequence[HostConfig]) -> None:
     names = {h.name for h in config.hosts} | {h.name for h in hosts}
     for app in config.apps:
-        if app.host not in names:
-            raise ConfigError(config.source, f"apps.{app.name}.host",
-                              f"a host defined under [hosts] ({', '.join(sorted(names))})",
-                              app.host)
+        for host in app.every_host:
+            if host not in names:
+                key = "hosts" if app.hosts else "host"
+                raise ConfigError(config.source, f"apps.{app.name}.{key}",
+                                  f"a host defined under [hosts] "
+                                  f"({', '.join(sorted(names))})", host)
 
 
 def _backups_for(connection: HostConnection, *, gate: ActionGate, config: Config,
@@ -135,7 +137,7 @@ def build_monitor_factory(
                 listener,
                 gate,
                 settings,
-                apps=[app for app in config.apps if app.host == host.name],
+                apps=[app for app in config.apps if app.runs_on(host.name)],
                 config=config,
                 backups_for=functools.partial(_backups_for, gate=gate, config=config,
                                               docker_host=host.docker_host),

@@ -147,6 +147,10 @@ class AppConfig:
 
     name: str
     host: str = LOCAL_HOST_NAME
+    """Its host; with ``hosts``, the first of them."""
+    hosts: tuple[str, ...] = ()
+    """``hosts = ["web1", "web2"]``: the same app on several hosts, released host by host
+    as one release (operations/multi_host.py); () for an app on ``host`` only."""
     container: str | None = None
     service: str | None = None  # compose "project/service"
     services: tuple[str, ...] = ()
@@ -167,6 +171,14 @@ class AppConfig:
     compose_pin: str | None = None
     """The tag variable of the compose project's env file (``APP_TAG``) a release moves,
     so ``docker compose up -d`` afterwards keeps it (see operations/compose_pin.py)."""
+
+    @property
+    def every_host(self) -> tuple[str, ...]:
+        """The hosts it runs on: ``hosts``, else its one ``host``."""
+        return self.hosts or (self.host,)
+
+    def runs_on(self, host: str) -> bool:
+        return host in self.every_host
 
 
 @dataclass(frozen=True)
@@ -202,4 +214,4 @@ class Config:
 
     def app(self, name: str, host: str | None = None) -> AppConfig | None:
         return next((a for a in self.apps if a.name == name
-                     and (host is None or a.host == host)), None)
+                     and (host is None or a.runs_on(host))), None)

@@ -35,7 +35,7 @@ from opsui.domain.operations.deploy import (
 )
 from opsui.domain.operations.downtime import estimate as downtime_estimate
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.lock import LockHolder
+from opsui.domain.operations.lock import HeldLock, LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import FINISH, Recovery, RecoveryPlan, plan_recovery
 from opsui.domain.operations.release_run import (
@@ -341,11 +341,14 @@ class AppReleases:
                answer: bool | str | None, report: Report | None = None,
                cancelled: threading.Event | None = None, *,
                output: LineSink | None = None, progress: Progress | None = None,
-               override: str | None = None) -> str:
+               override: str | None = None, release_id: str | None = None,
+               held: LockHolder | None = None) -> str:
         """``output``/``progress``/``override``: the migration's lines, the backup's
         bytes, and the typed override to migrate without a verified backup (see
-        :meth:`AppBackups.override_text`), for apps with a migration."""
-        run = run_of(self._files, app, report=report, cancelled=cancelled)
+        :meth:`AppBackups.override_text`), for apps with a migration. ``release_id``
+        and ``held``: one host's part of a multi-host release (its id, and the lock it
+        took on this host before anything changed: see multi_host.py)."""
+        run = self._run(app, report, cancelled, release_id, held)
         if isinstance(plan, SwarmDeployPlan):
             swarm = self._service(app)[0]
             rolling = SwarmDeployment(plan, self._engine, swarm, run,
@@ -366,6 +369,14 @@ class AppReleases:
         deployment.after_success = lambda: joined(
             agreement.after_switch(plan.current, plan.version), self._retain(app))
         return self._tracked(run, lambda: deployment.run(self._gate, answer))
+
+    def _run(self, app: AppSpec, report: Report | None, cancelled: threading.Event | None,
+             release_id: str | None, held: LockHolder | None) -> ReleaseRun:
+        run = run_of(self._files, app, report=report, cancelled=cancelled,
+                     release_id=release_id)
+        if held is not None:
+            run.lock = HeldLock(run.lock, held)
+        return run
 
     def _tracked(self, run: ReleaseRun, body: Callable[[], str]) -> str:
         ACTIVE_RELEASES.add(run.release_id)
@@ -450,8 +461,10 @@ class AppReleases:
 
     def rollback(self, app: AppSpec, plan: RollbackPlan | SwarmRollbackPlan,
                  answer: bool | str | None, report: Report | None = None,
-                 cancelled: threading.Event | None = None) -> str:
-        run = run_of(self._files, app, report=report, cancelled=cancelled)
+                 cancelled: threading.Event | None = None, *,
+                 release_id: str | None = None, held: LockHolder | None = None) -> str:
+        """``release_id``/``held``: as for :meth:`deploy`."""
+        run = self._run(app, report, cancelled, release_id, held)
         if isinstance(plan, SwarmRollbackPlan):
             native = SwarmRollback(plan, self._service(app)[0], run,
                                    timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))

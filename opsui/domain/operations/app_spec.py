@@ -113,7 +113,7 @@ def resolve_app(config: Config, host: str, ref: str, containers: list[Container]
 def _declared_owner(config: Config, host: str, container: Container) -> AppConfig | None:
     """The declared app of ``host`` whose container (or release copy) this is."""
     for app in config.apps:
-        if app.host == host and (app.container or app.service) \
+        if app.runs_on(host) and (app.container or app.service) \
                 and _declared_spec(app, host).owns(container):
             return app
     return None
@@ -130,7 +130,7 @@ def _former_names(config: Config, spec: AppSpec, containers: list[Container]
     the ``opsui.app`` labels of its containers. Never another declared app's name (that
     history is that app's), never a name that cannot name a state folder."""
     assert spec.config is not None
-    declared = {app.name for app in config.apps if app.host == spec.host}
+    declared = {app.name for app in config.apps if app.runs_on(spec.host)}
     labels = [c.labels.get(APP_LABEL, "") for c in containers if spec.owns(c)]
     candidates = [spec.config.container or "", *labels]
     return tuple(dict.fromkeys(name for name in candidates if name and name != spec.name

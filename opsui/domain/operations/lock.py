@@ -118,3 +118,25 @@ class DeployLock:
 
     def release(self) -> None:
         self._files.remove_dir(self.path)
+
+
+class HeldLock(DeployLock):
+    """An app's lock that whoever runs this release already holds: a multi-host release
+    takes every host's lock before anything changes, then runs each host's release
+    under it. Taking it checks it is still that holder's (nobody broke it meanwhile);
+    giving it back is left to the one who took it."""
+
+    def __init__(self, lock: DeployLock, holder: LockHolder) -> None:
+        self.path = lock.path
+        self._lock = lock
+        self._holder = holder
+
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
+        current = self._lock.holder()
+        return None if current == self._holder else current or UNKNOWN_HOLDER
+
+    def holder(self) -> LockHolder | None:
+        return self._lock.holder()
+
+    def release(self) -> None:
+        """Kept: the multi-host release gives every host's lock back at its end."""
