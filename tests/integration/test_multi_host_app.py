@@ -1,0 +1,175 @@
+"""An app on three real engines (issue 15): ``[apps.NAME] hosts = [...]`` released host by
+host through MultiHostApp (what ``opsui deploy NAME`` runs for such an app).
+
+The engines are the test bed's and two dockerd of this test's own, each a host of
+opsui.toml by ``docker_host``; the app's container has the same name on all three.
+Host 2's container carries a health check of its own that 2.0.0 fails (it refuses
+the version its operator knows is broken there), so a deploy of 2.0.0 fails its gate
+on host 2 only: host 1, already switched, must be back on 1.0.0, host 3 untouched,
+and each host's history says so. Then 5.0.0 goes to all three, and a rollback takes
+all three back to the same release.
+
+The three engines share this machine's files, where real hosts each have their own:
+each host's facade gets its own state folder (the journal and lock a host keeps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker.client import DockerClient
+
+from opsui.config import load_config
+from opsui.domain.operations.app_releases import AppReleases
+from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.multi_host import (
+    MULTI_HOST,
+    NOT_DEPLOYED,
+    RETURNED,
+    SWITCHED,
+    MultiHostApp,
+)
+from opsui.domain.operations.multi_host_history import multi_history
+from opsui.domain.ports import HostConnection
+from opsui.domain.releases import FAILED, OK, ROLLED_BACK
+from opsui.wiring import build_connection, check_app_hosts
+
+from .conftest import DockerResources
+from .helpers import APP_IMAGE, Testbed, unique_name, wait_for_health
+from .second_engine import SecondEngine
+
+pytestmark = pytest.mark.integration
+
+HOSTS = ("h1", "h2", "h3")
+NOT_TWO = ("/app/healthcheck.sh && ! grep -q '\"2.0.0\"' /www/api/version")
+"""Host 2's own health check: the image's, and never 2.0.0."""
+
+
+@pytest.fixture
+def engines(docker_client: DockerClient, testbed: Testbed
+            ) -> Iterator[list[tuple[str, DockerResources]]]:
+    """(docker_host, labelled resources) of the test bed's engine and two own dockerd,
+    each with the app's images pulled from the test registry; all removed afterwards."""
+    own = [SecondEngine.create(), SecondEngine.create()]
+    made: list[DockerResources] = []
+    try:
+        urls = [os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")]
+        clients = [docker_client]
+        for engine in own:
+            urls.append(engine.start())
+            clients.append(engine.client())
+        for client in clients:
+            for tag in ("1.0.0", "2.0.0", "5.0.0"):
+                client.images.pull(testbed.registry_ref(f"{APP_IMAGE}:{tag}"))
+            made.append(DockerResources(client))
+        yield list(zip(urls, made, strict=True))
+    finally:
+        for resources in made:
+            resources.cleanup()
+        for engine in own:
+            engine.cleanup()
+
+
+@pytest.fixture
+def fleet(engines: list[tuple[str, DockerResources]], testbed: Testbed, tmp_path: Path
+          ) -> Iterator[tuple[str, list[AppReleases], list[DockerResources]]]:
+    """The app running 1.0.0 on the three hosts, and each host's releases facade."""
+    name = unique_name("opsmh")
+    toml = "".join(f'[hosts.{h}]\ndocker_host = "{url}"\n'
+                   for h, (url, _) in zip(HOSTS, engines, strict=True))
+    toml += (f'[apps.web]\nhosts = {list(HOSTS)!r}\ncontainer = "{name}"\n'.replace("'", '"')
+             + "gate_timeout = 40\nknown_good_seconds = 3600\n")
+    (tmp_path / "opsui.toml").write_text(toml)
+    config = load_config(tmp_path / "opsui.toml")
+    check_app_hosts(config, config.hosts)
+    image = testbed.registry_ref(f"{APP_IMAGE}:1.0.0")
+    for index, (_, resources) in enumerate(engines):
+        check = {"test": ["CMD-SHELL", NOT_TWO], "interval": 1_000_000_000,
+                 "timeout": 2_000_000_000, "retries": 2}
+        extra: dict[str, Any] = {"healthcheck": check} if index == 1 else {}
+        wait_for_health(resources.container(image, name=name, **extra), "healthy")
+    gate = ActionGate()
+    connections: list[HostConnection] = []
+    releases = []
+    try:
+        for host in config.hosts:
+            connection = build_connection(config, host)
+            connection.connect()
+            connections.append(connection)
+            [app] = config.apps
+            own = replace(app, deploy=replace(app.deploy,
+                                              state_dir=str(tmp_path / host.name)))
+            releases.append(AppReleases(host.name, connection.engine, connection.prober,
+                                        connection.files, gate, replace(config, apps=(own,)),
+                                        connection.image_tags))
+        yield name, releases, [resources for _, resources in engines]
+    finally:
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+def version_on(resources: DockerResources, name: str) -> str:
+    """The version the container named ``name`` on that engine runs (its image's tag)."""
+    container = resources.client.containers.get(name)
+    assert container.status == "running" and container.image is not None
+    return str(container.image.labels["org.opencontainers.image.version"])
+
+
+def multi_records(releases: AppReleases) -> list[dict[str, object]]:
+    app = releases.resolve("web")
+    return [dict(r) for r in releases.journal(app).read().records
+            if r.get("type") == MULTI_HOST]
+
+
+def test_a_release_failing_on_host_two_returns_host_one_and_leaves_host_three(
+        fleet: tuple[str, list[AppReleases], list[DockerResources]]) -> None:
+    name, releases, engines = fleet
+    web = MultiHostApp("web", releases, ActionGate())
+    third_before = [c.id for c in engines[2].client.containers.list(all=True)]
+
+    failed = web.run(web.plan_deploy("2.0.0"), True)
+
+    assert failed.outcome == FAILED
+    assert [(r.host, r.state) for r in failed.hosts] == [
+        ("h1", RETURNED), ("h2", FAILED), ("h3", NOT_DEPLOYED)]
+    assert [version_on(e, name) for e in engines] == ["1.0.0", "1.0.0", "1.0.0"]
+    assert [c.id for c in engines[2].client.containers.list(all=True)] == third_before
+    h1, h2, h3 = (r.status(r.resolve("web"), mark_good=False) for r in releases)
+    ours = {r.id: r for r in h1.releases}[failed.release_id]
+    assert ours.version == "2.0.0" and ours.shown_outcome == ROLLED_BACK
+    assert h1.current is not None and h1.current.version == "1.0.0"
+    assert h1.current.action == "rollback" and h1.lock is None
+    [on_two] = [r for r in h2.releases if r.id == failed.release_id]
+    assert on_two.outcome == FAILED and "unhealthy" in on_two.reason
+    assert not any(r.id == failed.release_id for r in h3.releases)
+    for host in releases:  # every host's own history says what happened on each
+        [said] = multi_records(host)
+        assert said["release"] == failed.release_id and said["outcome"] == FAILED
+    merged = multi_history("web", releases)
+    assert [r.id for r in merged.releases].count(failed.release_id) == 1
+    [row] = [r for r in merged.releases if r.id == failed.release_id]
+    assert row.hosts == (("h1", RETURNED), ("h2", FAILED), ("h3", NOT_DEPLOYED))
+
+    good = web.run(web.plan_deploy("5.0.0"), True)
+    assert good.outcome == OK and [r.state for r in good.hosts] == [SWITCHED] * 3
+    assert [version_on(e, name) for e in engines] == ["5.0.0"] * 3
+
+    plan = web.plan_rollback()
+    assert plan.version == "1.0.0"
+    back = web.run(plan, True)
+    assert back.outcome == OK, back.reason
+    assert [version_on(e, name) for e in engines] == ["1.0.0"] * 3
+    for host in releases:
+        status = host.status(host.resolve("web"), mark_good=False)
+        assert status.current is not None and status.current.id == back.release_id
+        assert status.lock is None
+    newest = multi_history("web", releases).newest_first[0]
+    assert newest.id == back.release_id and newest.hosts == tuple((h, OK) for h in HOSTS)
+
