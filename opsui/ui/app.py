@@ -393,5 +393,8 @@ class OpsuiApp(ReleaseFlowApp):
         """App-wide palette entries (screens add their own)."""
         yield PaletteCommand("Toggle dark / light theme", "Switch between opsui-dark and "
                              "opsui-light.", self.action_toggle_theme)
+        yield PaletteCommand("Swarm: nodes and tasks on every node (W)", "The selected "
+                             "host's Swarm, when it is a manager; read-only.",
+                             self.action_swarm)
         yield PaletteCommand("Quit opsui", "Containers keep running; a running release "
                              "is not cancelled without asking.", self.action_quit)

@@ -135,3 +135,16 @@ async def test_node_and_task_text_is_drawn_as_text_not_markup() -> None:
         await _open(pilot, app)
         await until(pilot, lambda: "[link=x]click[/link]" in screen_text(app), "the error")
         assert screen_text(app).count("[bold red]evil[/]") == 2
+
+
+async def test_the_palette_opens_it_too() -> None:
+    app = make_app(FakeConnection("local", ManagerEngine(FakeManager(_cluster([_task(1, 1)])))))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen)
+                    and app.screen.query_one(ContainerTable).row_count == 6, "six rows")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"swarm")
+        await until(pilot, lambda: "Swarm: nodes and tasks" in screen_text(app), "the entry")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SwarmScreen)
+                    and "web.1" in screen_text(app), "the swarm screen")
