@@ -80,7 +80,13 @@ def add_release_commands(sub: Any, common: list[argparse.ArgumentParser]) -> Non
 
 
 def run(context: Context) -> int:
-    """One release command against the app's host, with the same facade as the TUI's."""
+    """One release command against the app's host, with the same facade as the TUI's;
+    deploy, rollback and history of an app on several hosts run across them."""
+    from opsui.cli.multi_host import hosts_of, run_on_hosts
+
+    several = hosts_of(context, context.args.app)
+    if several is not None:
+        return run_on_hosts(context, several)
     host = single_host(context, context.args.app)
 
     def use(connection: HostConnection) -> int:

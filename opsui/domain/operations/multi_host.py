@@ -117,6 +117,11 @@ class MultiHostApp:
                 raise ActionRefused(f"{self.name}: a Swarm service is released by its "
                                     "manager, not host by host",
                                     hint="Give it one host in opsui.toml.")
+            if app.config is not None and app.config.migrate is not None:
+                raise ActionRefused(f"{self.name}: a migration runs once, not once per "
+                                    "host: not supported across hosts yet",
+                                    hint=f"Run `opsui migrate {self.name} --host HOST` "
+                                         "first, then deploy without [migrate].")
             plan = releases.plan_deploy(app, tag)
             assert isinstance(plan, DeployPlan)
             parts.append(HostPart(releases, app, plan))

@@ -1,0 +1,142 @@
+"""``opsui deploy|rollback|history NAME`` of an app on several hosts (``hosts = [...]``).
+
+Such an app's release runs on every host it lists, host by host, through
+:class:`~opsui.domain.operations.multi_host.MultiHostApp` (the same facades, gate,
+locks and journals as a one-host release); its history merges the hosts' journals.
+``--host`` naming one of its hosts is that host's own release or history, as for any
+app (repairing one host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from opsui.cli.common import AppCommand, AskAnswer, cancellable, print_step
+from opsui.cli.context import Context
+from opsui.config import HostConfig
+from opsui.domain.operations.app_releases import AppReleases
+from opsui.domain.operations.deploy import DeployPlan
+from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.multi_host import MultiHostApp, MultiOutcome, MultiPlan
+from opsui.domain.operations.multi_host_history import MultiHistory, multi_history
+from opsui.domain.releases import OK
+from opsui.wiring import build_connection, build_releases
+
+COMMANDS = ("deploy", "rollback", "history")
+
+
+def hosts_of(context: Context, name: str) -> list[HostConfig] | None:
+    """The hosts an app's command runs on when it is for all of them, else None: a
+    deploy, rollback or history of an app with several hosts, unless one host was
+    named with --host."""
+    app = context.config.app(name)
+    if context.args.command not in COMMANDS or app is None or len(app.every_host) < 2 \
+            or len(context.hosts) == 1:
+        return None
+    return [context.config.host(h) or HostConfig(h) for h in app.every_host]
+
+
+def run_on_hosts(context: Context, hosts: list[HostConfig]) -> int:
+    """Connect to every host of the app, then run the command across them."""
+    context.about["host"] = ", ".join(h.name for h in hosts)
+    with contextlib.ExitStack() as stack:
+        releases = []
+        for host in hosts:
+            connection = build_connection(context.config, host)
+            connection.connect()
+            stack.callback(connection.close)
+            releases.append(build_releases(connection, context.gate, context.config,
+                                           host.docker_host))
+        return MultiHostCommands(releases, context.gate, context.args, context.ask).run()
+
+
+class MultiHostCommands(AppCommand):
+    """One command across the hosts of one app."""
+
+    def __init__(self, releases: list[AppReleases], gate: ActionGate,
+                 args: argparse.Namespace, ask: AskAnswer) -> None:
+        super().__init__(releases[0], gate, args, ask)
+        self.releases = releases
+        self.app = MultiHostApp(args.app, releases, gate)
+
+    def run(self) -> int:
+        if self.args.command == "history":
+            return self._history()
+        plan = (self.app.plan_deploy(self.args.tag) if self.args.command == "deploy"
+                else self.app.plan_rollback(self.args.to))
+        self._say(preview(plan))
+        answer = self._answer(plan.request)
+        with cancellable(f"the {plan.action}: the host being released stops what it "
+                         "started; hosts already switched go back") as cancelled:
+            outcome = self.app.run(plan, answer, print_step, cancelled)
+        return self._finish(plan, outcome)
+
+    def _finish(self, plan: MultiPlan, outcome: MultiOutcome) -> int:
+        ok = outcome.outcome == OK
+        if self.args.json:
+            print(json.dumps({"app": plan.app, "hosts": list(plan.hosts),
+                              "action": plan.action, "version": plan.version,
+                              "outcome": outcome.outcome, "ok": ok,
+                              "release": outcome.release_id,
+                              "results": [asdict(r) for r in outcome.hosts]}, indent=2))
+        else:
+            print(f"{plan.action} {plan.app} on {', '.join(plan.hosts)}: {outcome.outcome}"
+                  f" (release {outcome.release_id})")
+            for result in outcome.hosts:  # the whole reason: `opsui history --host H`
+                first = result.detail.splitlines()[0] if result.detail else ""
+                print(f"  {result.host:<16} {result.state}{': ' + first if first else ''}")
+        return 0 if ok else 1
+
+    def _history(self) -> int:
+        history = multi_history(self.args.app, self.releases)
+        if self.args.json:
+            print(json.dumps(history_json(history), indent=2))
+        else:
+            print("\n".join(history_lines(history)))
+        return 0
+
+
+def preview(plan: MultiPlan) -> str:
+    lines = [f"{plan.action} {plan.app} to {plan.version} on {len(plan.parts)} hosts, one "
+             "after the other, each through its health gate; the first that fails stops "
+             "it" + (" and the hosts already switched go back" if plan.action == "deploy"
+                     else " (nothing is rolled back again)")]
+    for part in plan.parts:
+        step = part.plan
+        was = step.current_image if isinstance(step, DeployPlan) else step.current.image
+        lines.append(f"  {part.host}: {was} -> {plan.version} ({step.strategy})")
+    return "\n".join(lines)
+
+
+def history_lines(history: MultiHistory) -> list[str]:
+    lines = []
+    for status in history.statuses:
+        current, running = status.current, status.serving
+        serving = (f"{current.version} (release {current.id})" if current
+                   else f"{running.image} (no release of it recorded)" if running
+                   else "no container of it")
+        lock = f"; LOCKED: {status.lock.describe()}" if status.lock else ""
+        lines.append(f"{status.app.host}: {serving}{lock}")
+    lines.append("")
+    for release in history.newest_first:
+        hosts = ", ".join(f"{host} {state}" for host, state in release.hosts)
+        lines.append(f"{release.id}  {release.action:<8} {release.version:<12} "
+                     f"{release.outcome:<12} {release.started_at}  {release.who}  [{hosts}]")
+    if not history.releases:
+        lines.append(f"{history.app}: no releases recorded on its hosts yet")
+    return lines
+
+
+def history_json(history: MultiHistory) -> dict[str, Any]:
+    return {"app": history.app,
+            "hosts": [{"host": s.app.host, "current": s.current.id if s.current else None,
+                       "version": s.current.version if s.current else None,
+                       "serving": s.serving.image if s.serving else None,
+                       "lock": asdict(s.lock) if s.lock else None}
+                      for s in history.statuses],
+            "releases": [{**asdict(r), "hosts": dict(r.hosts)}
+                         for r in history.newest_first]}
