@@ -309,6 +309,7 @@ down() {
     rm -rf "$S"
   fi
   rm -f "$ENV_FILE"
+  rm -rf "$STATE/swarm-users" # the pytest sessions using the bed (tests/integration/swarm_bed.py)
 }
 
 case ${1:-} in

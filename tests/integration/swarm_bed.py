@@ -1,8 +1,9 @@
 """The three-node Swarm test bed (scripts/testbed/swarm.sh) as a session fixture.
 
 ``swarm_bed`` runs ``swarm.sh up`` (idempotent; needs root for ip netns) the first time
-a test asks for it, and ``swarm.sh down`` when the session ends if this session was the
-one that brought it up (a bed an engineer started by hand is left running). It skips
+a test asks for it, and ``swarm.sh down`` when the last pytest session using it ends,
+if a session brought it up (a bed an engineer started by hand is left running; sessions
+sign in under ``$OPSUI_TEST_STATE/swarm-users/``). It skips
 without root or dockerd; under ``OPSUI_REQUIRE_DOCKER=1`` (CI) that skip is a failure
 (tests/conftest.py). ``swarm_resources`` makes labelled services on node 1 (a manager)
 and removes them, even when the test fails.
@@ -11,6 +12,7 @@ and removes them, even when the test fails.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -94,22 +96,54 @@ def swarm_bed(testbed: Testbed, docker_client: DockerClient) -> Iterator[SwarmBe
         pytest.skip("the swarm test bed needs root (ip netns): scripts/testbed/swarm.sh up")
     if shutil.which("dockerd") is None:
         pytest.skip("dockerd not installed: run scripts/testbed/up.sh")
-    env = {**os.environ, "OPSUI_TEST_STATE": str(testbed.state_dir)}
-    was_up = _bed_is_up(env)
-    done = subprocess.run(["bash", str(SWARM_SH), "up"], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr
-    values = _read_env(testbed.state_dir / "swarm.env")
+    state = testbed.state_dir
+    env = {**os.environ, "OPSUI_TEST_STATE": str(state)}
+    users = state / "swarm-users"
+    with _users_lock(state):
+        brought_up = not _bed_is_up(env)
+        done = subprocess.run(["bash", str(SWARM_SH), "up"], capture_output=True, text=True,
+                              env=env, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        users.mkdir(exist_ok=True)
+        if brought_up:
+            (users / "by-session").touch()
+        (users / str(os.getpid())).touch()
+    values = _read_env(state / "swarm.env")
     nodes = tuple(
         SwarmNode(n, values[f"OPSUI_TEST_SWARM_NAME_{n}"], values[f"OPSUI_TEST_SWARM_HOST_{n}"],
                   values[f"OPSUI_TEST_SWARM_ADDR_{n}"])
         for n in (1, 2, 3))
     try:
-        yield SwarmBed(testbed.state_dir, nodes)
+        yield SwarmBed(state, nodes)
     finally:
-        if not was_up:
-            subprocess.run(["bash", str(SWARM_SH), "down"], capture_output=True, env=env,
-                           timeout=300, check=False)
+        # The last session using a bed that a session brought up takes it down; a bed
+        # started by hand (no "by-session") is left running.
+        with _users_lock(state):
+            (users / str(os.getpid())).unlink(missing_ok=True)
+            others = [p for p in users.glob("[0-9]*") if _alive(int(p.name))]
+            if not others and (users / "by-session").exists():
+                subprocess.run(["bash", str(SWARM_SH), "down"], capture_output=True, env=env,
+                               timeout=300, check=False)
+                shutil.rmtree(users, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _users_lock(state: Path) -> Iterator[None]:
+    """Serialises the sessions that bring the bed up and take it down."""
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / ".swarm-users.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture
