@@ -133,7 +133,7 @@ class ReleaseFlowApp(ContainerActionsApp):
     def app_ref(self, monitor: HostMonitor, container: Container) -> str:
         """The configured app a container belongs to, else the container (ad hoc)."""
         for app in monitor.apps:
-            if app.host == monitor.name and app_matches(app, container):
+            if app.runs_on(monitor.name) and app_matches(app, container):
                 return app.name
         return container.name
 
@@ -418,7 +418,7 @@ class ReleaseFlowApp(ContainerActionsApp):
                 or not dashboard.is_mounted:
             self._arm_poll(RETRY_POLL_SECONDS)
             return
-        refs = [app.name for app in monitor.apps if app.host == monitor.name]
+        refs = [app.name for app in monitor.apps if app.runs_on(monitor.name)]
         selected = dashboard.table.selected
         if selected is not None:
             refs.append(self.app_ref(monitor, selected))

@@ -210,7 +210,7 @@ class UiState:
         return [
             (app.name, view.app_health[app.name])
             for app in self.apps
-            if app.host == host and app.name in view.app_health and app_matches(app, container)
+            if app.runs_on(host) and app.name in view.app_health and app_matches(app, container)
         ]
 
     @property

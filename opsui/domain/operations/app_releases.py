@@ -92,6 +92,9 @@ from opsui.domain.settings import Config
 SWARM_TIMEOUT = 180.0
 """How long a rolling update (or the engine's rollback) may take to settle."""
 
+ONE_HOST_NOTE = "hosts: "
+"""The note of a plan for one host of an app on several hosts."""
+
 ACTIVE_RELEASES: set[str] = set()
 """Releases this process is making now: their lock is not stale even though the holder
 pid is this one (a TUI that lost the link mid-deploy keeps running)."""
@@ -320,7 +323,8 @@ class AppReleases:
             plan = replace(plan, current_digest=self._digest(serving.image))
         plan = self._with_downtime(app, plan, serving)
         compose = self.agreement(app).plan_note(serving, tag)
-        return replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
+        plan = replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
+        return self._one_of_several(app, plan, "deploy")
 
     def _with_downtime(self, app: AppSpec, plan: P, serving: Container,
                        releases: Sequence[Release] | None = None) -> P:
@@ -457,7 +461,18 @@ class AppReleases:
                              traffic=traffic_settings(app.config, app.settings))
         plan = self._with_downtime(app, plan, serving, status.releases)
         compose = self.agreement(app).plan_note(serving, plan.target.version)
-        return replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
+        plan = replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
+        return self._one_of_several(app, plan, "rollback")
+
+    def _one_of_several(self, app: AppSpec, plan: P, action: str) -> P:
+        """A release of one host of an app on several says so: the hosts would then run
+        different releases (``opsui deploy APP`` releases every host, see multi_host)."""
+        hosts = app.config.every_host if app.config is not None else ()
+        if len(hosts) < 2:
+            return plan
+        return replace(plan, notes=(*plan.notes, f"{ONE_HOST_NOTE}{app.name} runs on "
+                                    f"{', '.join(hosts)}; this {action} is {self.host}'s "
+                                    f"alone (`opsui {action} {app.name}` does every host)"))
 
     def rollback(self, app: AppSpec, plan: RollbackPlan | SwarmRollbackPlan,
                  answer: bool | str | None, report: Report | None = None,

@@ -22,7 +22,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 
 from opsui.domain.errors import ActionRefused, OpsuiError
-from opsui.domain.operations.app_releases import ACTIVE_RELEASES, AppReleases
+from opsui.domain.operations.app_releases import (
+    ACTIVE_RELEASES,
+    ONE_HOST_NOTE,
+    AppReleases,
+    P,
+)
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionGate, ActionRequest, operator_identity
@@ -124,7 +129,7 @@ class MultiHostApp:
                                          "first, then deploy without [migrate].")
             plan = releases.plan_deploy(app, tag)
             assert isinstance(plan, DeployPlan)
-            parts.append(HostPart(releases, app, plan))
+            parts.append(HostPart(releases, app, _for_all(plan)))
         return MultiPlan(self.name, "deploy", tag.strip(), tuple(parts))
 
     def plan_rollback(self, to: str | None = None) -> MultiPlan:
@@ -148,7 +153,7 @@ class MultiHostApp:
                     f"{releases.host} runs another image than {target.id} on "
                     f"{self.releases[0].host} ({theirs[:19]} vs {ours[:19]})",
                     hint="Roll back with --to RELEASE naming one every host has.")
-            parts.append(HostPart(releases, app, plan))
+            parts.append(HostPart(releases, app, _for_all(plan)))
         return MultiPlan(self.name, "rollback", target.version or target.id, tuple(parts))
 
     def _target(self, to: str | None, first: Release | None,
@@ -312,6 +317,11 @@ class MultiHostApp:
         for part in plan.parts:
             with suppress(OpsuiError):  # that host is unreachable now; the others say it
                 part.releases.journal(part.app).append(record)
+
+
+def _for_all(plan: P) -> P:
+    """Without the note that the plan is one host's alone: here every host runs it."""
+    return replace(plan, notes=tuple(n for n in plan.notes if not n.startswith(ONE_HOST_NOTE)))
 
 
 def _on_host(report: Report | None, host: str) -> Report | None:

@@ -61,7 +61,7 @@ def released_refs(host: str, apps: Iterable[AppConfig], containers: Iterable[Con
     to say."""
     listed = list(containers)
     refs = [app.name for app in apps
-            if app.host == host and any(app_matches(app, c) for c in listed)]
+            if app.runs_on(host) and any(app_matches(app, c) for c in listed)]
     refs += known
     labelled: dict[str, str] = {}  # one container per app label: each ref costs a listing
     for c in sorted(listed, key=lambda c: (is_release_copy(c.name), c.name)):
