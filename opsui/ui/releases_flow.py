@@ -35,7 +35,6 @@ from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.jobs import Job, JobBoard, JobRun
 from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor
-from opsui.domain.operations.app_releases import AppStatus
 from opsui.domain.operations.gate import ActionRequest, Confirmation
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.recovery import FINISH, RecoveryPlan
@@ -431,18 +430,7 @@ class ReleaseFlowApp(ContainerActionsApp):
     def poll_locks(self, monitor: HostMonitor, refs: list[str]) -> None:
         items: list[BannerItem] | None = None
         try:
-            releases = monitor.releases()
-            statuses: list[AppStatus] = []
-            seen: set[str] = set()
-            for ref in refs:
-                try:
-                    spec = releases.resolve(ref)
-                except ActionRefused:
-                    continue  # the selected container vanished; an app with no container
-                if spec.name not in seen:
-                    seen.add(spec.name)
-                    statuses.append(releases.status(spec, mark_good=False))
-            items = banner_items(statuses)
+            items = banner_items(monitor.releases().statuses(refs))
         except OpsuiError as exc:  # quietly: the sidebar already says when a host is down
             log.info("%s: lock poll: %s", monitor.name, exc)
         except Exception:

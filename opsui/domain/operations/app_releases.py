@@ -189,8 +189,28 @@ class AppReleases:
 
     # -- reading ----------------------------------------------------------------------
 
-    def resolve(self, ref: str) -> AppSpec:
-        return resolve_app(self._config, self.host, ref, self._engine.list_containers())
+    def resolve(self, ref: str, containers: list[Container] | None = None) -> AppSpec:
+        """The app ``ref`` names; ``containers``: the host's list, when already read."""
+        listed = self._engine.list_containers() if containers is None else containers
+        return resolve_app(self._config, self.host, ref, listed)
+
+    def statuses(self, refs: Sequence[str]) -> list[AppStatus]:
+        """The status of each app ``refs`` name (once each; a ref that names nothing is
+        skipped), read-only (nothing marked known good), from ONE container list: the
+        dashboard asks every few seconds, and each list of a busy host is a few ms of
+        CPU here and on its engine."""
+        containers = self._engine.list_containers()
+        found: list[AppStatus] = []
+        seen: set[str] = set()
+        for ref in refs:
+            try:
+                spec = self.resolve(ref, containers)
+            except ActionRefused:
+                continue  # the selected container vanished; an app with no container
+            if spec.name not in seen:
+                seen.add(spec.name)
+                found.append(self.status(spec, mark_good=False, containers=containers))
+        return found
 
     def journal(self, app: AppSpec) -> Journal:
         """The app's journal, with those of its former names (an app declared after it
@@ -200,11 +220,14 @@ class AppReleases:
     def lock_of(self, app: AppSpec) -> AppLock:
         return lock_of(self._files, app)
 
-    def status(self, app: AppSpec, *, mark_good: bool = True) -> AppStatus:
+    def status(self, app: AppSpec, *, mark_good: bool = True,
+               containers: list[Container] | None = None) -> AppStatus:
         """History, lock and serving container; marks the current release known good
         when it has stayed up and healthy long enough (nobody has to be watching), and
-        says once, in an audit line, that it took over the history of a former name."""
-        containers = self._engine.list_containers()
+        says once, in an audit line, that it took over the history of a former name.
+        ``containers``: the host's list, when the caller has just read it."""
+        if containers is None:
+            containers = self._engine.list_containers()
         journal = self.journal(app)
         if mark_good and not self._gate.is_read_only(self.host):
             for former in journal.not_yet_adopted():
