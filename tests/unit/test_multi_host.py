@@ -19,6 +19,7 @@ from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.operations.multi_host import (
     MULTI_HOST,
     NOT_DEPLOYED,
+    NOT_ROLLED_BACK,
     RETURNED,
     SWITCHED,
     MultiHostApp,
@@ -230,3 +231,16 @@ def test_a_read_only_host_refuses_the_release_before_any_lock() -> None:
         fleet.app.plan_deploy("2.0.0")
     assert fleet.events == []
     assert journal_path(STATE, "web") not in fleet.files["web2"].files
+
+
+def test_a_rollback_failing_on_one_host_stops_and_rolls_nothing_back_again() -> None:
+    fleet = Fleet()
+    assert fleet.deploy("2.0.0") == OK
+    fleet.engines["web2"].unhealthy_images.add(f"{APP}:1.0.0")
+    outcome = fleet.app.run(fleet.app.plan_rollback(), True)
+    assert outcome.outcome == FAILED
+    assert [(r.host, r.state) for r in outcome.hosts] == [
+        ("web1", SWITCHED), ("web2", FAILED), ("web3", NOT_ROLLED_BACK)]
+    assert fleet.serving("web1") == f"{APP}:1.0.0"  # stays where the rollback took it
+    assert fleet.serving("web2") == fleet.serving("web3") == f"{APP}:2.0.0"
+    assert all(r.lock_of(r.resolve("web")).holder() is None for r in fleet.releases)
