@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from opsui.domain.apps import app_of, is_release_copy, serving_for
+from opsui.domain.app_shown import app_name
+from opsui.domain.apps import is_release_copy, serving_for
 from opsui.domain.jobs import Job
 from opsui.domain.logfeed import APP_LABEL, LogTarget, TargetKind
 from opsui.domain.models import Container, LinkState
@@ -409,7 +410,7 @@ class DashboardScreen(Screen[None]):
             return
         if is_release_copy(container.name):  # stopped on purpose; starting it would collide
             self.notify(f"{container.name} is a kept release container of "
-                        f"{app_of(container)}: roll back with R.", severity="warning",
+                        f"{self._app_name(container)}: roll back with R.", severity="warning",
                         markup=False)
             return
         self.request_action(self.host, container, Action(action))
@@ -433,10 +434,16 @@ class DashboardScreen(Screen[None]):
         view = self.state.hosts.get(self.host)
         serving = serving_for(container, view.containers.values()) if view else None
         if serving is None:
-            self.notify(f"No container serves {app_of(container)} on {self.host}: "
+            self.notify(f"No container serves {self._app_name(container)} on {self.host}: "
                         f"{container.name} is a kept release copy.", severity="warning",
                         markup=False)
         return serving
+
+    def _app_name(self, container: Container) -> str:
+        """The app ``container`` is of on this host: a compose app's kept copies by their
+        hidden labels, never another project's namesake by its ``opsui.app`` label."""
+        host = self.host or ""
+        return app_name(container, [a for a in self.state.apps if a.runs_on(host)])
 
     def action_next_trouble(self) -> None:
         """Unhealthy, restarting or failed containers, and the serving containers of apps
@@ -450,7 +457,7 @@ class DashboardScreen(Screen[None]):
 
         def also(container: Container) -> bool:
             mark = marks.get(container.id)
-            return (app_of(container) in apps or container.name in apps
+            return (self._app_name(container) in apps or container.name in apps
                     or (mark is not None and mark.trouble))
 
         if self.table.next_trouble(also=also) is None:
@@ -542,7 +549,8 @@ class DashboardScreen(Screen[None]):
             yield PaletteCommand(f"Logs: {container.name}", "Follow its logs (l).",
                                  self.action_logs)
             yield from release_palette_commands(
-                app_of(container) if is_release_copy(container.name) else container.name,
+                self._app_name(container) if is_release_copy(container.name)
+                else container.name,
                 self.action_release)
             merged = project_target(container)
             if merged is not None:
