@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A three-node Docker Swarm on this one machine, for opsui's cluster tests (issue 15):
 #
-#   netns opsui-swhub:  bridge br0 (no address), veths n1 n2 n3
+#   netns opsui-swhub:  bridge br0 10.77.0.254/24, veths n1 n2 n3, and a registry
+#                       on 10.77.0.254:5000 the nodes pull from
 #                        |            |            |
 #   netns opsui-sw1      netns opsui-sw2           netns opsui-sw3
 #   eth0 10.77.0.1/24    eth0 10.77.0.2/24         eth0 10.77.0.3/24
@@ -16,8 +17,12 @@
 # --data-root, --exec-root, --pidfile and unix socket under $STATE/swarm/nN/; the host
 # talks to it only over that socket. Three managers: losing any one keeps the raft
 # quorum, so a test can stop a manager and read the cluster from another.
-# The test images opsui-test/app:* are copied from the main engine (docker save | load);
-# there is no registry the nodes could pull from.
+# The test images opsui-test/app:* are copied from the main engine (docker save | load)
+# and pushed (from node 1) to the bed's own registry, a docker-registry process in the
+# hub namespace on 10.77.0.254:5000 (storage under $STATE/swarm/registry): the main test
+# bed's registry on the host's 127.0.0.1:5000 is out of the nodes' reach. Every dockerd
+# trusts it over plain HTTP (--insecure-registry), so a Swarm deploy can pull a tag on
+# the manager, pin its digest and let every node pull that digest.
 #
 #   bash scripts/testbed/swarm.sh up       idempotent: starts missing namespaces and
 #                                          dockerds (a killed node comes back and rejoins),
@@ -43,6 +48,8 @@ SUBNET_PREFIX=10.77.0
 S=$STATE/swarm
 ENV_FILE=$STATE/swarm.env
 APP_REPO=opsui-test/app
+HUB_ADDR=$SUBNET_PREFIX.254
+SWARM_REGISTRY=$HUB_ADDR:5000
 # Heartbeats every 2 s (the engine's default is 5 s): a dead node is noticed sooner.
 HEARTBEAT=2s
 
@@ -71,6 +78,9 @@ ensure_network() {
   ip -n "$HUB" link set lo up
   ip -n "$HUB" link show br0 >/dev/null 2>&1 || ip -n "$HUB" link add br0 type bridge
   ip -n "$HUB" link set br0 up
+  if ! ip -n "$HUB" -4 addr show dev br0 | grep -qF "$HUB_ADDR/24"; then
+    ip -n "$HUB" addr add "$HUB_ADDR/24" dev br0
+  fi
   local n ns
   for n in "${NODES[@]}"; do
     ns=$(netns_of "$n")
@@ -98,12 +108,24 @@ dockerd_pid() { # N : the node's dockerd pid if it runs (checked against its com
   if pid_matches "$pid" "$(dir_of "$1")/data"; then echo "$pid"; fi
 }
 
+trusts_registry() { # PID : started with --insecure-registry for the bed's registry
+  pid_matches "$1" "--insecure-registry=$SWARM_REGISTRY"
+}
+
 node_answers() { node_docker "$1" version --format '{{.Server.Version}}'; }
 
 start_node() { # N
   local n=$1 d ns
   d=$(dir_of "$n")
   ns=$(netns_of "$n")
+  local pid
+  pid=$(dockerd_pid "$n")
+  if [[ -n $pid ]] && ! trusts_registry "$pid"; then
+    # Started by an older swarm.sh: it would refuse the bed's registry (plain HTTP).
+    log "swarm: restarting node $n's dockerd (pid $pid) to trust $SWARM_REGISTRY"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone 30 "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  fi
   if [[ -n $(dockerd_pid "$n") ]]; then
     wait_for 60 "node $n's dockerd" node_answers "$n" ||
       die "node $n's dockerd runs but does not answer; see $d/dockerd.log"
@@ -130,7 +152,7 @@ start_node() { # N
     umount -l $d/cgroup
     hostname $ns
     exec dockerd --host=$(sock_of "$n") --data-root=$d/data --exec-root=$d/exec \
-      --pidfile=$d/docker.pid --log-level=warn" \
+      --pidfile=$d/docker.pid --insecure-registry=$SWARM_REGISTRY --log-level=warn" \
     </dev/null >>"$d/dockerd.log" 2>&1 8>&- 9>&- &
   local started=$! deadline=$((SECONDS + 90))
   until node_answers "$n" >/dev/null 2>&1; do
@@ -205,11 +227,73 @@ load_images() {
   rm -f "$tar"
 }
 
+registry_tool() { # ARGS... : registry_tool.py from inside the hub, the one place reaching it
+  ip netns exec "$HUB" python3 "$TESTBED_DIR/registry_tool.py" "$@"
+}
+
+start_registry() {
+  local conf=$S/registry.yml pid
+  mkdir -p "$S/registry"
+  cat >"$conf" <<EOF
+# the swarm bed's registry, written by scripts/testbed/swarm.sh
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $S/registry
+  delete:
+    enabled: true
+http:
+  addr: $SWARM_REGISTRY
+EOF
+  pid=$(read_pid "$S/registry.pid")
+  if ! pid_matches "$pid" "$conf"; then
+    log "swarm: starting the registry on $SWARM_REGISTRY in $HUB (log: $S/registry.log)"
+    setsid ip netns exec "$HUB" docker-registry serve "$conf" \
+      </dev/null >>"$S/registry.log" 2>&1 8>&- 9>&- &
+    echo $! >"$S/registry.pid"
+  fi
+  if ! registry_tool wait "http://$SWARM_REGISTRY/v2/" 30 2>/dev/null; then
+    tail -n 20 "$S/registry.log" >&2 || true
+    die "the swarm registry did not answer on http://$SWARM_REGISTRY/v2/"
+  fi
+}
+
+push_images() { # node 1 pushes every test tag the registry lacks (or holds another image of)
+  local refs=() ref repo tag digest remote
+  mapfile -t refs < <(node_docker 1 image ls "$APP_REPO" --format '{{.Repository}}:{{.Tag}}' |
+    LC_ALL=C sort)
+  for ref in "${refs[@]}"; do
+    repo=${ref%%:*} tag=${ref##*:} remote=$SWARM_REGISTRY/$ref
+    digest=$(registry_tool digest "$SWARM_REGISTRY" "$repo" "$tag")
+    if [[ -n $digest ]] &&
+      node_docker 1 image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" |
+      grep -qxF "$SWARM_REGISTRY/$repo@$digest"; then
+      continue
+    fi
+    log "swarm: pushing $remote"
+    node_docker 1 tag "$ref" "$remote"
+    node_docker 1 push -q "$remote" >/dev/null || die "pushing $remote from node 1 failed"
+  done
+}
+
+stop_registry() {
+  local pid
+  pid=$(read_pid "$S/registry.pid")
+  if pid_matches "$pid" "$S/registry.yml"; then
+    log "swarm: stopping the registry (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone 10 "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
 write_env() {
   local n
   {
     echo "# Written by scripts/testbed/swarm.sh up; source it for the swarm tests."
     echo "export OPSUI_TEST_SWARM_DIR=$S"
+    echo "export OPSUI_TEST_SWARM_REGISTRY=$SWARM_REGISTRY"
     echo "export OPSUI_TEST_SWARM_NODES=\"$(for n in "${NODES[@]}"; do printf '%s ' "$(netns_of "$n")"; done | sed 's/ $//')\""
     for n in "${NODES[@]}"; do
       echo "export OPSUI_TEST_SWARM_HOST_$n=$(sock_of "$n")"
@@ -230,6 +314,8 @@ up() {
   for n in "${NODES[@]}"; do start_node "$n"; done
   form_swarm
   load_images
+  start_registry
+  push_images
   write_env
   log "swarm: 3 managers up; source $ENV_FILE (node 1: $(sock_of 1))"
 }
@@ -297,6 +383,7 @@ down() {
     if ((${#ids[@]})); then node_docker 1 service rm "${ids[@]}" >/dev/null 2>&1 || true; fi
   fi
   stop_nodes
+  stop_registry
   if has_netns "$HUB"; then
     log "swarm: removing namespace $HUB"
     ip netns del "$HUB"
