@@ -54,6 +54,7 @@ from opsui.backends.docker_mapping import (
     container_from_list,
     detail_from_inspect,
 )
+from opsui.backends.docker_service_logs import DockerServiceLogs
 from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
 from opsui.backends.docker_streams import keep_reading
 from opsui.backends.docker_swarm import DockerSwarm, registry_auth_headers
@@ -571,6 +572,13 @@ class DockerEngine:
     def swarm(self) -> DockerSwarm:
         """This engine's Swarm services, over the same client (and so the same link)."""
         return DockerSwarm(self._client, credentials=self._credentials)
+
+    @property
+    def service_logs(self) -> DockerServiceLogs:
+        """A Swarm service's logs merged across nodes by this manager (issue 15), on
+        connections of this engine's own kind (see :meth:`logs`)."""
+        return DockerServiceLogs(self._api, self._endpoint, self._plain_pool,
+                                 self.swarm.cluster)
 
     @property
     def traffic(self) -> DockerTraffic:

@@ -28,8 +28,10 @@ from opsui.domain.logfeed import FeedState, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
 from opsui.domain.logtime import stamp_of
 from opsui.domain.logview import body_offset
+from opsui.domain.models import Container
 from opsui.domain.ports import ContainerEngine, HostConnection
 from opsui.domain.sanitize import sanitize_line
+from opsui.domain.service_tail import ServiceTail, service_logs_of
 from opsui.wiring import build_connection
 
 
@@ -41,7 +43,8 @@ def add_logs_command(sub: Any, common: list[argparse.ArgumentParser]) -> None:
         help="print (and follow) logs of a container, service, project or app",
         description="TARGET: a container name or id (followed as its compose service or "
                     "app, across restarts and replacements), PROJECT/SERVICE, project:NAME, "
-                    "app:NAME, or several container names.")
+                    "app:NAME, several container names, or a Swarm service (its name, or "
+                    "swarm:NAME) on a manager: every task on every node, merged.")
     logs.add_argument("target", nargs="+", metavar="TARGET")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following")
     logs.add_argument("--since", metavar="WHEN", help="30s, 5m, 1h, 24h, or all")
@@ -126,6 +129,35 @@ class ReconnectingEngine:
             self._connection = None
 
 
+MANAGER_GIVE_UP_SECONDS = 20.0
+"""How long ``opsui logs -f`` of a Swarm service waits for a manager that went away
+before it ends saying so (a node's death is no reason: the stream goes on)."""
+
+
+def resolve_target(engine: ReconnectingEngine, refs: list[str],
+                   containers: list[Container]) -> LogTarget:
+    """``refs`` as a log target; one plain name that no container has exactly, but a
+    Swarm service of the engine (a manager) has, is that service."""
+    ref = refs[0]
+    plain = len(refs) == 1 and ":" not in ref and "/" not in ref
+    if plain and not any(ref in (c.name, c.id) for c in containers) and _is_service(engine, ref):
+        return LogTarget(TargetKind.SWARM, (ref,))
+    try:
+        return LogTarget.parse(refs, containers)
+    except ValueError as exc:
+        raise OpsuiError(str(exc), hint="Run `opsui ps` to see names; ids may be abbreviated; "
+                         "`opsui tasks` lists a manager's Swarm services.") from None
+
+
+def _is_service(engine: ReconnectingEngine, name: str) -> bool:
+    """Whether the engine, as a Swarm manager, has a service ``name`` (a worker or an
+    engine outside any swarm has none)."""
+    try:
+        return engine().swarm.service(name) is not None
+    except OpsuiError:
+        return False
+
+
 MERGE_HOLD_SECONDS = 0.5
 """How long merged lines wait for the other streams' lines of the same moment."""
 
@@ -198,16 +230,18 @@ class LinePrinter:
 def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
              follow: bool, timestamps: bool, grep: re.Pattern[bytes] | None,
              invert: bool, capacity: int) -> int:
-    """Print the logs of ``refs``; with ``follow``, until interrupted."""
-    try:
-        containers = engine().list_containers()
-        target = LogTarget.parse(refs, containers)
-    except ValueError as exc:
-        raise OpsuiError(str(exc), hint="Run `opsui ps` to see names; ids may be abbreviated.") \
-            from None
-    if not follow and not any(target.matches(c) for c in containers):
-        raise OpsuiError(f"nothing matches {target.title}")
-    tail = LogTail(engine, target, window, follow=follow, capacity=capacity).start()
+    """Print the logs of ``refs``; with ``follow``, until interrupted (or, for a Swarm
+    service, until its manager is lost for good)."""
+    containers = engine().list_containers()
+    target = resolve_target(engine, refs, containers)
+    tail: LogTail | ServiceTail
+    if target.kind is TargetKind.SWARM:
+        tail = ServiceTail(lambda: service_logs_of(engine()), target, window, follow=follow,
+                           capacity=capacity, give_up_seconds=MANAGER_GIVE_UP_SECONDS).start()
+    else:
+        if not follow and not any(target.matches(c) for c in containers):
+            raise OpsuiError(f"nothing matches {target.title}")
+        tail = LogTail(engine, target, window, follow=follow, capacity=capacity).start()
     several = target.kind is not TargetKind.CONTAINER
     printer = LinePrinter(tail.buffer, sys.stdout.buffer, sys.stderr.buffer,
                           timestamps=timestamps, prefix=several, grep=grep, invert=invert,
@@ -222,7 +256,7 @@ def run_logs(engine: ReconnectingEngine, refs: list[str], window: LogWindow, *,
                     and last_state is not None:
                 sys.stderr.write(f"opsui: reconnecting: {status.message}\n")
             last_state = status.state
-            if not follow and tail.wait_closed(0):
+            if tail.wait_closed(0):  # not following, or a service's manager is lost
                 printer.drain(final=True)
                 if tail.error is not None:
                     raise tail.error

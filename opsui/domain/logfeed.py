@@ -37,6 +37,9 @@ class TargetKind(enum.Enum):
     """Containers labelled ``opsui.app=NAME`` (deployed by opsui), merged."""
     NAMES = "names"
     """A chosen set of container names, merged."""
+    SWARM = "swarm service"
+    """A Swarm service by name: every task on every node, merged by its manager
+    (:mod:`opsui.domain.service_tail`); no container of this engine is it."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,9 @@ class LogTarget:
     @classmethod
     def parse(cls, refs: list[str], containers: list[Container]) -> LogTarget:
         """What ``opsui logs REF...`` means: ``app:NAME``, ``project:NAME``,
-        ``PROJECT/SERVICE``, or container names/ids (one: followed by its identity, as
-        :meth:`for_container`; several: that set). Raises ValueError naming the ref."""
+        ``swarm:NAME``, ``PROJECT/SERVICE``, or container names/ids (one: followed by its
+        identity, as :meth:`for_container`; several: that set). Raises ValueError naming
+        the ref."""
         if len(refs) == 1:
             ref = refs[0]
             if ref.startswith("app:"):
@@ -76,6 +80,8 @@ class LogTarget:
                 return cls(TargetKind.APP, (app,), serving_name=app)
             if ref.startswith("project:"):
                 return cls(TargetKind.PROJECT, (ref[len("project:"):],))
+            if ref.startswith("swarm:"):
+                return cls(TargetKind.SWARM, (ref[len("swarm:"):],))
             if "/" in ref:
                 return cls(TargetKind.SERVICE, (ref,))
             found = _find(containers, ref)
@@ -85,6 +91,8 @@ class LogTarget:
         return cls(TargetKind.NAMES, tuple(_find(containers, ref).name for ref in refs))
 
     def matches(self, container: Container) -> bool:
+        if self.kind is TargetKind.SWARM:
+            return False  # its tasks run on any node; the manager streams them
         if self.kind is TargetKind.CONTAINER or self.kind is TargetKind.NAMES:
             return container.name in self.names
         if _is_release_copy(container.name):

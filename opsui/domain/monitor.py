@@ -53,6 +53,7 @@ from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
 from opsui.domain.release_markers import ReleaseMarkers
 from opsui.domain.releases import Release
+from opsui.domain.service_tail import ServiceTail, service_logs_of
 from opsui.domain.settings import AppConfig, Config
 
 log = logging.getLogger(__name__)
@@ -283,6 +284,14 @@ class HostMonitor:
         window = window or LogWindow(tail=self.settings.log_tail_lines)
         return LogTail(self.engine, target, window, capacity=self.settings.log_buffer_lines,
                        markers=self._release_markers(target)).start()
+
+    def open_service_logs(self, target: LogTarget, window: LogWindow | None = None
+                          ) -> ServiceTail:
+        """A started tail of a Swarm service (``TargetKind.SWARM``) through this host,
+        a manager: every task on every node, over this monitor's connection."""
+        window = window or LogWindow(tail=self.settings.log_tail_lines)
+        return ServiceTail(lambda: service_logs_of(self.engine()), target, window,
+                           capacity=self.settings.log_buffer_lines).start()
 
     def _release_markers(self, target: LogTarget) -> ReleaseMarkers | None:
         """Markers from the journal of the app a container or app target is."""
