@@ -71,4 +71,4 @@ def task_label(cluster: SwarmCluster | None, service: str, task_id: str, node_id
         return f"{task.name}@{task.node}"
     node = next((n.hostname for n in cluster.nodes if n.id == node_id), None) \
         if cluster is not None else None
-    return f"{clean(service, 200)}.{clean(task_id, 12)}@{node or clean(node_id, 12)}"
+    return f"{clean(service, 200)}.{clean(task_id[:12], 12)}@{node or clean(node_id[:12], 12)}"
