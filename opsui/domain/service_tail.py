@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from opsui.domain.backoff import Backoff
-from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.errors import ActionRefused, HostError, OpsuiError
 from opsui.domain.logbuffer import DEFAULT_CAPACITY, LineKind, LogBuffer, LogEntry
 from opsui.domain.logfeed import FeedState, FeedStatus, LogTarget, LogWindow
 from opsui.domain.logtime import since_argument, since_seconds_ago, stamp_at, stamp_of
@@ -215,7 +215,10 @@ class ServiceTail:
             self._mark(f"lost the manager: {exc}")
         if not self._follow or (self._give_up is not None
                                 and now - self._lost_since >= self._give_up):
-            self.error = OpsuiError(f"lost the Swarm manager: {exc}") if self._follow else exc
+            lost = HostError if isinstance(exc, HostError) else OpsuiError  # exit 3 vs 1
+            self.error = lost(f"lost the Swarm manager: {exc}",
+                              hint="Any other manager node serves the same logs: point "
+                              "opsui at it.") if self._follow else exc
             self._status = FeedStatus(FeedState.ENDED, str(self.error))
             return True
         delay = self._backoff.next_delay()

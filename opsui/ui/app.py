@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import SystemCommand
@@ -22,7 +23,7 @@ from textual.screen import Screen
 
 from opsui.config import Config
 from opsui.domain.errors import OpsuiError
-from opsui.domain.logfeed import LogTarget, LogWindow
+from opsui.domain.logfeed import LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
 from opsui.domain.monitor import HostMonitor, MonitorListener
 from opsui.domain.operations.gate import ActionGate
@@ -42,6 +43,9 @@ from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.state import UiState
 from opsui.ui.strip_cycles import break_strip_cycles
 from opsui.ui.themes import DEFAULT_THEME, LIGHT_THEME, load_themes, theme_sources
+
+if TYPE_CHECKING:
+    from opsui.ui.screens.swarm import SwarmScreen
 
 MonitorFactory = Callable[[MonitorListener], list[HostMonitor]]
 
@@ -350,6 +354,20 @@ class OpsuiApp(ReleaseFlowApp):
             return
         tail = monitor.settings.log_tail_lines
         self.push_screen(LogsScreen(host, feed, partial(monitor.open_logs, target), tail=tail,
+                                    clock=self.clock, state=self.state))
+
+    def on_swarm_screen_open_service_logs(self, message: SwarmScreen.OpenServiceLogs) -> None:
+        """``l`` on the Swarm screen: the service's tasks on every node, merged."""
+        from opsui.ui.screens.logs import LogsScreen
+
+        monitor = self.monitors.get(message.host)
+        if monitor is None:
+            return
+        target = LogTarget(TargetKind.SWARM, (message.service,))
+        tail = monitor.settings.log_tail_lines
+        feed = monitor.open_service_logs(target, LogWindow.preset("tail", tail))
+        self.push_screen(LogsScreen(message.host, feed,
+                                    partial(monitor.open_service_logs, target), tail=tail,
                                     clock=self.clock, state=self.state))
 
     def action_swarm(self) -> None:

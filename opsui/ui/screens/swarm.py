@@ -6,6 +6,8 @@ other nodes run are not in it; a manager knows them all. The screen reads the cl
 every few seconds: a node whose engine dies turns ``down``, and the task that replaces
 one of its tasks appears on another node with the old one listed under it (dimmed, no
 longer wanted), as ``docker service ps`` shows it. Engine text is drawn as ``Text``.
+``l`` opens the logs of the selected task's service, merged across nodes by the manager
+(:mod:`opsui.domain.service_tail`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class SwarmScreen(Screen[None]):
         Binding("escape", "back", "Back", id="swarm.back", tooltip="Back to where you were."),
         Binding("ctrl+r", "reload", "Refresh", id="swarm.refresh",
                 tooltip="Read the cluster from the manager again now."),
+        Binding("l", "logs", "Logs", id="swarm.logs",
+                tooltip="Follow the selected task's service: every task on every node, "
+                "merged by the manager."),
     ]
 
     AUTO_FOCUS = "#swarm-tasks"
@@ -58,6 +63,14 @@ class SwarmScreen(Screen[None]):
         def __init__(self, cluster: SwarmCluster | None) -> None:
             super().__init__()
             self.cluster = cluster
+
+    class OpenServiceLogs(Message):
+        """Follow the logs of the Swarm service ``service`` through ``host``."""
+
+        def __init__(self, host: str, service: str) -> None:
+            super().__init__()
+            self.host = host
+            self.service = service
 
     def __init__(self, host: str, read: ClusterReader,
                  refresh_seconds: float = REFRESH_SECONDS) -> None:
@@ -91,6 +104,18 @@ class SwarmScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_logs(self) -> None:
+        """The service of the task under the cursor, to the app (which opens its logs)."""
+        table: DataTable[Any] = self.query_one("#swarm-tasks", DataTable)
+        if self.cluster is None or not table.row_count:
+            self.notify("No task selected.", severity="warning", markup=False)
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        service = next((s for s in self.cluster.services
+                        if any(t.id == key for t in s.tasks)), None)
+        if service is not None:
+            self.post_message(self.OpenServiceLogs(self.host, service.name))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="swarm",
           description="Cannot read the swarm")
