@@ -36,6 +36,7 @@ from opsui.domain.jobs import Job, JobBoard, JobRun
 from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.gate import ActionRequest, Confirmation
+from opsui.domain.operations.multi_host import MultiPlan
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.recovery import FINISH, RecoveryPlan
 from opsui.domain.operations.rollback import RollbackPlan
@@ -45,6 +46,7 @@ from opsui.domain.releases import CANCELLED, OK
 from opsui.domain.sanitize import clean
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
+from opsui.ui.multi_host_session import MultiHostSession, multi_host_session
 from opsui.ui.palette import Palette
 from opsui.ui.screens.container_keys import ReleaseRequested
 from opsui.ui.screens.dashboard import DashboardScreen
@@ -89,7 +91,7 @@ class ReleaseFlowApp(ContainerActionsApp):
         """The rollback plan is ready to be confirmed."""
 
         def __init__(self, session: ReleaseSession,
-                     plan: RollbackPlan | SwarmRollbackPlan) -> None:
+                     plan: RollbackPlan | SwarmRollbackPlan | MultiPlan) -> None:
             super().__init__()
             self.session = session
             self.plan = plan
@@ -150,12 +152,23 @@ class ReleaseFlowApp(ContainerActionsApp):
             self.push_screen(BackupsScreen(BackupSession(
                 monitor, self.app_ref(monitor, container), container.name), self.clock))
             return
-        session = ReleaseSession(monitor, self.app_ref(monitor, container), container.name)
+        ref = self.app_ref(monitor, container)
+        try:  # an app on several hosts: D, R and H are the app's, across its hosts
+            multi = multi_host_session(self.monitors, monitor, ref, container.name)
+        except ActionRefused as refused:
+            notify_error(self, refused, title="Apps on several hosts")
+            return
+        session = multi or ReleaseSession(monitor, ref, container.name)
         if kind == "history":
-            self.push_screen(HistoryScreen(session, self.clock))
+            if multi is not None:
+                from opsui.ui.screens.multi_host import MultiHistoryScreen
+
+                self.push_screen(MultiHistoryScreen(multi, self.clock))
+            else:
+                self.push_screen(HistoryScreen(session, self.clock))
             return
         action = Action.DEPLOY if kind == "deploy" else Action.ROLLBACK
-        if not self._allowed(ActionRequest(action, host, container.id, session.ref,
+        if not self._allowed(ActionRequest(action, session.host, container.id, session.ref,
                                            app=session.ref), monitor):
             return
         if kind == "deploy":
@@ -206,6 +219,12 @@ class ReleaseFlowApp(ContainerActionsApp):
         from opsui.ui.screens.rollback import rollback_preview, rollback_summary
 
         session, plan = message.session, message.plan
+        if isinstance(plan, MultiPlan):
+            from opsui.ui.screens.multi_host import multi_preview, multi_summary
+
+            self._confirm_and_run(session, plan, multi_preview(plan, Palette.of(self)),
+                                  "rollback", multi_summary(plan))
+            return
         preview = rollback_preview(plan, Palette.of(self), self.clock())
         self._confirm_and_run(session, plan, preview, "rollback", rollback_summary(plan))
 
@@ -275,9 +294,12 @@ class ReleaseFlowApp(ContainerActionsApp):
     def _job_ended(self, job: Job) -> None:
         if not job.watched_at_end:
             self._unseen.append(job.id)
-        monitor = self.monitors.get(job.host)
-        if monitor is not None:
-            monitor.refresh_now()  # the table shows the new container without waiting
+        session = self._job_sessions.get(job.id)
+        hosts = session.hosts if isinstance(session, MultiHostSession) else (job.host,)
+        for host in hosts:  # every host of an app on several
+            monitor = self.monitors.get(host)
+            if monitor is not None:
+                monitor.refresh_now()  # the table shows the new container without waiting
         self.poll_locks_soon()
         ended = job.ended
         assert ended is not None

@@ -22,6 +22,7 @@ from opsui.domain.operations.backup_run import Verification
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionRequest, Confirmation
 from opsui.domain.operations.migration import MigrationPlan
+from opsui.domain.operations.multi_host import MultiPlan
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import RecoveryPlan
 from opsui.domain.operations.release_run import Report
@@ -88,10 +89,11 @@ class ReleaseSession:
     def tag_choices(self) -> list[TagChoice]:
         return self.releases().tag_choices(self.app())
 
-    def plan_deploy(self, tag: str) -> DeployPlan | SwarmDeployPlan:
+    def plan_deploy(self, tag: str) -> DeployPlan | SwarmDeployPlan | MultiPlan:
+        """(A MultiPlan from the session of an app on several hosts.)"""
         return self.releases().plan_deploy(self.app(), tag)
 
-    def plan_rollback(self) -> RollbackPlan | SwarmRollbackPlan:
+    def plan_rollback(self) -> RollbackPlan | SwarmRollbackPlan | MultiPlan:
         return self.releases().plan_rollback(self.app())
 
     def plan_recovery(self, choice: str) -> RecoveryPlan | SwarmRecoveryPlan:

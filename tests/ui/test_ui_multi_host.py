@@ -1,44 +1,167 @@
-"""An app on several hosts in the dashboard (issue 15): on each of its hosts its row is
-the app's (D plans the app with its settings), and the confirmation of a deploy from
-one host's row says the release is that host's alone and how to release them all."""
+"""An app on several hosts in the dashboard (issue 15): D, R and H on a row of such an
+app are the app's across its hosts. One confirmation names every host; the run shows
+each host's steps as they happen and how it ended on each (the first failure stops it,
+the hosts already switched go back, the rest are untouched); H is one history merged
+from the hosts' journals; the detail view says the container is one host's part."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Static
 
 from opsui.config import AppConfig, HostConfig
+from opsui.ui.app import OpsuiApp
 from opsui.ui.screens.dashboard import DashboardScreen
+from opsui.ui.screens.deploy import PlanConfirmModal, ReleaseRunScreen
+from opsui.ui.screens.detail import DetailScreen
+from opsui.ui.screens.multi_host import MultiHistoryScreen
 
 from .helpers import make_app, screen_text, until
-from .test_ui_releases import SIZE, confirm_tag, open_deploy
+from .test_ui_releases import confirm_tag, open_deploy, select
 from fakes import NOW, FakeConnection, FakeEngine, container
 
 APP = "opsui-test/app"
-HOSTS = ("web1", "web2")
+HOSTS = ("web1", "web2", "web3")
 WEB = AppConfig("web", host="web1", hosts=HOSTS, container="web-1")
+SMALL = (80, 24)
+WIDE = (160, 45)
 
 
-def host(name: str) -> FakeConnection:
+def host(name: str, broken: bool = False) -> FakeConnection:
+    """A host serving 1.0.0; 2.0.0 is in the registry (never healthy when ``broken``)."""
     engine = FakeEngine([container(f"{name}w", "web-1", image=f"{APP}:1.0.0")])
     engine.add_image(f"{APP}:1.0.0", NOW - timedelta(days=5))
     engine.add_image(f"{APP}:2.0.0", NOW - timedelta(days=2), on_host=False)
+    if broken:
+        engine.unhealthy_images.add(f"{APP}:2.0.0")
     return FakeConnection(name, engine)
 
 
-async def test_a_deploy_from_the_second_hosts_row_is_the_apps_and_says_it_is_one_host() -> None:
-    second = host("web2")
-    app = make_app(host("web1"), second, hosts=tuple(HostConfig(h) for h in HOSTS),
-                   apps=(WEB,))
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
-        dashboard = app.screen
-        assert isinstance(dashboard, DashboardScreen)
-        await until(pilot, lambda: "web2" in dashboard.state.hosts, "the second host")
-        dashboard.show_host("web2")
-        await until(pilot, lambda: dashboard.host == "web2", "the second host shown")
+def fleet(broken: str = "") -> tuple[OpsuiApp, list[FakeConnection]]:
+    hosts = [host(h, broken=h == broken) for h in HOSTS]
+    return make_app(*hosts, hosts=tuple(HostConfig(h) for h in HOSTS), apps=(WEB,)), hosts
+
+
+def serving(connection: FakeConnection) -> str:
+    [web] = [c for c in connection.fake_engine.list_containers()
+             if c.name == "web-1" and c.state.value == "running"]
+    return web.image
+
+
+def flat(app: OpsuiApp) -> str:
+    return " ".join(screen_text(app).split())
+
+
+async def on_host(pilot: Pilot[Any], app: OpsuiApp, name: str) -> None:
+    await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
+    dashboard = app.screen
+    assert isinstance(dashboard, DashboardScreen)
+    await until(pilot, lambda: name in dashboard.state.hosts, f"the host {name}")
+    dashboard.show_host(name)
+    await until(pilot, lambda: dashboard.host == name, f"{name} shown")
+
+
+async def run_to_the_end(pilot: Pilot[Any], app: OpsuiApp) -> ReleaseRunScreen:
+    await pilot.press("y")
+    await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
+                and app.screen.outcome is not None, "the outcome")
+    run = app.screen
+    assert isinstance(run, ReleaseRunScreen)
+    run.query_one("#release-run").scroll_end(animate=False)
+    await pilot.pause()
+    return run
+
+
+async def test_d_deploys_every_host_and_stops_at_the_second_returning_the_first() -> None:
+    app, (one, two, three) = fleet(broken="web2")
+    async with app.run_test(size=SMALL) as pilot:
+        await on_host(pilot, app, "web2")  # from any host's row: the app's release
         await open_deploy(pilot, app, "web-1")
         await confirm_tag(pilot, app, downs=0)
-        text = " ".join(screen_text(app).split())
-        assert "Deploy web on web2?" in text
-        assert "web runs on web1, web2; this deploy is web2's alone" in text
-        assert second.fake_engine.calls == []  # planning changes nothing
+        text = flat(app)  # readable at 80x24: every host, what it runs, the question
+        assert "Deploy web on web1, web2, web3?" in text
+        assert "web on 3 hosts, to 2.0.0" in text
+        assert f"image {APP}" in text
+        for name in HOSTS:
+            assert f"{name} 1.0.0 → 2.0.0 (start-first)" in text, name
+        assert "hosts already switched go back" in text
+        assert "this deploy is web2's alone" not in text
+        assert "Deploy Cancel" in text  # the buttons too
+        assert [c.fake_engine.calls for c in (one, two, three)] == [[], [], []]
+
+        run = await run_to_the_end(pilot, app)
+        assert run.outcome == "failed"
+        assert run.steps.state_of("web1: health gate") == "ok"
+        assert run.steps.state_of("web2: health gate") == "failed"
+        assert run.steps.state_of("web3: pull") == "skipped"
+        assert run.steps.state_of("web1 return: outcome") == "ok"
+        outcome = str(run.query_one("#release-outcome", Static).render())
+        assert "web1  returned" in outcome and "web2  failed" in outcome
+        assert "web3  not deployed" in outcome
+        assert [serving(c) for c in (one, two, three)] == [f"{APP}:1.0.0"] * 3
+        assert three.fake_engine.calls == []  # untouched
+
+        await pilot.press("escape")
+        await select(pilot, app, "web-1")
+        await pilot.press("H")
+        await until(pilot, lambda: isinstance(app.screen, MultiHistoryScreen)
+                    and app.screen.history is not None, "the merged history")
+        lines = screen_text(app).splitlines()
+        [row] = [line for line in lines if "2.0.0" in line and "deploy" in line]
+        assert row.split()[:6] == ["2.0.0", "deploy", "failed", "returned", "failed", "not"]
+        assert "web1" in screen_text(app) and "web3" in screen_text(app)
+
+
+async def test_r_rolls_every_host_back_to_the_same_release() -> None:
+    app, connections = fleet()
+    async with app.run_test(size=WIDE) as pilot:
+        await open_deploy(pilot, app, "web-1")
+        await confirm_tag(pilot, app, downs=0)
+        run = await run_to_the_end(pilot, app)
+        assert run.outcome == "ok", screen_text(app)
+        assert [serving(c) for c in connections] == [f"{APP}:2.0.0"] * 3
+        await pilot.press("escape")
+        await until(pilot, lambda: all(
+            any(c.name == "web-1" and c.image.endswith(":2.0.0")
+                for c in app.state.host(h).containers.values()) for h in HOSTS),
+            "every table sees 2.0.0")
+
+        await on_host(pilot, app, "web3")
+        await select(pilot, app, "web-1")
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the preview")
+        text = flat(app)
+        assert "Rollback web on web1, web2, web3?" in text
+        for name in HOSTS:
+            assert f"{name} 2.0.0 → 1.0.0" in text, name
+        run = await run_to_the_end(pilot, app)
+        assert run.outcome == "ok", screen_text(app)
+        assert [serving(c) for c in connections] == [f"{APP}:1.0.0"] * 3
+        outcome = str(run.query_one("#release-outcome", Static).render())
+        assert all(f"{h}  switched" in outcome for h in HOSTS), outcome
+
+        await pilot.press("escape")
+        await select(pilot, app, "web-1")
+        await pilot.press("H")
+        await until(pilot, lambda: isinstance(app.screen, MultiHistoryScreen)
+                    and app.screen.history is not None, "the merged history")
+        lines = screen_text(app).splitlines()
+        [back] = [line for line in lines if "rollback" in line]
+        assert back.split()[:6] == ["1.0.0", "rollback", "ok", "ok", "ok", "ok"]
+        [forth] = [line for line in lines if "2.0.0" in line and "deploy" in line]
+        assert forth.split()[:3] == ["2.0.0", "deploy", "ok"]
+        assert forth.count("rolled back") == 3  # on each host, since
+
+
+async def test_the_detail_view_says_the_container_is_one_hosts_part_of_the_app() -> None:
+    app, _ = fleet()
+    async with app.run_test(size=SMALL) as pilot:
+        await on_host(pilot, app, "web2")
+        await select(pilot, app, "web-1")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
+        await until(pilot, lambda: "web — also on web1, web3" in screen_text(app),
+                    "the other hosts")

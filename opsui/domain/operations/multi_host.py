@@ -73,6 +73,14 @@ class MultiPlan:
         return tuple(part.host for part in self.parts)
 
     @property
+    def steps(self) -> tuple[str, ...]:
+        """Every host's steps as its run reports them (``web1: pull``), each host's
+        ending with its outcome (which is its record): what a run screen lists up
+        front, still to come."""
+        return tuple(f"{part.host}: {step}" for part in self.parts
+                     for step in (*(s for s in part.plan.steps if s != "record"), "outcome"))
+
+    @property
     def request(self) -> ActionRequest:
         """The one question for the whole release (each host's run asks the gate again,
         with the same answer, and audits itself in that host's journal)."""
@@ -293,7 +301,8 @@ class MultiHostApp:
                 plan = releases.plan_rollback(app, ours.replaces or None)
                 # the operator confirmed the release, and with it its return
                 answer = self._gate.confirmation_for(plan.request).expected_text
-                outcome = releases.rollback(app, plan, answer, _on_host(report, part.host),
+                outcome = releases.rollback(app, plan, answer,
+                                            _on_host(report, f"{part.host} return"),
                                             threading.Event(), held=holder)
                 back = releases.status(app, mark_good=False).newest_first[0]
             except (OpsuiError, StopIteration) as exc:

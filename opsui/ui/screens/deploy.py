@@ -37,6 +37,7 @@ from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.operations.app_releases import TagChoice
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import Confirmation
+from opsui.domain.operations.multi_host import MultiPlan
 from opsui.domain.operations.policy import ConfirmPolicy
 from opsui.domain.operations.release_run import START_FIRST, STOP_FIRST
 from opsui.domain.operations.rollback import RollbackPlan
@@ -47,6 +48,7 @@ from opsui.ui.errors import explain, notify_error, report_worker_failure
 from opsui.ui.format import since
 from opsui.ui.palette import Palette
 from opsui.ui.screens.confirm import Answer, ConfirmModal
+from opsui.ui.screens.multi_host import multi_preview, multi_summary
 from opsui.ui.screens.release_run import ReleaseRunScreen, outcome_style, planned_steps
 from opsui.ui.sessions import ReleasePlan, ReleaseSession
 
@@ -83,6 +85,8 @@ def preview_rows(rows: Iterable[tuple[str, str | Text]], palette: Palette) -> Te
 
 def deploy_preview(plan: ReleasePlan, palette: Palette) -> Text:
     """What the deploy confirmation shows above its question."""
+    if isinstance(plan, MultiPlan):
+        return multi_preview(plan, palette)
     if isinstance(plan, SwarmDeployPlan):
         return preview_rows([
             ("host", plan.host),
@@ -112,6 +116,8 @@ def deploy_preview(plan: ReleasePlan, palette: Palette) -> Text:
 
 
 def deploy_summary(plan: ReleasePlan) -> str:
+    if isinstance(plan, MultiPlan):
+        return multi_summary(plan)
     if isinstance(plan, SwarmDeployPlan):
         return (f"{plan.app} on {plan.host}: service {plan.service_name} "
                 f"{plan.current_image} → {plan.image} ({plan.strategy})")
@@ -189,7 +195,7 @@ class DeployScreen(ReleaseRunScreen):
     class Planned(Message):
         """The plan worker finished; the plan waits for its confirmation."""
 
-        def __init__(self, plan: DeployPlan | SwarmDeployPlan) -> None:
+        def __init__(self, plan: DeployPlan | SwarmDeployPlan | MultiPlan) -> None:
             super().__init__()
             self.plan = plan
 

@@ -29,10 +29,11 @@ from textual.worker import Worker, WorkerState
 from opsui.domain.app_shown import app_name
 from opsui.domain.apps import is_release_copy, serving_for
 from opsui.domain.compose_drift import AGREES
-from opsui.domain.logfeed import LogTarget
+from opsui.domain.logfeed import RELEASE_LABEL, LogTarget
 from opsui.domain.models import Container, ContainerDetail, Health
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.policy import Action
+from opsui.domain.sanitize import clean
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain, report_worker_failure
 from opsui.ui.palette import Palette
@@ -184,7 +185,25 @@ class DetailScreen(Screen[None]):
                         else palette.muted)
         if self.monitor.read_only:
             text.append("   READ-ONLY", style=palette.warn)
+        text.append_text(self._other_hosts(palette))
         self.query_one("#detail-title", Static).update(text)
+
+    def _other_hosts(self, palette: Palette) -> Text:
+        """``web — also on web2, web3 · release r…``: the container is one host's part
+        of an app on several (its D, R and H are the app's, across them)."""
+        mine = [a for a in self.state.apps if a.runs_on(self.host)]
+        name = app_name(self.container, mine)
+        app = next((a for a in mine if a.name == name and len(a.every_host) > 1), None)
+        if app is None:
+            return Text()
+        text = Text("   ")
+        text.append(name, style=palette.strong)
+        text.append(" — also on ", style=palette.muted)
+        text.append(", ".join(h for h in app.every_host if h != self.host))
+        release = clean(self.container.labels.get(RELEASE_LABEL, ""), 40)
+        if release:
+            text.append(f" · release {release}", style=palette.muted)
+        return text
 
     def _render_sections(self, detail: ContainerDetail) -> None:
         palette = Palette.of(self.app)

@@ -148,6 +148,8 @@ class StepLog(Widget):
         palette = Palette.of(self.app)
         now = self.clock()
         text = Text(no_wrap=True, overflow="ellipsis")
+        # names line up however long they are (a release across hosts: "web1: pull")
+        width = max([NAME_WIDTH, *(len(line.name) + 1 for line in self.steps)])
         for index, line in enumerate(self.steps):
             if index:
                 text.append("\n")
@@ -163,7 +165,7 @@ class StepLog(Widget):
                 seconds = "" if line.seconds is None else step_seconds(line.seconds)
             text.append(f" {symbol} ", style=style)
             name_style = palette.muted if line.state in (PENDING, SKIPPED) else palette.strong
-            text.append(line.name.ljust(NAME_WIDTH), style=name_style)
+            text.append(line.name.ljust(width), style=name_style)
             text.append(seconds.rjust(8), style=palette.muted)
             detail = line.detail.strip()
             if line.state == RUNNING and line.expected > 0:
@@ -179,6 +181,6 @@ class StepLog(Widget):
             text.append(first, style=palette.bad if line.state == FAILED else palette.muted)
             if line.state == FAILED:
                 for more in rest[:DETAIL_LINES - 1]:
-                    text.append("\n" + " " * (NAME_WIDTH + 13))
+                    text.append("\n" + " " * (width + 13))
                     text.append(more, style=palette.bad)
         return text
