@@ -6,6 +6,7 @@ from the hosts' journals; the detail view says the container is one host's part.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -165,3 +166,28 @@ async def test_the_detail_view_says_the_container_is_one_hosts_part_of_the_app()
         await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
         await until(pilot, lambda: "web — also on web1, web3" in screen_text(app),
                     "the other hosts")
+
+
+async def test_esc_during_the_release_leaves_it_running_across_hosts_in_the_banner() -> None:
+    app, (one, two, three) = fleet()
+    two.fake_engine.pull_gate = threading.Event()  # web2's pull is still running
+    async with app.run_test(size=WIDE) as pilot:
+        await open_deploy(pilot, app, "web-1")
+        await confirm_tag(pilot, app, downs=0)
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen)
+                    and app.screen.steps.state_of("web2: pull") == "running", "web2 pulling")
+        run = app.screen
+        assert isinstance(run, ReleaseRunScreen) and run.job is not None
+        job = run.job
+        assert run.steps.state_of("web1: outcome") == "ok"
+        assert run.steps.state_of("web3: pull") == "pending"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
+        await until(pilot, lambda: "▶ Deploy of web on web1, web2, web3: web2: pull"
+                    in screen_text(app), "the release in the banner, at web2")
+        assert job.running and not job.cancelled.is_set()
+        two.fake_engine.pull_gate.set()
+        await until(pilot, lambda: not job.running, "the release's end")
+        assert job.outcome == "ok"
+        assert [serving(c) for c in (one, two, three)] == [f"{APP}:2.0.0"] * 3
