@@ -23,6 +23,7 @@ from opsui.backends.docker_cluster import read_cluster
 from opsui.backends.docker_credentials import DockerCredentials
 from opsui.backends.docker_errors import CONNECTION_ERRORS, error_reason
 from opsui.backends.docker_fields import int_or_none, mapping_or_empty
+from opsui.backends.docker_swarm_history import DockerSwarmHistory
 from opsui.backends.registry import ImageRef
 from opsui.backends.registry_pull import PullAuth
 from opsui.domain.errors import ActionFailed, ActionRefused, EngineUnavailable, OpsuiError
@@ -51,6 +52,7 @@ class DockerSwarm:
         self._endpoint = clean(str(client.api.base_url))
         self._monitor = monitor_seconds
         self._poll = poll_seconds
+        self._history = DockerSwarmHistory(client.api, self._endpoint)
 
     def _call(self, what: str, name: str, call: Callable[[], _T]) -> _T:
         """Run one API call, translating docker's exceptions for ``what`` on ``name``."""
@@ -146,6 +148,15 @@ class DockerSwarm:
     def cluster(self) -> SwarmCluster | None:
         return self._call("read the cluster of", self._endpoint,
                           lambda: read_cluster(self._api))
+
+    def publish_release(self, service: str, release_id: str,
+                        records: Sequence[Mapping[str, Any]]) -> None:
+        """The release's records into the cluster's configs (domain/swarm_history):
+        every manager then has the service's history."""
+        self._history.publish_release(service, release_id, records)
+
+    def release_records(self, service: str) -> tuple[Mapping[str, Any], ...]:
+        return self._history.release_records(service)
 
     def wait_update(self, name: str, timeout: float,
                     cancelled: Cancellation) -> SwarmService:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from opsui.domain.compose_drift import replacement_note
 from opsui.domain.compose_project import ComposeHost
@@ -88,6 +88,7 @@ from opsui.domain.releases import (
 )
 from opsui.domain.sanitize import clean
 from opsui.domain.settings import Config
+from opsui.domain.swarm_history import ClusterHistory, merged, records_of
 
 SWARM_TIMEOUT = 180.0
 """How long a rolling update (or the engine's rollback) may take to settle."""
@@ -233,7 +234,8 @@ class AppReleases:
             for former in journal.not_yet_adopted():
                 journal.adopt(former, operator(), now_iso())
         read = journal.read()
-        releases = with_kept_copies(fold_releases(read.records), containers)
+        records = merged(read.records, self._cluster_records(app))
+        releases = with_kept_copies(fold_releases(records), containers)
         serving = app.serving(containers)
         if serving is not None:
             serving = self._engine.get_container(serving.id) or serving
@@ -247,7 +249,7 @@ class AppReleases:
         replaced = "" if app.swarm_service else replacement_note(
             current, [c for c in containers if app.owns(c)
                       or (current is not None and c.id == current.container_id)], serving)
-        return AppStatus(app, tuple(releases), tuple(audit_lines(read.records)),
+        return AppStatus(app, tuple(releases), tuple(audit_lines(records)),
                          self.lock_of(app).holder(), serving, current,
                          rollback_target(releases, current), read.torn, replaced)
 
@@ -380,7 +382,8 @@ class AppReleases:
             swarm = self._service(app)[0]
             rolling = SwarmDeployment(plan, self._engine, swarm, run,
                                       timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
-            return self._tracked(run, lambda: rolling.run(self._gate, answer))
+            return self._tracked(run, lambda: self._published(
+                app, run, lambda: rolling.run(self._gate, answer)))
         deployment = Deployment(plan, self._engine, self._prober, run, app.gate,
                                 traffic_engine(self._engine))
         deployment.before_body = lambda: self._adopt(app, plan.current)
@@ -404,6 +407,39 @@ class AppReleases:
         if held is not None:
             run.lock = HeldLock(run.lock, held)
         return run
+
+    def _cluster_history(self, app: AppSpec) -> ClusterHistory | None:
+        swarm = self._engine.swarm if app.swarm_service else None
+        return swarm if isinstance(swarm, ClusterHistory) else None
+
+    def _cluster_records(self, app: AppSpec) -> tuple[Mapping[str, Any], ...]:
+        """A Swarm service's releases as the cluster keeps them (swarm_history.py):
+        made through another manager, or before this host's state folder was lost.
+        None when the cluster cannot be read: the host's journal is still the history."""
+        history = self._cluster_history(app)
+        if history is None or app.swarm_service is None:
+            return ()
+        try:
+            return history.release_records(app.swarm_service)
+        except OpsuiError:
+            return ()
+
+    def _published(self, app: AppSpec, run: ReleaseRun, body: Callable[[], str]) -> str:
+        """Run a Swarm release, then copy its journal records into the cluster, so any
+        manager has them; a copy that cannot be written is journaled on the host."""
+        try:
+            return body()
+        finally:
+            history = self._cluster_history(app)
+            records = records_of(run.release_id, run.journal.read().records)
+            if history is not None and app.swarm_service and any(
+                    r.get("type") == "release" for r in records):
+                try:
+                    history.publish_release(app.swarm_service, run.release_id, records)
+                except OpsuiError as exc:
+                    run.journal.append({"type": "cluster_history", "release": run.release_id,
+                                        "outcome": "failed", "at": now_iso(),
+                                        "detail": clean(str(exc), 500)})
 
     def _tracked(self, run: ReleaseRun, body: Callable[[], str]) -> str:
         ACTIVE_RELEASES.add(run.release_id)
@@ -506,7 +542,8 @@ class AppReleases:
         if isinstance(plan, SwarmRollbackPlan):
             native = SwarmRollback(plan, self._service(app)[0], run,
                                    timeout=max(SWARM_TIMEOUT, app.settings.gate_timeout))
-            return self._tracked(run, lambda: native.run(self._gate, answer))
+            return self._tracked(run, lambda: self._published(
+                app, run, lambda: native.run(self._gate, answer)))
         rollback = Rollback(plan, self._engine, self._prober, run, app.gate,
                             traffic_engine(self._engine))
         agreement, version = self.agreement(app), plan.target.version
@@ -559,9 +596,10 @@ class AppReleases:
         if isinstance(plan, SwarmRecoveryPlan):
             recovery = SwarmRecovery(plan, self._service(app)[0], run,
                                      max(SWARM_TIMEOUT, app.settings.gate_timeout))
-        else:
-            recovery = Recovery(plan, self._engine, self._prober, run, app.gate,
-                                traffic_engine(self._engine))
+            return self._tracked(run, lambda: self._published(
+                app, run, lambda: recovery.run(self._gate, answer)))
+        recovery = Recovery(plan, self._engine, self._prober, run, app.gate,
+                            traffic_engine(self._engine))
         return self._tracked(run, lambda: recovery.run(self._gate, answer))
 
     # -- lock ---------------------------------------------------------------------------

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from opsui.domain.errors import ActionRefused, OpsuiError
+from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import split_image
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Cancelled, ReleaseRun, labels_for
+from opsui.domain.operations.swarm_tasks import TaskVerdict, gate_tasks
 from opsui.domain.ports import ContainerEngine, SwarmEngine, SwarmService
 from opsui.domain.releases import CANCELLED, FAILED, OK, Release
 from opsui.domain.sanitize import clean
@@ -33,6 +34,9 @@ SWARM_DEPLOY_STEPS = ("lock", "pull", "rolling update", "converge", "record")
 SWARM_ROLLBACK_STEPS = ("lock", "rollback", "converge", "record")
 _IN_FLIGHT = frozenset({"updating", "rollback_started"})
 _NEVER_AGAIN = "nothing more was tried: opsui never rolls back a rollback"
+TASK_GATE_SECONDS = 30.0
+"""How long after the engine's "completed" the tasks may take to show healthy in the
+manager's view (they passed the engine's monitor window already)."""
 
 
 def pinned(image: str, digest: str) -> str:
@@ -149,18 +153,27 @@ def rollback_went_through(service: SwarmService) -> bool:
 
 
 def converge(run: ReleaseRun, swarm: SwarmEngine, name: str, timeout: float,
-             good: Callable[[SwarmService], bool]) -> SwarmService:
+             good: Callable[[SwarmService], bool], *, tasks: bool = False) -> SwarmService:
     """The "converge" step: wait for the engine to finish what it was asked, journal
     its verdict (``good`` says whether it is the one hoped for), and raise Cancelled
-    when the operator stopped watching."""
+    when the operator stopped watching. With ``tasks`` (a deploy), a good verdict
+    also needs every task of the new spec running and healthy on its node
+    (swarm_tasks.py), and the step names the nodes; ActionFailed when they are not."""
     run.started("converge")
     started = time.monotonic()
     final = swarm.wait_update(name, timeout, run.cancelled)
+    verdict = TaskVerdict(good(final), "")
+    if tasks and verdict.good and not run.cancelled.is_set():
+        verdict = gate_tasks(swarm, final, min(timeout, TASK_GATE_SECONDS), run.cancelled)
     seconds = time.monotonic() - started
+    detail = describe(final) + (f"\n{verdict.detail}" if verdict.detail else "")
     if run.cancelled.is_set():
-        run.ended("converge", CANCELLED, seconds, describe(final))
+        run.ended("converge", CANCELLED, seconds, detail)
         raise Cancelled()
-    run.ended("converge", OK if good(final) else FAILED, seconds, describe(final))
+    run.ended("converge", OK if verdict.good else FAILED, seconds, detail)
+    if tasks and good(final) and not verdict.good:
+        raise ActionFailed(f"the engine completed the update, but not every task of it "
+                           f"runs healthy: {verdict.detail}")
     return final
 
 
@@ -211,7 +224,7 @@ class SwarmDeployment:
                      lambda: self._swarm.update_image(plan.service_name, image, labels))
             updated = True
             final = converge(run, self._swarm, plan.service_name, self._timeout,
-                             update_went_through)
+                             update_went_through, tasks=True)
         except Cancelled as exc:
             return self._undo(CANCELLED, str(exc), updated)
         except OpsuiError as exc:
