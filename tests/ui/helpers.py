@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import time
 from collections.abc import Callable
@@ -53,3 +54,17 @@ def make_app(*connections: FakeConnection, gate: ActionGate | None = None,
     cfg = config(**config_changes)
     return OpsuiApp(cfg, gate, factory(connections, gate, cfg.apps), clock=frozen_clock,
                     theme_dir=NO_USER_THEMES)
+
+
+def unreachable_strips() -> int:
+    """Textual strips the next full collection would free: what reference counting could
+    not (a cycle). Collects, so call it when nothing should be pending."""
+    from textual.strip import Strip
+
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return sum(isinstance(o, Strip) for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()

@@ -15,7 +15,6 @@ import weakref
 from functools import partial
 
 from textual.app import App, ComposeResult
-from textual.strip import Strip
 from textual.widgets._footer import FooterKey
 
 from opsui.domain.jobs import JobContext
@@ -26,7 +25,7 @@ from opsui.ui.widgets.container_table import ContainerTable
 from opsui.ui.widgets.history_sparkline import HistorySparkline
 from opsui.ui.widgets.log_view import LogView
 
-from .helpers import make_app, screen_text, until
+from .helpers import make_app, screen_text, unreachable_strips, until
 from fakes import FakeConnection, FakeEngine, shop_containers
 
 
@@ -127,16 +126,6 @@ def _shows(app: App[None], text: str) -> bool:
     return text in screen_text(app)
 
 
-def _unreachable_strips() -> int:
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        return sum(isinstance(o, Strip) for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-
-
 async def test_a_following_log_pane_frees_every_line_it_drew() -> None:
     """Each strip Textual drew at its own width kept itself in its own cache: a cycle
     per line per frame, only freed by a full collection. A pane following a chatty
@@ -163,6 +152,6 @@ async def test_a_following_log_pane_frees_every_line_it_drew() -> None:
                     for n in range(20)])
                 await until(pilot, partial(_shows, app, f"more {batch}.19"),
                             f"batch {batch} drawn")
-            assert _unreachable_strips() == 0
+            assert unreachable_strips() == 0
         finally:
             gc.enable()

@@ -16,6 +16,7 @@ import pytest
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
+from ui.helpers import unreachable_strips
 
 from opsui.ui.strip_cycles import break_strip_cycles
 
@@ -26,16 +27,6 @@ def no_automatic_collection() -> Iterator[Callable[[], int]]:
     collection finds unreachable (what reference counting could not free)."""
     gc.collect()
     gc.disable()
-
-    def unreachable_strips() -> int:
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
-            gc.collect()
-            return sum(isinstance(o, Strip) for o in gc.garbage)
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-
     try:
         yield unreachable_strips
     finally:
