@@ -7,7 +7,9 @@ Host 2's container carries a health check of its own that 2.0.0 fails (it refuse
 the version its operator knows is broken there), so a deploy of 2.0.0 fails its gate
 on host 2 only: host 1, already switched, must be back on 1.0.0, host 3 untouched,
 and each host's history says so. Then 5.0.0 goes to all three, and a rollback takes
-all three back to the same release.
+all three back to the same release. The failing deploy goes the TUI's way (``D`` on a
+row of the app: its release session over the hosts, as the run screen's job calls it),
+the rest the command line's.
 
 The three engines share this machine's files, where real hosts each have their own:
 each host's facade gets its own state folder (the journal and lock a host keeps).
@@ -17,15 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from docker.client import DockerClient
 
 from opsui.config import load_config
+from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.multi_host import (
@@ -36,8 +40,10 @@ from opsui.domain.operations.multi_host import (
     MultiHostApp,
 )
 from opsui.domain.operations.multi_host_history import multi_history
+from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.ports import HostConnection
 from opsui.domain.releases import FAILED, OK, ROLLED_BACK
+from opsui.ui.multi_host_session import MultiHostSession
 from opsui.wiring import build_connection, check_app_hosts
 
 from .conftest import DockerResources
@@ -122,6 +128,18 @@ def version_on(resources: DockerResources, name: str) -> str:
     return str(container.image.labels["org.opencontainers.image.version"])
 
 
+class Monitor:
+    """What the TUI's release session asks of a host's monitor: its name, its gate, and
+    its releases facade over the live link."""
+
+    def __init__(self, releases: AppReleases, gate: ActionGate) -> None:
+        self.name, self.gate, self.read_only = releases.host, gate, False
+        self._releases = releases
+
+    def releases(self) -> AppReleases:
+        return self._releases
+
+
 def multi_records(releases: AppReleases) -> list[dict[str, object]]:
     app = releases.resolve("web")
     return [dict(r) for r in releases.journal(app).read().records
@@ -131,30 +149,44 @@ def multi_records(releases: AppReleases) -> list[dict[str, object]]:
 def test_a_release_failing_on_host_two_returns_host_one_and_leaves_host_three(
         fleet: tuple[str, list[AppReleases], list[DockerResources]]) -> None:
     name, releases, engines = fleet
-    web = MultiHostApp("web", releases, ActionGate())
+    gate = ActionGate()
+    web = MultiHostApp("web", releases, gate)
     third_before = [c.id for c in engines[2].client.containers.list(all=True)]
-
-    failed = web.run(web.plan_deploy("2.0.0"), True)
+    monitors = [cast(HostMonitor, Monitor(r, gate)) for r in releases]
+    session = MultiHostSession(monitors, monitors[1], "web", name)  # D on h2's row
+    plan = session.plan_deploy("2.0.0")
+    assert session.confirmation(plan).question == "Deploy web on h1, h2, h3?"
+    steps: list[StepEvent] = []
+    assert session.run(plan, True, steps.append, threading.Event()) == FAILED
+    ended = {event.step: event.outcome for event in steps if event.outcome is not None}
+    assert ended["h1: health gate"] == OK and ended["h2: health gate"] != OK
+    assert ended["h1 return: outcome"] == OK
+    assert not any(step.startswith("h3") for step in ended)
+    ending = steps[-1]
+    assert ending.step == "outcome" and ending.outcome == FAILED
+    per_host = [line.split(":")[0] for line in ending.detail.splitlines()[1:]]
+    assert per_host == ["h1  returned", "h2  failed", "h3  not deployed"]
+    [failed, *_] = [r for r in multi_history("web", releases).newest_first
+                    if r.action == "deploy"]
 
     assert failed.outcome == FAILED
-    assert [(r.host, r.state) for r in failed.hosts] == [
-        ("h1", RETURNED), ("h2", FAILED), ("h3", NOT_DEPLOYED)]
+    assert failed.hosts == (("h1", RETURNED), ("h2", FAILED), ("h3", NOT_DEPLOYED))
     assert [version_on(e, name) for e in engines] == ["1.0.0", "1.0.0", "1.0.0"]
     assert [c.id for c in engines[2].client.containers.list(all=True)] == third_before
     h1, h2, h3 = (r.status(r.resolve("web"), mark_good=False) for r in releases)
-    ours = {r.id: r for r in h1.releases}[failed.release_id]
+    ours = {r.id: r for r in h1.releases}[failed.id]
     assert ours.version == "2.0.0" and ours.shown_outcome == ROLLED_BACK
     assert h1.current is not None and h1.current.version == "1.0.0"
     assert h1.current.action == "rollback" and h1.lock is None
-    [on_two] = [r for r in h2.releases if r.id == failed.release_id]
+    [on_two] = [r for r in h2.releases if r.id == failed.id]
     assert on_two.outcome == FAILED and "unhealthy" in on_two.reason
-    assert not any(r.id == failed.release_id for r in h3.releases)
+    assert not any(r.id == failed.id for r in h3.releases)
     for host in releases:  # every host's own history says what happened on each
         [said] = multi_records(host)
-        assert said["release"] == failed.release_id and said["outcome"] == FAILED
+        assert said["release"] == failed.id and said["outcome"] == FAILED
     merged = multi_history("web", releases)
-    assert [r.id for r in merged.releases].count(failed.release_id) == 1
-    [row] = [r for r in merged.releases if r.id == failed.release_id]
+    assert [r.id for r in merged.releases].count(failed.id) == 1
+    [row] = [r for r in merged.releases if r.id == failed.id]
     assert row.hosts == (("h1", RETURNED), ("h2", FAILED), ("h3", NOT_DEPLOYED))
 
     good = web.run(web.plan_deploy("5.0.0"), True)
