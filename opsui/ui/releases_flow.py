@@ -282,10 +282,16 @@ class ReleaseFlowApp(ContainerActionsApp):
     def show_jobs(self) -> None:
         """The dashboard's run banner: what runs now, and runs that ended unwatched."""
         if self.dashboard is not None and self.dashboard.is_mounted:
-            troubled = {(job.host, job.app) for job in self.jobs.latest()
-                        if job.running or job.outcome not in (OK, CANCELLED)}
+            troubled = {(host, job.app) for job in self.jobs.latest()
+                        if job.running or job.outcome not in (OK, CANCELLED)
+                        for host in self._job_hosts(job)}
             self.dashboard.show_jobs(self.jobs.running() + self._unseen_jobs(), troubled)
         self.refresh_bindings()
+
+    def _job_hosts(self, job: Job) -> tuple[str, ...]:
+        """The hosts a run changes: every host of an app on several, else its one."""
+        session = self._job_sessions.get(job.id)
+        return session.hosts if isinstance(session, MultiHostSession) else (job.host,)
 
     def _unseen_jobs(self) -> list[Job]:
         """Ended runs that no screen showed when they ended (the operator had left)."""
@@ -294,9 +300,7 @@ class ReleaseFlowApp(ContainerActionsApp):
     def _job_ended(self, job: Job) -> None:
         if not job.watched_at_end:
             self._unseen.append(job.id)
-        session = self._job_sessions.get(job.id)
-        hosts = session.hosts if isinstance(session, MultiHostSession) else (job.host,)
-        for host in hosts:  # every host of an app on several
+        for host in self._job_hosts(job):  # every host of an app on several
             monitor = self.monitors.get(host)
             if monitor is not None:
                 monitor.refresh_now()  # the table shows the new container without waiting
