@@ -232,7 +232,8 @@ class ServiceTail:
         back, tasks replaced (their node died, they failed) or new."""
         self._cluster = cluster
         down = {n.hostname for n in cluster.nodes if n.down}
-        current = {t.id: t for t in service.current}
+        # A task not yet placed (no node) is noted once it is: it writes nothing before.
+        current = {t.id: t for t in service.current if t.node_id}
         if not first:
             for node in sorted(down - self._down):
                 self._mark(f"node {node} is down: its tasks' lines stop until the swarm "

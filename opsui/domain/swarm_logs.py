@@ -15,6 +15,7 @@ sanitiser runs when a line is shown, as for every other log line.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -44,11 +45,18 @@ def split_line(raw: bytes) -> TaskLine:
     details, space, text = rest.partition(b" ")
     if not space or b"=" not in details or details.startswith(b"="):
         return TaskLine("", "", raw)
-    attrs = parse_details(details)
-    task, node = attrs.get(TASK_KEY, ""), attrs.get(NODE_KEY, "")
+    task, node = _task_of(details)
     if not task:
         return TaskLine("", "", raw)
     return TaskLine(task, node, head + text)
+
+
+@functools.lru_cache(maxsize=512)
+def _task_of(details: bytes) -> tuple[str, str]:
+    """(task id, node id) of a line's details: the same few strings, once per task, so
+    a chatty service's lines are not each parsed again."""
+    attrs = parse_details(details)
+    return attrs.get(TASK_KEY, ""), attrs.get(NODE_KEY, "")
 
 
 def parse_details(details: bytes) -> dict[str, str]:

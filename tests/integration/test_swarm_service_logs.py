@@ -9,9 +9,11 @@ where the line really came from.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -175,3 +177,70 @@ def test_following_a_service_goes_on_across_a_killed_node(
                message=lambda: f"the node-down and replaced notes; got {follow.err}")
     # Lines after the kill keep their true tags: the replacement's node wrote them.
     assert all(m["node"] == m["said"] for m in follow.tagged())
+
+
+
+class ManagerRelay:
+    """A unix socket that passes every connection on to a manager's socket: opsui's
+    only way to the manager, which the test cuts (the manager gone, as opsui sees it:
+    open streams end, new connections are refused) without touching the shared bed,
+    where another session's ``swarm.sh up`` would bring a killed node back."""
+
+    def __init__(self, path: Path, target: str) -> None:
+        self.path = path
+        self.target = target.removeprefix("unix://")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(16)
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.target)
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def cut(self) -> None:
+        self.listener.close()
+        self.path.unlink(missing_ok=True)
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_following_ends_saying_so_when_the_manager_is_lost(
+        swarm_bed: SwarmBed, swarm_resources: DockerResources, tmp_path: Path,
+        following: list[Following]) -> None:
+    name = talking_service(swarm_resources, per_node=1)
+    relay = ManagerRelay(tmp_path / "manager.sock", swarm_bed.node(2).url)
+    follow = start_following(following, config_for(tmp_path, relay.url), name)
+    wait_until(lambda: len({m["said"] for m in follow.tagged()}) == 3 or None, timeout=90,
+               message=lambda: f"lines of the three tasks; got {follow.out[-5:]} {follow.err}")
+
+    relay.cut()
+
+    # No hang: it retries for a while, then ends as a host that cannot be reached.
+    assert follow.process.wait(timeout=120) == 3, follow.err
+    wait_until(lambda: any("lost the Swarm manager" in line for line in follow.err) or None,
+               timeout=10, message=lambda: f"the reason on stderr; got {follow.err}")
+    assert any("opsui: lost the manager" in line for line in follow.err), follow.err
