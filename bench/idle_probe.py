@@ -2,36 +2,41 @@
 
 Issue 14 asks for idle CPU <= 1 % of a core. ``bench/dashboard.py`` measures it from the
 outside (a tmux, the process tree); this probe looks inside. It starts ``--containers``
-labelled containers on the test bed's engine (removed at the end), runs the real
-``OpsuiApp`` (production wiring, local host) under Textual's ``run_test`` at 200x50,
-waits for the table to hold them, lets it settle, and over ``--seconds``:
+labelled containers (removed at the end) on the test bed's engine, or with
+``--own-engine`` on a second dockerd of its own (other engineers' containers on the
+shared engine are not idle), runs the real ``OpsuiApp`` (production wiring, local
+host) under Textual's ``run_test`` at 200x50, waits for the table to hold them, lets
+it settle ``--settle`` s, and over ``--seconds``:
 
   * the process's own CPU time (``psutil`` ``cpu_times``: what load does not inflate),
-    and each thread's, by name (the event loop against the monitors' threads);
-  * how often the screen was composed and written (``App._display``), and how often a
-    widget asked to be repainted, by widget class;
-  * with ``--profile FILE``: a cProfile of the event loop's thread, the 30 costliest
+    its ended subprocesses', and each thread's, by name (the event loop against the
+    monitors' threads); the garbage collector's share, by generation;
+  * how often the screen was composed and written (``App._display``), how often a
+    widget asked to be repainted, by widget class, and which table cells were written
+    (with examples);
+  * with ``--profile FILE``: a cProfile of the event loop's thread, the 40 costliest
     calls printed and the whole written to FILE (``python -m pstats FILE``).
 
-Run (test bed up, ``source /tmp/opsui-testbed/env``):
+``--metrics-seconds`` / ``--stats-seconds`` set those paces (e.g. 3600: off after the
+first round) to see a feed's share of the total. Run (test bed up):
 
-    .venv/bin/python bench/idle_probe.py [--containers 100] [--seconds 60] [--settle 10]
-        [--profile /tmp/idle.prof]
+    .venv/bin/python bench/idle_probe.py --own-engine [--containers 100] [--seconds 60]
+        [--settle 10] [--profile /tmp/idle.prof] [--stats-seconds 3600]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import collections
 import contextlib
+import cProfile
 import gc
 import os
 import pstats
 import re
-import sys
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -66,6 +71,7 @@ class Counts:
         self.frames = 0
         self.refreshes: collections.Counter[str] = collections.Counter()
         self.cells: collections.Counter[str] = collections.Counter()
+        self.examples: collections.defaultdict[str, list[str]] = collections.defaultdict(list)
         display = App._display
         refresh = Widget.refresh
         write = LiveDataTable.write_cells
@@ -75,8 +81,12 @@ class Counts:
                           fitted: frozenset[str]) -> int:
             if counts.on:
                 for column, cell in cells.items():
-                    if not same_text(table.get_cell(row, column), cell):
+                    old = table.get_cell(row, column)
+                    if not same_text(old, cell):
                         counts.cells[column] += 1
+                        if len(counts.examples[column]) < 6:
+                            counts.examples[column].append(
+                                f"{old.plain!r}/{old.style} -> {cell.plain!r}/{cell.style}")
             return write(table, row, cells, fitted)
 
         def counted_display(app: App[Any], *args: Any, **kwargs: Any) -> Any:
@@ -89,12 +99,12 @@ class Counts:
                 counts.refreshes[type(widget).__name__] += 1
             return refresh(widget, *args, **kwargs)
 
-        App._display = counted_display  # type: ignore[method-assign]
-        Widget.refresh = counted_refresh  # type: ignore[method-assign]
-        LiveDataTable.write_cells = counted_write  # type: ignore[method-assign]
+        App._display = counted_display  # type: ignore[method-assign,assignment]
+        Widget.refresh = counted_refresh  # type: ignore[method-assign,assignment]
+        LiveDataTable.write_cells = counted_write  # type: ignore[method-assign,assignment]
 
 
-ENDED: collections.Counter[str] = collections.Counter()
+ENDED: collections.defaultdict[str, float] = collections.defaultdict(float)
 """CPU seconds of threads that ended, by name (psutil sees only live ones)."""
 
 
@@ -112,7 +122,7 @@ def count_ended_threads() -> None:
         finally:
             ENDED[_short(thread.name)] += time.thread_time()
 
-    threading.Thread.run = counted_run  # type: ignore[method-assign]
+    threading.Thread.run = counted_run  # type: ignore[method-assign,assignment]
 
 
 class Collections:
@@ -120,7 +130,7 @@ class Collections:
 
     def __init__(self) -> None:
         self.on = False
-        self.seconds: collections.Counter[int] = collections.Counter()
+        self.seconds: collections.defaultdict[int, float] = collections.defaultdict(float)
         self.count: collections.Counter[int] = collections.Counter()
         self._began = 0.0
         gc.callbacks.append(self._heard)
@@ -159,7 +169,10 @@ def start_containers(count: int, prefix: str, image: str) -> None:
 
 async def probe(args: argparse.Namespace, url: str | None) -> None:
     host = HostConfig("local", docker_host=url)
-    config = Config(hosts=(host,))
+    paces = {key: value for key, value in (("metrics_seconds", args.metrics_seconds),
+                                           ("stats_seconds", args.stats_seconds))
+             if value is not None}
+    config = Config(hosts=(host,), **paces)
     gate = build_gate(config, [host], read_only=False)
     app = OpsuiApp(config, gate, build_monitor_factory(config, gate, [host], ui=True),
                    theme_dir=Path("/nonexistent"))
@@ -173,7 +186,7 @@ async def probe(args: argparse.Namespace, url: str | None) -> None:
                 table = app.screen.query_one(ContainerTable)
             except Exception:  # the dashboard is not up yet
                 return False
-            return table.row_count >= args.containers
+            return bool(table.row_count >= args.containers)
         while not populated():
             await pilot.pause(0.1)
         await pilot.pause(args.settle)
@@ -205,13 +218,21 @@ async def probe(args: argparse.Namespace, url: str | None) -> None:
             print(f"  thread {name:<28} {used:6.2f} s  {100 * used / wall:5.2f} %")
     for name, used in sorted(ended.items(), key=lambda item: -item[1]):
         print(f"  ended thread {name:<22} {used:6.2f} s (its whole life)")
+    gone = set(threads_before) - set(threads_after)
+    if gone:
+        print(f"  threads alive at the start and gone at the end: "
+              f"{ {n: round(threads_before[n], 2) for n in gone} } (CPU before the window)")
     print("  garbage collections: " + ", ".join(
         f"generation {g}: {collected.count[g]} taking {collected.seconds[g]:.2f} s"
         for g in sorted(collected.count)))
-    print(f"  all threads together {sum(threads_after.values()) - sum(threads_before.values()):.2f} s")
+    together = sum(threads_after.values()) - sum(threads_before.values())
+    print(f"  all threads together {together:.2f} s (per-thread times are coarse: short "
+          f"wakeups of many threads, the stats feeds', show in the process total)")
     print(f"frames written {counts.frames} ({counts.frames / wall:.1f}/s); repaint "
           f"requests: {dict(counts.refreshes.most_common(12))}; table cells written by column: "
           f"{dict(counts.cells.most_common())}")
+    for column, examples in counts.examples.items():
+        print(f"  e.g. {column}: {'; '.join(examples)}")
     if profile is not None:
         profile.dump_stats(args.profile)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
@@ -223,6 +244,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--profile", help="write a cProfile of the event loop here")
+    parser.add_argument("--metrics-seconds", type=float,
+                        help="the host gauges' pace (default: opsui's); to see their share")
+    parser.add_argument("--stats-seconds", type=float,
+                        help="the CPU/memory columns' pace (default: opsui's)")
     parser.add_argument("--own-engine", action="store_true",
                         help="on a second dockerd of its own: other engineers' containers "
                              "on the shared engine are not idle")

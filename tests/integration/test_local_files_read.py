@@ -52,5 +52,5 @@ def test_a_lock_and_journal_written_by_the_shell_read_back_without_a_process(
 def test_an_unreadable_path_names_itself(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    with pytest.raises(ActionFailed, match="cannot read .*a-folder"):
+    with pytest.raises(ActionFailed, match=r"cannot read .*a-folder"):
         LocalHostFiles(LocalRunner(), "local").read(str(folder))
