@@ -8,6 +8,10 @@ at the end:
     valid=1s`` and a variable upstream);
   * ``static``: the guides' static ``proxy_pass http://app:8080;``, named to opsui as
     the app's proxy (``proxy = { container = ... }``) so opsui reloads it;
+  * ``static-fresh``: the same, the load taking a new connection per request: each
+    nginx reload closes its idle keep-alive connections, and a request sent on one at
+    that instant is lost by a client that does not send it again (httpx); with none
+    left idle, what remains is the switch's own;
   * ``haproxy``: HAProxy re-resolving ``app`` (server-template), in front of the same app;
   * ``ports``: the app publishing ``127.0.0.1:PORT`` itself (the guides' ``3000:3000``),
     one replica: a fixed host port means stop-first, the downtime the plan announces;
@@ -57,7 +61,7 @@ from integration.request_load import (  # noqa: E402
 )
 
 STACK = ROOT / "scripts" / "testbed" / "stack.sh"
-VARIANTS = ("dynamic", "static", "haproxy", "ports", "front")
+VARIANTS = ("dynamic", "static", "static-fresh", "haproxy", "ports", "front")
 FRONT_IMAGE = "opsui-test/nginx:1"
 OPSUI = [sys.executable, "-m", "opsui"]
 
@@ -144,7 +148,7 @@ def run_variant(variant: str, args: argparse.Namespace, client: docker.DockerCli
     options: list[str] = []
     env: dict[str, str] = {}
     app_port = 0
-    if variant == "static":
+    if variant.startswith("static"):
         options += ["--nginx", "static"]
     if variant == "haproxy":
         options += ["--haproxy"]
@@ -162,7 +166,7 @@ def run_variant(variant: str, args: argparse.Namespace, client: docker.DockerCli
         else:
             url = f"http://127.0.0.1:{published(client, project, 'nginx', 80)}/api/version"
         extra = args.app_config
-        if variant == "static" and args.name_proxy:
+        if variant.startswith("static") and args.name_proxy:
             extra += f'\nproxy = {{ container = "{proxy_name(client, project)}" }}'
         if variant == "front":
             extra += f'\n\n[front_proxy]\nimage = "{FRONT_IMAGE}"\nnetwork = "{project}-front"'
@@ -205,7 +209,8 @@ def behind_front(variant: str, url: str, config: Path, args: argparse.Namespace,
 
 def measure(variant: str, url: str, config: Path, args: argparse.Namespace,
             docker_config: Path) -> VariantResult:
-    load = RequestLoad(url, rate=args.rate, workers=args.workers)
+    load = RequestLoad(url, rate=args.rate, workers=args.workers,
+                       keepalive=variant != "static-fresh")
     load.start()
     releases: list[Release] = []
     after: list[tuple[str, Counter[str]]] = []
@@ -224,10 +229,12 @@ def measure(variant: str, url: str, config: Path, args: argparse.Namespace,
                 served = Counter(a.version for a in load.between(end, load.mark())
                                  if not a.failed)
                 after.append((what, served))
-                failed = len(load.failures(start, end))
+                failed = load.failures(start, end)
+                why = Counter(a.error or str(a.status) for a in failed)
                 print(f"   cycle {cycle + 1} {what}: {'ok' if ok else 'FAILED'} "
-                      f"{end - start:.1f} s, failed requests {failed}, then served "
-                      f"{dict(served)}", flush=True)
+                      f"{end - start:.1f} s, failed requests {len(failed)}"
+                      f"{f' {dict(why)}' if why else ''}, then served {dict(served)}",
+                      flush=True)
                 if not ok:
                     print("     " + output[-1500:].replace("\n", "\n     "), flush=True)
         end_all = load.mark()
