@@ -55,8 +55,9 @@ def service(swarm_bed: SwarmBed, swarm_resources: DockerResources,
         yield name
     finally:
         with contextlib.suppress(Exception), contextlib.closing(swarm_bed.client(1)) as c:
-            for config in c.api.configs(filters={"label": [f"{SERVICE_LABEL}={name}"]}):
-                c.api.remove_config(config["ID"])
+            api: Any = c.api  # the config calls are not in the type stubs
+            for config in api.configs(filters={"label": [f"{SERVICE_LABEL}={name}"]}):
+                api.remove_config(config["ID"])
 
 
 def tasks_of(swarm_bed: SwarmBed, name: str, number: int = 1) -> ServiceTasks | None:
@@ -74,7 +75,8 @@ def across_nodes(swarm_bed: SwarmBed, name: str, version: str) -> ServiceTasks |
     wanted = [t for t in found.tasks if t.desired_state == "running"]
     hostnames = {n.hostname for n in swarm_bed.nodes}
     good = (len(wanted) == 3 and len({t.node for t in wanted}) > 1
-            and {t.node for t in wanted} <= hostnames and all(t.state == "running" and t.health == "healthy"
+            and {t.node for t in wanted} <= hostnames
+            and all(t.state == "running" and t.health == "healthy"
                     and t.image.endswith(f":{version}") for t in wanted))
     return found if good else None
 
