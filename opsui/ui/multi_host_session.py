@@ -107,3 +107,18 @@ def multi_host_session(monitors: Mapping[str, HostMonitor], row: HostMonitor, re
                             hint="Start opsui with every host of the app (no --host), or "
                                  f"release from the command line: `opsui deploy {ref}`.")
     return MultiHostSession([monitors[h] for h in hosts], row, ref, label)
+
+
+ACROSS_HOSTS_CANCEL = {
+    "deploy": "The host being deployed stops and keeps the version it serves; the hosts "
+              "already switched go back to what they ran; the rest are not touched; every "
+              "lock is freed.",
+    "rollback": "The host being rolled back stops (the release it was leaving serves there "
+                "again); the hosts already rolled back stay so; the rest are not touched.",
+}
+"""What cancelling a release across hosts does (a one-host run's effect is not it)."""
+
+
+def cancel_effect_of(session: ReleaseSession | None, kind: str) -> str | None:
+    """The effect to say before cancelling a run of ``session``; None: the kind's own."""
+    return ACROSS_HOSTS_CANCEL.get(kind) if isinstance(session, MultiHostSession) else None

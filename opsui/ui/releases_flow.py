@@ -46,7 +46,11 @@ from opsui.domain.releases import CANCELLED, OK
 from opsui.domain.sanitize import clean
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
-from opsui.ui.multi_host_session import MultiHostSession, multi_host_session
+from opsui.ui.multi_host_session import (
+    MultiHostSession,
+    cancel_effect_of,
+    multi_host_session,
+)
 from opsui.ui.palette import Palette
 from opsui.ui.screens.container_keys import ReleaseRequested
 from opsui.ui.screens.dashboard import DashboardScreen
@@ -388,7 +392,8 @@ class ReleaseFlowApp(ContainerActionsApp):
         for job in running:
             step = job.current_step
             lines.append(f"• {job.title()}" + (f", at '{clean(step, 64)}'" if step else ""))
-            lines.append(f"  Cancelling it: {cancel_effect(job.kind)}")
+            effect = cancel_effect_of(self._job_sessions.get(job.id), job.kind)
+            lines.append(f"  Cancelling it: {effect or cancel_effect(job.kind)}")
         question = ("Still running:\n" + "\n".join(lines) + "\n\nQuitting cancels "
                     + ("it" if len(running) == 1 else "them")
                     + " first (the current step ends, then it is undone); opsui quits when "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from textual.pilot import Pilot
@@ -15,10 +16,12 @@ from textual.widgets import Static
 
 from opsui.config import AppConfig, HostConfig
 from opsui.ui.app import OpsuiApp
+from opsui.ui.screens.confirm import ConfirmModal
 from opsui.ui.screens.dashboard import DashboardScreen
 from opsui.ui.screens.deploy import PlanConfirmModal, ReleaseRunScreen
 from opsui.ui.screens.detail import DetailScreen
 from opsui.ui.screens.multi_host import MultiHistoryScreen
+from opsui.ui.screens.release_run import QuitModal
 
 from .helpers import make_app, screen_text, until
 from .test_ui_releases import confirm_tag, open_deploy, select
@@ -182,6 +185,18 @@ async def test_esc_during_the_release_leaves_it_running_across_hosts_in_the_bann
         job = run.job
         assert run.steps.state_of("web1: outcome") == "ok"
         assert run.steps.state_of("web3: pull") == "pending"
+        asks: tuple[tuple[str, type[ConfirmModal]], ...] = (("c", ConfirmModal),
+                                                              ("q", QuitModal))
+        for key, modal in asks:  # each says what cancelling does; Esc stays
+            await pilot.press(key)
+            await until(pilot, partial(lambda m: isinstance(app.screen, m), modal),
+                        f"{key} asks")
+            text = flat(app)
+            assert "hosts already switched go back" in text and "are not touched" in text
+            assert "keeps serving" not in text  # the one-host deploy's effect is not this
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is run, "still on the run")
+        assert not job.cancelled.is_set()
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
         await until(pilot, lambda: "▶ Deploy of web on web1, web2, web3: web2: pull"

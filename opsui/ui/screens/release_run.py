@@ -49,6 +49,7 @@ from opsui.domain.sanitize import clean, clean_block
 from opsui.ui.commands import PaletteCommand
 from opsui.ui.errors import explain
 from opsui.ui.format import human_bytes
+from opsui.ui.multi_host_session import cancel_effect_of
 from opsui.ui.palette import Palette
 from opsui.ui.screens.confirm import Answer, ConfirmModal
 from opsui.ui.sessions import ReleasePlan, ReleaseSession
@@ -111,12 +112,13 @@ class QuitModal(ConfirmModal):
     """The question before quitting while runs go on (asked once)."""
 
 
-def ask_to_cancel(screen: Screen[Any], job: Job) -> None:
-    """The cancel keys' confirmation: what cancelling this run does, then cancel."""
+def ask_to_cancel(screen: Screen[Any], job: Job, effect: str | None = None) -> None:
+    """The cancel keys' confirmation: what cancelling this run does (``effect``, else
+    the kind's), then cancel."""
     step = job.current_step
     question = (f"Cancel the {job.title()}?\n"
                 + (f"It is at the step '{clean(step, 64)}', which ends first.\n" if step else "")
-                + f"\n{cancel_effect(job.kind)}\nThe history records 'cancelled'.")
+                + f"\n{effect or cancel_effect(job.kind)}\nThe history records 'cancelled'.")
     action = Action.DEPLOY if job.kind == "recovery" else Action(job.kind)
     confirmation = Confirmation(ActionRequest(action, job.host, job.app, job.app, app=job.app),
                                 ConfirmPolicy.YES, question)
@@ -418,7 +420,7 @@ class ReleaseRunScreen(Screen[None]):
         job = self.job
         if self.phase != "running" or job is None or not job.running or job.cancelled.is_set():
             return
-        ask_to_cancel(self, job)
+        ask_to_cancel(self, job, cancel_effect_of(self.session, job.kind))
 
     def cancelling(self) -> None:
         """The job's cancellation was set (from here, the dashboard or quitting)."""
