@@ -133,16 +133,18 @@ def age_text(seconds: float | None) -> str:
 
 
 @contextmanager
-def cancellable(what: str = "the run") -> Iterator[threading.Event]:
+def cancellable(what: str | Callable[[], str] = "the run") -> Iterator[threading.Event]:
     """The first Ctrl-C asks the run to cancel (it cleans up and records it); a second
-    one interrupts at once."""
+    one interrupts at once. ``what``: what cancelling does, or a function saying it
+    at the moment of the Ctrl-C (a deploy's effect depends on its step)."""
     cancelled = threading.Event()
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
         if cancelled.is_set():
             raise KeyboardInterrupt
         cancelled.set()
-        print(f"\n  cancelling {what} (Ctrl-C again to stop at once)", file=sys.stderr,
+        said = what() if callable(what) else what
+        print(f"\n  cancelling {said} (Ctrl-C again to stop at once)", file=sys.stderr,
               flush=True)
 
     if threading.current_thread() is not threading.main_thread():

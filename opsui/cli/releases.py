@@ -32,9 +32,11 @@ from opsui.domain.compose_drift import DRIFTS, ComposeCheck
 from opsui.domain.errors import OpsuiError
 from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.operations.app_spec import AppSpec
+from opsui.domain.operations.cancel_words import deploy_cancel_effect, left_by_stop
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.recovery import ABORT, FINISH
+from opsui.domain.operations.release_run import StepEvent
 from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
 from opsui.domain.ports import HostConnection, ImageTags, LocalImage
 from opsui.domain.releases import INTERRUPTED, OK, AuditLine, Release
@@ -123,6 +125,8 @@ class ReleaseCommands(AppCommand):
         super().__init__(releases, gate, args, ask)
         self.releases = releases
         self.registry = tags
+        self._seen: list[str] = []
+        """The steps begun by the run under way, in order."""
 
     def _finish(self, app: AppSpec, what: str, outcome: str, *, success: str = OK,
                 shown: str | None = None, **extra: Any) -> int:
@@ -147,13 +151,35 @@ class ReleaseCommands(AppCommand):
 
     def _confirm_and_run(self, app: AppSpec, what: str, preview: str,
                          request: ActionRequest, run: RunPlan, *, success: str = OK,
-                         shown: str | None = None, **extra: Any) -> int:
-        """Show the plan, ask (per policy), run it cancellably, print the outcome."""
+                         shown: str | None = None, planned: tuple[str, ...] = (),
+                         **extra: Any) -> int:
+        """Show the plan, ask (per policy), run it cancellably, print the outcome. The
+        first Ctrl-C says what cancelling does at the step the run is at; a second one
+        stops at once and says what that left and the one command that mends it."""
         self._say(preview)
         answer = self._answer(request)
-        with cancellable(f"the {what}: stopping what it started, freeing the lock") as cancelled:
-            outcome = run(answer, cancelled)
+        self._seen.clear()
+
+        def cancelling() -> str:
+            step = self._seen[-1] if self._seen else None
+            if what != "deploy":
+                return f"the {what}: stopping what it started, freeing the lock"
+            return "the deploy: " + deploy_cancel_effect(step, planned, self._seen)
+
+        try:
+            with cancellable(cancelling) as cancelled:
+                outcome = run(answer, cancelled)
+        except KeyboardInterrupt:
+            step = self._seen[-1] if self._seen else None
+            print(f"\n  {left_by_stop(what, app.name, step)}", file=sys.stderr, flush=True)
+            raise
         return self._finish(app, what, outcome, success=success, shown=shown, **extra)
+
+    def _report(self, event: StepEvent) -> None:
+        """Print a run's step, and remember the steps begun (what a Ctrl-C is at)."""
+        if event.outcome is None and event.step != "outcome":
+            self._seen.append(event.step)
+        print_step(event)
 
     def _deploy(self, app: AppSpec) -> int:
         plan = self.releases.plan_deploy(app, self.args.tag)
@@ -164,10 +190,11 @@ class ReleaseCommands(AppCommand):
         return self._confirm_and_run(
             app, "deploy", preview, plan.request,
             lambda answer, cancelled: self.releases.deploy(
-                app, plan, answer, print_step, cancelled, override=self.args.override,
+                app, plan, answer, self._report, cancelled, override=self.args.override,
                 output=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
                 progress=lambda done, rate: print(f"  {done:,} bytes at {rate / 1e6:.1f} MB/s",
-                                                  file=sys.stderr, flush=True)))
+                                                  file=sys.stderr, flush=True)),
+            planned=tuple(getattr(plan, "steps", ())))
 
     def _rollback(self, app: AppSpec) -> int:
         plan = self.releases.plan_rollback(app, self.args.to)
@@ -191,7 +218,7 @@ class ReleaseCommands(AppCommand):
             target = plan.target.id
         return self._confirm_and_run(
             app, "rollback", preview, plan.request,
-            lambda answer, cancelled: self.releases.rollback(app, plan, answer, print_step,
+            lambda answer, cancelled: self.releases.rollback(app, plan, answer, self._report,
                                                              cancelled), target=target)
 
     def _recover(self, app: AppSpec) -> int:
@@ -204,7 +231,7 @@ class ReleaseCommands(AppCommand):
         # (it never finished); for --rollback that outcome is the success.
         return self._confirm_and_run(
             app, "recover", preview, plan.request,
-            lambda answer, cancelled: self.releases.recover(app, plan, answer, print_step,
+            lambda answer, cancelled: self.releases.recover(app, plan, answer, self._report,
                                                             cancelled),
             success=OK if choice == FINISH else INTERRUPTED,
             shown=None if choice == FINISH else "rolled back, the old version serves")

@@ -27,6 +27,9 @@ from opsui.domain.sanitize import clean
 
 OK, FAILED, ROLLED_BACK, CANCELLED = "ok", "failed", "rolled back", "cancelled"
 INTERRUPTED = "interrupted"
+SUPERSEDED = "superseded"
+"""An unfinished release a later release of the app ended ok after: nobody finishes it
+any more, and what serves is that later release's (issue 13: the banner stayed)."""
 ADOPT = "adopt"
 """The release opsui records for what was already running at an app's first deploy."""
 
@@ -137,7 +140,21 @@ def fold_releases(records: Iterable[Mapping[str, Any]]) -> list[Release]:
             releases[release_id] = replace(current, digest=_text(record, "digest", 100))
         elif kind == "good":
             releases[release_id] = replace(current, known_good=True)
-    return list(releases.values())
+    return _superseded(list(releases.values()))
+
+
+def _superseded(releases: list[Release]) -> list[Release]:
+    """Close every unfinished release that a later one ended ok after."""
+    later_ok = ""
+    for index in range(len(releases) - 1, -1, -1):
+        release = releases[index]
+        if release.outcome is None and later_ok:
+            releases[index] = replace(release, outcome=SUPERSEDED,
+                                      reason=f"superseded by release {later_ok}, which "
+                                             "ended ok after it")
+        elif release.outcome == OK and not later_ok:
+            later_ok = release.id
+    return releases
 
 
 def rollback_target(releases: list[Release], current: Release | None) -> Release | None:

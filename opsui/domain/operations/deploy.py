@@ -166,6 +166,7 @@ class Deployment:
         """The new container of the replica being released now."""
         self.switched: list[Switched] = []
         self._cut_short = ""
+        self._aliases: dict[str, set[str]] = {}
         self.before_body: Callable[[], str] = lambda: ""
         """Called under the lock before the release is recorded (the facade adopts what
         runs now there); returns the id of the release serving now."""
@@ -206,6 +207,7 @@ class Deployment:
         except OpsuiError as exc:
             return self._undo(FAILED, str(exc), False, None)
         labels = labels_for(plan.app, self.release_id, plan.version, digest, extra)
+        self._aliases = self._service_aliases()
         for old in plan.targets:
             ended = self._release_one(old, labels)
             if ended is not None:
@@ -237,6 +239,7 @@ class Deployment:
             kind = "container" if old is plan.current else "replica"
             run.note(kind, id=new_id, image_id=self._image_id(new_id), replaces=old.id,
                      name=old.name)
+            self._join_service_aliases(handover, new_id)
             if plan.strategy == STOP_FIRST:
                 run.step(named("stop old"), lambda: engine.stop(old.id))
                 old_stopped = True
@@ -259,6 +262,33 @@ class Deployment:
         self.switched.append(Switched(old, new_id))
         self.new_id = None
         return None
+
+    def _service_aliases(self) -> dict[str, set[str]]:
+        """The aliases the replicas hold between them (a replica an interrupted release
+        left without them would otherwise pass its lack on to its new container)."""
+        union: dict[str, set[str]] = {}
+        if self._traffic is None:
+            return union
+        for target in self.plan.targets:
+            try:
+                held = self._traffic.aliases(target.id)
+            except OpsuiError:
+                continue
+            for network, names in held.items():
+                union.setdefault(network, set()).update(names)
+        return union
+
+    def _join_service_aliases(self, handover: Handover, new_id: str) -> None:
+        if not self._aliases:
+            return
+        own = handover.aliases_of(new_id)
+        lacking = {network: tuple(sorted(names | set(own.get(network, ()))))
+                   for network, names in self._aliases.items()
+                   if not names <= set(own.get(network, ()))}
+        if lacking:
+            joined = handover.join_like(new_id, lacking)
+            self._run.note("aliases", container=new_id, joined=joined,
+                           why="its replicas hold them; the container it replaces did not")
 
     def _image_id(self, container_id: str) -> str:
         try:

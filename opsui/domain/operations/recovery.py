@@ -20,6 +20,7 @@ from opsui.domain.operations.health_gate import GateSettings, gate_step
 from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Cancelled, ReleaseRun
+from opsui.domain.operations.replicas import heal_aliases
 from opsui.domain.operations.traffic import Handover, TrafficSettings, switch_names
 from opsui.domain.ports import ContainerEngine, HealthProber, TrafficEngine
 from opsui.domain.releases import CANCELLED, FAILED, INTERRUPTED, OK, Release
@@ -56,20 +57,24 @@ def plan_recovery(host: str, app: str, engine: ContainerEngine, release: Release
                   lock: LockHolder | None, choice: str) -> RecoveryPlan:
     new = engine.get_container(release.container_id) if release.container_id else None
     old_id = str(release.extra.get("replaces_container") or "")
-    old = engine.get_container(old_id) if old_id else None
-    old = old or find_kept_copy(engine, old_id)  # kept as a copy, outside compose
+    rollout = len(release.extra.get("replicas") or ()) > 1
+    old = replaced_container(engine, old_id, _app_name(None, new, release), release.id)
     if choice == FINISH and new is None:
         raise ActionRefused(f"{app}: release {release.id} has no new container to finish "
                             "with", hint=f"Roll it back instead: opsui recover {app} --rollback")
-    if choice == FINISH and len(release.extra.get("replicas") or ()) > 1:
+    if choice == FINISH and rollout:
         raise ActionRefused(f"{app}: release {release.id} was releasing "
                             f"{len(release.extra['replicas'])} replicas one by one; finishing "
                             "half a rollout is not supported",
                             hint=f"Roll it back (opsui recover {app} --rollback), then deploy "
                                  "again.")
     if choice == ABORT and old is None:
+        # never back to --finish when that refuses too (a rollout): no loop of hints
         raise ActionRefused(f"{app}: the container release {release.id} replaced is gone",
-                            hint="Finish the release instead, or deploy a known version.")
+                            hint=(f"Deploy a known version: opsui deploy {app} VERSION"
+                                  if rollout or new is None else
+                                  f"Finish the release instead (opsui recover {app} "
+                                  "--finish), or deploy a known version."))
     name = _app_name(old, new, release)
     return RecoveryPlan(app, host, release, choice, name, new, old, lock)
 
@@ -78,10 +83,29 @@ def _app_name(old: Container | None, new: Container | None, release: Release) ->
     for candidate in (old, new):
         if candidate is not None:
             base = candidate.name
-            for suffix in (f".before-{release.id}", f".{release.id}"):
+            for suffix in (f".before-{release.id}", f".{release.id}-restored",
+                           f".{release.id}"):
                 base = base.removesuffix(suffix)
             return base
     return str(release.extra.get("app") or "")
+
+
+def replaced_container(engine: ContainerEngine, old_id: str, name: str,
+                       release_id: str) -> Container | None:
+    """What is left of the container a release replaced: itself, its kept copy (made
+    outside compose), or, found by name, the kept ``NAME.before-rID`` or the
+    ``NAME.rID-restored`` copy a switch back made before it was cut off (issue 13: a
+    second Ctrl-C during a replica's way back)."""
+    found = engine.get_container(old_id) if old_id else None
+    found = found or find_kept_copy(engine, old_id)
+    if found is not None or not name:
+        return found
+    containers = engine.list_containers()
+    for candidate in (f"{name}.{release_id}-restored", f"{name}.before-{release_id}"):
+        copy = find_container(containers, candidate)
+        if copy is not None:
+            return copy
+    return None
 
 
 class Recovery:
@@ -173,13 +197,24 @@ class Recovery:
         for record in self._replica_notes():  # a rollout of replicas: every one of them
             new = self._engine.get_container(str(record.get("id") or ""))
             old_id = str(record.get("replaces") or "")
-            old = self._engine.get_container(old_id) or find_kept_copy(self._engine, old_id)
             name = str(record.get("name") or "")
+            old = replaced_container(self._engine, old_id, name, plan.release.id)
             if old is None or not name:
                 done.append(f"replica {name or old_id[:12]}: its old container is gone")
                 continue
             done.append(self._put_back(new, old, name))
+        done.append(self._heal_aliases(plan.name))
         return "; ".join(d.strip() for d in done if d.strip())
+
+    def _heal_aliases(self, name: str) -> str:
+        """Every running replica of the service holds the aliases its others hold: a
+        replica cut off between leaving them and stopping serves nothing otherwise."""
+        serving = find_container(self._engine.list_containers(), name)
+        if serving is None or self._traffic is None:
+            return ""
+        handover = Handover(self._engine, self._traffic, self._run, TrafficSettings())
+        return "; ".join(f"{fixed.name} back in {joined}" for fixed, joined
+                         in heal_aliases(self._engine, self._traffic, handover, serving))
 
     def _replica_notes(self) -> list[dict[str, object]]:
         return [dict(r) for r in self._run.journal.read().records

@@ -4,23 +4,34 @@ A compose service scaled to N runs N containers with the same
 ``com.docker.compose.project``/``service`` labels; a release replaces every one of them,
 one at a time (:class:`~opsui.domain.operations.deploy.Deployment`), never only the one
 the app resolved to. Kept and not-yet-switched copies (``NAME.before-rID``, ``NAME.rID``)
-are no replicas, whatever their labels say.
+are no replicas, whatever their labels say; nor is a ``NAME.rID-restored`` copy a switch
+back left when it was cut off (it duplicates ``NAME``: issue 13, a plan of 3 for 2).
+A replica left running without the aliases its others hold serves nothing:
+:func:`heal_aliases` gives them back.
 """
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 from opsui.domain.errors import OpsuiError
 from opsui.domain.models import Container, ContainerState
 from opsui.domain.operations.app_spec import AppSpec
-from opsui.domain.operations.traffic import Aliases, TrafficSettings
+from opsui.domain.operations.traffic import Aliases, Handover, TrafficSettings
 from opsui.domain.ports import ContainerEngine, TrafficEngine
 from opsui.domain.release_copies import is_release_copy
 from opsui.domain.settings import AppConfig, DeploySettings
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+_RESTORED_COPY = re.compile(r"\.r\d{14}-[0-9a-f]{4}-restored$")
+
+
+def is_restored_copy(name: str) -> bool:
+    """``NAME.rID-restored``: the old version brought back for ``NAME`` by a switch back
+    that was cut off before it took ``NAME``."""
+    return bool(_RESTORED_COPY.search(name))
 
 
 def replicas_of(serving: Container, containers: list[Container],
@@ -39,8 +50,35 @@ def replicas_of(serving: Container, containers: list[Container],
                          if c.id != serving.id and c.state is ContainerState.RUNNING
                          and c.labels.get(COMPOSE_PROJECT) == want_project
                          and c.labels.get(COMPOSE_SERVICE) == want_service
-                         and not is_release_copy(c.name)), key=lambda c: c.name)
+                         and not is_release_copy(c.name) and not is_restored_copy(c.name)),
+                        key=lambda c: c.name)
     return tuple(found)
+
+
+def heal_aliases(engine: ContainerEngine, traffic: TrafficEngine | None, handover: Handover,
+                 serving: Container) -> list[tuple[Container, str]]:
+    """Give every running replica of ``serving``'s service (itself included) the
+    network aliases the others hold and it lacks; what each one joined."""
+    if traffic is None:
+        return []
+    group = [serving, *(c for c in replicas_of(serving, engine.list_containers())
+                        if c.labels.get(COMPOSE_SERVICE) == serving.labels.get(COMPOSE_SERVICE))]
+    held = {c.id: aliases_of(traffic, c) for c in group}
+    union: dict[str, set[str]] = {}
+    for aliases in held.values():
+        for network, names in aliases.items():
+            union.setdefault(network, set()).update(names)
+    done: list[tuple[Container, str]] = []
+    for container in group:
+        own = held[container.id]
+        lacking = {network: tuple(sorted(names | set(own.get(network, ()))))
+                   for network, names in union.items()
+                   if not names <= set(own.get(network, ()))}
+        if lacking:
+            joined = handover.join_like(container.id, lacking)
+            if joined:
+                done.append((container, joined))
+    return done
 
 
 def services_of(app: AppSpec) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from opsui.domain.jobs import (
     OutputLine,
     ProgressSample,
 )
+from opsui.domain.operations.cancel_words import at_step, deploy_cancel_effect
 from opsui.domain.operations.gate import ActionRequest, Confirmation
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.release_run import StepEvent
@@ -116,8 +117,11 @@ def ask_to_cancel(screen: Screen[Any], job: Job, effect: str | None = None) -> N
     """The cancel keys' confirmation: what cancelling this run does (``effect``, else
     the kind's), then cancel."""
     step = job.current_step
+    if effect is None and job.kind == "deploy":  # true for the step it is at (issue 13)
+        effect = deploy_cancel_effect(step, (), [event.step for event in job.steps
+                                                 if event.outcome is None])
     question = (f"Cancel the {job.title()}?\n"
-                + (f"It is at the step '{clean(step, 64)}', which ends first.\n" if step else "")
+                + at_step(clean(step, 64) if step else None)
                 + f"\n{effect or cancel_effect(job.kind)}\nThe history records 'cancelled'.")
     action = Action.DEPLOY if job.kind == "recovery" else Action(job.kind)
     confirmation = Confirmation(ActionRequest(action, job.host, job.app, job.app, app=job.app),
