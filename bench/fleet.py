@@ -36,7 +36,11 @@ Needs the test bed (scripts/testbed/up.sh): its sshd's host key and client key a
 its registry's test image. Takes a few minutes. Run as root:
 
     .venv/bin/python bench/fleet.py [--engines 4] [--per-engine 5] [--containers 50]
-        [--big 300] [--runs 3] [--idle 30] [--settle 10] [--no-faults]
+        [--big 300] [--runs 3] [--idle 30] [--settle 10] [--no-faults] [--also NAME=SRC]
+
+``--also NAME=SRC`` (repeatable) adds ``opsui x20@NAME``: the 20-host launch and idle
+with opsui from another source tree (``SRC/opsui`` first on PYTHONPATH), so a
+before/after pair shares the same machine noise.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from fleet_bed import FleetBed
 from tui_harness import (
     CpuWindow,
     Tool,
+    compile_sources,
     launch,
     lazydocker_binary,
     load_average,
@@ -97,10 +102,17 @@ class Sweep:
     steps: int
     others: dict[str, str]
     """What the status line said of hosts not waited for (down, frozen)."""
+    seen: int = 0
+    """Hosts seen populated (all of them, unless the sweep timed out: then upper is inf)."""
+    cpu: float = 0.0
+    """CPU of the program's tree from launch to the end, % of one core."""
+    losses: int = 0
+    """opsui's log lines of the launch saying a link was lost or a call timed out."""
 
 
-def sweep(term: TmuxTerminal, need: dict[str, int], timeout: float = 60.0) -> Sweep:
-    """Press ``]`` round the hosts until each host in ``need`` showed its count."""
+def sweep(term: TmuxTerminal, need: dict[str, int], timeout: float = 45.0) -> Sweep:
+    """Press ``]`` round the hosts until each host in ``need`` showed its count; after
+    ``timeout`` s, what was seen (upper = inf)."""
     start = term.started
     first_with: dict[str, float] = {}
     last_without: dict[str, float] = {}
@@ -126,7 +138,10 @@ def sweep(term: TmuxTerminal, need: dict[str, int], timeout: float = 60.0) -> Sw
             break
         if time.perf_counter() > deadline:
             missing = sorted(set(need) - set(first_with))
-            raise SystemExit(f"hosts never seen populated: {missing}; the screen:\n{screen}")
+            print(f"    not seen populated in {timeout:.0f}s: {', '.join(missing)}; the "
+                  f"sidebar says: {sidebar_states(screen)}", flush=True)
+            return Sweep(max(last_without.values(), default=0.0), float("inf"), reads,
+                         steps, others, len(first_with))
         if set(need) - set(first_with) == {host}:
             time.sleep(0.002)  # the last one is shown: watch it, no key to press
             continue
@@ -138,7 +153,27 @@ def sweep(term: TmuxTerminal, need: dict[str, int], timeout: float = 60.0) -> Sw
                 break  # one host only, or the key was lost: read and press again
             time.sleep(0.002)
     return Sweep(max(last_without.values(), default=0.0), max(first_with.values(), default=0.0),
-                 reads, steps, others)
+                 reads, steps, others, len(first_with))
+
+
+def sidebar_states(screen: str) -> dict[str, int]:
+    """How many sidebar entries on screen say connected, reconnecting, no engine..."""
+    states = re.findall(r"^  ([a-z][a-z ]*?)(?: · \d+ ms)?\s*▕", screen, re.M)
+    return {state: states.count(state) for state in sorted(set(states))}
+
+
+LOST = ("link to", "timed out", "did not answer", "connection lost")
+
+
+def log_losses(log: Path, offset: int) -> tuple[int, int]:
+    """Lines after ``offset`` in opsui's log that say a link was lost or a call timed
+    out; the log's size now."""
+    try:
+        text = log.read_bytes()
+    except OSError:
+        return 0, offset
+    lines = text[offset:].decode(errors="replace").splitlines()
+    return sum(1 for line in lines if any(word in line for word in LOST)), len(text)
 
 
 def opsui(name: str, config: Path, hosts: list[str], env: dict[str, str]) -> Tool:
@@ -167,14 +202,21 @@ def launches(tools: list[Tool], needs: dict[str, dict[str, int] | int], runs: in
     results: dict[str, list[Sweep]] = {tool.name: [] for tool in tools}
     for run in range(runs):
         for tool in rotated(tools, run):
+            log = Path(tool.env.get("XDG_STATE_HOME", "/nonexistent")) / "opsui" / "opsui.log"
+            _, offset = log_losses(log, 0)
             term = launch(tool, cwd=cwd)
+            window = CpuWindow(term.pane_pid())
+            window.wall = term.started
             try:
                 need = needs[tool.name]
                 if isinstance(need, dict):
-                    results[tool.name].append(sweep(term, need))
+                    result = sweep(term, need)
                 else:
                     seconds = wait_screen(term, tool.populated, f"{tool.name} populated", 60)
-                    results[tool.name].append(Sweep(seconds, seconds, 0, 0, {}))
+                    result = Sweep(seconds, seconds, 0, 0, {}, 1)
+                result.cpu = window.percent()
+                result.losses = log_losses(log, offset)[0]
+                results[tool.name].append(result)
             finally:
                 quit_program(term)
             print(f"  run {run + 1} {tool.name}: {describe(results[tool.name][-1])}",
@@ -183,11 +225,15 @@ def launches(tools: list[Tool], needs: dict[str, dict[str, int] | int], runs: in
 
 
 def describe(result: Sweep) -> str:
+    cost = f"; CPU {result.cpu:.0f}% of a core meanwhile"
+    if result.losses:
+        cost += f"; {result.losses} lost-link/time-out lines in opsui's log"
     if result.steps == 0:
-        return f"{result.upper:.2f}s"
+        return f"{result.upper:.2f}s" + cost
     said = "; ".join(f"{h}: {s}" for h, s in sorted(result.others.items()))
-    return (f"between {result.lower:.2f}s and {result.upper:.2f}s ({result.steps} "
-            f"presses of ], {result.reads} reads)" + (f"; also shown: {said}" if said else ""))
+    return (f"between {result.lower:.2f}s and {result.upper:.2f}s, {result.seen} hosts seen "
+            f"populated ({result.steps} presses of ], {result.reads} reads)"
+            + (f"; also shown: {said}" if said else "") + cost)
 
 
 def idle(tools: list[Tool], needs: dict[str, dict[str, int] | int], seconds: float,
@@ -233,6 +279,10 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=SRC",
+                        help="also run the 20 hosts with opsui from the source tree SRC "
+                             "(e.g. an export of the commit before a change), as x20@NAME, "
+                             "in the same rotation and idle window")
     options = parser.parse_args()
     testbed = load_testbed()
     if testbed is None:
@@ -244,6 +294,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="opsui-fleet-") as tmp:
         folder = Path(tmp)
         use_precompiled(folder / "pycache", True)
+        options.also = dict(spec.split("=", 1) for spec in options.also)
+        compile_sources(options.also)
         bed = FleetBed(testbed, folder)
         try:
             started = time.perf_counter()
@@ -272,6 +324,10 @@ def run(bed: FleetBed, options: argparse.Namespace, lazydocker: str | None,
              opsui("opsui x1", fleet, [names[0]], env)]
     needs: dict[str, dict[str, int] | int] = {"opsui x20": every,
                                               "opsui x1": {names[0]: options.containers}}
+    for variant, source in options.also.items():
+        tools.append(opsui(f"opsui x20@{variant}", fleet, [], {**env, "PYTHONPATH": source}))
+        needs[f"opsui x20@{variant}"] = every
+    idlers = [tool for tool in tools if tool.name.startswith(("opsui x20", "opsui x1"))]
     if lazydocker is not None:
         tools.append(Tool("lazydocker", [lazydocker], lazydocker_rows(options.containers),
                           {**env, "DOCKER_HOST": bed.engines[0].url}))
@@ -289,7 +345,7 @@ def run(bed: FleetBed, options: argparse.Namespace, lazydocker: str | None,
               f"median lower {statistics.median(s.lower for s in sweeps):.2f}s", flush=True)
     if options.idle > 0:
         print(f"idle side by side ({options.settle:.0f}s settle):", flush=True)
-        print_idle(idle(tools[:2], needs, options.idle, options.settle, str(folder)),
+        print_idle(idle(idlers, needs, options.idle, options.settle, str(folder)),
                    options.idle)
     if options.big > options.containers:
         bed.freeze(False)

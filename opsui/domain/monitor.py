@@ -227,6 +227,8 @@ class HostMonitor:
         self._watched: frozenset[str] = frozenset()
         self._watch_known = threading.Event()
         """Set once the rows on screen are known (or waiting for them is pointless)."""
+        self._metrics_watched = True
+        """Whether host metrics are sampled (see :meth:`watch_metrics`)."""
         self._inspected: dict[str, Container] = {}
         self._lock = threading.Lock()
         self._session: _Session | None = None
@@ -261,6 +263,14 @@ class HostMonitor:
         """Sample stats only for these (the rows on screen)."""
         self._watched = frozenset(container_ids)
         self._watch_known.set()
+
+    def watch_metrics(self, watched: bool) -> None:
+        """Sample host metrics only while they are shown (the dashboard's shown host):
+        over SSH each sample is a shell on the host every 2 s, which with twenty hosts
+        is ten shells a second that nobody sees (and on a loaded host each time-out
+        sends the link check to ping at once). The link check, the list and the events
+        go on for every host."""
+        self._metrics_watched = watched
 
     def refresh_now(self) -> None:
         session = self._session
@@ -565,6 +575,8 @@ class HostMonitor:
             self.listener.container_changed(self.name, container)
 
     def _sample_metrics(self) -> None:
+        if not self._metrics_watched:
+            return
         self.listener.host_metrics(self.name, self.connection.metrics.sample())
 
     def _sample_stats(self) -> None:

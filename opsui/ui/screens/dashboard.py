@@ -334,6 +334,8 @@ class DashboardScreen(Screen[None]):
         if previous is not None:
             previous.watch_stats(())
         self.host = host
+        for name, monitor in self.monitors.items():  # the panel shows this host's alone
+            monitor.watch_metrics(name == host)
         self.table.show(host)
         for watch in self.query(ReleaseWatch):  # none yet while the screen is being built
             watch.soon()
