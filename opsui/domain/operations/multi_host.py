@@ -86,7 +86,7 @@ class MultiPlan:
         with the same answer, and audits itself in that host's journal)."""
         action = Action.DEPLOY if self.action == "deploy" else Action.ROLLBACK
         return ActionRequest(action, ", ".join(self.hosts), self.app, self.app, app=self.app,
-                             detail=f"to {self.version} on {len(self.parts)} hosts")
+                             detail=f"to {self.version}")  # the hosts are its host
 
 
 @dataclass(frozen=True)
