@@ -117,8 +117,14 @@ def test_a_deploy_across_nodes_is_gated_task_by_task_then_rolled_back(
         swarm_bed: SwarmBed, service: str, tmp_path: Path) -> None:
     config = write_config(tmp_path / "opsui.toml", swarm_bed.node(1).url, service,
                           tmp_path / "state")
+    before = across_nodes(swarm_bed, service, "1.0.0")
+    assert before is not None
     done = opsui(config, "deploy", "web", "2.0.0", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
+    # The plan said where the tasks ran, node by node.
+    [plan_line] = [line for line in done.stdout.splitlines() if "tasks now: " in line]
+    for task in before.current:
+        assert f"{task.node}: {task.name} running, healthy" in plan_line
 
     # Every task of the new version runs healthy on its own node, pinned to one digest.
     after = across_nodes(swarm_bed, service, "2.0.0")

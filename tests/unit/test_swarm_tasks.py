@@ -3,9 +3,9 @@ running and healthy on its node, and the verdict names each node."""
 
 from __future__ import annotations
 
-from opsui.domain.operations.swarm_tasks import judge_tasks
+from opsui.domain.operations.swarm_tasks import judge_tasks, tasks_note
 from opsui.domain.ports import SwarmService
-from opsui.domain.swarm_cluster import SwarmTask
+from opsui.domain.swarm_cluster import ServiceTasks, SwarmTask
 
 NEW = "reg:5000/app:2.0.0@sha256:bbb"
 
@@ -47,3 +47,13 @@ def test_a_task_without_a_health_check_counts_when_running() -> None:
     verdict = judge_tasks((task(1, "sw1", health=""), task(2, "sw2"), task(3, "sw3")),
                           service())
     assert verdict.good and "sw1: web.1 running, no health check" in verdict.detail
+
+
+def test_the_plan_says_where_each_task_runs_now() -> None:
+    found = ServiceTasks("s1", "web", "reg:5000/app", "replicated", 3, (
+        task(2, "sw2"), task(1, "sw1"), task(1, "sw3", desired="shutdown")))
+    note = tasks_note(found)
+    assert note.startswith("tasks now: sw1: web.1 running, healthy, reg:5000/app:2.0.0; "
+                           "sw2: web.2 running, healthy")
+    assert "sw3" not in note  # an ended task is not where the service runs
+    assert tasks_note(None) == ""

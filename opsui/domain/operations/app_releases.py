@@ -64,6 +64,7 @@ from opsui.domain.operations.swarm_deploy import (
     plan_swarm_rollback,
 )
 from opsui.domain.operations.swarm_recovery import SwarmRecovery, SwarmRecoveryPlan
+from opsui.domain.operations.swarm_tasks import tasks_note
 from opsui.domain.ports import (
     ContainerEngine,
     HealthProber,
@@ -333,8 +334,10 @@ class AppReleases:
                                     "are not supported yet",
                                     hint=f"Run `opsui migrate {app.name}` first, or remove "
                                          f"[apps.{app.name}.migrate].")
-            return plan_swarm_deploy(self.host, app.name, self._service(app)[1], tag,
-                                     app.image)
+            swarm, service = self._service(app)
+            rolling = plan_swarm_deploy(self.host, app.name, service, tag, app.image)
+            note = self._tasks_note(swarm, service)
+            return replace(rolling, notes=(note,)) if note else rolling
         serving = self._serving(app)
         traffic = traffic_engine(self._engine)
         plan = plan_deploy(self.host, serving, tag, app.name, app.image,
@@ -350,6 +353,15 @@ class AppReleases:
         compose = self.agreement(app).plan_note(serving, tag)
         plan = replace(plan, notes=(*plan.notes, f"compose: {compose}")) if compose else plan
         return self._one_of_several(app, plan, "deploy")
+
+    def _tasks_note(self, swarm: SwarmEngine, service: SwarmService) -> str:
+        """Where the service's tasks run now, for the plan; "" when that cannot be read
+        (the plan is still good without it)."""
+        try:
+            cluster = swarm.cluster()
+        except OpsuiError:
+            return ""
+        return tasks_note(cluster.service(service.name) if cluster is not None else None)
 
     def _with_downtime(self, app: AppSpec, plan: P, serving: Container,
                        releases: Sequence[Release] | None = None) -> P:

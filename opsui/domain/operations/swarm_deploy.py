@@ -72,6 +72,8 @@ class SwarmDeployPlan:
     current_release: str = ""
     strategy: str = SWARM_STRATEGY
     steps: tuple[str, ...] = SWARM_DEPLOY_STEPS
+    notes: tuple[str, ...] = ()
+    """Shown under the plan: where the tasks run now (swarm_tasks.tasks_note)."""
 
     @property
     def request(self) -> ActionRequest:

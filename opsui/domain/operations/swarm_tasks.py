@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from opsui.domain.ports import Cancellation, SwarmEngine, SwarmService
 from opsui.domain.sanitize import clean
-from opsui.domain.swarm_cluster import SwarmTask
+from opsui.domain.swarm_cluster import ServiceTasks, SwarmTask
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,18 @@ def gate_tasks(swarm: SwarmEngine, service: SwarmService, timeout: float,
             verdict = judge_tasks(found.tasks, service)
         if verdict.good or time.monotonic() >= deadline or cancelled.wait(poll):
             return verdict
+
+
+def tasks_note(found: ServiceTasks | None) -> str:
+    """The plan's line saying where the service's tasks run now, each to be replaced
+    on the cluster's nodes and gated: ``tasks now: sw1: web.1 running, healthy, IMAGE;
+    ...``; "" when the manager shows none."""
+    if found is None:
+        return ""
+    wanted = sorted((t for t in found.tasks if t.desired_state == "running"),
+                    key=lambda t: (t.slot or 0, t.node))
+    if not wanted:
+        return ""
+    return ("tasks now: " + "; ".join(_line(t) for t in wanted)
+            + " (replaced one at a time, start-first; done once every new task runs "
+              "healthy on its node)")
