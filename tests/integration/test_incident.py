@@ -65,7 +65,8 @@ def test_open_r_y_rolls_back_and_the_log_pane_follows_the_serving_container(
         term.wait_for(lambda s: "tick" in s and app.name in s, "the log pane following",
                       timeout=30)
         term.press("R")
-        term.wait_for(f"Rollback {app.name} on local?", "the rollback preview", timeout=30)
+        term.wait_for(f"Rollback {app.name} to 1.0.0 on local?", "the rollback preview",
+                      timeout=30)
         assert "1.0.0" in term.screen()
         term.press("y")
         wait_until(lambda: version_on(app.port) == "1.0.0", 60.0,
@@ -97,7 +98,8 @@ def test_esc_on_the_running_rollback_leaves_it_running_to_the_end(
     with TmuxTerminal(args, size=(160, 45), env=env) as term:
         term.wait_for(lambda s: "tick" in s, "the log pane following", timeout=30)
         term.press("R")
-        term.wait_for(f"Rollback {app.name} on local?", "the rollback preview", timeout=30)
+        term.wait_for(f"Rollback {app.name} to 1.0.0 on local?", "the rollback preview",
+                      timeout=30)
         term.press("y")
         term.wait_for("running…", "the rollback running", timeout=30)
         term.press("esc")  # meant as "back": must not cancel; back on the logs

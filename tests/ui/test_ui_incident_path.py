@@ -54,7 +54,7 @@ async def test_r_in_the_log_pane_rolls_back_the_app_shown() -> None:
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, PlanConfirmModal), "the preview")
         text = screen_text(app)
-        assert "Rollback shop-web-1 on local?" in text and "target    1.0.0" in text
+        assert "Rollback shop-web-1 to 1.0.0 on local?" in text and "target    1.0.0" in text
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen), "the run")
         run = app.screen

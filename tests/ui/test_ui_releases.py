@@ -29,6 +29,7 @@ from opsui.ui.widgets.lock_banner import LockBanner
 from .helpers import make_app, screen_text, until
 from fakes import (
     NOW,
+    SHOP_APP,
     FakeConnection,
     FakeEngine,
     FakeHostFiles,
@@ -111,7 +112,7 @@ async def test_deploy_picks_a_tag_previews_the_plan_and_shows_every_step() -> No
         text = screen_text(app)
         for shown in ("host      local", f"current   {APP}:1.0.0", f"target    {APP}:2.0.0",
                       "stop-first", "lock → pull → create → stop old → start → health gate",
-                      "Deploy shop-web-1 on local?"):
+                      "Deploy shop-web-1 to 2.0.0 on local?"):
             assert shown in text, shown
         assert engine.calls == []  # planning changes nothing
 
@@ -203,7 +204,7 @@ async def test_rollback_previews_the_target_version_and_env_changes() -> None:
         assert "target    1.0.0" in text
         assert "APP_VERSION" in text and "2.0.0 → 1.0.0" in text
         assert "kept container shop-web-1.before-" in text and "nothing is pulled" in text
-        assert "Rollback shop-web-1 on local?" in text
+        assert "Rollback shop-web-1 to 1.0.0 on local?" in text
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen), "the run screen")
         run = app.screen
@@ -333,3 +334,28 @@ async def test_interrupted_release_shows_a_banner_and_b_rolls_it_back() -> None:
         assert named(engine, "shop-web-1").id == old.id
         await pilot.press("escape")
         await until(pilot, lambda: not banner.display, "the banner gone")
+
+
+async def test_at_80x24_a_long_plan_scrolls_under_a_question_that_names_the_version() -> None:
+    """A replica rollout's plan is taller than 24 rows: the dialog lost its top (host,
+    current, target) and could not scroll; the question said only "Deploy shop on local?"
+    (found driving it in tmux)."""
+    engine = release_engine()
+    app = make_app(FakeConnection("local", engine), apps=(SHOP_APP,))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deploy(pilot, app)
+        await confirm_tag(pilot, app, downs=1)
+        modal = app.screen
+        assert isinstance(modal, PlanConfirmModal)
+        await until(pilot, lambda: "Deploy shop to 2.0.0 on local?" in screen_text(app),
+                    "the question with the version")
+        text = screen_text(app)
+        assert "host      local" in text and "Cancel" in text  # the top and the buttons
+        plan = modal.query_one("#plan-scroll")
+        assert plan.max_scroll_y > 0  # taller than what is left: it scrolls
+        await pilot.press("pagedown")
+        await until(pilot, lambda: plan.scroll_y > 0, "the plan scrolled")
+        assert "Deploy shop to 2.0.0 on local?" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "back, nothing run")
+        assert engine.calls == []

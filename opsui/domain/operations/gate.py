@@ -50,6 +50,10 @@ class ActionRequest:
         return f"{self.action.value} {self.target_name}{detail} on {self.host}"
 
 
+RELEASES = frozenset({Action.DEPLOY, Action.ROLLBACK})
+"""Actions whose confirmation names the version (``to 2.0.0``)."""
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """What must be asked before the action runs."""
@@ -184,12 +188,13 @@ class ActionGate:
         """What to ask; raises ActionRefused (audited) when the action is not allowed."""
         self.check(request)
         policy = self.policy_for(request)
+        # A release's question names the version it ends on: where the plan above it
+        # does not fit (80x24), the operator still confirms knowing what will serve.
+        what = (f"{request.target_name} {request.detail}"
+                if request.detail and request.action in RELEASES else request.target_name)
+        question = f"{request.action.value.capitalize()} {what} on {request.host}?"
         if policy is ConfirmPolicy.TYPE:
-            question = (f"{request.action.value.capitalize()} {request.target_name} on "
-                        f"{request.host}? Type '{request.target_name}' to confirm.")
-        else:
-            question = (f"{request.action.value.capitalize()} {request.target_name} "
-                        f"on {request.host}?")
+            question += f" Type '{request.target_name}' to confirm."
         return Confirmation(request, policy, question)
 
     def execute(self, request: ActionRequest, answer: bool | str | None,

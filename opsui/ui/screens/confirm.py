@@ -53,6 +53,7 @@ class ConfirmModal(ModalScreen[Answer]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
+            yield from self.compose_above_question()
             yield Static(Text(self.confirmation.question), id="confirm-question")
             if self.typed:
                 yield Input(placeholder=self.confirmation.expected_text, id="confirm-input")
@@ -60,6 +61,10 @@ class ConfirmModal(ModalScreen[Answer]):
                 yield Button(self.yes_label, variant="error", id="confirm-yes",
                              disabled=self.typed)
                 yield Button(self.no_label, id="confirm-no")
+
+    def compose_above_question(self) -> ComposeResult:
+        """What the dialog shows above the question (a plan's preview, say): nothing."""
+        yield from ()
 
     def on_mount(self) -> None:
         self.query_one("#confirm-dialog").border_title = "Confirm"

@@ -27,7 +27,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -128,16 +128,47 @@ def deploy_summary(plan: ReleasePlan) -> str:
 
 
 class PlanConfirmModal(ConfirmModal):
-    """The confirmation, with the plan's preview above the gate's question."""
+    """The confirmation, with the plan's preview above the gate's question.
+
+    The preview scrolls (PageUp/PageDown) within what the terminal leaves once the
+    question and the buttons are drawn: at 80x24 a replica rollout's plan is taller than
+    the screen, and a dialog taller than the screen lost its top (host, current,
+    target) and could not be scrolled back to it."""
+
+    BINDINGS = [
+        Binding("pagedown", "scroll_plan(1)", "Plan down", id="confirm.plan_down",
+                show=False, tooltip="Scroll the plan (when it does not fit)."),
+        Binding("pageup", "scroll_plan(-1)", "Plan up", id="confirm.plan_up", show=False,
+                tooltip="Scroll the plan back up."),
+    ]
+
+    RESERVED_ROWS = 15
+    """Rows the dialog needs besides the plan: borders, padding, question, buttons."""
 
     def __init__(self, confirmation: Confirmation, preview: Text) -> None:
         super().__init__(confirmation)
         self.preview = preview
         """What will happen: host, images, strategy, steps."""
 
+    def compose_above_question(self) -> ComposeResult:
+        with VerticalScroll(id="plan-scroll", can_focus=False):
+            yield Static(self.preview, id="plan-preview")
+
     def on_mount(self) -> None:
-        self.query_one("#confirm-dialog").mount(Static(self.preview, id="plan-preview"),
-                                                before=0)
+        super().on_mount()
+        self._fit_plan()
+
+    def on_resize(self) -> None:
+        self._fit_plan()
+
+    def _fit_plan(self) -> None:
+        reserved = self.RESERVED_ROWS + (3 if self.typed else 0)
+        for plan in self.query("#plan-scroll"):
+            plan.styles.max_height = max(3, self.app.size.height - reserved)
+
+    def action_scroll_plan(self, pages: int) -> None:
+        plan = self.query_one("#plan-scroll", VerticalScroll)
+        plan.scroll_to(y=plan.scroll_y + pages * max(1, plan.size.height - 1), animate=False)
 
 
 def ask_to_run(app: App[Any], confirmation: Confirmation, preview: Text,
