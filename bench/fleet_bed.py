@@ -77,6 +77,7 @@ class FleetBed:
                 client.containers.run(
                     self.image, ["100000"], entrypoint="/bin/sleep", detach=True,
                     name=f"fleet-{index:03d}", healthcheck={"test": ["NONE"]},
+                    network_mode="none",  # the engine's bridge is a /24: 300 would not fit
                     labels={**LABELS, "com.docker.compose.project": f"bench{index % 5}",
                             "com.docker.compose.service": f"svc{index % 7}"})
 
