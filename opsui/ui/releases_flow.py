@@ -290,7 +290,8 @@ class ReleaseFlowApp(ContainerActionsApp):
                         if job.running or job.outcome not in (OK, CANCELLED)
                         for host in self._job_hosts(job)}
             self.dashboard.show_jobs(self.jobs.running() + self._unseen_jobs(), troubled)
-        self.refresh_bindings()
+        if self.screen_stack:  # a run that ends while the app closes: no screen to update
+            self.refresh_bindings()
 
     def _job_hosts(self, job: Job) -> tuple[str, ...]:
         """The hosts a run changes: every host of an app on several, else its one."""

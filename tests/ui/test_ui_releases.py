@@ -359,3 +359,28 @@ async def test_at_80x24_a_long_plan_scrolls_under_a_question_that_names_the_vers
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen, "back, nothing run")
         assert engine.calls == []
+
+
+async def test_on_a_short_terminal_the_running_step_stays_on_screen() -> None:
+    """A replica rollout's later steps were below the fold at 80x24: the screen looked
+    frozen for the whole second half of the rollout (found driving it in tmux). Here a
+    terminal too short for one replica's steps shows the same."""
+    engine = release_engine()
+    engine.start_gate = threading.Event()
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=(80, 14)) as pilot:
+        await open_deploy(pilot, app)
+        await confirm_tag(pilot, app, downs=1)
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ReleaseRunScreen), "the run")
+        run = app.screen
+        assert isinstance(run, ReleaseRunScreen)
+        try:
+            await until(pilot, lambda: run.steps.state_of("start") == "running", "start")
+            await until(pilot, lambda: any(" start " in line and "✓" not in line
+                                           for line in screen_text(app).splitlines()),
+                        "the running step scrolled into view")
+        finally:
+            engine.start_gate.set()
+        await until(pilot, lambda: run.outcome is not None, "the outcome")
+        await until(pilot, lambda: "✓ ok" in screen_text(app), "the outcome scrolled to")

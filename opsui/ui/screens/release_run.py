@@ -349,6 +349,21 @@ class ReleaseRunScreen(Screen[None]):
         event = message.event
         self.steps.apply(StepEvent(clean(event.step, 64), event.outcome, event.seconds,
                                    clean_block(event.detail, 8000), event.expected))
+        self.call_after_refresh(self._show_running_step)
+
+    def _show_running_step(self) -> None:
+        """Keep the running step on screen: at 80x24 a replica rollout's later steps (the
+        second replica's gate, the drain countdown) are below the fold, and a screen
+        whose visible steps all stopped changing looked frozen."""
+        steps = self.steps
+        row = steps.running_row()
+        if row is None:
+            return
+        top = steps.virtual_region.y + row
+        scroll = self.query_one("#release-run", VerticalScroll)
+        height = scroll.scrollable_content_region.height
+        if top < scroll.scroll_y or top + 2 > scroll.scroll_y + height:
+            scroll.scroll_to(y=max(0, top + 2 - height), animate=False)
 
     def on_release_run_screen_ended(self, message: Ended) -> None:
         error = message.error
@@ -412,6 +427,8 @@ class ReleaseRunScreen(Screen[None]):
         self.query_one("#release-outcome", Static).update(text)
         self._title()
         self.refresh_bindings()
+        self.call_after_refresh(  # the outcome and its reason, under the steps
+            lambda: self.query_one("#release-run", VerticalScroll).scroll_end(animate=False))
 
     # -- keys -------------------------------------------------------------------------------
 

@@ -145,14 +145,32 @@ class StepLog(Widget):
     # -- drawing ------------------------------------------------------------------------
 
     def render(self) -> Text:
+        return Text("\n").join(self._step_texts())
+
+    def running_row(self) -> int | None:
+        """The row (from this widget's top) the running step is drawn on: the steps
+        before it take a row each, more where a detail wraps at this width."""
+        running = self.running
+        if running is None:
+            return None
+        before = self._step_texts()[:self.steps.index(running)]
+        width = max(1, self.content_region.width)
+        rows = 0
+        for text in before:  # wrapped (long ids folded) as Textual draws them
+            drawn = text.copy()
+            drawn.no_wrap, drawn.overflow = False, "fold"
+            rows += len(drawn.wrap(self.app.console, width))
+        return rows
+
+    def _step_texts(self) -> list[Text]:
         palette = Palette.of(self.app)
         now = self.clock()
-        text = Text(no_wrap=True, overflow="ellipsis")
+        texts: list[Text] = []
         # names line up however long they are (a release across hosts: "web1: pull")
         width = max([NAME_WIDTH, *(len(line.name) + 1 for line in self.steps)])
-        for index, line in enumerate(self.steps):
-            if index:
-                text.append("\n")
+        for line in self.steps:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            texts.append(text)
             if line.state == RUNNING:
                 frame = int(now.timestamp() * 10) % len(SPINNER)
                 symbol, style = SPINNER[frame], palette.accent
@@ -183,4 +201,4 @@ class StepLog(Widget):
                 for more in rest[:DETAIL_LINES - 1]:
                     text.append("\n" + " " * (width + 13))
                     text.append(more, style=palette.bad)
-        return text
+        return texts
