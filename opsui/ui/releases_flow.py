@@ -281,6 +281,8 @@ class ReleaseFlowApp(ContainerActionsApp):
                 run_screen.cancelling()
         if message.ended:
             self._job_ended(job)
+            if self.dashboard is not None and self.dashboard.is_mounted:
+                self.dashboard.release_ended()
         self.show_jobs()
 
     def show_jobs(self) -> None:

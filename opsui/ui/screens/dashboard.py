@@ -447,6 +447,11 @@ class DashboardScreen(Screen[None]):
         host = self.host or ""
         return app_name(container, [a for a in self.state.apps if a.runs_on(host)])
 
+    def release_ended(self) -> None:
+        """A release run from this UI ended: its compose marks are checked at once."""
+        for watch in self.query(ReleaseWatch):
+            watch.release_ended()
+
     def action_next_trouble(self) -> None:
         """Unhealthy, restarting or failed containers, and the serving containers of apps
         whose release runs, failed unseen or was interrupted, or that compose drifts

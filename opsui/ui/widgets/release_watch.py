@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 MIN_SECONDS = 15.0
 """At most one check this often: a deploy's burst of events makes one or two, not ten."""
 PERIOD_SECONDS = 60.0
+HURRY_SECONDS = 5.0
+"""After a release ended here, its containers' changes are checked at once this long."""
 """A check this long after the last one, changes or not (compose files change quietly)."""
 WAIT_SECONDS = 1.0
 """How soon to look again while the host on screen has not listed its containers."""
@@ -92,6 +94,11 @@ class ReleaseWatch(Widget):
         self._checking = False
         self._again = False
         """Something changed while a check ran: another one once it ends."""
+        self._again_now = False
+        """A release ended while a check ran: another one at once, not at the pace."""
+        self._hurry_until = float("-inf")
+        """Until then (just after a release ended) changes are checked at once: the
+        release's container events reach the UI after the run has said it ended."""
         self._started = float("-inf")
         """When the last check started (monotonic)."""
         self._seen: dict[str, Signature] = {}
@@ -117,7 +124,20 @@ class ReleaseWatch(Widget):
         if self._checking:
             self._again = True
             return
+        if time.monotonic() < self._hurry_until:
+            self._arm(0.0)
+            return
         self._arm(max(0.0, self._started + self.min_seconds - time.monotonic()))
+
+    def release_ended(self) -> None:
+        """A release run from this UI ended: check at once, not at the pace. A check that
+        ran mid-release saw the journal and the containers half switched (``replaced``)
+        and would show that for the pace's 15 s after the run said ok."""
+        self._hurry_until = time.monotonic() + HURRY_SECONDS  # its containers' events too
+        if self._checking:
+            self._again_now = True
+            return
+        self._arm(0.0)
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -175,7 +195,10 @@ class ReleaseWatch(Widget):
         self._checking = False
         self._apply(message.host, message.marks)
         again, self._again = self._again, False
-        if again or message.host != self._shown_host():
+        if self._again_now:
+            self._again_now = False
+            self._arm(0.0)
+        elif again or message.host != self._shown_host():
             self.soon()
         else:
             self._arm(self.period_seconds)
