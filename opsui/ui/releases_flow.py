@@ -387,7 +387,7 @@ class ReleaseFlowApp(ContainerActionsApp):
         if self._quit_when_idle:  # asked once already and cancelling: quit at once
             self.exit()
             return
-        from opsui.ui.screens.release_run import QuitModal, cancel_effect
+        from opsui.ui.screens.release_run import QuitModal, run_cancel_effect
 
         if isinstance(self.screen, QuitModal):
             return  # already asking
@@ -396,7 +396,7 @@ class ReleaseFlowApp(ContainerActionsApp):
             step = job.current_step
             lines.append(f"• {job.title()}" + (f", at '{clean(step, 64)}'" if step else ""))
             effect = cancel_effect_of(self._job_sessions.get(job.id), job.kind)
-            lines.append(f"  Cancelling it: {effect or cancel_effect(job.kind)}")
+            lines.append(f"  Cancelling it: {run_cancel_effect(job, effect)}")
         question = ("Still running:\n" + "\n".join(lines) + "\n\nQuitting cancels "
                     + ("it" if len(running) == 1 else "them")
                     + " first (the current step ends, then it is undone); opsui quits when "

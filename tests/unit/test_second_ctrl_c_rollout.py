@@ -242,3 +242,18 @@ def test_the_tui_cancel_question_is_true_during_a_drain() -> None:
     question = screen.pushed[0].confirmation.question
     assert "'drain (shop_app_1)', which is cut short" in question
     assert "never takes over" not in question and "already serves" in question
+
+
+def test_the_tui_cancel_question_on_the_last_drain_does_not_promise_cancelled() -> None:
+    """On the last replica's drain a cancel lets the release complete: the question
+    said "The history records 'cancelled'" (operator drive)."""
+    from opsui.domain.jobs import Job, JobBoard
+    from opsui.ui.screens.release_run import ask_to_cancel
+
+    job = Job(1, "deploy", "local", "shop", "deploy shop 2.0.0", JobBoard())
+    for step in ROLLOUT[: ROLLOUT.index("drain (shop_app_2)") + 1]:
+        job.emit(StepEvent(step))
+    screen = _Screen()
+    ask_to_cancel(screen, job)  # type: ignore[arg-type]
+    question = screen.pushed[0].confirmation.question
+    assert "'cancelled'" not in question and "'ok' when it completes" in question

@@ -105,3 +105,14 @@ def left_by_stop(what: str, app: str, step: str | None) -> str:
     return (f"stopped at once{where}: the {what} of {app} is left interrupted; {state}.\n"
             f"  Put every replica back on the version before: opsui recover {app} "
             "--rollback")
+
+
+_COMPLETES = ("the release completes", "the release then completes")
+
+
+def history_line(effect: str) -> str:
+    """The cancel question's last line, for the ``effect`` said above it: a cancel that
+    lets the release complete is not recorded as cancelled."""
+    if any(words in effect for words in _COMPLETES):
+        return "The history records how the run ends ('ok' when it completes)."
+    return "The history records 'cancelled'."

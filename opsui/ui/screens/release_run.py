@@ -41,7 +41,7 @@ from opsui.domain.jobs import (
     OutputLine,
     ProgressSample,
 )
-from opsui.domain.operations.cancel_words import at_step, deploy_cancel_effect
+from opsui.domain.operations.cancel_words import at_step, deploy_cancel_effect, history_line
 from opsui.domain.operations.gate import ActionRequest, Confirmation
 from opsui.domain.operations.policy import Action, ConfirmPolicy
 from opsui.domain.operations.release_run import StepEvent
@@ -113,16 +113,23 @@ class QuitModal(ConfirmModal):
     """The question before quitting while runs go on (asked once)."""
 
 
+def run_cancel_effect(job: Job, effect: str | None = None) -> str:
+    """What cancelling ``job`` does now: ``effect`` (a run across hosts says its own),
+    else for a deploy the words true for the step it is at (issue 13), else the kind's."""
+    if effect is None and job.kind == "deploy":
+        effect = deploy_cancel_effect(job.current_step, (), [
+            event.step for event in job.steps if event.outcome is None])
+    return effect or cancel_effect(job.kind)
+
+
 def ask_to_cancel(screen: Screen[Any], job: Job, effect: str | None = None) -> None:
     """The cancel keys' confirmation: what cancelling this run does (``effect``, else
     the kind's), then cancel."""
     step = job.current_step
-    if effect is None and job.kind == "deploy":  # true for the step it is at (issue 13)
-        effect = deploy_cancel_effect(step, (), [event.step for event in job.steps
-                                                 if event.outcome is None])
+    effect = run_cancel_effect(job, effect)
     question = (f"Cancel the {job.title()}?\n"
                 + at_step(clean(step, 64) if step else None)
-                + f"\n{effect or cancel_effect(job.kind)}\nThe history records 'cancelled'.")
+                + f"\n{effect}\n{history_line(effect)}")
     action = Action.DEPLOY if job.kind == "recovery" else Action(job.kind)
     confirmation = Confirmation(ActionRequest(action, job.host, job.app, job.app, app=job.app),
                                 ConfirmPolicy.YES, question)
