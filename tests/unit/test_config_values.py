@@ -100,7 +100,8 @@ def test_the_baseline_is_valid_and_sets_every_key_the_reader_knows() -> None:
     assert set(BASELINE) == _TOP_KEYS
     assert set(BASELINE["hosts"]["prod"]) | set(BASELINE["hosts"]["local"]) == _HOST_KEYS
     assert set(BASELINE["deploy"]) == _DEPLOY_KEYS
-    assert set(web) | {"container", "swarm_service", "health_url", "services"} == _APP_KEYS
+    assert set(web) | {"container", "swarm_service", "health_url", "services",
+                        "hosts"} == _APP_KEYS
     assert set(web["backup"]) == _BACKUP_KEYS and set(web["migrate"]) == _MIGRATE_KEYS
 
 
