@@ -43,12 +43,7 @@ from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
 from opsui.backends.docker_fields import mapping_or_empty, parse_time
 from opsui.backends.docker_front import DockerFront
 from opsui.backends.docker_jobs import DockerJobs
-from opsui.backends.docker_logs import (
-    DockerLogStream,
-    cancel_response,
-    open_plain_body,
-    shut,
-)
+from opsui.backends.docker_logs import DockerLogStream, open_log_stream
 from opsui.backends.docker_mapping import (
     container_from_inspect,
     container_from_list,
@@ -393,28 +388,10 @@ class DockerEngine:
                 "tail": "all" if tail is None else str(max(0, tail)), "since": since or "0"}
             path = (f"/v{self._api.api_version}/containers/{quote(container_id, safe='')}"
                     f"/logs?{urlencode(params)}")
-            url = f"{self._api.base_url}{path}"
-            pool = self._plain_pool(url)
-            if pool is not None:
-                body = open_plain_body(pool, path, self._api.timeout, follow)
-                if body.status >= 400:
-                    error = body.read_error()
-                    shut(body.sock)
-                    self._log_error(container_id, body.status, error)
-                return DockerLogStream(body, body.reader, lambda: shut(body.sock), tag,
-                                       tty=tty, timestamps=True, chunked=False)
-            chunked = self._api.get(url, stream=True, timeout=self._api.timeout)
-            if chunked.status_code >= 400:
-                message = chunked.content[:4096]
-                chunked.close()
-                self._log_error(container_id, chunked.status_code, message)
-            if follow:
-                keep_reading(self._api, chunked)
-            return DockerLogStream(chunked, chunked.raw._fp.fp,  # type: ignore[union-attr]
-                                   lambda: cancel_response(chunked), tag,
-                                   tty=tty, timestamps=True,
-                                   chunked="chunked" in chunked.headers.get(
-                                       "Transfer-Encoding", "").lower())
+            return open_log_stream(
+                self._api, path, self._plain_pool(f"{self._api.base_url}{path}"), tag,
+                tty=tty, follow=follow,
+                refused=lambda status, body: self._log_error(container_id, status, body))
 
         return self._call("logs", open_stream, container_id)
 

@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from docker.types.daemon import CancellableStream
 
-from opsui.backends.docker_streams import cancel_stream
+from opsui.backends.docker_streams import cancel_stream, keep_reading
 from opsui.domain.logbuffer import LineKind, LogEntry
 from opsui.domain.logtime import STAMP_WIDTH
 
@@ -271,3 +271,32 @@ def cancel_response(response: requests.Response) -> None:
     cancel_stream(CancellableStream(iter(()), response))
     with contextlib.suppress(Exception):
         response.close()
+
+
+def open_log_stream(api: Any, path: str, pool: Any, tag: int, *, tty: bool, follow: bool,
+                    refused: Callable[[int, bytes], None]) -> DockerLogStream:
+    """A logs endpoint's stream (a container's or a Swarm service's: the same frames).
+
+    ``pool``: the unix-socket or dial-stdio pool behind the engine, read as a plain body
+    on a connection of its own (cheap there); None: through requests, chunked (TCP/TLS
+    engines). ``refused(status, body)`` raises the caller's error for a 4xx/5xx answer.
+    """
+    if pool is not None:
+        body = open_plain_body(pool, path, api.timeout, follow)
+        if body.status >= 400:
+            error = body.read_error()
+            shut(body.sock)
+            refused(body.status, error)
+        return DockerLogStream(body, body.reader, lambda: shut(body.sock), tag,
+                               tty=tty, timestamps=True, chunked=False)
+    chunked = api.get(f"{api.base_url}{path}", stream=True, timeout=api.timeout)
+    if chunked.status_code >= 400:
+        message = chunked.content[:4096]
+        chunked.close()
+        refused(chunked.status_code, message)
+    if follow:
+        keep_reading(api, chunked)
+    return DockerLogStream(chunked, chunked.raw._fp.fp, lambda: cancel_response(chunked),
+                           tag, tty=tty, timestamps=True,
+                           chunked="chunked" in chunked.headers.get(
+                               "Transfer-Encoding", "").lower())

@@ -23,8 +23,7 @@ from opsui.backends.docker_errors import (
     error_reason,
 )
 from opsui.backends.docker_fields import mapping_or_empty
-from opsui.backends.docker_logs import DockerLogStream, cancel_response, open_plain_body, shut
-from opsui.backends.docker_streams import keep_reading
+from opsui.backends.docker_logs import DockerLogStream, open_log_stream
 from opsui.domain.errors import ActionFailed, HostError, OpsuiError
 from opsui.domain.sanitize import clean
 from opsui.domain.swarm_cluster import SwarmCluster
@@ -62,27 +61,10 @@ class DockerServiceLogs:
                 "since": since or "0"}
             path = (f"/v{self._api.api_version}/services/{quote(service, safe='')}/logs?"
                     f"{urlencode(params)}")
-            url = f"{self._api.base_url}{path}"
-            pool = self._pool_of(url)
-            if pool is not None:
-                body = open_plain_body(pool, path, self._api.timeout, follow)
-                if body.status >= 400:
-                    error = body.read_error()
-                    shut(body.sock)
-                    self._refused(service, body.status, error)
-                return DockerLogStream(body, body.reader, lambda: shut(body.sock), tag,
-                                       tty=tty, timestamps=True, chunked=False)
-            chunked = self._api.get(url, stream=True, timeout=self._api.timeout)
-            if chunked.status_code >= 400:
-                message = chunked.content[:4096]
-                chunked.close()
-                self._refused(service, chunked.status_code, message)
-            if follow:
-                keep_reading(self._api, chunked)
-            return DockerLogStream(chunked, chunked.raw._fp.fp, lambda: cancel_response(chunked),
-                                   tag, tty=tty, timestamps=True,
-                                   chunked="chunked" in chunked.headers.get(
-                                       "Transfer-Encoding", "").lower())
+            return open_log_stream(
+                self._api, path, self._pool_of(f"{self._api.base_url}{path}"), tag,
+                tty=tty, follow=follow,
+                refused=lambda status, body: self._refused(service, status, body))
 
         return self._call(service, open_stream)
 

@@ -32,6 +32,7 @@ from opsui.domain.models import Container, ContainerState
 from opsui.domain.ports import ContainerEngine, LogStream
 from opsui.domain.release_markers import ReleaseMarkers
 from opsui.domain.sanitize import clean
+from opsui.domain.threaded_feed import ThreadedFeed
 
 EngineProvider = Callable[[], ContainerEngine]
 """Returns the host's engine as of now; raises HostError while it is unreachable."""
@@ -71,7 +72,7 @@ class _Member:
     """Monotonic time before which the stream is not reopened."""
 
 
-class LogTail:
+class LogTail(ThreadedFeed):
     """:class:`opsui.domain.logfeed.LogFeed` for one target on one host."""
 
     def __init__(self, engine: EngineProvider, target: LogTarget, window: LogWindow, *,
@@ -102,30 +103,9 @@ class LogTail:
         self._thread = threading.Thread(target=self._supervise, daemon=True,
                                         name=f"opsui-logs-{target.names[0][:20]}")
 
-    # -- LogFeed ---------------------------------------------------------------------
+    # -- LogFeed (the rest in ThreadedFeed) ------------------------------------------
 
-    @property
-    def buffer(self) -> LogBuffer:
-        return self._buffer
-
-    @property
-    def target(self) -> LogTarget:
-        return self._target
-
-    def status(self) -> FeedStatus:
-        return self._status
-
-    def start(self) -> LogTail:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-        self._close_streams()
-        self._status = FeedStatus(FeedState.ENDED, "closed")
-
-    def _close_streams(self) -> None:
+    def _stop_reading(self) -> None:
         """Close every open stream, waking its reader (from any thread)."""
         with self._lock:
             streams = [m.stream for m in self._members.values() if m.stream is not None]
@@ -184,7 +164,7 @@ class LogTail:
         if self._status.state is not FeedState.RECONNECTING:
             self._mark_feed(f"lost the engine: {exc}")
         self._status = FeedStatus(FeedState.RECONNECTING, message)
-        self._close_streams()  # half-dead streams would block their readers for long
+        self._stop_reading()  # half-dead streams would block their readers for long
         self._closed.wait(delay)
 
     def _reconcile(self, engine: ContainerEngine, matches: list[Container],

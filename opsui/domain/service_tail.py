@@ -33,6 +33,7 @@ from opsui.domain.ports import LogStream
 from opsui.domain.sanitize import clean
 from opsui.domain.swarm_cluster import ServiceTasks, SwarmCluster, SwarmTask
 from opsui.domain.swarm_logs import split_line, task_label
+from opsui.domain.threaded_feed import ThreadedFeed
 
 QUICK_BREAK_SECONDS = 2.0
 """A stream that ends sooner than this after opening is reopened with backoff."""
@@ -71,7 +72,7 @@ ServiceLogsProvider = Callable[[], ServiceLogs]
 """The manager's service logs as of now; raises HostError while it is unreachable."""
 
 
-class ServiceTail:
+class ServiceTail(ThreadedFeed):
     """:class:`opsui.domain.logfeed.LogFeed` of one Swarm service (``target.names[0]``)."""
 
     def __init__(self, logs: ServiceLogsProvider, target: LogTarget, window: LogWindow, *,
@@ -119,35 +120,14 @@ class ServiceTail:
         self._thread = threading.Thread(target=self._supervise, daemon=True,
                                         name=f"opsui-service-logs-{self._service[:20]}")
 
-    # -- LogFeed -----------------------------------------------------------------------
-
-    @property
-    def buffer(self) -> LogBuffer:
-        return self._buffer
-
-    @property
-    def target(self) -> LogTarget:
-        return self._target
-
-    def status(self) -> FeedStatus:
-        return self._status
-
-    def start(self) -> ServiceTail:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-        self._close_stream()
-        self._status = FeedStatus(FeedState.ENDED, "closed")
+    # -- LogFeed (the rest in ThreadedFeed) ------------------------------------------
 
     def wait_closed(self, timeout: float) -> bool:
         """True once the tail has nothing more to read (or gave up: see ``error``)."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _close_stream(self) -> None:
+    def _stop_reading(self) -> None:
         with self._lock:
             stream = self._stream
         if stream is not None:
@@ -223,7 +203,7 @@ class ServiceTail:
             return True
         delay = self._backoff.next_delay()
         self._status = FeedStatus(FeedState.RECONNECTING, f"{exc}; retrying in {delay:.0f} s")
-        self._close_stream()
+        self._stop_reading()
         self._closed.wait(delay)
         return False
 

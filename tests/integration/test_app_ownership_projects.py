@@ -10,7 +10,6 @@ only: ``P2``'s containers keep their ids, images and states, its kept copy stays
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +21,10 @@ from opsui.domain.operations.rollback import RollbackPlan
 from opsui.domain.ports import HostConnection
 from opsui.domain.releases import OK
 
-from .helpers import APP_IMAGE, Testbed, wait_until
+from .helpers import Testbed
 from .test_compose_agreement import (
-    COMPOSE_YML,
-    ENV_HEAD,
     Project,
+    compose_project,
     kept_of,
     releases_for,
     version_of,
@@ -34,53 +32,16 @@ from .test_compose_agreement import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.testbed_stack]
 
-COMPOSE_PROJECT = "com.docker.compose.project"
-
-
-def _bring_up(name: str, tmp_path: Path, testbed: Testbed, client: DockerClient) -> Project:
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "compose.yml").write_text(COMPOSE_YML)
-    head = ENV_HEAD.replace(b"{project}", name.encode()).replace(
-        b"{registry}", testbed.registry.encode())
-    (folder / ".env").write_bytes(head + b"REPLICAS=1\nAPP_TAG=1.0.0\n")
-    project = Project(name, folder, client)
-    project.compose("up", "-d")
-    return project
-
-
-def _tear_down(project: Project, client: DockerClient) -> None:
-    """compose down, then every container opsui made of the project (kept copies hide
-    their compose labels, so compose does not see them)."""
-    with contextlib.suppress(Exception):
-        project.compose("down", "-v", "--remove-orphans", "-t", "1")
-    for label in (COMPOSE_PROJECT, f"opsui.hidden.{COMPOSE_PROJECT}"):
-        with contextlib.suppress(Exception):
-            for container in client.containers.list(
-                    all=True, filters={"label": [f"{label}={project.name}", "opsui.test=1"]}):
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
-
 
 @pytest.fixture
 def two_projects(tmp_path: Path, testbed: Testbed,
                  docker_client: DockerClient) -> Iterator[tuple[Project, Project]]:
     """Projects ``opsown-*-p1`` and ``opsown-*-p2``, each one healthy app 1.0.0; both
     removed afterwards, with every container opsui made of them."""
-    for tag in ("1.0.0", "2.0.0"):
-        docker_client.images.pull(testbed.registry_ref(f"{APP_IMAGE}:{tag}"))
     prefix = f"opsown-{uuid.uuid4().hex[:8]}"
-    made: list[Project] = []
-    try:
-        for suffix in ("p1", "p2"):
-            made.append(_bring_up(f"{prefix}-{suffix}", tmp_path, testbed, docker_client))
-        wait_until(lambda: all(
-            [c.attrs["State"].get("Health", {}).get("Status") for c in p.all_running()]
-            == ["healthy"] for p in made), timeout=90, message="both compose apps are healthy")
-        yield made[0], made[1]
-    finally:
-        for project in made:
-            _tear_down(project, docker_client)
+    with compose_project(f"{prefix}-p1", tmp_path, testbed, docker_client) as first, \
+            compose_project(f"{prefix}-p2", tmp_path, testbed, docker_client) as second:
+        yield first, second
 
 
 def _state_of(project: Project, client: DockerClient) -> dict[str, tuple[str, str, str]]:

@@ -92,37 +92,47 @@ def replicas() -> int:
     return 1
 
 
-@pytest.fixture
-def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient,
-            replicas: int) -> Iterator[Project]:
-    """A one-service compose project of this test, up with app 1.0.0 (``replicas``
-    containers); down afterwards (with every container opsui made of it, by label)."""
+@contextlib.contextmanager
+def compose_project(name: str, tmp_path: Path, testbed: Testbed, client: DockerClient,
+                    replicas: int = 1, env: bytes = b"") -> Iterator[Project]:
+    """A one-service compose project ``name`` up with app 1.0.0 (``replicas``
+    containers, healthy; ``env``: more lines of its .env); down afterwards, with every
+    container opsui made of it (kept copies hide their compose labels from compose)."""
     for tag in ("1.0.0", "2.0.0"):
-        docker_client.images.pull(testbed.registry_ref(f"{APP_IMAGE}:{tag}"))
-    name = f"opsui-cmp-{uuid.uuid4().hex[:8]}"
+        client.images.pull(testbed.registry_ref(f"{APP_IMAGE}:{tag}"))
     folder = tmp_path / name
     folder.mkdir()
     (folder / "compose.yml").write_text(COMPOSE_YML)
     head = ENV_HEAD.replace(b"{project}", name.encode()).replace(
         b"{registry}", testbed.registry.encode())
     (folder / ".env").write_bytes(head + f"REPLICAS={replicas}\n".encode()
-                                  + b"APP_TAG=1.0.0\nAFTER=kept  # as it was\n")
-    found = Project(name, folder, docker_client)
+                                  + b"APP_TAG=1.0.0\n" + env)
+    found = Project(name, folder, client)
     try:
         found.compose("up", "-d")
         wait_until(lambda: [c.attrs["State"].get("Health", {}).get("Status")
                             for c in found.all_running()] == ["healthy"] * replicas,
-                   timeout=60, message="the compose app is healthy")
+                   timeout=90, message=f"the compose app of {name} is healthy")
         yield found
     finally:
         with contextlib.suppress(Exception):
             found.compose("down", "-v", "--remove-orphans", "-t", "1")
         for label in ("com.docker.compose.project", "opsui.hidden.com.docker.compose.project"):
             with contextlib.suppress(Exception):
-                for container in docker_client.containers.list(
+                for container in client.containers.list(
                         all=True, filters={"label": [f"{label}={name}", "opsui.test=1"]}):
                     with contextlib.suppress(Exception):
                         container.remove(force=True)
+
+
+@pytest.fixture
+def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient,
+            replicas: int) -> Iterator[Project]:
+    """A one-service compose project of this test, up with app 1.0.0 (``replicas``
+    containers); down afterwards (with every container opsui made of it, by label)."""
+    with compose_project(f"opsui-cmp-{uuid.uuid4().hex[:8]}", tmp_path, testbed,
+                         docker_client, replicas, b"AFTER=kept  # as it was\n") as found:
+        yield found
 
 
 @pytest.fixture

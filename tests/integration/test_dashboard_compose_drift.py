@@ -12,7 +12,6 @@ production wiring then shows ``⚠ drift`` on the app's row (the compose file st
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +26,8 @@ from opsui.domain.releases import OK
 from opsui.ui.widgets.container_table import ContainerTable
 from opsui.wiring import build_releases
 
-from .helpers import APP_IMAGE, Testbed, wait_until
-from .test_compose_agreement import COMPOSE_YML, ENV_HEAD, Project, version_of
+from .helpers import Testbed, wait_until
+from .test_compose_agreement import Project, compose_project, version_of
 from .test_dashboard_live import real_app, screen_text, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.testbed_stack]
@@ -43,31 +42,9 @@ def project(tmp_path: Path, testbed: Testbed, docker_client: DockerClient
             ) -> Iterator[Project]:
     """A compose project ``opsdrift-…`` up with app 1.0.0; down afterwards, with every
     container opsui kept of it (their compose labels hidden)."""
-    for tag in ("1.0.0", "2.0.0"):
-        docker_client.images.pull(testbed.registry_ref(f"{APP_IMAGE}:{tag}"))
-    name = f"opsdrift-{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "compose.yml").write_text(COMPOSE_YML)
-    head = ENV_HEAD.replace(b"{project}", name.encode()).replace(
-        b"{registry}", testbed.registry.encode())
-    (folder / ".env").write_bytes(head + b"REPLICAS=1\nAPP_TAG=1.0.0\n")
-    found = Project(name, folder, docker_client)
-    try:
-        found.compose("up", "-d")
-        wait_until(lambda: [c.attrs["State"].get("Health", {}).get("Status")
-                            for c in found.all_running()] == ["healthy"],
-                   timeout=60, message="the compose app is healthy")
+    with compose_project(f"opsdrift-{uuid.uuid4().hex[:8]}", tmp_path, testbed,
+                         docker_client) as found:
         yield found
-    finally:
-        with contextlib.suppress(Exception):
-            found.compose("down", "-v", "--remove-orphans", "-t", "1")
-        for label in ("com.docker.compose.project", "opsui.hidden.com.docker.compose.project"):
-            with contextlib.suppress(Exception):
-                for container in docker_client.containers.list(
-                        all=True, filters={"label": [f"{label}={name}", "opsui.test=1"]}):
-                    with contextlib.suppress(Exception):
-                        container.remove(force=True)
 
 
 def _config(project: Project, tmp_path: Path) -> Config:
