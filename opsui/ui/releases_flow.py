@@ -281,9 +281,19 @@ class ReleaseFlowApp(ContainerActionsApp):
                 run_screen.cancelling()
         if message.ended:
             self._job_ended(job)
+            self._close_cancel_question(job)
             if self.dashboard is not None and self.dashboard.is_mounted:
                 self.dashboard.release_ended()
         self.show_jobs()
+
+    def _close_cancel_question(self, job: Job) -> None:
+        """The run ended before its cancel question was answered: close it, say so."""
+        for screen in list(self.screen_stack):
+            question = _cancel_question_of(screen, job)
+            if question is not None and question is self.screen:  # only the top one closes
+                question.dismiss(None)
+                self.notify(f"The {job.title()} ended ({job.outcome}) before the cancel "
+                            "was answered: nothing to cancel.", timeout=6, markup=False)
 
     def show_jobs(self) -> None:
         """The dashboard's run banner: what runs now, and runs that ended unwatched."""
@@ -479,6 +489,15 @@ class ReleaseFlowApp(ContainerActionsApp):
             self.dashboard.show_banner(message.host, message.items)
         again, self._poll_again = self._poll_again, False
         self._arm_poll(SOON_SECONDS if again else self.lock_poll_seconds)
+
+
+def _cancel_question_of(screen: Any, job: Job) -> Any:
+    """``screen`` when it is the open cancel question of ``job``, else None (without
+    importing the run screens' module when none was ever opened)."""
+    module = sys.modules.get("opsui.ui.screens.release_run")
+    if module is not None and isinstance(screen, module.CancelRunModal) and screen.job is job:
+        return screen
+    return None
 
 
 def _as_run_screen(screen: Any) -> ReleaseRunScreen | None:

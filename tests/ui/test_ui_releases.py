@@ -384,3 +384,24 @@ async def test_on_a_short_terminal_the_running_step_stays_on_screen() -> None:
             engine.start_gate.set()
         await until(pilot, lambda: run.outcome is not None, "the outcome")
         await until(pilot, lambda: "✓ ok" in screen_text(app), "the outcome scrolled to")
+
+
+async def test_a_cancel_question_left_open_closes_when_the_run_ends_first() -> None:
+    """The question stayed open over the outcome, still asking about the step it was at
+    (operator drive); now it closes unanswered and says the run ended."""
+    engine = release_engine()
+    engine.pull_gate = threading.Event()
+    app = make_app(FakeConnection("local", engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_deploy(pilot, app)
+        await confirm_tag(pilot, app, downs=1)
+        await pilot.press("y")
+        await until(pilot, lambda: screen.steps.state_of("pull") == "running", "pull running")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
+        engine.pull_gate.set()  # the run goes on and ends while the question is open
+        await until(pilot, lambda: screen.outcome is not None, "the outcome")
+        await until(pilot, lambda: app.screen is screen, "the question closed")
+        assert screen.outcome == "ok" and not screen.cancelled.is_set()
+        await until(pilot, lambda: any("before the cancel was answered" in n.message
+                                       for n in app._notifications), "why it closed")

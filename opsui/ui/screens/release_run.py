@@ -113,6 +113,15 @@ class QuitModal(ConfirmModal):
     """The question before quitting while runs go on (asked once)."""
 
 
+class CancelRunModal(ConfirmModal):
+    """The cancel question of one run; closed unanswered when the run ends first (it
+    stayed open over the outcome, asking about a step long done)."""
+
+    def __init__(self, confirmation: Confirmation, job: Job) -> None:
+        super().__init__(confirmation, yes_label="Cancel the run", no_label="Keep running")
+        self.job = job
+
+
 def run_cancel_effect(job: Job, effect: str | None = None) -> str:
     """What cancelling ``job`` does now: ``effect`` (a run across hosts says its own),
     else for a deploy the words true for the step it is at (issue 13), else the kind's."""
@@ -138,8 +147,7 @@ def ask_to_cancel(screen: Screen[Any], job: Job, effect: str | None = None) -> N
         if answer is True and job.cancel():
             screen.notify(f"Cancelling the {job.title()}…", timeout=4, markup=False)
 
-    screen.app.push_screen(ConfirmModal(confirmation, yes_label="Cancel the run",
-                                        no_label="Keep running"), answered)
+    screen.app.push_screen(CancelRunModal(confirmation, job), answered)
 
 
 class ReleaseRunScreen(Screen[None]):
