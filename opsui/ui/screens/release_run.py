@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, cast
 
 from rich.style import Style
@@ -222,6 +223,8 @@ class ReleaseRunScreen(Screen[None]):
         """Output lines the run reported that are not drawn yet."""
         self._output_lock = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
+        self._followed: object = None
+        """The running step last brought into view (each step is, once)."""
 
     @property
     def cancelled(self) -> threading.Event:
@@ -365,20 +368,30 @@ class ReleaseRunScreen(Screen[None]):
         self.steps.apply(StepEvent(clean(event.step, 64), event.outcome, event.seconds,
                                    clean_block(event.detail, 8000), event.expected))
         self.call_after_refresh(self._show_running_step)
+        # and once more when the layout has settled (a scroll bar appearing narrows the
+        # lines, and a wrapped detail moves the step down a row)
+        self.set_timer(0.3, partial(self._show_running_step, settled=True))
 
-    def _show_running_step(self) -> None:
+    def _show_running_step(self, settled: bool = False) -> None:
         """Keep the running step on screen: at 80x24 a replica rollout's later steps (the
         second replica's gate, the drain countdown) are below the fold, and a screen
         whose visible steps all stopped changing looked frozen."""
         steps = self.steps
+        running = steps.running
+        if running is None or (running is self._followed and not settled):
+            return  # once per step: an operator scrolling back to read is left there
         row = steps.running_row()
         if row is None:
             return
         top = steps.virtual_region.y + row
         scroll = self.query_one("#release-run", VerticalScroll)
         height = scroll.scrollable_content_region.height
+        if top + 2 > steps.virtual_region.bottom + 1 or not height:
+            self.set_timer(0.1, self._show_running_step)  # laid out on the next frame
+            return
         if top < scroll.scroll_y or top + 2 > scroll.scroll_y + height:
             scroll.scroll_to(y=max(0, top + 2 - height), animate=False)
+        self._followed = running
 
     def on_release_run_screen_ended(self, message: Ended) -> None:
         error = message.error
