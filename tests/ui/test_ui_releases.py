@@ -83,6 +83,16 @@ async def open_deploy(pilot: Pilot[Any], app: OpsuiApp, name: str = "shop-web-1"
     return screen
 
 
+async def deploy_held_at_pull(pilot: Pilot[Any], app: OpsuiApp) -> DeployScreen:
+    """A deploy of 2.0.0 confirmed and running its pull (the test holds the engine's
+    ``pull_gate``): a run in progress to cancel or leave."""
+    screen = await open_deploy(pilot, app)
+    await confirm_tag(pilot, app, downs=1)
+    await pilot.press("y")
+    await until(pilot, lambda: screen.steps.state_of("pull") == "running", "pull running")
+    return screen
+
+
 async def confirm_tag(pilot: Pilot[Any], app: OpsuiApp, downs: int) -> None:
     """Move ``downs`` rows from the highlighted (newest) tag, Enter, wait for the plan."""
     await pilot.press(*["down"] * downs, "enter")
@@ -159,10 +169,7 @@ async def test_cancel_is_its_own_key_and_asks_first() -> None:
     engine.pull_gate = threading.Event()
     app = make_app(FakeConnection("local", engine))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_deploy(pilot, app)
-        await confirm_tag(pilot, app, downs=1)
-        await pilot.press("y")
-        await until(pilot, lambda: screen.steps.state_of("pull") == "running", "pull running")
+        screen = await deploy_held_at_pull(pilot, app)
         assert "Cancel run" in screen_text(app)  # the footer offers it while running
         await pilot.press("ctrl+c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
@@ -393,10 +400,7 @@ async def test_a_cancel_question_left_open_closes_when_the_run_ends_first() -> N
     engine.pull_gate = threading.Event()
     app = make_app(FakeConnection("local", engine))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_deploy(pilot, app)
-        await confirm_tag(pilot, app, downs=1)
-        await pilot.press("y")
-        await until(pilot, lambda: screen.steps.state_of("pull") == "running", "pull running")
+        screen = await deploy_held_at_pull(pilot, app)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
         engine.pull_gate.set()  # the run goes on and ends while the question is open

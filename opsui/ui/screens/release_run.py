@@ -386,7 +386,7 @@ class ReleaseRunScreen(Screen[None]):
         top = steps.virtual_region.y + row
         scroll = self.query_one("#release-run", VerticalScroll)
         height = scroll.scrollable_content_region.height
-        if top + 2 > steps.virtual_region.bottom + 1 or not height:
+        if top >= steps.virtual_region.bottom or not height:
             self.set_timer(0.1, self._show_running_step)  # laid out on the next frame
             return
         if top < scroll.scroll_y or top + 2 > scroll.scroll_y + height:

@@ -94,8 +94,6 @@ class ReleaseWatch(Widget):
         self._checking = False
         self._again = False
         """Something changed while a check ran: another one once it ends."""
-        self._again_now = False
-        """A release ended while a check ran: another one at once, not at the pace."""
         self._hurry_until = float("-inf")
         """Until then (just after a release ended) changes are checked at once: the
         release's container events reach the UI after the run has said it ended."""
@@ -135,7 +133,7 @@ class ReleaseWatch(Widget):
         and would show that for the pace's 15 s after the run said ok."""
         self._hurry_until = time.monotonic() + HURRY_SECONDS  # its containers' events too
         if self._checking:
-            self._again_now = True
+            self._again = True  # then soon(), at once while hurrying
             return
         self._arm(0.0)
 
@@ -195,10 +193,7 @@ class ReleaseWatch(Widget):
         self._checking = False
         self._apply(message.host, message.marks)
         again, self._again = self._again, False
-        if self._again_now:
-            self._again_now = False
-            self._arm(0.0)
-        elif again or message.host != self._shown_host():
+        if again or message.host != self._shown_host():
             self.soon()
         else:
             self._arm(self.period_seconds)
