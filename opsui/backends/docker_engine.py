@@ -11,6 +11,7 @@ and :mod:`~opsui.backends.docker_stats`. Every docker/requests exception becomes
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import docker
 import docker.errors
@@ -36,7 +37,6 @@ from opsui.backends.docker_errors import (
     body_reason,
     engine_unavailable,
     error_reason,
-    response_reason,
     timed_out,
 )
 from opsui.backends.docker_events import EVENT_FILTERS, DockerEventStream
@@ -50,7 +50,14 @@ from opsui.backends.docker_mapping import (
     detail_from_inspect,
 )
 from opsui.backends.docker_service_logs import DockerServiceLogs
-from opsui.backends.docker_stats import FIRST_FRAME_WAIT, StatsFeed, stats_from_dict
+from opsui.backends.docker_stats import (
+    FIRST_FRAME_WAIT,
+    FeedAddress,
+    FeedRefused,
+    StatsFeed,
+    open_feed,
+    stats_from_dict,
+)
 from opsui.backends.docker_streams import keep_reading
 from opsui.backends.docker_swarm import DockerSwarm, registry_auth_headers
 from opsui.backends.docker_traffic import DockerTraffic
@@ -70,8 +77,8 @@ from opsui.domain.ports import LocalImage
 from opsui.domain.sanitize import clean
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-# Room for every stats feed plus the ordinary calls, so urllib3 never discards (and
-# logs about) connections while the TUI owns the terminal.
+# Room for the ordinary calls of many threads (and one-shot stats), so urllib3 never
+# discards (and logs about) connections while the TUI owns the terminal.
 POOL_SIZE = 64
 MAX_STATS_FEEDS = 48  # beyond this, stats() makes one-shot requests
 BULK_STATS_ATTEMPTS = 3
@@ -141,14 +148,17 @@ class DockerEngine:
     Blocking; called from worker threads, and safe to share between them.
 
     Stats: the engine samples every container on one global 1 s tick, and any stats
-    request, one-shot included, waits for the next tick. Asked one container at a time
-    that is up to a second each, so by default each container asked about gets a
-    streaming feed (one connection and one reader thread) that keeps its newest frame:
-    the first ``stats()`` waits for one tick, later ones return at once, and a feed
-    nobody asks about for ``stats_idle_seconds`` closes itself. Past ``max_stats_feeds``
-    feeds (0 where a held connection is costly, as with one dial-stdio process per
-    connection over SSH), a call is a one-shot request with CPU% from the delta to the
-    previous call. :meth:`stats_many` overlaps the waits of many containers either way,
+    request, one-shot included, waits for the next tick (measured on Docker 20.10: a
+    one-shot answers in about a second). Asked one container at a time that is up to a
+    second each, so by default each container asked about gets a streaming feed (a
+    connection of its own, no thread: see :mod:`~opsui.backends.docker_stats`) read
+    when asked: the first ``stats()`` waits for one tick, later ones return at once,
+    and a feed nobody asks about for ``stats_idle_seconds`` is closed. Feeds need a
+    socket opsui can open itself (the local unix socket, plain HTTP); past
+    ``max_stats_feeds`` feeds, on other transports (TLS), and where a held connection
+    is costly (``max_stats_feeds=0``: one dial-stdio process per connection over SSH),
+    a call is a one-shot request with CPU% from the delta to the previous call.
+    :meth:`stats_many` overlaps the waits of many containers either way,
     or, given ``bulk_stats`` (over SSH: one ``docker stats`` command on the host, see
     :mod:`~opsui.backends.docker_cli_stats`), asks for all of them at once and falls
     back to the requests above for a tick where that fails.
@@ -255,7 +265,7 @@ class DockerEngine:
                 feed = None
             crowded = len(self._feeds) >= self._max_feeds
         if feed is None:
-            if crowded:
+            if crowded or self._feed_address is None:
                 return self._sample_once(container_id)
             feed = self._open_feed(container_id)
             if feed is None:
@@ -284,18 +294,24 @@ class DockerEngine:
                 self._bulk_failures = 0
                 return {cid: sample for cid, sample in found.items() if sample}
         with self._feeds_lock:
-            if self._pool is None:
+            # A feed holding a frame answers at once: read here, no thread hand-off.
+            ready = [cid for cid in ids
+                     if (feed := self._feeds.get(cid)) is not None and feed.ready()]
+            waiting = [cid for cid in ids if cid not in set(ready)]
+            if waiting and self._pool is None:
                 self._pool = DaemonThreadPool(16, thread_name_prefix="opsui-stats")
             pool = self._pool
-        samples = list(pool.map(self.stats, ids))
-        return {cid: sample for cid, sample in zip(ids, samples, strict=True) if sample}
+        sampled: dict[str, ContainerStats | None] = {cid: self.stats(cid) for cid in ready}
+        if waiting and pool is not None:
+            sampled.update(zip(waiting, pool.map(self.stats, waiting), strict=True))
+        return {cid: sample for cid in ids if (sample := sampled.get(cid)) is not None}
 
     def _forget_others(self, asked: list[str]) -> None:
         """Drop what is kept for containers no longer asked about: ended feeds (a removed
         or restarted container's) and one-shot CPU counters. Otherwise both grow by one
         entry per container ever shown, for as long as opsui runs, and ended feeds count
         against ``max_stats_feeds`` until every container falls back to one-shot requests
-        (issue 16). A live feed not asked about ends by itself when idle."""
+        (issue 16). A live feed not asked about is closed once idle (finished)."""
         wanted = set(asked)
         with self._feeds_lock:
             ended = [cid for cid, feed in self._feeds.items()
@@ -307,32 +323,43 @@ class DockerEngine:
             for cid in [cid for cid in self._cpu if cid not in wanted]:
                 del self._cpu[cid]
 
-    def _open_feed(self, container_id: str) -> StatsFeed | None:
-        """A feed of one container's frames. The client's read timeout stays on the
-        stream: the engine sends a frame every second, so one that says nothing for that
-        long is frozen, and the feed ends instead of waiting on it for ever."""
-        url = (f"{self._api.base_url}/v{self._api.api_version}"
-               f"/containers/{quote(container_id, safe='')}/stats")
-        response = self._call(
-            "stats",
-            lambda: self._api.get(url, stream=True, timeout=self._api.timeout),
-            container_id,
-        )
-        if response.status_code in (404, 409):  # gone, or not running
-            response.close()
+    @functools.cached_property
+    def _feed_address(self) -> FeedAddress | None:
+        """Where a feed can connect on its own: the client's unix socket, or a plain-HTTP
+        engine's host and port; None for other transports (TLS, SSH, named pipes)."""
+        if self._max_feeds <= 0:
             return None
-        if response.status_code >= 400:
-            reason = response_reason(response)
-            response.close()
-            raise ActionFailed(f"stats {clean(container_id, 12)}: {reason}")
-        feed = StatsFeed(container_id, response, self._stats_idle)
+        base = str(self._api.base_url)
+        if base.startswith("http+docker://"):
+            adapter = self._api.adapters.get("http+docker://")
+            path = getattr(adapter, "socket_path", None)
+            return path if isinstance(path, str) and path else None
+        if base.startswith("http://"):
+            parsed = urlsplit(base)
+            if parsed.hostname and parsed.port:
+                return (parsed.hostname, parsed.port)
+        return None
+
+    def _open_feed(self, container_id: str) -> StatsFeed | None:
+        """A feed of one container's frames, on a connection of its own."""
+        address = self._feed_address
+        if address is None:
+            return None
+        try:
+            feed = open_feed(address, str(self._api.api_version), container_id,
+                             float(self._api.timeout), self._stats_idle)
+        except FeedRefused as exc:
+            if exc.status in (404, 409):  # gone, or not running
+                return None
+            raise ActionFailed(f"stats {clean(container_id, 12)}: {clean(exc.reason)}") from None
+        except OSError as exc:
+            raise self._unavailable(exc) from None
         with self._feeds_lock:
             current = self._feeds.get(container_id)
             if current is not None and not current.finished():
                 feed.close()
                 return current
             self._feeds[container_id] = feed
-        feed.start()
         return feed
 
     def _sample_once(self, container_id: str) -> ContainerStats | None:

@@ -323,19 +323,22 @@ def test_stats_many_samples_each_running_container_once(
         engine.close()
 
 
-def _feed_threads(container_id: str) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == f"opsui-stats-{container_id[:12]}"]
+def _feed_open(engine: DockerEngine, container_id: str) -> bool:
+    """The engine holds an open stats stream (its own connection) for the container."""
+    feed = engine._feeds.get(container_id)
+    return feed is not None and feed._sock.fileno() != -1
 
 
-def test_stats_feed_closes_itself_when_nobody_asks(
+def test_stats_feed_closes_when_nobody_asks(
     docker_client: docker.DockerClient, make_container: Callable[..., DockerContainer]
 ) -> None:
     engine = DockerEngine(connect_local(None), stats_idle_seconds=0.5)
     try:
         made = make_container(APP)
         assert engine.stats(_id(made)) is not None
-        wait_until(lambda: not _feed_threads(_id(made)), timeout=10,
-                   message="the idle feed to close itself")
+        assert _feed_open(engine, _id(made))
+        wait_until(lambda: not (engine.stats_many([]) or _feed_open(engine, _id(made))),
+                   timeout=10, message="the idle feed to be closed at the next round")
         assert engine.stats(_id(made)) is not None  # and a new one opens on demand
     finally:
         engine.close()
@@ -348,10 +351,36 @@ def test_engine_close_ends_stats_feeds(
     made = make_container(APP)
     try:
         assert engine.stats(_id(made)) is not None
-        assert _feed_threads(_id(made))
+        feed = engine._feeds[_id(made)]
+        assert _feed_open(engine, _id(made))
     finally:
         engine.close()
-    wait_until(lambda: not _feed_threads(_id(made)), timeout=3, message="close() to end the feed")
+    assert feed._sock.fileno() == -1, "close() left the feed's connection open"
+
+
+def test_stats_feeds_hold_no_thread_per_row(
+    docker_client: docker.DockerClient, make_container: Callable[..., DockerContainer]
+) -> None:
+    """Rows on screen cost a connection each and no thread woken by every frame (issue
+    14: those wake-ups were the largest share of an idle dashboard's CPU), and repeated
+    rounds still bring fresh samples of each."""
+    engine = DockerEngine(connect_local(None))
+    try:
+        made = [_id(make_container(APP)) for _ in range(4)]
+        first = engine.stats_many(made)
+        assert set(first) == set(made)
+        assert not [t for t in threading.enumerate() if t.name.startswith("opsui-stats-")
+                    and t.name.removeprefix("opsui-stats-") in {m[:12] for m in made}]
+        assert all(_feed_open(engine, cid) for cid in made)
+
+        def all_newer() -> bool:
+            later = engine.stats_many(made)
+            return set(later) == set(made) and all(
+                later[cid].sampled_at > first[cid].sampled_at for cid in made)
+
+        wait_until(all_newer, timeout=10, message="newer samples from the same feeds")
+    finally:
+        engine.close()
 
 
 def test_restart_gives_a_new_start_and_policy_restarts_are_counted(

@@ -4,7 +4,6 @@ container that no longer exists."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import docker
@@ -23,8 +22,10 @@ def _id(container: DockerContainer) -> str:
     return container.id
 
 
-def _feed_threads(container_id: str) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == f"opsui-stats-{container_id[:12]}"]
+def _feed_open(engine: DockerEngine, container_id: str) -> bool:
+    """The engine holds an open stats stream (its own connection) for the container."""
+    feed = engine._feeds.get(container_id)
+    return feed is not None and feed._sock.fileno() != -1
 
 
 def test_a_removed_containers_feed_does_not_hold_a_feed_slot(
@@ -38,12 +39,11 @@ def test_a_removed_containers_feed_does_not_hold_a_feed_slot(
     try:
         gone, staying = make_container(APP_HEALTHY), make_container(APP_HEALTHY)
         assert _id(gone) in engine.stats_many([_id(gone)])
-        assert _feed_threads(_id(gone))
+        assert _feed_open(engine, _id(gone))
         gone.remove(force=True)
-        wait_until(lambda: not _feed_threads(_id(gone)), timeout=15,
-                   message="the removed container's feed to end")
-        wait_until(lambda: _id(staying) in engine.stats_many([_id(staying)]), timeout=15,
-                   message="a sample of the container still there")
-        assert _feed_threads(_id(staying)), "a one-shot request instead of a feed"
+        wait_until(lambda: _id(staying) in engine.stats_many([_id(staying)])
+                   and _id(gone) not in engine._feeds, timeout=15,
+                   message="a sample of the container still there, the removed one's feed gone")
+        assert _feed_open(engine, _id(staying)), "a one-shot request instead of a feed"
     finally:
         engine.close()
