@@ -18,10 +18,14 @@ it settle ``--settle`` s, and over ``--seconds``:
     calls printed and the whole written to FILE (``python -m pstats FILE``).
 
 ``--metrics-seconds`` / ``--stats-seconds`` set those paces (e.g. 3600: off after the
-first round) to see a feed's share of the total. Run (test bed up):
+first round) to see a feed's share of the total. ``--ssh`` reaches the test bed's
+engine through its sshd instead (opsui's SSH host: dial-stdio, stats by one ``docker
+stats`` on the host; with ``--own-engine``, through an sshd of its own in front of
+that engine). Another tree (e.g. a ``git worktree`` of an older commit) is
+measured with ``PYTHONPATH=TREE``. Run (test bed up):
 
-    .venv/bin/python bench/idle_probe.py --own-engine [--containers 100] [--seconds 60]
-        [--settle 10] [--profile /tmp/idle.prof] [--stats-seconds 3600]
+    .venv/bin/python bench/idle_probe.py --own-engine|--ssh [--containers 100]
+        [--seconds 60] [--settle 10] [--profile /tmp/idle.prof] [--stats-seconds 3600]
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ import gc
 import os
 import pstats
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -52,7 +58,8 @@ from textual.app import App
 from textual.widget import Widget
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.helpers import load_testbed
+from integration.engine_sshd import EngineSshd
+from integration.helpers import Testbed, load_testbed
 from soak import own_engine
 
 from opsui.config import Config, HostConfig
@@ -167,12 +174,28 @@ def start_containers(count: int, prefix: str, image: str) -> None:
         list(pool.map(one, range(count)))
 
 
-async def probe(args: argparse.Namespace, url: str | None) -> None:
-    host = HostConfig("local", docker_host=url)
+def ssh_host(stack: contextlib.ExitStack, testbed: Testbed,
+             url: str | None) -> tuple[HostConfig, dict[str, Any]]:
+    """The engine at ``url`` (None: the test bed's) as an SSH host, with its ssh settings:
+    opsui's dial-stdio channels and bulk ``docker stats`` on the host."""
+    if url is None:
+        return (HostConfig("bench", ssh=testbed.SSH_ALIAS),
+                {"ssh_config": str(testbed.ssh_config),
+                 "known_hosts": str(testbed.ssh_known_hosts)})
+    folder = Path(tempfile.mkdtemp(prefix="opsui-idle-sshd-"))
+    stack.callback(shutil.rmtree, folder, True)
+    sshd = EngineSshd.start(testbed, url, folder)
+    stack.callback(sshd.stop)
+    return (HostConfig("bench", ssh=f"ssh://root@127.0.0.1:{sshd.port}"),
+            {"ssh_config": str(folder / "ssh_config"),
+             "known_hosts": str(folder / "known_hosts")})
+
+
+async def probe(args: argparse.Namespace, host: HostConfig, settings: dict[str, Any]) -> None:
     paces = {key: value for key, value in (("metrics_seconds", args.metrics_seconds),
                                            ("stats_seconds", args.stats_seconds))
              if value is not None}
-    config = Config(hosts=(host,), **paces)
+    config = Config(hosts=(host,), **paces, **settings)
     gate = build_gate(config, [host], read_only=False)
     app = OpsuiApp(config, gate, build_monitor_factory(config, gate, [host], ui=True),
                    theme_dir=Path("/nonexistent"))
@@ -248,6 +271,9 @@ def main() -> None:
                         help="the host gauges' pace (default: opsui's); to see their share")
     parser.add_argument("--stats-seconds", type=float,
                         help="the CPU/memory columns' pace (default: opsui's)")
+    parser.add_argument("--ssh", action="store_true",
+                        help="over SSH: the test bed's sshd, or with --own-engine an sshd "
+                             "of its own in front of that engine")
     parser.add_argument("--own-engine", action="store_true",
                         help="on a second dockerd of its own: other engineers' containers "
                              "on the shared engine are not idle")
@@ -256,15 +282,18 @@ def main() -> None:
     print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with contextlib.ExitStack() as stack:
         url, image = None, IMAGE
-        if args.own_engine:
-            testbed = load_testbed()
-            if testbed is None:
-                raise SystemExit("no test bed: run scripts/testbed/up.sh first")
+        testbed = load_testbed()
+        if (args.own_engine or args.ssh) and testbed is None:
+            raise SystemExit("no test bed: run scripts/testbed/up.sh first")
+        if args.own_engine and testbed is not None:
             url, image = stack.enter_context(own_engine(testbed))
             os.environ["DOCKER_HOST"] = url  # the docker CLI that starts the containers
+        host, settings = HostConfig("local", docker_host=url), {}
+        if args.ssh and testbed is not None:
+            host, settings = ssh_host(stack, testbed, url)
         try:
             start_containers(args.containers, prefix, image)
-            asyncio.run(probe(args, url))
+            asyncio.run(probe(args, host, settings))
         finally:
             remove_containers(prefix)
     print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
