@@ -447,11 +447,17 @@ class _Reader:
             hosts = self.app_hosts(entry, f"apps.{name}.hosts")
             if host is not None and hosts:
                 raise self.fail(f"apps.{name}", "either 'host' or 'hosts', not both")
+            if "hosts_at_once" in entry and not hosts:
+                raise self.fail(f"apps.{name}.hosts_at_once", "only with 'hosts' (how many "
+                                "of them are released at the same time)")
+            at_once = self.count(entry, "hosts_at_once", f"apps.{name}.hosts_at_once",
+                                 AppConfig.hosts_at_once, 1, max(1, len(hosts)))
             apps.append(
                 AppConfig(
                     name=name,
                     host=host or (hosts[0] if hosts else AppConfig.host),
                     hosts=hosts,
+                    hosts_at_once=at_once,
                     container=container,
                     service=service,
                     services=services,

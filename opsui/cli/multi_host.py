@@ -101,8 +101,10 @@ class MultiHostCommands(AppCommand):
 
 
 def preview(plan: MultiPlan) -> str:
-    lines = [f"{plan.action} {plan.app} to {plan.version} on {len(plan.parts)} hosts, one "
-             "after the other, each through its health gate; the first that fails stops "
+    pace = ("one after the other" if plan.at_once < 2
+            else f"{plan.at_once} at a time, batch after batch")
+    lines = [f"{plan.action} {plan.app} to {plan.version} on {len(plan.parts)} hosts, "
+             f"{pace}, each through its health gate; the first that fails stops "
              "it" + (" and the hosts already switched go back" if plan.action == "deploy"
                      else " (nothing is rolled back again)")]
     for part in plan.parts:

@@ -151,6 +151,9 @@ class AppConfig:
     hosts: tuple[str, ...] = ()
     """``hosts = ["web1", "web2"]``: the same app on several hosts, released host by host
     as one release (operations/multi_host.py); () for an app on ``host`` only."""
+    hosts_at_once: int = 1
+    """How many of ``hosts`` are released at the same time, each batch through the gate
+    on each host, the first batch with a failure stopping the release."""
     container: str | None = None
     service: str | None = None  # compose "project/service"
     services: tuple[str, ...] = ()

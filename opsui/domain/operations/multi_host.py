@@ -5,9 +5,11 @@ every one under the same release id, so each host's journal stays a valid histor
 the single-host tools (``opsui history APP --host web2``) and the merged view finds one
 release across hosts by its id. Before anything changes the app's lock is taken on
 every host (all given back if one is held: nothing was touched); each host then goes
-through its own gate, lock check, health gate and journal. The first host that fails
-stops the release: the hosts already switched are returned to the release they ran
-(their own rollback, through the gate), the hosts after it are not touched; a
+through its own gate, lock check, health gate and journal, one host at a time or
+``hosts_at_once`` at a time (operations/host_batches.py). The first host that fails
+stops the release after its batch: the hosts already switched are returned to the
+release they ran (their own rollback, through the gate), the hosts after it are not
+touched; a
 ``multi_host`` record on every host says what happened to each. A rollback of every
 host goes to the same release (the same image on each), and, as any opsui rollback,
 stops at a failure without rolling anything back again.
@@ -31,6 +33,7 @@ from opsui.domain.operations.app_releases import (
 from opsui.domain.operations.app_spec import AppSpec
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionGate, ActionRequest, operator_identity
+from opsui.domain.operations.host_batches import run_in_batches
 from opsui.domain.operations.lock import DeployLock, LockHolder
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Report, new_release_id, now_iso, operator
@@ -67,6 +70,8 @@ class MultiPlan:
     """deploy or rollback"""
     version: str
     parts: tuple[HostPart, ...]
+    at_once: int = 1
+    """How many hosts are released at the same time (``hosts_at_once``)."""
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -138,7 +143,7 @@ class MultiHostApp:
             plan = releases.plan_deploy(app, tag)
             assert isinstance(plan, DeployPlan)
             parts.append(HostPart(releases, app, _for_all(plan)))
-        return MultiPlan(self.name, "deploy", tag.strip(), tuple(parts))
+        return MultiPlan(self.name, "deploy", tag.strip(), tuple(parts), _at_once(parts))
 
     def plan_rollback(self, to: str | None = None) -> MultiPlan:
         """Every host back to the same release: ``to`` (a release id or a version), else
@@ -162,7 +167,8 @@ class MultiHostApp:
                     f"{self.releases[0].host} ({theirs[:19]} vs {ours[:19]})",
                     hint="Roll back with --to RELEASE naming one every host has.")
             parts.append(HostPart(releases, app, _for_all(plan)))
-        return MultiPlan(self.name, "rollback", target.version or target.id, tuple(parts))
+        return MultiPlan(self.name, "rollback", target.version or target.id, tuple(parts),
+                         _at_once(parts))
 
     def _target(self, to: str | None, first: Release | None,
                 journals: list[tuple[Release, ...]]) -> Release:
@@ -239,31 +245,36 @@ class MultiHostApp:
     def _host_by_host(self, plan: MultiPlan, release_id: str, answer: bool | str | None,
                       report: Report | None, cancelled: threading.Event,
                       held: list[LockHolder]) -> MultiOutcome:
-        results: list[HostResult] = []
-        switched: list[tuple[HostPart, LockHolder]] = []
-        failed: HostResult | None = None
-        for part, holder in zip(plan.parts, held, strict=True):
-            if failed is not None:
-                results.append(HostResult(part.host, NOT_DEPLOYED if plan.action == "deploy"
-                                          else NOT_ROLLED_BACK,
-                                          detail=f"stopped at {failed.host}"))
-                continue
+        """Host by host, or ``plan.at_once`` hosts at a time: the first batch where a
+        host fails stops it (the hosts after it are not touched) and a deploy's hosts
+        already switched, that batch's too, go back."""
+
+        def one(item: tuple[HostPart, LockHolder]) -> HostResult:
+            part, holder = item
             outcome, detail = self._one(part, release_id, answer, report, cancelled, holder)
-            if outcome == OK:
-                results.append(HostResult(part.host, SWITCHED, release_id, detail))
-                switched.append((part, holder))
-            else:
-                failed = HostResult(part.host, outcome, release_id, detail)
-                results.append(failed)
-        if failed is None:
-            return MultiOutcome(release_id, plan.action, OK, tuple(results),
+            return HostResult(part.host, SWITCHED if outcome == OK else outcome,
+                              release_id, detail)
+
+        went = run_in_batches(list(zip(plan.parts, held, strict=True)), plan.at_once, one,
+                              lambda result: result.state == SWITCHED)
+        results = {item[0].host: result for item, result in went.ran}
+        if not went.failed:
+            return MultiOutcome(release_id, plan.action, OK,
+                                tuple(results[h] for h in plan.hosts),
                                 f"{plan.version} serves on {', '.join(plan.hosts)}")
+        failed = results[went.failed[0][0].host]
+        for part, _ in went.not_started:
+            results[part.host] = HostResult(part.host, NOT_DEPLOYED if plan.action == "deploy"
+                                            else NOT_ROLLED_BACK,
+                                            detail=f"stopped at {failed.host}")
         if plan.action == "deploy":
-            returned = {r.host: r for r in self._return(switched, release_id, report)}
-            results = [returned.get(r.host, r) for r in results]
-        outcome = CANCELLED if failed.state == CANCELLED else FAILED
-        said = ", ".join(f"{r.host} {r.state}" for r in results)
-        return MultiOutcome(release_id, plan.action, outcome, tuple(results),
+            switched = [item for item, result in went.ran if result.state == SWITCHED]
+            results.update((r.host, r) for r in self._return(switched, release_id, report))
+        ordered = [results[host] for host in plan.hosts]
+        cancelled_only = all(results[p.host].state == CANCELLED for p, _ in went.failed)
+        outcome = CANCELLED if cancelled_only else FAILED
+        said = ", ".join(f"{r.host} {r.state}" for r in ordered)
+        return MultiOutcome(release_id, plan.action, outcome, tuple(ordered),
                             f"{plan.action} of {plan.version} stopped at {failed.host}: {said}")
 
     def _one(self, part: HostPart, release_id: str, answer: bool | str | None,
@@ -326,6 +337,12 @@ class MultiHostApp:
         for part in plan.parts:
             with suppress(OpsuiError):  # that host is unreachable now; the others say it
                 part.releases.journal(part.app).append(record)
+
+
+def _at_once(parts: Sequence[HostPart]) -> int:
+    """The app's ``hosts_at_once`` (its first host's configuration: the same app)."""
+    config = parts[0].app.config if parts else None
+    return config.hosts_at_once if config is not None else 1
 
 
 def _for_all(plan: P) -> P:
