@@ -6,14 +6,31 @@ lives, so compose reads the files, the env file and the images *that* host has:
 run in the project's working dir with its files and name from the labels. The pin's
 env file is replaced atomically (a temporary file beside it, then ``mv``), its mode
 kept.
+
+Compose's answers (``config``, ``config --hash``) are kept per host connection and
+asked again only when the project's files change (issue 14): the dashboard's drift
+watch asks every 15-60 s for each released app, and each ``docker-compose config`` is
+about half a second of CPU on the host, which for an idle dashboard was most of its
+cost. Whether the files changed is one ``stat`` command (one exec channel over SSH):
+size, modification time to the nanosecond and inode of the compose files, the env
+file, the working dir itself and every entry in it (a service's ``env_file``, an
+override file, a file replaced by a rename), and for docker-compose 1.x, whose config
+hash includes the service image's id, that id (a ``docker pull`` of the same tag
+changes the hash). What lies elsewhere (an ``env_file`` or ``extends`` outside the
+working dir, the host's shell environment, the ids of containers a 1.x service links
+to) is noticed within :data:`MAX_AGE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 
 from opsui.domain.compose_project import ComposeProject
-from opsui.domain.errors import ActionFailed
+from opsui.domain.errors import ActionFailed, OpsuiError
 from opsui.domain.ports import CommandResult, CommandRunner
 from opsui.domain.sanitize import clean_block
 
@@ -28,8 +45,50 @@ mv -f -- "$tmp" "$1"
 """
 
 
+_STAT = r"""
+cd -- "$1" || exit 3
+image=$2; [ -z "$3" ] || export DOCKER_HOST="$3"; shift 3
+stat -L -c "%n %s %y %i" -- "$@" . ./* ./.[!.]* 2>/dev/null
+[ -z "$image" ] || docker image inspect -f "{{.Id}}" -- "$image" 2>/dev/null
+exit 0
+"""
+"""Prints one line per file that exists (name, size, mtime to the ns, inode), then the
+id of ``image`` when one is named."""
+MAX_AGE_SECONDS = 3600.0
+"""A kept answer is asked again after this long even when no file seen changed."""
+MAX_KEPT = 256
+"""Answers kept per connection (an app or two each, the pin's versions too)."""
+
+_Key = tuple[str, str, tuple[str, ...], bool, tuple[tuple[str, str], ...], tuple[str, ...],
+             str | None]
+
+
+class _Answers:
+    """Compose's answers on one connection: key -> (files' fingerprint, when, stdout),
+    and the image each project's service was last said to run (a 1.x fingerprint)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.kept: dict[_Key, tuple[bytes, float, bytes]] = {}
+        self.images: dict[_Key, str] = {}
+
+
+_ANSWERS: weakref.WeakKeyDictionary[CommandRunner, _Answers] = weakref.WeakKeyDictionary()
+"""By runner (one per connection): a facade is built per use, the connection lasts."""
+_ANSWERS_LOCK = threading.Lock()
+
+
+def _answers_of(runner: CommandRunner) -> _Answers | None:
+    with _ANSWERS_LOCK:
+        try:
+            return _ANSWERS.setdefault(runner, _Answers())
+        except TypeError:  # a runner that cannot be weakly referenced: nothing kept
+            return None
+
+
 class ShellComposeHost:
-    """Runs compose and edits the pin's env file through ``runner``."""
+    """Runs compose and edits the pin's env file through ``runner``; compose's answers
+    are kept per runner while the project's files are unchanged."""
 
     def __init__(self, runner: CommandRunner, host: str, docker_host: str | None = None,
                  timeout: float = 60.0) -> None:
@@ -38,8 +97,53 @@ class ShellComposeHost:
         self._docker_host = docker_host
         self._timeout = timeout
 
+    def _fingerprint(self, project: ComposeProject, image: str) -> bytes | None:
+        """A digest of the project's files (and ``image``'s id) as they are now; None
+        when it cannot be had (then compose is asked, and says what is wrong)."""
+        files = [*project.config_files, project.env_file]
+        try:
+            result = self._runner.run(["sh", "-c", _STAT, "sh", project.working_dir, image,
+                                       self._docker_host or "", *files], self._timeout)
+        except OpsuiError:
+            return None
+        if result.exit_code != 0:
+            return None
+        return hashlib.blake2b(result.stdout, digest_size=20).digest()
+
     def _compose(self, project: ComposeProject, env: Mapping[str, str],
                  *args: str) -> bytes:
+        """Compose's output for ``args``, kept while the project's files are unchanged
+        (failures are not kept: the next call asks again)."""
+        answers = _answers_of(self._runner)
+        if answers is None:
+            return self._run_compose(project, env, *args)
+        key: _Key = (project.working_dir, project.project, project.config_files, project.v1,
+                     tuple(sorted(env.items())), args, self._docker_host)
+        project_key = (*key[:5], (), key[6])
+        with answers.lock:
+            kept = answers.kept.get(key)
+            image = answers.images.get(project_key, "") if project.v1 else ""
+        fingerprint = self._fingerprint(project, image)
+        if fingerprint is None:
+            return self._run_compose(project, env, *args)
+        if kept is not None and kept[0] == fingerprint \
+                and time.monotonic() - kept[1] < MAX_AGE_SECONDS:
+            return kept[2]
+        out = self._run_compose(project, env, *args)
+        with answers.lock:
+            answers.kept.pop(key, None)
+            answers.kept[key] = (fingerprint, time.monotonic(), out)
+            if args == ("config",):
+                answers.images.pop(project_key, None)
+                answers.images[project_key] = image_of(out.decode("utf-8", "replace"),
+                                                       project.service)
+            for kept_map in (answers.kept, answers.images):
+                while len(kept_map) > MAX_KEPT:
+                    del kept_map[next(iter(kept_map))]
+        return out
+
+    def _run_compose(self, project: ComposeProject, env: Mapping[str, str],
+                     *args: str) -> bytes:
         program = ["docker-compose"] if project.v1 else ["docker", "compose"]
         if self._docker_host and not project.v1:
             program = ["docker", "-H", self._docker_host, "compose"]
