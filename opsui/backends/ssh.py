@@ -69,6 +69,8 @@ DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 DIAL_STDIO = "docker system dial-stdio"
 TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) and the local runner report
+READER_POLL_SECONDS = 1.0
+"""How often an idle transport's reader thread wakes (paramiko's default: 0.1 s)."""
 
 
 # --------------------------------------------------------------------------- targets
@@ -409,6 +411,10 @@ def _handshake(sock: _Link, where: str, timeout: float,
         if isinstance(sock, CommandSocket):
             sock.close()
         raise
+    # paramiko's reader thread wakes every 0.1 s to look for a close; twenty idle hosts
+    # made that 200 wake-ups a second. A close from our side closes the socket, which
+    # that read then sees at once or within this.
+    sock.settimeout(READER_POLL_SECONDS)
     return transport
 
 

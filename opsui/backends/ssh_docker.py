@@ -9,6 +9,13 @@ and its streams cannot be cancelled (CancellableStream.close() raises for SSH).
 Here every connection is its own channel behind a small socket-like wrapper, so
 closing one streaming response (events, logs, stats) closes exactly that channel,
 from any thread, and the client and its other connections carry on.
+
+Only the first connection is a dial-stdio session: it also prints, on its stderr, the
+engine endpoint the host's docker CLI uses (DOCKER_HOST or the current context).
+When that is a Unix socket, every later connection (the event stream, stats, logs,
+a second request) is a streamlocal channel to it (:mod:`opsui.backends.ssh_streamlocal`):
+no shell and no docker CLI started on the host per connection, which with twenty hosts
+was most of the launch. A host whose sshd refuses such channels gets dial-stdio ones.
 """
 
 from __future__ import annotations
@@ -16,19 +23,24 @@ from __future__ import annotations
 import io
 import logging
 import queue
+import shlex
 import socket
 import threading
+import time
 from typing import Any
 
 import docker
+import paramiko
 import requests
 import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 from docker.transport.basehttpadapter import BaseHTTPAdapter
+from paramiko.buffered_pipe import PipeTimeout
 
 from opsui.backends.docker_errors import FROZEN_ENGINE_HINT, timed_out
 from opsui.backends.ssh import DIAL_STDIO, SshConnection
+from opsui.backends.ssh_streamlocal import StreamLocalRefused, open_streamlocal
 from opsui.domain.errors import EngineUnavailable, HostError, HostUnreachable
 from opsui.domain.sanitize import clean, clean_block
 
@@ -47,15 +59,32 @@ NO_DOCKER_HINT = (
 )
 
 
+ENDPOINT_MARK = b"opsui-docker-endpoint="
+DISCOVER_AND_DIAL = "sh -c " + shlex.quote(
+    # In the background, so the first request does not wait for a second docker CLI.
+    '(printf "opsui-docker-endpoint=%s\\n" "$(docker context inspect --format '
+    '"{{.Endpoints.docker.Host}}" 2>/dev/null)" >&2 &); exec docker system dial-stdio')
+"""The first connection: ``docker system dial-stdio``, which also names on stderr the
+endpoint the CLI dials (a POSIX sh whatever the user's login shell is)."""
+ENDPOINT_WAIT_SECONDS = 2.0
+"""How long a second connection waits for the first one's endpoint line."""
+
+
 class DialStdioSocket:
-    """The socket http.client and docker-py expect, backed by one dial-stdio channel."""
+    """The socket http.client and docker-py expect, backed by one channel: a
+    dial-stdio session, or (``command`` None) a streamlocal channel to the engine."""
 
     def __init__(self, conn: SshConnection, timeout: float | None,
-                 command: str = DIAL_STDIO) -> None:
+                 command: str | None = DIAL_STDIO,
+                 channel: paramiko.Channel | None = None) -> None:
         self._conn = conn
         self._command = command
         self._closed_here = False
-        self.channel = conn.exec_channel(command)
+        self.stderr_head = b""
+        """stderr read before the endpoint line (said again when dial-stdio fails)."""
+        if channel is None:
+            channel = conn.exec_channel(command or DIAL_STDIO)
+        self.channel = channel
         self.channel.settimeout(timeout)
 
     # socket API used by http.client, urllib3 and docker-py
@@ -108,11 +137,16 @@ class DialStdioSocket:
         if not self._conn.is_alive():
             # An opsui error passes through urllib3 and requests untouched.
             raise HostUnreachable(f"{self._conn.label}: SSH connection lost")
+        if self._command is None:  # a socket channel: the engine closed it, no process
+            return
         if self.channel.status_event.wait(1.0) and self.channel.exit_status_ready():
             status = self.channel.recv_exit_status()
             if status not in (0, -1):
                 self.channel.settimeout(1.0)  # stderr is complete once the channel closes
                 detail = _stderr(self.channel.recv_stderr, 2000)
+                if self.stderr_head:  # what came before the endpoint line
+                    head = clean_block(self.stderr_head, max_chars=1000).strip()
+                    detail = f"{head} {detail}".strip()
                 raise ConnectionError(
                     f"{self._conn.label}: `{clean(self._command, 200)}` exited {status}: "
                     f"{detail or 'no error output'}"
@@ -150,14 +184,112 @@ class _ChannelIO(io.RawIOBase):
         return len(data)
 
 
+def socket_path(endpoint: str) -> str | None:
+    """The socket of a ``unix://`` endpoint; None for any other kind (tcp, ssh...)."""
+    if not endpoint.startswith("unix://"):
+        return None
+    path = endpoint.removeprefix("unix://")
+    return path if path.startswith("/") and "\x00" not in path else None
+
+
+class EngineEndpoint:
+    """The engine socket the host's docker CLI dials, read from the first connection's
+    stderr (:data:`DISCOVER_AND_DIAL`) once, then kept for the client's connections."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._first: DialStdioSocket | None = None
+        self._known = False
+        self.path: str | None = None
+        """The socket to open streamlocal channels to; None: dial-stdio for each."""
+
+    def watch(self, first: DialStdioSocket) -> None:
+        with self._lock:
+            if self._first is None and not self._known:
+                self._first = first
+
+    def refused(self) -> None:
+        """sshd would not open a channel to the socket: dial-stdio from now on."""
+        with self._lock:
+            self.path = None
+            self._known = True
+
+    def socket(self, wait: float = ENDPOINT_WAIT_SECONDS) -> str | None:
+        """The socket path, reading the first connection's stderr for at most ``wait``."""
+        with self._lock:
+            if self._known:
+                return self.path
+            first = self._first
+            if first is None:
+                return None
+            self._known = True  # looked for once: a missing line means dial-stdio
+            self.path = _read_endpoint(first, wait)
+            return self.path
+
+
+def _read_endpoint(first: DialStdioSocket, wait: float) -> str | None:
+    pipe = first.channel.in_stderr_buffer
+    deadline = time.monotonic() + wait
+    seen = b""
+    while ENDPOINT_MARK not in seen or not seen.split(ENDPOINT_MARK, 1)[1].count(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            first.stderr_head = seen
+            return None
+        try:
+            chunk = pipe.read(4096, remaining)
+        except PipeTimeout:
+            chunk = b""
+            continue
+        if not chunk:  # EOF: the command ended
+            first.stderr_head = seen
+            return None
+        seen += chunk
+    head, _, rest = seen.partition(ENDPOINT_MARK)
+    line, _, tail = rest.partition(b"\n")
+    first.stderr_head = head + tail
+    path = socket_path(line.decode("utf-8", "replace").strip())
+    log.debug("engine endpoint on the host: %r -> socket %r", line, path)
+    return path
+
+
 class _DialStdioConnection(urllib3.connection.HTTPConnection):
-    def __init__(self, conn: SshConnection, timeout: float | None, command: str) -> None:
+    def __init__(self, conn: SshConnection, timeout: float | None, command: str,
+                 endpoint: EngineEndpoint | None = None, discover: bool = False) -> None:
         super().__init__("localhost", timeout=timeout)
         self._ssh = conn
         self._timeout = timeout
         self._command = command
+        self._endpoint = endpoint
+        self._discover = discover
 
     def connect(self) -> None:
+        endpoint = self._endpoint
+        if endpoint is None:
+            self.sock = DialStdioSocket(self._ssh, self._timeout, self._command)
+            return
+        if self._discover:
+            first = DialStdioSocket(self._ssh, self._timeout, DISCOVER_AND_DIAL)
+            endpoint.watch(first)
+            self.sock = first
+            return
+        path = endpoint.socket()
+        if path is not None:
+            try:
+                channel = open_streamlocal(self._ssh.transport, path,
+                                           self._ssh.connect_timeout)
+            except StreamLocalRefused as exc:
+                log.info("%s: %s; using dial-stdio", self._ssh.label, exc)
+                endpoint.refused()
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                if not self._ssh.is_alive():
+                    raise HostUnreachable(f"{self._ssh.label}: SSH connection lost") from None
+                raise HostError(f"{self._ssh.label}: could not open a channel to the "
+                                f"engine's socket: {clean(str(exc) or type(exc).__name__)}"
+                                ) from None
+            else:
+                self.sock = DialStdioSocket(self._ssh, self._timeout, None, channel)
+                return
         self.sock = DialStdioSocket(self._ssh, self._timeout, self._command)
 
 
@@ -168,9 +300,15 @@ class _DialStdioPool(urllib3.connectionpool.HTTPConnectionPool):
         self._ssh = conn
         self._timeout = timeout
         self._command = command
+        # Only the default command is known to be the CLI's own dial-stdio (a sudo
+        # wrapper's socket may not be ours to open).
+        self.endpoint = EngineEndpoint() if command == DIAL_STDIO else None
+        self._first = True
 
     def _new_conn(self) -> _DialStdioConnection:
-        return _DialStdioConnection(self._ssh, self._timeout, self._command)
+        discover, self._first = self._first and self.endpoint is not None, False
+        return _DialStdioConnection(self._ssh, self._timeout, self._command,
+                                    self.endpoint, discover)
 
     def open_spare(self) -> None:
         """Open one more channel and keep it idle in the pool.
@@ -280,7 +418,11 @@ def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
     for prefix in ("http://", "https://"):
         api.adapters.pop(prefix, None)  # nothing may fall back to plain TCP
     api.base_url = BASE_URL
-    adapter.open_spare()  # for the first list, while the event stream holds the first one
+    if adapter.get_connection("").endpoint is None:
+        # Without the engine's socket every connection is a dial-stdio: the second
+        # one (for the first list, while the event stream holds the first) is started
+        # now. With it, the later connections are streamlocal channels: one round trip.
+        adapter.open_spare()
     try:
         server = api.version(api_version=False)
         # The same choice as docker-py's version="auto": the engine's own API version.

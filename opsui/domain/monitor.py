@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from opsui.domain.backoff import Backoff
 from opsui.domain.errors import (
@@ -31,6 +31,13 @@ from opsui.domain.errors import (
     HostKeyChanged,
     HostKeyUnknown,
     OpsuiError,
+)
+from opsui.domain.host_pace import (
+    LINK_MISSES,
+    ConnectQueue,
+    latency_news,
+    ping_due,
+    refresh_seconds,
 )
 from opsui.domain.logfeed import APP_LABEL, LogTarget, LogWindow, TargetKind
 from opsui.domain.logtail import LogTail
@@ -44,17 +51,18 @@ from opsui.domain.models import (
     HttpHealth,
     LinkState,
 )
-from opsui.domain.operations.app_backups import AppBackups
-from opsui.domain.operations.app_releases import AppReleases
-from opsui.domain.operations.app_spec import AppSpec
-from opsui.domain.operations.container_actions import container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
-from opsui.domain.release_markers import ReleaseMarkers
-from opsui.domain.releases import Release
-from opsui.domain.service_tail import ServiceTail, service_logs_of
 from opsui.domain.settings import AppConfig, Config
+
+if TYPE_CHECKING:  # the operations load when first used: a launch shows rows first
+    from opsui.domain.operations.app_backups import AppBackups
+    from opsui.domain.operations.app_releases import AppReleases
+    from opsui.domain.operations.app_spec import AppSpec
+    from opsui.domain.operations.policy import Action
+    from opsui.domain.release_markers import ReleaseMarkers
+    from opsui.domain.releases import Release
+    from opsui.domain.service_tail import ServiceTail
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,6 +185,8 @@ class _Session:
         """Set to re-list at once (a key press, or the session ending)."""
         self.listed = threading.Event()
         """The session's first list was reported: the polls begin only then."""
+        self.events_ended = threading.Event()
+        """The event stream ended: the session must be rebuilt to follow events again."""
 
     def wake(self) -> None:
         self.refresh_now.set()
@@ -206,8 +216,15 @@ class HostMonitor:
         config: Config | None = None,
         backups_for: Callable[[HostConnection], AppBackups] | None = None,
         releases_for: Callable[[HostConnection], AppReleases] | None = None,
+        connect_queue: ConnectQueue | None = None,
+        glance: Callable[[], list[Container] | None] | None = None,
     ) -> None:
         self.connection = connection
+        self._glance = glance
+        """The first list without connecting (a local engine's socket, read without the
+        docker SDK): the first frame's rows before the SDK loads (issue 14)."""
+        self._connect_queue = connect_queue
+        """Shared by the dashboard's monitors: a few connect at once, the shown first."""
         self._backups_for = backups_for
         """Builds the host's AppBackups (its dumps and one-off containers need backends,
         which only the wiring may name)."""
@@ -229,6 +246,10 @@ class HostMonitor:
         """Set once the rows on screen are known (or waiting for them is pointless)."""
         self._metrics_watched = True
         """Whether host metrics are sampled (see :meth:`watch_metrics`)."""
+        self._shown = threading.Event()
+        """The host is on screen (the default, for the CLI and one-host uses); a hidden
+        one is asked less (:mod:`opsui.domain.host_pace`)."""
+        self._shown.set()
         self._inspected: dict[str, Container] = {}
         self._lock = threading.Lock()
         self._session: _Session | None = None
@@ -269,8 +290,28 @@ class HostMonitor:
         over SSH each sample is a shell on the host every 2 s, which with twenty hosts
         is ten shells a second that nobody sees (and on a loaded host each time-out
         sends the link check to ping at once). The link check, the list and the events
-        go on for every host."""
+        go on for every host.
+
+        The dashboard says this of every host on each switch, so it is also whether the
+        host is shown: a hidden one is re-listed and pinged less often, and its listed
+        containers are re-read only once it is shown (:mod:`opsui.domain.host_pace`)."""
         self._metrics_watched = watched
+        if watched == self._shown.is_set():
+            return
+        if not watched:
+            self._shown.clear()
+            return
+        self._shown.set()
+        if self._connect_queue is not None:
+            self._connect_queue.promote()
+        session = self._session
+        if session is not None:  # re-list now, and read the rows it has not read yet
+            session.wake()
+            self._link_suspect.set()  # and ping: its latency is shown now
+
+    @property
+    def shown(self) -> bool:
+        return self._shown.is_set()
 
     def refresh_now(self) -> None:
         session = self._session
@@ -299,6 +340,8 @@ class HostMonitor:
                           ) -> ServiceTail:
         """A started tail of a Swarm service (``TargetKind.SWARM``) through this host,
         a manager: every task on every node, over this monitor's connection."""
+        from opsui.domain.service_tail import ServiceTail, service_logs_of
+
         window = window or LogWindow(tail=self.settings.log_tail_lines)
         return ServiceTail(lambda: service_logs_of(self.engine()), target, window,
                            capacity=self.settings.log_buffer_lines).start()
@@ -307,6 +350,8 @@ class HostMonitor:
         """Markers from the journal of the app a container or app target is."""
         if target.kind not in (TargetKind.APP, TargetKind.CONTAINER):
             return None
+        from opsui.domain.release_markers import ReleaseMarkers
+
         found: list[AppSpec] = []
 
         def history() -> list[Release]:
@@ -331,6 +376,8 @@ class HostMonitor:
         connection = self.connection
         if self._releases_for is not None:
             return self._releases_for(connection)
+        from opsui.domain.operations.app_releases import AppReleases
+
         backups = self.backups() if self._backups_for is not None else None
         return AppReleases(self.name, engine, connection.prober, connection.files, self.gate,
                            self.config, connection.image_tags, backups=backups)
@@ -344,6 +391,8 @@ class HostMonitor:
 
     def perform(self, request: ActionRequest, answer: bool | str | None) -> None:
         """Run a start/stop/restart through the gate, then re-read the container."""
+        from opsui.domain.operations.container_actions import container_operation
+
         def run() -> None:
             operation = container_operation(self.engine(), request.action)
             self._guarded(lambda: operation(request.target_id))
@@ -370,14 +419,15 @@ class HostMonitor:
     def _supervise(self) -> None:
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_maximum)
         was_connected = False
+        glanced = self._glance_first()
         while not self._stopped.is_set():
             if was_connected:
                 self._set_status(LinkState.RECONNECTING, message="link lost; reconnecting")
-            else:
+            elif not glanced:  # a host that just answered is not shown "connecting"
                 self._set_status(LinkState.CONNECTING)
+            glanced = False
             try:
-                self.connection.connect()
-                latency = self.connection.engine.ping()
+                latency = self._connect()
             except HostError as exc:
                 self._close_connection()
                 delay = backoff.next_delay()
@@ -393,6 +443,33 @@ class HostMonitor:
             self._set_status(LinkState.CONNECTED, latency)
             self._run_session()
         self._close_connection()
+
+    def _glance_first(self) -> bool:
+        """Report the glance's rows as connected, then let the UI draw them before the
+        connection loads its libraries (they compete with the first frame for the one
+        interpreter lock): the wait ends when the UI says which rows it shows, at the
+        latest after ``enrich_wait_seconds``. False when there was no glance."""
+        if self._glance is None:
+            return False
+        started = time.monotonic()
+        rows = self._glance()
+        if rows is None:
+            return False
+        self._set_status(LinkState.CONNECTED, (time.monotonic() - started) * 1000)
+        self.listener.containers_snapshot(self.name, rows)
+        self._watch_known.wait(self.settings.enrich_wait_seconds)
+        return True
+
+    def _connect(self) -> float:
+        """Connect and ping, in turn with the other hosts when a queue is shared."""
+        if self._connect_queue is None:
+            self.connection.connect()
+            return self.connection.engine.ping()
+        with self._connect_queue.slot(self._shown.is_set, self._stopped):
+            if self._stopped.is_set():
+                raise HostError(f"{self.name}: stopped")
+            self.connection.connect()
+            return self.connection.engine.ping()
 
     def _run_session(self) -> None:
         session = _Session()
@@ -422,19 +499,42 @@ class HostMonitor:
             self._session = None
 
     def _check_link_until_lost(self, session: _Session) -> None:
+        """Until the link is lost: the SSH link (free to ask) at every check, the
+        engine pinged at the host's pace; a ping the engine misses while the link and
+        the event stream are alive is retried, and only LINK_MISSES in a row end
+        the session (under load a reconnect costs far more than a late answer)."""
+        last_ping = time.monotonic()
+        misses = 0
         while not self._stopped.is_set():
-            self._link_suspect.wait(self.settings.link_check_seconds)
+            suspect = self._link_suspect.wait(self.settings.link_check_seconds)
             if self._stopped.is_set():
                 return
             self._link_suspect.clear()
+            if not self.connection.is_alive():
+                log.info("link to %s lost: connection closed", self.name)
+                return
+            if session.events_ended.is_set():
+                log.info("%s: event stream ended; reconnecting", self.name)
+                return
+            now = time.monotonic()
+            if not (suspect or misses or ping_due(now - last_ping, self._shown.is_set(),
+                                                  self.settings.link_check_seconds)):
+                continue
+            last_ping = now
             try:
-                if not self.connection.is_alive():
-                    raise HostError(f"{self.name}: connection closed")
                 latency = self.connection.engine.ping()
             except HostError as exc:
-                log.info("link to %s lost: %s", self.name, exc)
-                return
-            if latency is not None and self.status.state is LinkState.CONNECTED:
+                misses += 1
+                if misses >= LINK_MISSES or not self.connection.is_alive() \
+                        or session.events_ended.is_set():
+                    log.info("link to %s lost: %s", self.name, exc)
+                    return
+                log.info("%s: the engine missed a ping (%d of %d): %s", self.name,
+                         misses, LINK_MISSES, exc)
+                continue
+            misses = 0
+            if latency is not None and self.status.state is LinkState.CONNECTED and \
+                    latency_news(self.status.latency_ms, latency, self._shown.is_set()):
                 self.status = dataclasses.replace(self.status, latency_ms=latency)
                 self.listener.host_status(self.status)
 
@@ -482,6 +582,7 @@ class HostMonitor:
         try:
             session.events = engine.events()
         except HostError:
+            session.events_ended.set()
             self._link_suspect.set()
             return
         refresher = threading.Thread(target=self._reconcile_loop, args=(session,),
@@ -504,12 +605,14 @@ class HostMonitor:
             if not session.stopped.is_set():
                 log.exception("%s: event stream failed", self.name)
         if not session.stopped.is_set():
+            session.events_ended.set()
             self._link_suspect.set()
 
     def _reconcile_loop(self, session: _Session) -> None:
         while not session.stopped.is_set():
             self._run_job(lambda: self._reconcile(session))
-            session.refresh_now.wait(self.settings.refresh_seconds)
+            session.refresh_now.wait(refresh_seconds(self.settings.refresh_seconds,
+                                                     self._shown.is_set()))
             session.refresh_now.clear()
 
     def _reconcile(self, session: _Session) -> None:
@@ -523,6 +626,8 @@ class HostMonitor:
         self.listener.containers_snapshot(self.name, merged)
         session.listed.set()
         self._refresh_clock()  # after the rows: the first frame never waits for /info
+        if not self._shown.is_set():
+            return  # re-read when shown (watch_metrics wakes this loop then)
         if missing and self.settings.enrich_wait_seconds > 0:
             self._watch_known.wait(self.settings.enrich_wait_seconds)
         watched = self._watched
