@@ -1,10 +1,12 @@
-"""``opsui deploy|rollback|history NAME`` of an app on several hosts (``hosts = [...]``).
+"""``opsui deploy|rollback|history|lock|unlock NAME`` of an app on several hosts.
 
 Such an app's release runs on every host it lists, host by host, through
 :class:`~opsui.domain.operations.multi_host.MultiHostApp` (the same facades, gate,
 locks and journals as a one-host release); its history merges the hosts' journals.
 ``--host`` naming one of its hosts is that host's own release or history, as for any
-app (repairing one host).
+app (repairing one host). ``lock`` freezes the app on every host or on none
+(:class:`~opsui.domain.operations.multi_host_lock.MultiHostLock`), ``unlock`` lifts
+it on every host.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
@@ -23,16 +26,19 @@ from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.multi_host import MultiHostApp, MultiOutcome, MultiPlan
 from opsui.domain.operations.multi_host_history import MultiHistory, multi_history
+from opsui.domain.operations.multi_host_lock import MultiHostLock
+from opsui.domain.operations.policy import Action
+from opsui.domain.ports import HostConnection
 from opsui.domain.releases import OK
 from opsui.wiring import build_connection, build_releases
 
-COMMANDS = ("deploy", "rollback", "history")
+COMMANDS = ("deploy", "rollback", "history", "lock", "unlock")
 
 
 def hosts_of(context: Context, name: str) -> list[HostConfig] | None:
     """The hosts an app's command runs on when it is for all of them, else None: a
-    deploy, rollback or history of an app with several hosts, unless one host was
-    named with --host."""
+    deploy, rollback, history, lock or unlock of an app with several hosts, unless one
+    host was named with --host."""
     app = context.config.app(name)
     if context.args.command not in COMMANDS or app is None or len(app.every_host) < 2 \
             or len(context.hosts) == 1:
@@ -41,16 +47,35 @@ def hosts_of(context: Context, name: str) -> list[HostConfig] | None:
 
 
 def run_on_hosts(context: Context, hosts: list[HostConfig]) -> int:
-    """Connect to every host of the app, then run the command across them."""
+    """Connect to every host of the app, all at once (an SSH handshake is mostly
+    waiting: three in a row cost a rolling release a second or more that three deploys
+    by hand, each connecting once, do not pay in one process), then run the command
+    across them. A host that cannot be reached fails the command; the others' links
+    are closed."""
     context.about["host"] = ", ".join(h.name for h in hosts)
     with contextlib.ExitStack() as stack:
-        releases = []
-        for host in hosts:
+
+        def connect(host: HostConfig) -> HostConnection:
             connection = build_connection(context.config, host)
             connection.connect()
+            return connection
+
+        with ThreadPoolExecutor(len(hosts), thread_name_prefix="opsui-connect") as pool:
+            pending = [pool.submit(connect, host) for host in hosts]
+        connections = []
+        failure: BaseException | None = None
+        for future in pending:
+            try:
+                connection = future.result()
+            except BaseException as exc:  # the first host's error is the one said
+                failure = failure or exc
+                continue
             stack.callback(connection.close)
-            releases.append(build_releases(connection, context.gate, context.config,
-                                           host.docker_host))
+            connections.append(connection)
+        if failure is not None:
+            raise failure
+        releases = [build_releases(connection, context.gate, context.config, host.docker_host)
+                    for connection, host in zip(connections, hosts, strict=True)]
         return MultiHostCommands(releases, context.gate, context.args, context.ask).run()
 
 
@@ -66,6 +91,8 @@ class MultiHostCommands(AppCommand):
     def run(self) -> int:
         if self.args.command == "history":
             return self._history()
+        if self.args.command in ("lock", "unlock"):
+            return self._freeze(MultiHostLock(self.args.app, self.releases, self.gate))
         plan = (self.app.plan_deploy(self.args.tag) if self.args.command == "deploy"
                 else self.app.plan_rollback(self.args.to))
         self._say(preview(plan))
@@ -89,6 +116,37 @@ class MultiHostCommands(AppCommand):
             for result in outcome.hosts:  # the whole reason: `opsui history --host H`
                 first = result.detail.splitlines()[0] if result.detail else ""
                 print(f"  {result.host:<16} {result.state}{': ' + first if first else ''}")
+        return 0 if ok else 1
+
+    def _freeze(self, freeze: MultiHostLock) -> int:
+        """``lock``: on every host or none (an error says where it was held, by whom);
+        ``unlock``: every host, each saying whose lock it lifted; exit 1 if one could
+        not be."""
+        if self.args.command == "lock":
+            request = freeze.request(Action.LOCK, self.args.message)
+            taken = freeze.lock(self.args.message, self._answer(request))
+            if self.args.json:
+                print(json.dumps({"app": freeze.name, "ok": True, "locked": True,
+                                  "hosts": {h: asdict(holder) for h, holder in taken}}))
+            else:
+                print(f"{freeze.name}: locked on {', '.join(freeze.hosts)}: "
+                      f"{taken[0][1].describe()}")
+            return 0
+        lifted = freeze.unlock(self._answer(freeze.request(Action.UNLOCK)))
+        ok = not any(r.error for r in lifted)
+        if self.args.json:
+            print(json.dumps({"app": freeze.name, "ok": ok, "locked": not ok,
+                              "hosts": {r.host: {"was": asdict(r.was) if r.was else None,
+                                                 "error": r.error or None}
+                                        for r in lifted}}))
+        else:
+            print(f"{freeze.name}: " + ("unlocked on every host" if ok
+                                        else "NOT unlocked on every host"))
+            for r in lifted:
+                said = (f"still locked: {r.error.splitlines()[0]}" if r.error
+                        else f"unlocked (was {r.was.describe()})" if r.was
+                        else "unlocked (it was not locked)")
+                print(f"  {r.host:<16} {said}")
         return 0 if ok else 1
 
     def _history(self) -> int:

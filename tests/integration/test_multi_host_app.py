@@ -17,6 +17,7 @@ each host's facade gets its own state folder (the journal and lock a host keeps)
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import threading
@@ -28,10 +29,13 @@ from typing import Any, cast
 import pytest
 from docker.client import DockerClient
 
+from opsui.cli.multi_host import MultiHostCommands, preview
 from opsui.config import load_config
+from opsui.domain.errors import ActionRefused
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.lock import LockHolder
 from opsui.domain.operations.multi_host import (
     MULTI_HOST,
     NOT_DEPLOYED,
@@ -57,11 +61,13 @@ NOT_TWO = ("/app/healthcheck.sh && ! grep -q '\"2.0.0\"' /www/api/version")
 """Host 2's own health check: the image's, and never 2.0.0."""
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def engines(docker_client: DockerClient, testbed: Testbed
             ) -> Iterator[list[tuple[str, DockerResources]]]:
     """(docker_host, labelled resources) of the test bed's engine and two own dockerd,
-    each with the app's images pulled from the test registry; all removed afterwards."""
+    each with the app's images pulled from the test registry; all removed afterwards.
+    Shared by this module's tests (each its own app, its own container name): starting
+    two engines and pulling is most of a test's time."""
     own = [SecondEngine.create(), SecondEngine.create()]
     made: list[DockerResources] = []
     try:
@@ -83,14 +89,17 @@ def engines(docker_client: DockerClient, testbed: Testbed
 
 
 @pytest.fixture
-def fleet(engines: list[tuple[str, DockerResources]], testbed: Testbed, tmp_path: Path
+def fleet(engines: list[tuple[str, DockerResources]], testbed: Testbed, tmp_path: Path,
+          request: pytest.FixtureRequest
           ) -> Iterator[tuple[str, list[AppReleases], list[DockerResources]]]:
-    """The app running 1.0.0 on the three hosts, and each host's releases facade."""
+    """The app running 1.0.0 on the three hosts, and each host's releases facade
+    (``request.param``, when parametrized: more lines of its ``[apps.web]``)."""
     name = unique_name("opsmh")
     toml = "".join(f'[hosts.{h}]\ndocker_host = "{url}"\n'
                    for h, (url, _) in zip(HOSTS, engines, strict=True))
     toml += (f'[apps.web]\nhosts = {list(HOSTS)!r}\ncontainer = "{name}"\n'.replace("'", '"')
-             + "gate_timeout = 40\nknown_good_seconds = 3600\n")
+             + "gate_timeout = 40\nknown_good_seconds = 3600\n"
+             + getattr(request, "param", ""))
     (tmp_path / "opsui.toml").write_text(toml)
     config = load_config(tmp_path / "opsui.toml")
     check_app_hosts(config, config.hosts)
@@ -206,3 +215,68 @@ def test_a_release_failing_on_host_two_returns_host_one_and_leaves_host_three(
     newest = multi_history("web", releases).newest_first[0]
     assert newest.id == back.release_id and newest.hosts == tuple((h, OK) for h in HOSTS)
 
+
+
+@pytest.mark.parametrize("fleet", ["hosts_at_once = 2\n"], indirect=True)
+def test_two_at_a_time_host_two_failing_returns_host_one_and_leaves_host_three(
+        fleet: tuple[str, list[AppReleases], list[DockerResources]]) -> None:
+    name, releases, engines = fleet
+    web = MultiHostApp("web", releases, ActionGate())
+    third_before = [c.id for c in engines[2].client.containers.list(all=True)]
+    plan = web.plan_deploy("2.0.0")
+    assert plan.at_once == 2 and "2 at a time" in preview(plan)
+    steps: list[StepEvent] = []
+    outcome = web.run(plan, True, steps.append)
+
+    assert outcome.outcome == FAILED
+    assert [(r.host, r.state) for r in outcome.hosts] == [
+        ("h1", RETURNED), ("h2", FAILED), ("h3", NOT_DEPLOYED)]
+    ended = {event.step: event.outcome for event in steps if event.outcome is not None}
+    assert ended["h1: health gate"] == OK and ended["h1 return: outcome"] == OK
+    assert not any(step.startswith("h3") for step in ended)
+    assert [version_on(e, name) for e in engines] == ["1.0.0"] * 3
+    assert [c.id for c in engines[2].client.containers.list(all=True)] == third_before
+    for host in releases:
+        assert host.status(host.resolve("web"), mark_good=False).lock is None
+
+
+def freeze_args(command: str) -> argparse.Namespace:
+    """``opsui lock|unlock web`` as its parser makes it (confirmed, typed)."""
+    return argparse.Namespace(command=command, app="web", message="incident 42", json=False,
+                              yes=True, confirm="web")
+
+
+def test_lock_and_unlock_act_on_every_host_and_lock_is_all_or_nothing(
+        fleet: tuple[str, list[AppReleases], list[DockerResources]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, releases, _ = fleet
+    gate = ActionGate()
+
+    def command(what: str) -> int:
+        return MultiHostCommands(releases, gate, freeze_args(what),
+                                 lambda *_: pytest.fail("asked")).run()
+
+    def locks() -> list[LockHolder | None]:
+        return [r.lock_of(r.resolve("web")).holder() for r in releases]
+
+    bob = LockHolder("bob", "desk", "2026-12-07T10:00:00+00:00", message="db migration",
+                     manual=True)
+    third = releases[2].lock_of(releases[2].resolve("web"))
+    assert third.acquire(bob) is None
+    with pytest.raises(ActionRefused, match=r"locked on h3: frozen by bob@desk.*db migration"):
+        command("lock")
+    assert locks() == [None, None, bob]  # those taken given back; bob's kept
+    third.release()
+
+    assert command("lock") == 0
+    held = locks()
+    assert all(h is not None and h.manual and h.message == "incident 42" for h in held)
+    assert "locked on h1, h2, h3" in capsys.readouterr().out
+    web = MultiHostApp("web", releases, gate)
+    with pytest.raises(ActionRefused, match="locked on h1"):  # a release waits for it
+        web.run(web.plan_deploy("5.0.0"), True)
+
+    assert command("unlock") == 0
+    assert locks() == [None, None, None]
+    said = capsys.readouterr().out
+    assert all(f"{h}  " in said for h in HOSTS) and said.count("incident 42") == 3
