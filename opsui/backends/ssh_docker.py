@@ -143,7 +143,9 @@ class DialStdioSocket:
             status = self.channel.recv_exit_status()
             if status not in (0, -1):
                 self.channel.settimeout(1.0)  # stderr is complete once the channel closes
-                detail = _stderr(self.channel.recv_stderr, 2000)
+                detail = " ".join(  # without the endpoint line, if nobody read it
+                    line for line in _stderr(self.channel.recv_stderr, 2000).splitlines()
+                    if not line.startswith(ENDPOINT_MARK.decode()))
                 if self.stderr_head:  # what came before the endpoint line
                     head = clean_block(self.stderr_head, max_chars=1000).strip()
                     detail = f"{head} {detail}".strip()

@@ -85,6 +85,11 @@ class ConnectQueue:
             return None
         return min(self._waiting, key=lambda t: (not self._waiting[t](), t))
 
+    def waiting(self) -> int:
+        """Hosts waiting for a place now."""
+        with self._cond:
+            return len(self._waiting)
+
     def promote(self) -> None:
         """A host became shown: let the queue look again."""
         with self._cond:

@@ -48,7 +48,9 @@ class EngineSshd:
     config: Path
 
     @classmethod
-    def start(cls, testbed: Testbed, docker_host: str, folder: Path) -> EngineSshd:
+    def start(cls, testbed: Testbed, docker_host: str, folder: Path,
+              extra: str = "") -> EngineSshd:
+        """``extra``: more sshd_config lines (e.g. ``AllowStreamLocalForwarding no``)."""
         folder.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         host_key = testbed.state_dir / "ssh_host_ed25519_key"
@@ -58,7 +60,7 @@ class EngineSshd:
             f"AuthorizedKeysFile {testbed.ssh_key}.pub\nPubkeyAuthentication yes\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
             "StrictModes no\nPermitRootLogin prohibit-password\nMaxSessions 50\n"
-            f"SetEnv DOCKER_HOST={docker_host}\nPrintMotd no\n")
+            f"SetEnv DOCKER_HOST={docker_host}\nPrintMotd no\n{extra}")
         known_hosts = folder / "known_hosts"
         key_type, key = Path(f"{host_key}.pub").read_text().split()[:2]
         known_hosts.write_text(f"[127.0.0.1]:{port} {key_type} {key}\n")

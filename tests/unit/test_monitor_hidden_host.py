@@ -1,0 +1,158 @@
+"""A hidden host's monitor: rows re-read when shown, a missed ping no reconnect (issue 15)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from opsui.domain.errors import EngineUnavailable
+from opsui.domain.models import (
+    Container,
+    ContainerStats,
+    HostMetrics,
+    HostStatus,
+    HttpHealth,
+    LinkState,
+)
+from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
+from opsui.domain.operations.gate import ActionGate
+
+from fakes import FakeConnection, FakeEngine, container
+
+FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
+                       health_seconds=0.05, link_check_seconds=0.05,
+                       backoff_initial=0.01, backoff_maximum=0.05)
+
+
+class Recorder:
+    """The rows and link states a host's monitor reported."""
+
+    def __init__(self) -> None:
+        self.statuses: list[HostStatus] = []
+        self.rows: dict[str, Container] = {}
+        self.lock = threading.Lock()
+
+    def host_status(self, status: HostStatus) -> None:
+        self.statuses.append(status)
+
+    def containers_snapshot(self, host: str, containers: list[Container]) -> None:
+        with self.lock:
+            self.rows = {c.id: c for c in containers}
+
+    def container_changed(self, host: str, container: Container) -> None:
+        with self.lock:
+            self.rows[container.id] = container
+
+    def container_removed(self, host: str, container_id: str) -> None:
+        with self.lock:
+            self.rows.pop(container_id, None)
+
+    def host_metrics(self, host: str, metrics: HostMetrics) -> None: ...
+
+    def container_stats(self, host: str, stats: list[ContainerStats]) -> None: ...
+
+    def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None: ...
+
+    def states(self) -> list[LinkState]:
+        return [s.state for s in self.statuses]
+
+
+class CountingEngine(FakeEngine):
+    """Like Docker, the list has no restart counts (a re-read has them); counts calls,
+    and misses the pings it is told to."""
+
+    def __init__(self, containers: list[Container]) -> None:
+        super().__init__(containers)
+        self.lists = 0
+        self.reads = 0
+        self.pings = 0
+        self.missed_pings = 0
+        self.miss = threading.Event()
+
+    def list_containers(self) -> list[Container]:
+        self.lists += 1
+        return [dataclasses.replace(c, restart_count=None) for c in super().list_containers()]
+
+    def get_container(self, container_id: str) -> Container | None:
+        self.reads += 1
+        return super().get_container(container_id)
+
+    def ping(self) -> float:
+        self.pings += 1
+        if self.miss.is_set():
+            self.miss.clear()
+            self.missed_pings += 1
+            raise EngineUnavailable("the Docker engine did not answer within 15 s")
+        return 2.0
+
+
+class CountingConnection(FakeConnection):
+    def __init__(self, engine: FakeEngine) -> None:
+        super().__init__("web1", engine)
+        self.connects = 0
+
+    def connect(self) -> None:
+        self.connects += 1
+        super().connect()
+
+
+def started(engine: CountingEngine, *, shown: bool,
+            settings: MonitorSettings = FAST) -> tuple[HostMonitor, Recorder,
+                                                       CountingConnection]:
+    recorder = Recorder()
+    connection = CountingConnection(engine)
+    monitor = HostMonitor(connection, recorder, ActionGate(), settings)
+    monitor.watch_metrics(shown)  # what the dashboard says of a host not on screen
+    monitor.start()
+    return monitor, recorder, connection
+
+
+def test_a_hidden_hosts_rows_are_read_when_it_is_shown_not_before() -> None:
+    engine = CountingEngine([container("a", restarts=2), container("b", restarts=3)])
+    monitor, recorder, _ = started(engine, shown=False)
+    try:
+        assert wait_for(lambda: engine.lists >= 2, 10)  # listed, and listed again
+        assert engine.reads == 0
+        assert {c.restart_count for c in recorder.rows.values()} == {None}
+        monitor.watch_metrics(True)  # the operator switches to it
+        assert wait_for(lambda: {c.restart_count for c in recorder.rows.values()} == {2, 3},
+                        10)
+    finally:
+        monitor.stop()
+
+
+def test_a_ping_the_engine_misses_keeps_the_session() -> None:
+    engine = CountingEngine([container("a")])
+    monitor, recorder, connection = started(engine, shown=True)
+    try:
+        assert wait_for(lambda: bool(recorder.rows) and monitor.connected, 10)
+        engine.miss.set()
+        assert wait_for(lambda: engine.missed_pings == 1, 10)
+        answered = engine.pings
+        assert wait_for(lambda: engine.pings > answered + 1, 10)  # answered again since
+        assert connection.connects == 1
+        assert LinkState.RECONNECTING not in recorder.states()
+        assert monitor.connected
+    finally:
+        monitor.stop()
+
+
+def test_pings_missed_in_a_row_rebuild_the_session() -> None:
+    engine = CountingEngine([container("a")])
+    monitor, recorder, connection = started(engine, shown=True)
+    try:
+        assert wait_for(lambda: bool(recorder.rows) and monitor.connected, 10)
+        always = threading.Event()
+
+        def ping() -> float:
+            engine.pings += 1
+            if not always.is_set():
+                raise EngineUnavailable("the Docker engine did not answer within 15 s")
+            return 2.0
+
+        engine.ping = ping  # type: ignore[method-assign]
+        assert wait_for(lambda: LinkState.RECONNECTING in recorder.states(), 10)
+        always.set()
+        assert wait_for(lambda: connection.connects >= 2 and monitor.connected, 10)
+    finally:
+        monitor.stop()
