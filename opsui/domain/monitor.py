@@ -469,9 +469,10 @@ class HostMonitor:
 
     def _check_link_until_lost(self, session: _Session) -> None:
         """Until the link is lost: the SSH link (free to ask) at every check, the
-        engine pinged at the host's pace; a ping the engine misses while the link and
-        the event stream are alive is retried, and only LINK_MISSES in a row end
-        the session (under load a reconnect costs far more than a late answer)."""
+        engine pinged at the host's pace. A ping the engine misses while the link and
+        the event stream are alive shows the host as "no engine" and is retried; only
+        LINK_MISSES in a row end the session (under load a reconnect costs far more
+        than a late answer, and twenty hosts reconnecting at once are a storm)."""
         last_ping = time.monotonic()
         misses = 0
         while not self._stopped.is_set():
@@ -500,9 +501,16 @@ class HostMonitor:
                     return
                 log.info("%s: the engine missed a ping (%d of %d): %s", self.name,
                          misses, LINK_MISSES, exc)
+                # Said at once (the sidebar sorts it first), the session kept meanwhile.
+                self._set_status(LinkState.NO_ENGINE, message=str(exc),
+                                 hint=f"{exc.hint} The SSH link is up; asking again.".strip(),
+                                 clock_skew=self.status.clock_skew)
                 continue
             misses = 0
-            if latency is not None and self.status.state is LinkState.CONNECTED and \
+            if self.status.state is LinkState.NO_ENGINE:  # it answers again
+                self._set_status(LinkState.CONNECTED, latency,
+                                 clock_skew=self.status.clock_skew)
+            elif latency is not None and self.status.state is LinkState.CONNECTED and \
                     latency_news(self.status.latency_ms, latency, self._shown.is_set()):
                 self.status = dataclasses.replace(self.status, latency_ms=latency)
                 self.listener.host_status(self.status)

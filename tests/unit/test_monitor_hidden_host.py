@@ -131,6 +131,7 @@ def test_a_ping_the_engine_misses_keeps_the_session() -> None:
         answered = engine.pings
         assert wait_for(lambda: engine.pings > answered + 1, 10)  # answered again since
         assert connection.connects == 1
+        assert LinkState.NO_ENGINE in recorder.states()  # the miss was shown
         assert LinkState.RECONNECTING not in recorder.states()
         assert monitor.connected
     finally:
