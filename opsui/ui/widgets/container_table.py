@@ -19,6 +19,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from opsui.domain.apps import in_trouble, is_release_copy, serving_for
 from opsui.domain.models import Container
+from opsui.ui.multi_host_rows import hosts_mark
 from opsui.ui.palette import Palette
 from opsui.ui.state import HostView, UiState
 from opsui.ui.widgets.container_cells import (
@@ -331,6 +332,11 @@ class ContainerTable(LiveDataTable):
                           self.state.http_health_for(view.name, container),
                           palette, self.host_now(view), self.with_http,
                           view.release_marks.get(container.id))
+        several = hosts_mark(self.state.apps, view.name, container)
+        if several:  # one host's part of an app on several: D/R/H act on all of them
+            project = cells["project"] if container.compose_project else Text()
+            cells["project"] = project.append(f"{' · ' if project else ''}{several}",
+                                              style=palette.muted)
         if container.id in self.marked:  # a set lookup; stats-only updates never get here
             name = KeyedText("◆ ", style=palette.accent)
             name.append_text(cells["name"])
