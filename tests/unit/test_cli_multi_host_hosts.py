@@ -1,0 +1,92 @@
+"""``opsui lock|unlock NAME`` of an app with ``hosts = [...]`` acts on every host, and a
+command across the hosts that cannot reach one of them fails naming it, with the
+others' links closed (issue 15). The hosts are fakes; the real-engine freeze is in
+tests/integration/test_multi_host_app.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsui.cli import main
+from opsui.config import Config, HostConfig
+from opsui.domain.errors import HostUnreachable
+from opsui.domain.operations.app_releases import AppReleases
+from opsui.domain.operations.gate import ActionGate
+from opsui.domain.operations.lock import DeployLock
+from opsui.domain.ports import HostConnection
+
+from fakes import NOW, FakeConnection, FakeEngine, container
+
+APP = "opsui-test/app"
+HOSTS = ("web1", "web2", "web3")
+
+
+class Connection(FakeConnection):
+    """A fake host that says whether its link was closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Connection]:
+    connections = {}
+    for host in HOSTS:
+        engine = FakeEngine([container("w", "web", image=f"{APP}:1.0.0")])
+        engine.add_image(f"{APP}:1.0.0", NOW - timedelta(days=5))
+        engine.add_image(f"{APP}:2.0.0", NOW - timedelta(days=2), on_host=False)
+        connections[host] = Connection(host, engine)
+
+    def connect(config: Config, host: HostConfig) -> Connection:
+        return connections[host.name]
+
+    def releases(connection: HostConnection, gate: ActionGate, config: Config,
+                 docker_host: str | None = None, *, tags: Any = None) -> AppReleases:
+        return AppReleases(connection.name, connection.engine, connection.prober,
+                           connection.files, gate, config)
+
+    monkeypatch.setattr("opsui.cli.multi_host.build_connection", connect)
+    monkeypatch.setattr("opsui.cli.multi_host.build_releases", releases)
+    monkeypatch.setattr("opsui.cli.context.build_connection", connect)
+    monkeypatch.setattr("opsui.cli.releases.build_releases", releases)
+    (tmp_path / "opsui.toml").write_text(
+        "".join(f'[hosts.{h}]\ndocker_host = "unix:///run/{h}.sock"\n' for h in HOSTS)
+        + '[apps.web]\nhosts = ["web1", "web2", "web3"]\ncontainer = "web"\n')
+    monkeypatch.chdir(tmp_path)
+    return connections
+
+
+def holder(connection: Connection) -> str:
+    held = DeployLock(connection.fake_files, Config().deploy.state_dir, "web").holder()
+    return held.message if held is not None else ""
+
+
+def test_lock_freezes_every_host_and_unlock_lifts_it_on_every_host(
+        hosts: dict[str, Connection], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lock", "web", "-m", "incident 42", "--yes", "--confirm", "web"]) == 0
+    assert [holder(hosts[h]) for h in HOSTS] == ["incident 42"] * 3
+    assert "web: locked on web1, web2, web3" in capsys.readouterr().out
+
+    assert main(["unlock", "web", "--yes", "--confirm", "web"]) == 0
+    assert [holder(hosts[h]) for h in HOSTS] == ["", "", ""]
+    out = capsys.readouterr().out
+    assert "unlocked on every host" in out and out.count("incident 42") == 3
+
+    assert main(["lock", "web", "-m", "only here", "--host", "web2", "--yes",
+                 "--confirm", "web"]) == 0  # one host named: that host's alone
+    assert [holder(hosts[h]) for h in HOSTS] == ["", "only here", ""]
+
+
+def test_a_host_out_of_reach_fails_the_command_and_the_others_are_closed(
+        hosts: dict[str, Connection], capsys: pytest.CaptureFixture[str]) -> None:
+    hosts["web2"].failure = HostUnreachable("web2: connection refused")
+    assert main(["deploy", "web", "2.0.0", "--yes", "--confirm", "web"]) != 0
+    assert "web2: connection refused" in capsys.readouterr().err
+    assert hosts["web1"].closed and hosts["web3"].closed
+    assert all(hosts[h].fake_engine.calls == [] for h in HOSTS)
