@@ -45,9 +45,25 @@ def service(swarm_bed: SwarmBed, swarm_resources: DockerResources,
     """Three replicas of app 1.0.0 spread over the nodes, running healthy; at teardown
     the release history opsui kept in the cluster for it is removed too. At most two
     per node: with one, a start-first update has no node to start a new task on."""
+    yield from spread_service(swarm_bed, swarm_resources, registry)
+
+
+@pytest.fixture
+def slow_service(swarm_bed: SwarmBed, swarm_resources: DockerResources,
+                 registry: str) -> Iterator[str]:
+    """:func:`service` whose updates wait 10 s between tasks (``--update-delay``): long
+    enough for the managers to notice a node that died mid-update (three missed 2 s
+    heartbeats) before the engine is done."""
+    update = docker.types.UpdateConfig(parallelism=1, delay=10 * 1_000_000_000,
+                                       order="start-first")
+    yield from spread_service(swarm_bed, swarm_resources, registry, update_config=update)
+
+
+def spread_service(swarm_bed: SwarmBed, swarm_resources: DockerResources, registry: str,
+                   **kwargs: Any) -> Iterator[str]:
     svc = swarm_resources.service(f"{registry}/{APP_IMAGE}:1.0.0",
                                   mode=docker.types.ServiceMode("replicated", 3),
-                                  maxreplicas=2)
+                                  maxreplicas=2, **kwargs)
     name = str(svc.name)
     try:
         wait_until(lambda: across_nodes(swarm_bed, name, "1.0.0"), timeout=TIMEOUT,
@@ -194,3 +210,74 @@ def test_the_history_is_read_from_another_manager_after_the_first_is_lost(
     assert seen["digest"] == release["digest"]
     assert [s["name"] for s in seen["steps"]] == [s["name"] for s in release["steps"]]
     assert not (tmp_path / "state-two" / "web").exists()  # not from a file of node 2's
+
+
+def _mid_update(swarm_bed: SwarmBed, name: str) -> ServiceTasks | None:
+    """The service while the engine is updating it, once a first 2.0.0 task runs and
+    some 1.0.0 task is still wanted: the update is half way."""
+    found = tasks_of(swarm_bed, name)
+    if found is None or found.update_state != "updating":
+        return None
+    wanted = [t for t in found.tasks if t.desired_state == "running"]
+    new = [t for t in wanted if t.image.endswith(":2.0.0") and t.state == "running"]
+    old = [t for t in wanted if t.image.endswith(":1.0.0")]
+    return found if new and old else None
+
+
+def test_a_node_killed_mid_update_is_named_by_the_deploy_the_history_and_the_tasks(
+        swarm_bed: SwarmBed, slow_service: str, tmp_path: Path) -> None:
+    service = slow_service
+    config = write_config(tmp_path / "opsui.toml", swarm_bed.node(1).url, service,
+                          tmp_path / "state")
+    deploy = subprocess.Popen([sys.executable, "-m", "opsui", "--config", str(config),
+                               "deploy", "web", "2.0.0", "--yes"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        during = wait_until(lambda: _mid_update(swarm_bed, service), timeout=TIMEOUT,
+                            interval=0.2, message="the update half way")
+        # A node opsui is not connected to, holding an old task the engine has not
+        # started to replace yet: it still has work to do there.
+        wanted = [t for t in during.tasks if t.desired_state == "running"]
+        begun = {t.slot for t in wanted if t.image.endswith(":2.0.0")}
+        candidates = [n for n in swarm_bed.nodes[1:]
+                      if any(t.node == n.hostname for t in wanted)]
+        victim = next((n for n in candidates
+                       if any(t.node == n.hostname and t.slot not in begun
+                              for t in wanted)), candidates[0])
+        lost = sorted(t.name for t in wanted if t.node == victim.hostname)
+        swarm_bed.kill(victim.number)  # swarm_resources starts it again at teardown
+        out, err = deploy.communicate(timeout=300)
+    finally:
+        if deploy.poll() is None:
+            deploy.kill()
+            deploy.communicate()
+    # What the operator sees at once: the node and the tasks lost with it.
+    said = out + err
+    assert f"{victim.hostname} went down" in said, said
+    for name in lost:
+        assert name in said, said
+    [release] = history(config)["releases"]
+    converge = step(release, "converge")
+    assert f"{victim.hostname} went down" in converge["detail"]
+    # The engine finished the update on the nodes left (20.10 goes on calling it in
+    # progress while the node is down): every replica runs 2.0.0 healthy off the dead
+    # node, so the release is ok, and its record says what happened.
+    assert (deploy.returncode, release["outcome"]) == (0, "ok"), said
+    assert "rescheduled on" in release["reason"], release["reason"]
+    assert f"{victim.hostname} went down" in release["reason"]
+    now = tasks_of(swarm_bed, service)
+    assert now is not None
+    running = [t for t in now.tasks if t.desired_state == "running"
+               and t.state == "running" and t.node != victim.hostname]
+    assert {t.slot for t in running} == {1, 2, 3}
+    assert all(t.image.endswith(":2.0.0") and t.health == "healthy" for t in running)
+    # `opsui tasks` shows the node down.
+    tasks_config = tmp_path / "tasks.toml"
+    tasks_config.write_text(f'[hosts.sw]\ndocker_host = "{swarm_bed.node(1).url}"\n')
+    shown = subprocess.run([sys.executable, "-m", "opsui", "tasks", "--config",
+                            str(tasks_config), "--host", "sw", service, "--json"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    states = {n["hostname"]: n["state"] for n in json.loads(shown.stdout)["nodes"]}
+    assert states[victim.hostname] == "down"

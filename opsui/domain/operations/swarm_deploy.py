@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
@@ -24,6 +24,7 @@ from opsui.domain.models import split_image
 from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import Action
 from opsui.domain.operations.release_run import Cancelled, ReleaseRun, labels_for
+from opsui.domain.operations.swarm_node_loss import NodeWatch
 from opsui.domain.operations.swarm_tasks import TaskVerdict, gate_tasks
 from opsui.domain.ports import ContainerEngine, SwarmEngine, SwarmService
 from opsui.domain.releases import CANCELLED, FAILED, OK, Release
@@ -37,6 +38,12 @@ _NEVER_AGAIN = "nothing more was tried: opsui never rolls back a rollback"
 TASK_GATE_SECONDS = 30.0
 """How long after the engine's "completed" the tasks may take to show healthy in the
 manager's view (they passed the engine's monitor window already)."""
+WATCH_SLICE_SECONDS = 2.0
+"""How often a deploy looks at the cluster's nodes while the engine updates."""
+STRANDED_SECONDS = 5.0
+"""How long an update left "in progress" only for a dead node's sake must stay done on
+every other node before the deploy calls it (the engine's monitor window, which
+DockerSwarm sets to 5 s: a new task failing within it still rolls the update back)."""
 
 
 def pinned(image: str, digest: str) -> str:
@@ -155,28 +162,81 @@ def rollback_went_through(service: SwarmService) -> bool:
 
 
 def converge(run: ReleaseRun, swarm: SwarmEngine, name: str, timeout: float,
-             good: Callable[[SwarmService], bool], *, tasks: bool = False) -> SwarmService:
+             good: Callable[[SwarmService], bool], *, tasks: bool = False,
+             watch: NodeWatch | None = None) -> SwarmService:
     """The "converge" step: wait for the engine to finish what it was asked, journal
     its verdict (``good`` says whether it is the one hoped for), and raise Cancelled
     when the operator stopped watching. With ``tasks`` (a deploy), a good verdict
     also needs every task of the new spec running and healthy on its node
-    (swarm_tasks.py), and the step names the nodes; ActionFailed when they are not."""
+    (swarm_tasks.py), and the step names the nodes; ActionFailed when they are not.
+    With ``watch``, the cluster is read while waiting: a node that goes down is named
+    in the step, and an update the engine leaves "in progress" only for a dead node's
+    sake ends the wait (``watch.stranded``; swarm_node_loss.py)."""
     run.started("converge")
     started = time.monotonic()
-    final = swarm.wait_update(name, timeout, run.cancelled)
-    verdict = TaskVerdict(good(final), "")
-    if tasks and verdict.good and not run.cancelled.is_set():
+    final = _wait(run, swarm, name, timeout, watch)
+    stranded = watch is not None and watch.stranded
+    verdict = TaskVerdict(good(final) or stranded, "")
+    if stranded and watch is not None:  # checked already, slot by slot, on the nodes left
+        verdict = TaskVerdict(True, watch.tasks_detail(final))
+    elif tasks and verdict.good and not run.cancelled.is_set():
         verdict = gate_tasks(swarm, final, min(timeout, TASK_GATE_SECONDS), run.cancelled)
     seconds = time.monotonic() - started
-    detail = describe(final) + (f"\n{verdict.detail}" if verdict.detail else "")
+    # A node lost comes first: the one line a command line shows of the step.
+    lost = watch.note() if watch is not None else ""
+    detail = "\n".join(part for part in (lost, describe(final), verdict.detail) if part)
     if run.cancelled.is_set():
         run.ended("converge", CANCELLED, seconds, detail)
         raise Cancelled()
     run.ended("converge", OK if verdict.good else FAILED, seconds, detail)
-    if tasks and good(final) and not verdict.good:
+    if tasks and (good(final) or stranded) and not verdict.good:
         raise ActionFailed(f"the engine completed the update, but not every task of it "
                            f"runs healthy: {verdict.detail}")
     return final
+
+
+def _wait(run: ReleaseRun, swarm: SwarmEngine, name: str, timeout: float,
+          watch: NodeWatch | None) -> SwarmService:
+    """``wait_update``; with ``watch``, in slices with a look at the cluster between
+    them, until the engine settles or the update is stranded on a dead node (and has
+    stayed so for :data:`STRANDED_SECONDS`, the engine's monitor window)."""
+    if watch is None:
+        return swarm.wait_update(name, timeout, run.cancelled)
+    deadline = time.monotonic() + timeout
+    why_rolled_back = ""
+    done_since: float | None = None
+    _look(swarm, watch)
+    while True:
+        left = max(0.0, deadline - time.monotonic())
+        final = swarm.wait_update(name, min(WATCH_SLICE_SECONDS, left), run.cancelled)
+        if final.update_state == "rollback_started" and not why_rolled_back:
+            why_rolled_back = final.update_message
+        if final.settled or run.cancelled.is_set() or time.monotonic() >= deadline:
+            _look(swarm, watch)
+            return _with_reason(final, why_rolled_back)
+        _look(swarm, watch)
+        if not watch.done_on_nodes_left(final):
+            done_since = None
+        elif done_since is None:
+            done_since = time.monotonic()
+        elif time.monotonic() - done_since >= STRANDED_SECONDS:
+            watch.stranded = True
+            return final
+
+
+def _look(swarm: SwarmEngine, watch: NodeWatch) -> None:
+    cluster = swarm.cluster()
+    if cluster is not None:
+        watch.look(cluster)
+
+
+def _with_reason(service: SwarmService, why: str) -> SwarmService:
+    """Why the engine rolled back, seen in an earlier slice of the wait: once the
+    rollback completed, its own message says only "rollback completed"."""
+    if not why or why in service.update_message:
+        return service
+    message = f"{why}; {service.update_message}" if service.update_message else why
+    return replace(service, update_message=clean(message, 800))
 
 
 def describe(service: SwarmService) -> str:
@@ -204,6 +264,7 @@ class SwarmDeployment:
         self._swarm = swarm
         self._run = run
         self._timeout = timeout
+        self._watch = NodeWatch(plan.service_name)
         self.release_id = run.release_id
 
     def run(self, gate: ActionGate, answer: bool | str | None) -> str:
@@ -226,33 +287,47 @@ class SwarmDeployment:
                      lambda: self._swarm.update_image(plan.service_name, image, labels))
             updated = True
             final = converge(run, self._swarm, plan.service_name, self._timeout,
-                             update_went_through, tasks=True)
+                             update_went_through, tasks=True, watch=self._watch)
         except Cancelled as exc:
             return self._undo(CANCELLED, str(exc), updated)
         except OpsuiError as exc:
             return self._undo(FAILED, str(exc), updated)
         return self._judge(final, image, digest)
 
+    def _finish(self, outcome: str, reason: str) -> None:
+        """The release's outcome, with the nodes that went down during it."""
+        lost = self._watch.note()
+        self._run.finish(outcome, f"{reason}\n{lost}" if lost else reason)
+
     def _judge(self, final: SwarmService, image: str, digest: str) -> str:
         """The engine's verdict as the release's outcome."""
         run = self._run
+        if self._watch.stranded and final.image == image:
+            run.note("container", id=final.id, image_id=digest)
+            nodes = ", ".join(self._watch.down_nodes())
+            self._finish(OK, f"{image} serves ({final.running}/{final.desired} tasks): "
+                             f"the engine finished the update on the nodes left; it "
+                             f"calls it in progress while {nodes} is down, and refuses "
+                             f"another deploy or rollback until then (or `docker node "
+                             f"rm` of the dead node)")
+            return OK
         if final.in_rollback:
-            run.finish(FAILED, f"the engine rolled back: {describe(final)}")
+            self._finish(FAILED, f"the engine rolled back: {describe(final)}")
             return FAILED
         if final.update_state == "paused":
-            run.finish(FAILED, f"the engine paused the update: {describe(final)}\n"
-                               f"tasks may run both versions: `opsui rollback "
-                               f"{self.plan.app}` goes back to the previous spec")
+            self._finish(FAILED, f"the engine paused the update: {describe(final)}\n"
+                                 f"tasks may run both versions: `opsui rollback "
+                                 f"{self.plan.app}` goes back to the previous spec")
             return FAILED
         if not final.settled:
             return self._undo(FAILED, f"not done after {self._timeout:g} s: "
                                       f"{describe(final)}", updated=True)
         if final.image != image:
-            run.finish(FAILED, f"the service runs {clean(final.image, 300)}, not {image}: "
-                               f"someone else changed it")
+            self._finish(FAILED, f"the service runs {clean(final.image, 300)}, "
+                                 f"not {image}: someone else changed it")
             return FAILED
         run.note("container", id=final.id, image_id=digest)
-        run.finish(OK, f"{image} serves ({final.running}/{final.desired} tasks)")
+        self._finish(OK, f"{image} serves ({final.running}/{final.desired} tasks)")
         return OK
 
     def _undo(self, outcome: str, reason: str, updated: bool) -> str:
@@ -261,7 +336,7 @@ class SwarmDeployment:
         lock covers the rollback and the journal says how it ended."""
         if updated:
             reason += "\n" + self._engine_rollback()
-        self._run.finish(outcome, reason)
+        self._finish(outcome, reason)
         return outcome
 
     def _engine_rollback(self) -> str:

@@ -25,7 +25,8 @@ class TaskVerdict:
     """One line per wanted task: ``node: name state health image``."""
 
 
-def _runs(task: SwarmTask, image: str) -> bool:
+def runs_image(task: SwarmTask, image: str) -> bool:
+    """The task runs ``image`` (``repo:tag@digest`` when the spec pins one)."""
     full = f"{task.image}@{task.digest}" if task.digest else task.image
     return full == image
 
@@ -42,7 +43,7 @@ def judge_tasks(tasks: tuple[SwarmTask, ...], service: SwarmService) -> TaskVerd
     wanted = sorted((t for t in tasks if t.desired_state == "running"),
                     key=lambda t: (t.slot or 0, t.node))
     good = len(wanted) == service.desired and all(
-        _runs(t, service.image) and t.state == "running" and t.health in ("healthy", "")
+        runs_image(t, service.image) and t.state == "running" and t.health in ("healthy", "")
         for t in wanted)
     lines = [_line(t) for t in wanted] or ["no task is wanted running"]
     return TaskVerdict(good, "tasks: " + "; ".join(lines))
