@@ -6,7 +6,7 @@ locks and journals as a one-host release); its history merges the hosts' journal
 ``--host`` naming one of its hosts is that host's own release or history, as for any
 app (repairing one host). ``lock`` freezes the app on every host or on none
 (:class:`~opsui.domain.operations.multi_host_lock.MultiHostLock`), ``unlock`` lifts
-it on every host.
+it on every host; ``recover`` is the one host's where a release was interrupted.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from opsui.cli.common import AppCommand, AskAnswer, cancellable, print_step
 from opsui.cli.context import Context
 from opsui.config import HostConfig
+from opsui.domain.errors import ActionRefused
 from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.deploy import DeployPlan
 from opsui.domain.operations.gate import ActionGate
@@ -32,7 +33,7 @@ from opsui.domain.ports import HostConnection
 from opsui.domain.releases import OK
 from opsui.wiring import build_connection, build_releases
 
-COMMANDS = ("deploy", "rollback", "history", "lock", "unlock")
+COMMANDS = ("deploy", "rollback", "history", "lock", "unlock", "recover")
 
 
 def hosts_of(context: Context, name: str) -> list[HostConfig] | None:
@@ -93,6 +94,8 @@ class MultiHostCommands(AppCommand):
             return self._history()
         if self.args.command in ("lock", "unlock"):
             return self._freeze(MultiHostLock(self.args.app, self.releases, self.gate))
+        if self.args.command == "recover":
+            return self._recover_where_interrupted()
         plan = (self.app.plan_deploy(self.args.tag) if self.args.command == "deploy"
                 else self.app.plan_rollback(self.args.to))
         self._say(preview(plan))
@@ -117,6 +120,29 @@ class MultiHostCommands(AppCommand):
                 first = result.detail.splitlines()[0] if result.detail else ""
                 print(f"  {result.host:<16} {result.state}{': ' + first if first else ''}")
         return 0 if ok else 1
+
+    def _recover_where_interrupted(self) -> int:
+        """``recover`` is one host's (each host's release is its own): the host where
+        the app's release was interrupted, found among its hosts, as if named with
+        --host; several such hosts are recovered one at a time, by name."""
+        name = self.args.app
+        interrupted = []
+        for releases in self.releases:
+            status = releases.status(releases.resolve(name), mark_good=False)
+            if status.interrupted is not None or (self.args.force and status.running):
+                interrupted.append(releases)
+        hosts = ", ".join(r.host for r in self.releases)
+        if not interrupted:
+            raise ActionRefused(f"{name}: no interrupted release to recover on {hosts}")
+        if len(interrupted) > 1:
+            where = ", ".join(r.host for r in interrupted)
+            raise ActionRefused(f"{name}: interrupted releases on {where}",
+                                hint=f"Recover one host at a time: `opsui recover {name} "
+                                     f"--host {interrupted[0].host} ...`.")
+        self._say(f"{name}: the release was interrupted on {interrupted[0].host}")
+        from opsui.cli.releases import ReleaseCommands  # it hands such apps to this module
+
+        return ReleaseCommands(interrupted[0], self.gate, self.args, self.ask).run()
 
     def _freeze(self, freeze: MultiHostLock) -> int:
         """``lock``: on every host or none (an error says where it was held, by whom);

@@ -90,3 +90,33 @@ def test_a_host_out_of_reach_fails_the_command_and_the_others_are_closed(
     assert "web2: connection refused" in capsys.readouterr().err
     assert hosts["web1"].closed and hosts["web3"].closed
     assert all(hosts[h].fake_engine.calls == [] for h in HOSTS)
+
+
+class Killed(BaseException):
+    """opsui killed mid-step (nothing of the run's own ending happens)."""
+
+
+class DyingEngine(FakeEngine):
+    """An engine whose next start kills the opsui running the release."""
+
+    def start(self, container_id: str) -> None:
+        raise Killed
+
+
+def test_recover_is_the_host_where_the_release_was_interrupted(
+        hosts: dict[str, Connection], capsys: pytest.CaptureFixture[str]) -> None:
+    dying = DyingEngine([container("w", "web", image=f"{APP}:1.0.0")])
+    dying.add_image(f"{APP}:1.0.0", NOW - timedelta(days=5))
+    dying.add_image(f"{APP}:2.0.0", NOW - timedelta(days=2), on_host=False)
+    hosts["web2"] = Connection("web2", dying)
+    with pytest.raises(Killed):
+        main(["deploy", "web", "2.0.0", "--yes", "--confirm", "web"])
+    capsys.readouterr()
+    dying.start = FakeEngine.start.__get__(dying)  # type: ignore[method-assign]
+
+    assert main(["recover", "web", "--rollback", "--yes", "--confirm", "web"]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted on web2" in out and "recover web on web2" in out
+    [web2] = [c for c in dying.list_containers() if c.name == "web"]
+    assert web2.image == f"{APP}:1.0.0" and web2.state.value == "running"
+    assert hosts["web3"].fake_engine.calls == []
