@@ -24,14 +24,22 @@
 # trusts it over plain HTTP (--insecure-registry), so a Swarm deploy can pull a tag on
 # the manager, pin its digest and let every node pull that digest.
 #
+# The SSH path: an sshd in node 1's network namespace, the way an operator reaches a
+# manager. netns_inetd.py (as for scripts/testbed/bastion.sh) listens on the host's
+# 127.0.0.1:$SWARM_SSH_PORT (2330; loopback only, never off the machine), enters
+# opsui-sw1 and runs `sshd -i` there per connection; its sessions' docker CLI talks to
+# node 1's engine (sshd_config SetEnv DOCKER_HOST). It uses the main bed's sshd host
+# key and client key (scripts/testbed/up.sh); $S/ssh_config names it opsui-sw1.
+#
 #   bash scripts/testbed/swarm.sh up       idempotent: starts missing namespaces and
 #                                          dockerds (a killed node comes back and rejoins),
 #                                          forms the swarm, loads the images, writes
 #                                          $STATE/swarm.env
 #   bash scripts/testbed/swarm.sh kill N   SIGKILL node N's dockerd (a crashed node)
 #   bash scripts/testbed/swarm.sh status   exit 0 when all three nodes are up and ready
-#   bash scripts/testbed/swarm.sh down     stops the dockerds this script started (by
-#                                          pidfile, checked against their command line),
+#   bash scripts/testbed/swarm.sh down     stops node 1's sshd listener and the
+#                                          dockerds this script started (by pidfile,
+#                                          checked against their command line),
 #                                          deletes the namespaces and $STATE/swarm
 #
 # Needs root (ip netns). The engine is the one scripts/testbed/up.sh installs (Debian's
@@ -50,6 +58,8 @@ ENV_FILE=$STATE/swarm.env
 APP_REPO=opsui-test/app
 HUB_ADDR=$SUBNET_PREFIX.254
 SWARM_REGISTRY=$HUB_ADDR:5000
+SWARM_SSH_PORT=${OPSUI_TEST_SWARM_SSH_PORT:-2330}
+SSH_ALIAS=opsui-sw1
 # Heartbeats every 2 s (the engine's default is 5 s): a dead node is noticed sooner.
 HEARTBEAT=2s
 
@@ -288,6 +298,80 @@ stop_registry() {
   fi
 }
 
+ssh_node1() { ssh -F "$S/ssh_config" "$SSH_ALIAS" "$@"; }
+ssh_reaches_node1() { [[ $(ssh_node1 docker info --format '{{.Name}}' 2>/dev/null) == "$(netns_of 1)" ]]; }
+
+start_sshd() { # node 1's sshd: sshd -i in its namespace, behind 127.0.0.1:$SWARM_SSH_PORT
+  local host_key=$STATE/ssh_host_ed25519_key client_key=$STATE/id_ed25519 pid
+  [[ -f $host_key && -f $client_key.pub ]] ||
+    die "no test bed ssh keys in $STATE: run scripts/testbed/up.sh"
+  mkdir -p /run/sshd
+  cat >"$S/sshd_config.tmp" <<EOF
+# node 1's sshd, written by scripts/testbed/swarm.sh; run as sshd -i by netns_inetd.py
+HostKey $host_key
+AuthorizedKeysFile $client_key.pub
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+MaxSessions 100
+PrintMotd no
+LogLevel VERBOSE
+# Sessions (docker system dial-stdio) talk to node 1's engine.
+SetEnv DOCKER_HOST=$(sock_of 1)
+EOF
+  if cmp -s "$S/sshd_config.tmp" "$S/sshd_config"; then
+    rm -f "$S/sshd_config.tmp"
+  else
+    mv -f "$S/sshd_config.tmp" "$S/sshd_config"
+  fi
+  /usr/sbin/sshd -t -f "$S/sshd_config" || die "sshd rejected $S/sshd_config"
+  echo "[127.0.0.1]:$SWARM_SSH_PORT $(cut -d' ' -f1,2 "$host_key.pub")" >"$S/known_hosts"
+  cat >"$S/ssh_config" <<EOF
+# ssh -F $S/ssh_config $SSH_ALIAS ...   (written by scripts/testbed/swarm.sh)
+Host $SSH_ALIAS
+    HostName 127.0.0.1
+    Port $SWARM_SSH_PORT
+    User root
+    IdentityFile $client_key
+    IdentitiesOnly yes
+    UserKnownHostsFile $S/known_hosts
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    BatchMode yes
+    ConnectTimeout 5
+    LogLevel ERROR
+EOF
+  pid=$(read_pid "$S/sshd-inetd.pid")
+  if ! pid_matches "$pid" "$S/sshd_config"; then
+    if ss -Hltn "sport = :$SWARM_SSH_PORT" | grep -q .; then
+      die "port 127.0.0.1:$SWARM_SSH_PORT is taken by a process this script did not start"
+    fi
+    log "swarm: node 1's sshd on 127.0.0.1:$SWARM_SSH_PORT (sshd -i inside $(netns_of 1))"
+    setsid python3 "$TESTBED_DIR/netns_inetd.py" "127.0.0.1:$SWARM_SSH_PORT" "$(netns_of 1)" \
+      /usr/sbin/sshd -i -f "$S/sshd_config" -E "$S/sshd.log" \
+      </dev/null >>"$S/sshd-inetd.log" 2>&1 8>&- 9>&- &
+    echo $! >"$S/sshd-inetd.pid"
+  fi
+  if ! wait_for 30 "ssh -F $S/ssh_config $SSH_ALIAS reaching node 1's engine" ssh_reaches_node1; then
+    tail -n 20 "$S/sshd.log" "$S/sshd-inetd.log" >&2 || true
+    die "node 1's sshd does not reach its engine"
+  fi
+}
+
+stop_sshd() { # by its pid file: the listener's process group holds its sshd -i sessions
+  local pid
+  pid=$(read_pid "$S/sshd-inetd.pid")
+  if pid_matches "$pid" "$S/sshd_config"; then
+    log "swarm: stopping node 1's sshd listener and its sessions (process group $pid)"
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    wait_gone 10 "$pid" || kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$S/sshd-inetd.pid"
+}
+
 write_env() {
   local n
   {
@@ -300,6 +384,10 @@ write_env() {
       echo "export OPSUI_TEST_SWARM_NAME_$n=$(netns_of "$n")"
       echo "export OPSUI_TEST_SWARM_ADDR_$n=$(addr_of "$n")"
     done
+    echo "export OPSUI_TEST_SWARM_SSH_HOST=$SSH_ALIAS"
+    echo "export OPSUI_TEST_SWARM_SSH_PORT=$SWARM_SSH_PORT"
+    echo "export OPSUI_TEST_SWARM_SSH_CONFIG=$S/ssh_config"
+    echo "export OPSUI_TEST_SWARM_KNOWN_HOSTS=$S/known_hosts"
   } >"$ENV_FILE.tmp"
   mv -f "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -316,8 +404,9 @@ up() {
   load_images
   start_registry
   push_images
+  start_sshd
   write_env
-  log "swarm: 3 managers up; source $ENV_FILE (node 1: $(sock_of 1))"
+  log "swarm: 3 managers up; source $ENV_FILE (node 1: $(sock_of 1); ssh -F $S/ssh_config $SSH_ALIAS)"
 }
 
 kill_node() { # N
@@ -362,7 +451,8 @@ stop_nodes() {
   for n in "${NODES[@]}"; do
     ns=$(netns_of "$n")
     has_netns "$ns" || continue
-    # Every process in this namespace was started by this script's dockerd.
+    # Every process in this namespace was started by this script (its dockerd, or
+    # node 1's sshd listener, stopped already).
     for p in $(ip netns pids "$ns"); do
       log "swarm: stopping pid $p left in $ns ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60))"
       kill -TERM "$p" 2>/dev/null || true
@@ -382,6 +472,7 @@ down() {
     mapfile -t ids < <(node_docker 1 service ls -q 2>/dev/null || true)
     if ((${#ids[@]})); then node_docker 1 service rm "${ids[@]}" >/dev/null 2>&1 || true; fi
   fi
+  stop_sshd
   stop_nodes
   stop_registry
   if has_netns "$HUB"; then

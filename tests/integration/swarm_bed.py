@@ -3,7 +3,8 @@
 ``swarm_bed`` runs ``swarm.sh up`` (idempotent; needs root for ip netns) the first time
 a test asks for it, and ``swarm.sh down`` when the last pytest session using it ends,
 if a session brought it up (a bed an engineer started by hand is left running; sessions
-sign in under ``$OPSUI_TEST_STATE/swarm-users/``). It skips
+sign in under ``$OPSUI_TEST_STATE/swarm-users/``); ``swarm_bed.ssh`` is node 1's
+sshd, the SSH path to a manager. It skips
 without root or dockerd; under ``OPSUI_REQUIRE_DOCKER=1`` (CI) that skip is a failure
 (tests/conftest.py). ``swarm_resources`` makes labelled services on node 1 (a manager)
 and removes them, even when the test fails.
@@ -44,9 +45,20 @@ class SwarmNode:
 
 
 @dataclass(frozen=True)
+class SwarmSsh:
+    """Node 1's sshd (inside its network namespace, behind a host loopback port)."""
+
+    host: str
+    """The ssh_config alias of node 1 (``opsui-sw1``)."""
+    ssh_config: Path
+    known_hosts: Path
+
+
+@dataclass(frozen=True)
 class SwarmBed:
     state_dir: Path
     nodes: tuple[SwarmNode, ...]
+    ssh: SwarmSsh
 
     def _run(self, *args: str, timeout: float = 300) -> None:
         env = {**os.environ, "OPSUI_TEST_STATE": str(self.state_dir)}
@@ -113,8 +125,11 @@ def swarm_bed(testbed: Testbed, docker_client: DockerClient) -> Iterator[SwarmBe
         SwarmNode(n, values[f"OPSUI_TEST_SWARM_NAME_{n}"], values[f"OPSUI_TEST_SWARM_HOST_{n}"],
                   values[f"OPSUI_TEST_SWARM_ADDR_{n}"])
         for n in (1, 2, 3))
+    ssh = SwarmSsh(values["OPSUI_TEST_SWARM_SSH_HOST"],
+                   Path(values["OPSUI_TEST_SWARM_SSH_CONFIG"]),
+                   Path(values["OPSUI_TEST_SWARM_KNOWN_HOSTS"]))
     try:
-        yield SwarmBed(state, nodes)
+        yield SwarmBed(state, nodes, ssh)
     finally:
         # The last session using a bed that a session brought up takes it down; a bed
         # started by hand (no "by-session") is left running.
