@@ -7,18 +7,19 @@ run in the project's working dir with its files and name from the labels. The pi
 env file is replaced atomically (a temporary file beside it, then ``mv``), its mode
 kept.
 
-Compose's answers (``config``, ``config --hash``) are kept per host connection and
-asked again only when the project's files change (issue 14): the dashboard's drift
-watch asks every 15-60 s for each released app, and each ``docker-compose config`` is
-about half a second of CPU on the host, which for an idle dashboard was most of its
-cost. Whether the files changed is one ``stat`` command (one exec channel over SSH):
-size, modification time to the nanosecond and inode of the compose files, the env
-file, the working dir itself and every entry in it (a service's ``env_file``, an
-override file, a file replaced by a rename), and for docker-compose 1.x, whose config
-hash includes the service image's id, that id (a ``docker pull`` of the same tag
-changes the hash). What lies elsewhere (an ``env_file`` or ``extends`` outside the
-working dir, the host's shell environment, the ids of containers a 1.x service links
-to) is noticed within :data:`MAX_AGE_SECONDS`.
+The drift watch's answers (``config``, ``config --hash``, no env override) are kept
+per host connection and asked again only when the project changes (issue 14): the
+dashboard checks every released app every 15-60 s, and each ``docker-compose config``
+is about half a second of CPU on the host (twice per check), more than all the rest
+of an idle dashboard with 100 containers. Whether the files changed is one ``stat``
+command (one exec channel over SSH): size, modification time to the nanosecond and
+inode of the compose files, the env file, the working dir itself and every entry in
+it (a service's ``env_file``, an override file, a file replaced by a rename), and for
+docker-compose 1.x, whose config hash includes the service image's id, that id (a
+``docker pull`` of the same tag changes the hash). What lies elsewhere (an
+``env_file`` or ``extends`` outside the working dir, the host's shell environment,
+the ids of containers a 1.x service links to) is noticed within
+:data:`MAX_AGE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ MAX_AGE_SECONDS = 3600.0
 """A kept answer is asked again after this long even when no file seen changed."""
 MAX_KEPT = 256
 """Answers kept per connection (an app or two each, the pin's versions too)."""
+SAME_LOOK_SECONDS = 2.0
+"""A facade reuses a fingerprint this fresh: a check asks compose twice (hash, then
+config), and the dashboard builds a facade per round of checks."""
 
 _Key = tuple[str, str, tuple[str, ...], bool, tuple[tuple[str, str], ...], tuple[str, ...],
              str | None]
@@ -96,11 +100,17 @@ class ShellComposeHost:
         self._host = host
         self._docker_host = docker_host
         self._timeout = timeout
+        self._looked: dict[tuple[str, tuple[str, ...], str], tuple[float, bytes]] = {}
+        """(working dir, files, image) -> (when, fingerprint): this facade's last looks."""
 
     def _fingerprint(self, project: ComposeProject, image: str) -> bytes | None:
         """A digest of the project's files (and ``image``'s id) as they are now; None
         when it cannot be had (then compose is asked, and says what is wrong)."""
         files = [*project.config_files, project.env_file]
+        look = (project.working_dir, tuple(files), image)
+        when, seen = self._looked.get(look, (0.0, b""))
+        if time.monotonic() - when < SAME_LOOK_SECONDS:
+            return seen
         try:
             result = self._runner.run(["sh", "-c", _STAT, "sh", project.working_dir, image,
                                        self._docker_host or "", *files], self._timeout)
@@ -108,13 +118,17 @@ class ShellComposeHost:
             return None
         if result.exit_code != 0:
             return None
-        return hashlib.blake2b(result.stdout, digest_size=20).digest()
+        fingerprint = hashlib.blake2b(result.stdout, digest_size=20).digest()
+        self._looked[look] = (time.monotonic(), fingerprint)
+        return fingerprint
 
     def _compose(self, project: ComposeProject, env: Mapping[str, str],
                  *args: str) -> bytes:
         """Compose's output for ``args``, kept while the project's files are unchanged
-        (failures are not kept: the next call asks again)."""
-        answers = _answers_of(self._runner)
+        (failures are not kept: the next call asks again). Only the watch's questions
+        are kept (no ``env``): a release asks with its pin set, once, right after a
+        pull that may have changed the image under its tag."""
+        answers = None if env else _answers_of(self._runner)
         if answers is None:
             return self._run_compose(project, env, *args)
         key: _Key = (project.working_dir, project.project, project.config_files, project.v1,
