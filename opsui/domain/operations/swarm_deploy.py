@@ -225,7 +225,12 @@ def _wait(run: ReleaseRun, swarm: SwarmEngine, name: str, timeout: float,
 
 
 def _look(swarm: SwarmEngine, watch: NodeWatch) -> None:
-    cluster = swarm.cluster()
+    """One reading for ``watch``; a failed read is only a reading missed (the managers
+    may be electing a leader after losing one): the wait's own polls judge the update."""
+    try:
+        cluster = swarm.cluster()
+    except OpsuiError:
+        return
     if cluster is not None:
         watch.look(cluster)
 
