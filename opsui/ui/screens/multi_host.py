@@ -48,7 +48,7 @@ def multi_preview(plan: MultiPlan, palette: Palette) -> Text:
     text.append(f"{plan.app} on {len(plan.parts)} hosts, to ")
     text.append(plan.version, style=palette.primary)
     text.append(f"\n{'order':<10}", style=palette.muted)
-    text.append("host by host, each through its health gate; the first failure stops it"
+    text.append(f"{pace(plan)}, each through its health gate; the first failure stops it"
                 + (" and the hosts already switched go back" if plan.action == "deploy"
                    else " (nothing is rolled back again)"))
     moves = []
@@ -84,7 +84,12 @@ def _split(image: str) -> tuple[str, str]:
 
 def multi_summary(plan: MultiPlan) -> str:
     return (f"{plan.action} {plan.app} to {plan.version} on {', '.join(plan.hosts)}, "
-            "host by host")
+            f"{pace(plan)}")
+
+
+def pace(plan: MultiPlan) -> str:
+    """How the hosts go: one by one, or ``hosts_at_once`` at a time."""
+    return "host by host" if plan.at_once < 2 else f"{plan.at_once} hosts at a time"
 
 
 def state_style(state: str, palette: Palette) -> Style:
