@@ -57,6 +57,7 @@ BASELINE: dict[str, Any] = {
                 "compose_pin": "WEB_TAG"},
         "api": {"container": "api-1"},
         "jobs": {"swarm_service": "jobs"},
+        "fleet": {"hosts": ["prod", "local"], "container": "fleet-1", "hosts_at_once": 2},
     },
 }
 
@@ -101,7 +102,7 @@ def test_the_baseline_is_valid_and_sets_every_key_the_reader_knows() -> None:
     assert set(BASELINE["hosts"]["prod"]) | set(BASELINE["hosts"]["local"]) == _HOST_KEYS
     assert set(BASELINE["deploy"]) == _DEPLOY_KEYS
     assert set(web) | {"container", "swarm_service", "health_url", "services",
-                        "hosts"} == _APP_KEYS
+                        "hosts", "hosts_at_once"} == _APP_KEYS
     assert set(web["backup"]) == _BACKUP_KEYS and set(web["migrate"]) == _MIGRATE_KEYS
 
 
