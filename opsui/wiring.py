@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, cast
 from opsui.config import LOCAL_HOST_NAME, Config, HostConfig
 from opsui.domain.errors import ConfigError
 from opsui.domain.host_pace import ConnectQueue
+from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor, MonitorListener, MonitorSettings
-from opsui.domain.operations.app_backups import AppBackups
-from opsui.domain.operations.app_releases import AppReleases
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.ports import HostConnection, ImageTags
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the operations load when an app is first acted on, after the rows
     from opsui.backends.ssh_host import SshHost
+    from opsui.domain.operations.app_backups import AppBackups
+    from opsui.domain.operations.app_releases import AppReleases
 
 
 def select_hosts(config: Config, requested: Sequence[str]) -> list[HostConfig]:
@@ -55,28 +56,8 @@ def build_gate(config: Config, hosts: Sequence[HostConfig], read_only: bool) -> 
     )
 
 
-def _import_docker_sdk_without_paramiko() -> None:
-    """Import the docker SDK without the paramiko it loads for its own ``ssh://`` transport.
-
-    opsui never uses that transport (SSH hosts go through opsui.backends.ssh_docker), and
-    paramiko with its dependencies is about a third of the import time of a local-only
-    launch. The SDK treats a missing paramiko as "no ssh:// support", so the import is
-    hidden (a None entry makes ``import paramiko`` raise ImportError) while docker loads.
-    An SSH host built later imports paramiko as usual.
-    """
-    if "docker" in sys.modules or "paramiko" in sys.modules:
-        return
-    sys.modules["paramiko"] = None  # type: ignore[assignment]
-    try:
-        import docker  # noqa: F401
-    finally:
-        if "paramiko" in sys.modules and sys.modules["paramiko"] is None:
-            del sys.modules["paramiko"]
-
-
 def build_connection(config: Config, host: HostConfig) -> HostConnection:
     if host.ssh is None:
-        _import_docker_sdk_without_paramiko()
         from opsui.backends.local import LocalHost
 
         return LocalHost(host.name, host.docker_host, docker_config=host.docker_config)
@@ -124,9 +105,12 @@ listed container (see :attr:`MonitorSettings.enrich_wait_seconds`)."""
 
 
 def build_monitor_factory(
-    config: Config, gate: ActionGate, hosts: Sequence[HostConfig], *, ui: bool = False
+    config: Config, gate: ActionGate, hosts: Sequence[HostConfig], *, ui: bool = False,
+    glance: bool = True,
 ) -> Callable[[MonitorListener], list[HostMonitor]]:
-    """Monitors for ``hosts``, given the listener to report to (``ui``: for the dashboard)."""
+    """Monitors for ``hosts``, given the listener to report to (``ui``: for the dashboard,
+    whose local hosts show a first list before connecting unless ``glance`` is False:
+    ``--open`` needs the engine's log stream at once, not rows)."""
     settings = monitor_settings(config)
     if ui:
         settings = dataclasses.replace(settings, enrich_wait_seconds=UI_ENRICH_WAIT_SECONDS)
@@ -147,11 +131,21 @@ def build_monitor_factory(
                 releases_for=functools.partial(_releases_for, gate=gate, config=config,
                                                docker_host=host.docker_host),
                 connect_queue=queue,
+                glance=_glance_for(host) if ui and glance else None,
             )
             for host in hosts
         ]
 
     return factory
+
+
+def _glance_for(host: HostConfig) -> Callable[[], list[Container] | None] | None:
+    """A local engine's first list without the docker SDK (see engine_glance)."""
+    if host.ssh is not None:
+        return None
+    from opsui.backends.engine_glance import glance_containers
+
+    return functools.partial(glance_containers, host.docker_host)
 
 
 def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
@@ -164,6 +158,7 @@ def build_backups(connection: HostConnection, gate: ActionGate, config: Config,
     from opsui.backends.docker_engine import DockerEngine
     from opsui.backends.host_backups import ShellBackupStore
     from opsui.backends.host_lease import HostLeases
+    from opsui.domain.operations.app_backups import AppBackups
 
     engine = connection.engine
     if not isinstance(engine, DockerEngine):
@@ -196,6 +191,7 @@ def build_releases(connection: HostConnection, gate: ActionGate, config: Config,
     ``opsui deploy`` (and its siblings) and the dashboard's monitors, so both run the
     same facade. ``tags``: the registry's tags as read (default: the connection's)."""
     from opsui.backends.compose_host import ShellComposeHost
+    from opsui.domain.operations.app_releases import AppReleases
 
     backups = build_backups(connection, gate, config, docker_host)
     return AppReleases(connection.name, connection.engine, connection.prober,

@@ -10,16 +10,19 @@ import getpass
 import os
 import signal
 import subprocess
+import sys
+from typing import TYPE_CHECKING
 
 from opsui.backends.docker_credentials import DockerCredentials, LoginPlace, local_reader
-from opsui.backends.docker_engine import DockerEngine, connect_local, describe_endpoint
-from opsui.backends.health import HttpHealthProber
 from opsui.backends.host_files import ShellHostFiles
-from opsui.backends.lazy_prober import LazyProber
-from opsui.backends.metrics import PsutilMetrics
-from opsui.backends.registry import RegistryTags
 from opsui.domain.errors import HostError
 from opsui.domain.ports import CommandResult
+
+if TYPE_CHECKING:  # loaded by connect(): a launch draws its first rows before them
+    from opsui.backends.docker_engine import DockerEngine
+    from opsui.backends.lazy_prober import LazyProber
+    from opsui.backends.metrics import PsutilMetrics
+    from opsui.backends.registry import RegistryTags
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) returns
 NOT_FOUND_EXIT_CODE = 127  # what a shell returns for an unknown command
@@ -114,7 +117,19 @@ class LocalHost:
         self._image_tags: RegistryTags | None = None
 
     def connect(self) -> None:
+        """Build the engine client (asking the engine its API version) and the rest.
+
+        The docker SDK, psutil and httpx are loaded here, not when this module is: the
+        dashboard builds its connections before the first frame and connects after it
+        (:mod:`opsui.backends.engine_glance` lists the first rows without them)."""
         self.close()
+        import_docker_sdk_without_paramiko()
+        from opsui.backends.docker_engine import DockerEngine, connect_local, describe_endpoint
+        from opsui.backends.health import HttpHealthProber
+        from opsui.backends.lazy_prober import LazyProber
+        from opsui.backends.metrics import PsutilMetrics
+        from opsui.backends.registry import RegistryTags
+
         client = connect_local(self._docker_host)
         # Subprocesses for the credential helper: its answer stays in a pipe.
         credentials = DockerCredentials(local_reader(self._docker_config), LocalRunner(),
@@ -188,6 +203,25 @@ class LocalHost:
             engine.close()
         if prober is not None:
             prober.close()
+
+
+def import_docker_sdk_without_paramiko() -> None:
+    """Import the docker SDK without the paramiko it loads for its own ``ssh://`` transport.
+
+    opsui never uses that transport (SSH hosts go through opsui.backends.ssh_docker), and
+    paramiko with its dependencies is about a third of the import time of a local-only
+    launch. The SDK treats a missing paramiko as "no ssh:// support", so the import is
+    hidden (a None entry makes ``import paramiko`` raise ImportError) while docker loads.
+    An SSH host built later imports paramiko as usual.
+    """
+    if "docker" in sys.modules or "paramiko" in sys.modules:
+        return
+    sys.modules["paramiko"] = None  # type: ignore[assignment]
+    try:
+        import docker  # noqa: F401
+    finally:
+        if "paramiko" in sys.modules and sys.modules["paramiko"] is None:
+            del sys.modules["paramiko"]
 
 
 def _user() -> str:

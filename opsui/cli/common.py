@@ -14,14 +14,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from opsui.domain.errors import ActionRefused, OpsuiError
-from opsui.domain.operations.app_spec import AppSpec
-from opsui.domain.operations.gate import ActionGate, ActionRequest
 from opsui.domain.operations.policy import ConfirmPolicy
-from opsui.domain.operations.release_run import StepEvent
-from opsui.domain.releases import OK
+
+if TYPE_CHECKING:  # the dashboard's launch imports this module, and needs none of them
+    from opsui.domain.operations.app_spec import AppSpec
+    from opsui.domain.operations.gate import ActionGate, ActionRequest
+    from opsui.domain.operations.release_run import StepEvent
 
 AskAnswer = Callable[[str, ConfirmPolicy, str], "bool | str | None"]
 
@@ -117,6 +118,8 @@ def print_step(event: StepEvent, *, with_outcome: bool = False) -> None:
     if event.outcome is None:
         print(f"  … {event.step}", file=sys.stderr, flush=True)
         return
+    from opsui.domain.releases import OK
+
     mark = "✓" if event.outcome == OK else "✗"
     first = event.detail.splitlines()[0] if event.detail else ""
     print(f"  {mark} {event.step} ({event.seconds:.1f} s){': ' + first if first else ''}",

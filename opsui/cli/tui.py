@@ -93,7 +93,8 @@ def _start_monitors_early(context: Context) -> MonitorFactory:
     app attaches its own listener; attaching waits for that thread.
     """
     held = BufferedListener()
-    factory = build_monitor_factory(context.config, context.gate, context.hosts, ui=True)
+    factory = build_monitor_factory(context.config, context.gate, context.hosts, ui=True,
+                                    glance=context.args.open is None)
     built: list[HostMonitor] = []
     failed: list[Exception] = []
 

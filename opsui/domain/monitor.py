@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from opsui.domain.backoff import Backoff
 from opsui.domain.errors import (
@@ -51,17 +51,18 @@ from opsui.domain.models import (
     HttpHealth,
     LinkState,
 )
-from opsui.domain.operations.app_backups import AppBackups
-from opsui.domain.operations.app_releases import AppReleases
-from opsui.domain.operations.app_spec import AppSpec
-from opsui.domain.operations.container_actions import container_operation
 from opsui.domain.operations.gate import ActionGate, ActionRequest
-from opsui.domain.operations.policy import Action
 from opsui.domain.ports import ContainerEngine, EventStream, HostConnection
-from opsui.domain.release_markers import ReleaseMarkers
-from opsui.domain.releases import Release
-from opsui.domain.service_tail import ServiceTail, service_logs_of
 from opsui.domain.settings import AppConfig, Config
+
+if TYPE_CHECKING:  # the operations load when first used: a launch shows rows first
+    from opsui.domain.operations.app_backups import AppBackups
+    from opsui.domain.operations.app_releases import AppReleases
+    from opsui.domain.operations.app_spec import AppSpec
+    from opsui.domain.operations.policy import Action
+    from opsui.domain.release_markers import ReleaseMarkers
+    from opsui.domain.releases import Release
+    from opsui.domain.service_tail import ServiceTail
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -216,8 +217,16 @@ class HostMonitor:
         backups_for: Callable[[HostConnection], AppBackups] | None = None,
         releases_for: Callable[[HostConnection], AppReleases] | None = None,
         connect_queue: ConnectQueue | None = None,
+        glance: Callable[[], list[Container] | None] | None = None,
     ) -> None:
         self.connection = connection
+        self._glance = glance
+        """The first list without connecting (a local engine's socket, read without the
+        docker SDK): the first frame's rows before the SDK loads (issue 14)."""
+        self._glancing = threading.Event()
+        """Set while the glance's rows are shown and the connection is not built yet."""
+        self._glance_over = threading.Event()
+        """Connect now: the UI drew its first frame, or something needs the engine."""
         self._connect_queue = connect_queue
         """Shared by the dashboard's monitors: a few connect at once, the shown first."""
         self._backups_for = backups_for
@@ -263,6 +272,7 @@ class HostMonitor:
     def stop(self, timeout: float = 5.0) -> None:
         self._stopped.set()
         self._watch_known.set()
+        self._glance_over.set()
         self._link_suspect.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -279,6 +289,7 @@ class HostMonitor:
         """Sample stats only for these (the rows on screen)."""
         self._watched = frozenset(container_ids)
         self._watch_known.set()
+        self._glance_over.set()  # the first frame is drawn: the connection may load
 
     def watch_metrics(self, watched: bool) -> None:
         """Sample host metrics only while they are shown (the dashboard's shown host):
@@ -316,6 +327,9 @@ class HostMonitor:
     # -- blocking calls for UI workers and the CLI -----------------------------------
 
     def engine(self) -> ContainerEngine:
+        if self._glancing.is_set():  # the rows are the glance's; the engine comes next
+            self._glance_over.set()
+            raise HostError(f"{self.name}: still connecting", hint="Try again in a moment.")
         if not self.connected:
             raise HostError(f"{self.name}: not connected ({self.status.state.value})",
                             hint=self.status.hint or "Wait for the link to come back.")
@@ -335,6 +349,8 @@ class HostMonitor:
                           ) -> ServiceTail:
         """A started tail of a Swarm service (``TargetKind.SWARM``) through this host,
         a manager: every task on every node, over this monitor's connection."""
+        from opsui.domain.service_tail import ServiceTail, service_logs_of
+
         window = window or LogWindow(tail=self.settings.log_tail_lines)
         return ServiceTail(lambda: service_logs_of(self.engine()), target, window,
                            capacity=self.settings.log_buffer_lines).start()
@@ -343,6 +359,8 @@ class HostMonitor:
         """Markers from the journal of the app a container or app target is."""
         if target.kind not in (TargetKind.APP, TargetKind.CONTAINER):
             return None
+        from opsui.domain.release_markers import ReleaseMarkers
+
         found: list[AppSpec] = []
 
         def history() -> list[Release]:
@@ -367,6 +385,8 @@ class HostMonitor:
         connection = self.connection
         if self._releases_for is not None:
             return self._releases_for(connection)
+        from opsui.domain.operations.app_releases import AppReleases
+
         backups = self.backups() if self._backups_for is not None else None
         return AppReleases(self.name, engine, connection.prober, connection.files, self.gate,
                            self.config, connection.image_tags, backups=backups)
@@ -380,6 +400,8 @@ class HostMonitor:
 
     def perform(self, request: ActionRequest, answer: bool | str | None) -> None:
         """Run a start/stop/restart through the gate, then re-read the container."""
+        from opsui.domain.operations.container_actions import container_operation
+
         def run() -> None:
             operation = container_operation(self.engine(), request.action)
             self._guarded(lambda: operation(request.target_id))
@@ -406,14 +428,17 @@ class HostMonitor:
     def _supervise(self) -> None:
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_maximum)
         was_connected = False
+        glanced = self._glance_first()
         while not self._stopped.is_set():
             if was_connected:
                 self._set_status(LinkState.RECONNECTING, message="link lost; reconnecting")
-            else:
+            elif not glanced:  # a host that just answered is not shown "connecting"
                 self._set_status(LinkState.CONNECTING)
+            glanced = False
             try:
                 latency = self._connect()
             except HostError as exc:
+                self._glancing.clear()
                 self._close_connection()
                 delay = backoff.next_delay()
                 self._set_status(link_state_for(exc), message=str(exc),
@@ -422,12 +447,30 @@ class HostMonitor:
                 continue
             backoff.reset()
             was_connected = True
+            self._glancing.clear()
             # The host's clock is read after the first list (see _reconcile): /info
             # answers slowly on a busy engine, and not at all on one with a stuck
             # container, where the list still comes at once.
             self._set_status(LinkState.CONNECTED, latency)
             self._run_session()
         self._close_connection()
+
+    def _glance_first(self) -> bool:
+        """Report the glance's rows as connected, then let the UI draw them before the
+        connection loads its libraries (they compete with the first frame for the one
+        interpreter lock): the wait ends when the UI says which rows it shows, at the
+        latest after ``enrich_wait_seconds``. False when there was no glance."""
+        if self._glance is None:
+            return False
+        started = time.monotonic()
+        rows = self._glance()
+        if rows is None:
+            return False
+        self._glancing.set()
+        self._set_status(LinkState.CONNECTED, (time.monotonic() - started) * 1000)
+        self.listener.containers_snapshot(self.name, rows)
+        self._glance_over.wait(self.settings.enrich_wait_seconds)
+        return True
 
     def _connect(self) -> float:
         """Connect and ping, in turn with the other hosts when a queue is shared."""

@@ -36,31 +36,26 @@ from opsui.domain.jobs import Job, JobBoard, JobRun
 from opsui.domain.models import Container
 from opsui.domain.monitor import HostMonitor
 from opsui.domain.operations.gate import ActionRequest, Confirmation
-from opsui.domain.operations.multi_host import MultiPlan
 from opsui.domain.operations.policy import Action, ConfirmPolicy
-from opsui.domain.operations.recovery import FINISH, RecoveryPlan
-from opsui.domain.operations.rollback import RollbackPlan
-from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
-from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
 from opsui.domain.releases import CANCELLED, OK
 from opsui.domain.sanitize import clean
 from opsui.ui.actions import ContainerActionsApp
 from opsui.ui.errors import notify_error
-from opsui.ui.multi_host_session import (
-    MultiHostSession,
-    cancel_effect_of,
-    multi_host_session,
-)
 from opsui.ui.palette import Palette
 from opsui.ui.screens.container_keys import ReleaseRequested
 from opsui.ui.screens.dashboard import DashboardScreen
-from opsui.ui.sessions import BackupSession, ReleasePlan, ReleaseSession
 from opsui.ui.widgets.lock_banner import BannerItem, banner_items
 from opsui.ui.widgets.step_log import OUTCOME_STEP
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the plans' modules load with the first plan, after the first frame
+    from opsui.domain.operations.multi_host import MultiPlan
+    from opsui.domain.operations.recovery import RecoveryPlan
+    from opsui.domain.operations.rollback import RollbackPlan
+    from opsui.domain.operations.swarm_deploy import SwarmRollbackPlan
+    from opsui.domain.operations.swarm_recovery import SwarmRecoveryPlan
     from opsui.ui.screens.confirm import Answer
     from opsui.ui.screens.release_run import ReleaseRunScreen
+    from opsui.ui.sessions import ReleasePlan, ReleaseSession
 
 # The screens of a release (deploy, rollback, history, backups, a run) are imported where
 # they open: a launch draws the dashboard without loading them (issue 14).
@@ -144,6 +139,9 @@ class ReleaseFlowApp(ContainerActionsApp):
 
     def request_release(self, host: str, container: Container, kind: str) -> None:
         """``kind``: deploy, rollback or history of ``container``'s app on ``host``."""
+        from opsui.ui.multi_host_session import multi_host_session
+        from opsui.ui.sessions import BackupSession, ReleaseSession
+
         monitor = self.monitors.get(host)
         if monitor is None:
             self.notify(f"Unknown host {host}", severity="error", markup=False)
@@ -184,10 +182,14 @@ class ReleaseFlowApp(ContainerActionsApp):
 
     def request_recovery(self, host: str, item: BannerItem, choice: str) -> None:
         """Finish (``finish``) or roll back (``rollback``) an interrupted release."""
+        from opsui.ui.sessions import ReleaseSession
+
         monitor = self.monitors.get(host)
         if monitor is None:
             self.notify(f"Unknown host {host}", severity="error", markup=False)
             return
+        from opsui.domain.operations.recovery import FINISH
+
         action = Action.DEPLOY if choice == FINISH else Action.ROLLBACK
         if not self._allowed(ActionRequest(action, host, item.app, item.app, app=item.app),
                              monitor):
@@ -220,6 +222,7 @@ class ReleaseFlowApp(ContainerActionsApp):
         self.post_message(self.RecoveryPlanned(session, session.plan_recovery(choice)))
 
     def on_release_flow_app_rollback_planned(self, message: RollbackPlanned) -> None:
+        from opsui.domain.operations.multi_host import MultiPlan
         from opsui.ui.screens.rollback import rollback_preview, rollback_summary
 
         session, plan = message.session, message.plan
@@ -307,6 +310,8 @@ class ReleaseFlowApp(ContainerActionsApp):
 
     def _job_hosts(self, job: Job) -> tuple[str, ...]:
         """The hosts a run changes: every host of an app on several, else its one."""
+        from opsui.ui.multi_host_session import MultiHostSession
+
         session = self._job_sessions.get(job.id)
         return session.hosts if isinstance(session, MultiHostSession) else (job.host,)
 
@@ -366,6 +371,8 @@ class ReleaseFlowApp(ContainerActionsApp):
         self.watch_job(job)
 
     def watch_job(self, job: Job) -> None:
+        from opsui.ui.sessions import ReleaseSession
+
         if job.id in self._unseen:
             self._unseen.remove(job.id)
         session = self._job_sessions.get(job.id)
@@ -397,6 +404,7 @@ class ReleaseFlowApp(ContainerActionsApp):
         if self._quit_when_idle:  # asked once already and cancelling: quit at once
             self.exit()
             return
+        from opsui.ui.multi_host_session import cancel_effect_of
         from opsui.ui.screens.release_run import QuitModal, run_cancel_effect
 
         if isinstance(self.screen, QuitModal):

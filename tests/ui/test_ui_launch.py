@@ -123,11 +123,17 @@ async def test_updates_held_before_mount_are_in_the_first_table() -> None:
 
 
 def test_a_local_host_loads_the_docker_sdk_without_paramiko() -> None:
+    """Building a local host loads no SDK (the launch's first rows come without it);
+    connecting loads it, without paramiko (the connect itself is tested on the real
+    engine in tests/integration/test_local_host.py)."""
     code = (
         "import sys\n"
         "from opsui.config import Config, HostConfig\n"
         "from opsui.wiring import build_connection\n"
         "build_connection(Config(), HostConfig('local'))\n"
+        "assert 'docker' not in sys.modules, 'docker loaded by building the host'\n"
+        "from opsui.backends.local import import_docker_sdk_without_paramiko\n"
+        "import_docker_sdk_without_paramiko()  # what LocalHost.connect does first\n"
         "import docker\n"
         "assert 'docker.api.client' in sys.modules, 'docker not loaded'\n"
         "assert 'paramiko' not in sys.modules, 'paramiko loaded'\n"

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opsui.domain.apps import app_matches, is_release_copy
 from opsui.domain.compose_drift import AGREES, DRIFTS, UNKNOWN
 from opsui.domain.errors import ActionRefused, OpsuiError
 from opsui.domain.logfeed import APP_LABEL
 from opsui.domain.models import Container, ContainerState
-from opsui.domain.operations.app_releases import AppReleases, AppStatus
 from opsui.domain.sanitize import clean
 from opsui.domain.settings import AppConfig
+
+if TYPE_CHECKING:  # the dashboard's state module imports this; the facade loads later
+    from opsui.domain.operations.app_releases import AppReleases, AppStatus
 
 REPLACED, NOT_SERVING = "replaced", "not serving"
 """Kinds besides compose's AGREES / DRIFTS / UNKNOWN: another container serves the app

@@ -6,15 +6,37 @@ key to the footer's watchers; Textual drops the watchers of removed keys only wh
 the app and recomposes whenever the keys change (a screen closed, the focus moved), so
 every old key stayed alive with its styles and caches: ~100 keys and 8 000 objects per
 log pane opened and closed. After a recompose, the watchers of removed keys are dropped.
+
+And one recompose per frame: Textual queues one for every change of the keys, and a
+launch or a screen switch changes them several times in one frame (the focus set, the
+screen's bindings, the app's), each rebuilding ~20 keys with their styles (issue 14:
+four rebuilds right after the first frame, while the operator's first key waits).
 """
 
 from __future__ import annotations
 
+from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
 
 
 class Footer(TextualFooter):
     """The key bar at the bottom of a screen that stays (the dashboard)."""
+
+    _recompose_queued = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        """Textual's, with the recompose queued once however many changes come before it
+        runs; it reads the keys when it runs, so it shows the last of them."""
+        self._bindings_ready = True
+        if not screen.app.app_focus or self._recompose_queued:
+            return
+        if self.is_attached and screen is self.screen:
+            self._recompose_queued = True
+            self.call_after_refresh(self._queued_recompose)
+
+    async def _queued_recompose(self) -> None:
+        self._recompose_queued = False
+        await self.recompose()
 
     async def recompose(self) -> None:
         await super().recompose()

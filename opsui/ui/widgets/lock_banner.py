@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-from opsui.domain.operations.app_releases import ACTIVE_RELEASES, AppStatus
-from opsui.domain.operations.app_spec import AppSpec
 from opsui.ui.palette import Palette
+
+if TYPE_CHECKING:  # the release facade loads with the first poll, after the first frame
+    from opsui.domain.operations.app_releases import AppStatus
+    from opsui.domain.operations.app_spec import AppSpec
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class BannerItem:
 
 def banner_items(statuses: Iterable[AppStatus]) -> list[BannerItem]:
     """What the banner says about these apps (nothing for an app at rest)."""
+    from opsui.domain.operations.app_releases import ACTIVE_RELEASES
+
     items: list[BannerItem] = []
     for status in statuses:
         name = status.app.name

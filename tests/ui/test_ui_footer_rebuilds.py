@@ -1,0 +1,49 @@
+"""The key bar is rebuilt once per frame, not once per change of the keys (issue 14).
+
+Textual queues a rebuild of the whole footer (~20 keys, each styled) for every change of
+the bindings, and opening the dashboard changes them several times before the next
+frame: four rebuilds in a row right after the first frame, while the operator's first
+key waited behind them. The footer still shows the keys of where the focus ends up.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opsui.ui.widgets.container_table import ContainerTable
+from opsui.ui.widgets.footer import Footer
+
+from .helpers import make_app, screen_text, until
+from fakes import FakeConnection, FakeEngine, shop_containers
+
+
+async def test_opening_the_dashboard_rebuilds_its_footer_once_per_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rebuilds: list[int] = []
+    original = Footer.recompose
+
+    async def counted(self: Footer) -> None:
+        rebuilds.append(1)
+        await original(self)
+
+    monkeypatch.setattr(Footer, "recompose", counted)
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        await until(pilot, lambda: "Logs" in screen_text(app), "the footer's keys")
+        await pilot.pause()
+        # its first frame and the focus settling on the table; Textual's footer: four
+        assert len(rebuilds) <= 2
+
+
+async def test_the_footer_shows_the_keys_where_the_focus_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        await pilot.press("slash")  # the filter bar takes the focus: its keys
+        await until(pilot, lambda: "Logs" not in screen_text(app), "the filter's keys")
+        await pilot.press("escape")  # back to the table, in the same burst of changes
+        await until(pilot, lambda: "Logs" in screen_text(app), "the table's keys again")

@@ -1,0 +1,102 @@
+"""The monitor's glance (issue 14): a local launch's rows come from one list read before
+the connection is built, and the connection follows once the UI has drawn them.
+
+The glance itself reads the real engine (tests/integration/test_launch_glance.py);
+here is the order around it: rows first and the host connected, the connection built
+only once the UI says which rows it shows (or something needs the engine: it is told
+"still connecting" and the connection starts at once), and no glance, no change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import pytest
+
+from opsui.domain.errors import HostError
+from opsui.domain.models import Container, LinkState
+from opsui.domain.monitor import HostMonitor, wait_for
+from opsui.domain.operations.gate import ActionGate
+
+from fakes import FAST, FakeConnection, FakeEngine, container
+
+SETTINGS = dataclasses.replace(FAST, enrich_wait_seconds=30.0)  # a UI's patience, held long
+
+
+class _CountingConnection(FakeConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connects = threading.Event()
+
+    def connect(self) -> None:
+        self.connects.set()
+        super().connect()
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.snapshots: list[list[str]] = []
+        self.states: list[LinkState] = []
+
+    def containers_snapshot(self, host: str, containers: list[Container]) -> None:
+        self.snapshots.append([c.name for c in containers])
+
+    def host_status(self, status: Any) -> None:
+        self.states.append(status.state)
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args: None
+
+
+def _monitor(rows: list[Container] | None) -> tuple[HostMonitor, _CountingConnection, _Listener]:
+    connection = _CountingConnection("local", FakeEngine([container("a1", "web")]))
+    listener = _Listener()
+    monitor = HostMonitor(connection, listener, ActionGate(), SETTINGS,
+                          glance=lambda: rows)
+    return monitor, connection, listener
+
+
+def test_the_rows_come_first_and_the_connection_after_the_first_frame() -> None:
+    monitor, connection, listener = _monitor([container("a1", "web")])
+    monitor.start()
+    try:
+        assert wait_for(lambda: listener.snapshots == [["web"]], 5)
+        assert listener.states == [LinkState.CONNECTED]  # never shown "connecting"
+        assert not connection.connects.wait(0.3)  # the first frame is drawn first
+        monitor.watch_stats(["a1"])  # the UI drew it and says which rows it shows
+        assert connection.connects.wait(5)
+        assert wait_for(lambda: len(listener.snapshots) >= 2, 5)  # the session's own list
+    finally:
+        monitor.stop(timeout=2)
+
+
+def test_the_engine_asked_for_early_says_still_connecting_and_connects() -> None:
+    monitor, connection, listener = _monitor([container("a1", "web")])
+    monitor.start()
+    try:
+        assert wait_for(lambda: bool(listener.snapshots), 5)
+        with pytest.raises(HostError, match="still connecting"):
+            monitor.engine()
+        assert connection.connects.wait(5)  # asked for: no waiting for the first frame
+        assert wait_for(lambda: _engine_or_none(monitor) is not None, 5)
+    finally:
+        monitor.stop(timeout=2)
+
+
+def test_without_a_glance_the_host_connects_as_always() -> None:
+    monitor, connection, listener = _monitor(None)
+    monitor.start()
+    try:
+        assert connection.connects.wait(5)
+        assert listener.states[0] is LinkState.CONNECTING
+    finally:
+        monitor.stop(timeout=2)
+
+
+def _engine_or_none(monitor: HostMonitor) -> object | None:
+    try:
+        return monitor.engine()
+    except HostError:
+        return None
