@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -47,12 +48,13 @@ def hosts_of(context: Context, name: str) -> list[HostConfig] | None:
     return [context.config.host(h) or HostConfig(h) for h in app.every_host]
 
 
-def run_on_hosts(context: Context, hosts: list[HostConfig]) -> int:
+def run_on_hosts(context: Context, hosts: list[HostConfig],
+                 one_host: Callable[[AppReleases], int]) -> int:
     """Connect to every host of the app, all at once (an SSH handshake is mostly
     waiting: three in a row cost a rolling release a second or more that three deploys
     by hand, each connecting once, do not pay in one process), then run the command
-    across them. A host that cannot be reached fails the command; the others' links
-    are closed."""
+    across them (``one_host``: a one-host command on one of them, for ``recover``). A
+    host that cannot be reached fails the command; the others' links are closed."""
     context.about["host"] = ", ".join(h.name for h in hosts)
     with contextlib.ExitStack() as stack:
 
@@ -77,15 +79,19 @@ def run_on_hosts(context: Context, hosts: list[HostConfig]) -> int:
             raise failure
         releases = [build_releases(connection, context.gate, context.config, host.docker_host)
                     for connection, host in zip(connections, hosts, strict=True)]
-        return MultiHostCommands(releases, context.gate, context.args, context.ask).run()
+        return MultiHostCommands(releases, context.gate, context.args, context.ask,
+                                 one_host).run()
 
 
 class MultiHostCommands(AppCommand):
     """One command across the hosts of one app."""
 
     def __init__(self, releases: list[AppReleases], gate: ActionGate,
-                 args: argparse.Namespace, ask: AskAnswer) -> None:
+                 args: argparse.Namespace, ask: AskAnswer,
+                 one_host: Callable[[AppReleases], int] | None = None) -> None:
         super().__init__(releases[0], gate, args, ask)
+        self.one_host = one_host
+        """The one-host command on a host's releases (``recover`` runs there)."""
         self.releases = releases
         self.app = MultiHostApp(args.app, releases, gate)
 
@@ -140,9 +146,8 @@ class MultiHostCommands(AppCommand):
                                 hint=f"Recover one host at a time: `opsui recover {name} "
                                      f"--host {interrupted[0].host} ...`.")
         self._say(f"{name}: the release was interrupted on {interrupted[0].host}")
-        from opsui.cli.releases import ReleaseCommands  # it hands such apps to this module
-
-        return ReleaseCommands(interrupted[0], self.gate, self.args, self.ask).run()
+        assert self.one_host is not None, "recover needs the one-host command"
+        return self.one_host(interrupted[0])
 
     def _freeze(self, freeze: MultiHostLock) -> int:
         """``lock``: on every host or none (an error says where it was held, by whom);

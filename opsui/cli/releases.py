@@ -87,8 +87,9 @@ def run(context: Context) -> int:
     from opsui.cli.multi_host import hosts_of, run_on_hosts
 
     several = hosts_of(context, context.args.app)
-    if several is not None:
-        return run_on_hosts(context, several)
+    if several is not None:  # recover: on the host where the release was interrupted
+        return run_on_hosts(context, several, lambda releases: ReleaseCommands(
+            releases, context.gate, context.args, context.ask).run())
     host = single_host(context, context.args.app)
 
     def use(connection: HostConnection) -> int:
