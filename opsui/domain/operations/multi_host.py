@@ -9,9 +9,9 @@ through its own gate, lock check, health gate and journal, one host at a time or
 ``hosts_at_once`` at a time (operations/host_batches.py). The first host that fails
 stops the release after its batch: the hosts already switched are returned to the
 release they ran (their own rollback, through the gate), the hosts after it are not
-touched; a ``multi_host`` record on every host says what happened to each. A rollback of every
-host goes to the same release (the same image on each), and, as any opsui rollback,
-stops at a failure without rolling anything back again.
+touched; a ``multi_host`` record on every host says what happened to each. A rollback
+of every host goes to the same release (the same image on each), and, as any opsui
+rollback, stops at a failure without rolling anything back again.
 """
 
 from __future__ import annotations
