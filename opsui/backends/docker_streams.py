@@ -1,6 +1,6 @@
 """Closing a streaming engine response from any thread.
 
-The stats feeds and the event stream each have a reader thread blocked on a socket;
+The event stream and the log streams each have a reader thread blocked on a socket;
 stopping one means closing that socket under it, which the SDK does for local
 connections but refuses for SSH channels. Both callers share this one workaround.
 """
