@@ -170,6 +170,10 @@ def link_state_for(error: HostError) -> LinkState:
     return LinkState.UNREACHABLE
 
 
+EVENTS_ATTEMPTS = 3
+EVENTS_RETRY_SECONDS = 0.5
+"""A failed event subscription is asked again after this, then twice as long."""
+
 FIRST_LIST_WAIT_SECONDS = 5.0
 """How long a session's polls wait for its first list before they start anyway."""
 
@@ -597,14 +601,27 @@ class HostMonitor:
             log.exception("%s: unexpected error in a monitor job", self.name)
 
     def _follow_events(self, session: _Session) -> None:
-        """Subscribe first, then list, so no change between the two is missed."""
+        """Subscribe first, then list, so no change between the two is missed.
+
+        A subscription that fails while the SSH link lives (an engine slow to answer
+        under load) is asked again a few times before the session is given up: a
+        reconnect would cost the host a new SSH session and every host a share of
+        the machine, and until it subscribes the host is not listed either."""
         engine = self.connection.engine
-        try:
-            session.events = engine.events()
-        except HostError:
-            session.events_ended.set()
-            self._link_suspect.set()
-            return
+        delay = EVENTS_RETRY_SECONDS
+        for attempt in range(1, EVENTS_ATTEMPTS + 1):
+            try:
+                session.events = engine.events()
+                break
+            except HostError as exc:
+                if attempt == EVENTS_ATTEMPTS or not self.connection.is_alive() \
+                        or session.stopped.wait(delay):
+                    session.events_ended.set()
+                    self._link_suspect.set()
+                    return
+                log.info("%s: subscribing to events failed (%d of %d): %s", self.name,
+                         attempt, EVENTS_ATTEMPTS, exc)
+                delay *= 2
         refresher = threading.Thread(target=self._reconcile_loop, args=(session,),
                                      name=f"reconcile-{self.name}", daemon=True)
         refresher.start()

@@ -17,7 +17,7 @@ from opsui.domain.models import (
 from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
 from opsui.domain.operations.gate import ActionGate
 
-from fakes import FakeConnection, FakeEngine, container
+from fakes import FakeConnection, FakeEngine, FakeEvents, container
 
 FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
                        health_seconds=0.05, link_check_seconds=0.05,
@@ -68,6 +68,7 @@ class CountingEngine(FakeEngine):
         self.pings = 0
         self.missed_pings = 0
         self.miss = threading.Event()
+        self.refuse_events = 0
 
     def list_containers(self) -> list[Container]:
         self.lists += 1
@@ -76,6 +77,12 @@ class CountingEngine(FakeEngine):
     def get_container(self, container_id: str) -> Container | None:
         self.reads += 1
         return super().get_container(container_id)
+
+    def events(self) -> FakeEvents:
+        if self.refuse_events:
+            self.refuse_events -= 1
+            raise EngineUnavailable("the Docker engine did not answer within 15 s")
+        return super().events()
 
     def ping(self) -> float:
         self.pings += 1
@@ -155,5 +162,17 @@ def test_pings_missed_in_a_row_rebuild_the_session() -> None:
         assert wait_for(lambda: LinkState.RECONNECTING in recorder.states(), 10)
         always.set()
         assert wait_for(lambda: connection.connects >= 2 and monitor.connected, 10)
+    finally:
+        monitor.stop()
+
+
+def test_an_event_subscription_failing_once_is_asked_again_on_the_same_session() -> None:
+    engine = CountingEngine([container("a")])
+    engine.refuse_events = 1  # the engine, slow under load, misses the first subscription
+    monitor, recorder, connection = started(engine, shown=True)
+    try:
+        assert wait_for(lambda: bool(recorder.rows), 10)  # subscribed, then listed
+        assert connection.connects == 1
+        assert LinkState.RECONNECTING not in recorder.states()
     finally:
         monitor.stop()
