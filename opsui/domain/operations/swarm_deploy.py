@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from opsui.domain.errors import ActionFailed, ActionRefused, OpsuiError
+from opsui.domain.errors import ActionFailed, ActionRefused, EngineUnavailable, OpsuiError
 from opsui.domain.logfeed import RELEASE_LABEL
 from opsui.domain.models import split_image
 from opsui.domain.operations.gate import ActionGate, ActionRequest
@@ -40,6 +40,9 @@ TASK_GATE_SECONDS = 30.0
 manager's view (they passed the engine's monitor window already)."""
 WATCH_SLICE_SECONDS = 2.0
 """How often a deploy looks at the cluster's nodes while the engine updates."""
+ENGINE_SILENCE_SECONDS = 30.0
+"""How long the manager may fail to answer (timeouts under load, a leader election)
+before a deploy watching its update gives up waiting."""
 STRANDED_SECONDS = 5.0
 """How long an update left "in progress" only for a dead node's sake must stay done on
 every other node before the deploy calls it (the engine's monitor window, which
@@ -205,10 +208,23 @@ def _wait(run: ReleaseRun, swarm: SwarmEngine, name: str, timeout: float,
     deadline = time.monotonic() + timeout
     why_rolled_back = ""
     done_since: float | None = None
+    silent_since: float | None = None
     _look(swarm, watch)
     while True:
         left = max(0.0, deadline - time.monotonic())
-        final = swarm.wait_update(name, min(WATCH_SLICE_SECONDS, left), run.cancelled)
+        try:
+            final = swarm.wait_update(name, min(WATCH_SLICE_SECONDS, left), run.cancelled)
+        except EngineUnavailable:
+            # One slow answer is not the update's verdict: the engine goes on without
+            # opsui. Only a manager silent for ENGINE_SILENCE_SECONDS ends the wait.
+            now = time.monotonic()
+            silent_since = now if silent_since is None else silent_since
+            if now - silent_since >= ENGINE_SILENCE_SECONDS or now >= deadline:
+                raise
+            if run.cancelled.wait(WATCH_SLICE_SECONDS):
+                return swarm.wait_update(name, 0, run.cancelled)
+            continue
+        silent_since = None
         if final.update_state == "rollback_started" and not why_rolled_back:
             why_rolled_back = final.update_message
         if final.settled or run.cancelled.is_set() or time.monotonic() >= deadline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from opsui.domain.errors import EngineUnavailable
 from opsui.domain.ports import Cancellation, SwarmEngine, SwarmService
 from opsui.domain.sanitize import clean
 from opsui.domain.swarm_cluster import ServiceTasks, SwarmTask
@@ -56,7 +57,15 @@ def gate_tasks(swarm: SwarmEngine, service: SwarmService, timeout: float,
     engine gives no cluster view at all)."""
     deadline = time.monotonic() + timeout
     while True:
-        cluster = swarm.cluster()
+        try:
+            cluster = swarm.cluster()
+        except EngineUnavailable as exc:  # a slow answer (a loaded manager): not a verdict
+            if time.monotonic() >= deadline:
+                raise
+            verdict = TaskVerdict(False, f"tasks: the manager did not answer: {exc}")
+            if cancelled.wait(poll):
+                return verdict
+            continue
         if cluster is None:  # updated through it, yet no manager: nothing more to see
             return TaskVerdict(True, "tasks: the engine shows no cluster view")
         found = cluster.service(service.name)
