@@ -72,7 +72,7 @@ def _launch(tmp_path: Path, prefix: str, docker_host: str | None) -> list[dict[s
 
 
 def test_the_glance_lists_what_the_sdk_lists(make_container: MakeContainer) -> None:
-    name = make_container(name=unique_name("glance-rows")).name
+    name = str(make_container(name=unique_name("glance-rows")).name)
     glanced = glance_containers(None)
     assert glanced is not None
     engine = DockerEngine(connect_local(None), "local")
@@ -87,7 +87,7 @@ def test_the_glance_lists_what_the_sdk_lists(make_container: MakeContainer) -> N
 
 def test_a_launch_shows_rows_before_the_sdk_loads(make_container: MakeContainer,
                                                   tmp_path: Path) -> None:
-    name = make_container(name=unique_name("glance-launch")).name
+    name = str(make_container(name=unique_name("glance-launch")).name)
     reports = _launch(tmp_path, name, None)
     assert reports[0] == {"rows": [name], "sdk_loaded": False}
     assert reports[1]["rows"] == [name]  # the session's own list: the same row
