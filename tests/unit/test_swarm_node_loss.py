@@ -45,6 +45,11 @@ def test_a_node_that_went_down_is_named_with_its_task_and_where_it_went() -> Non
                             "reg:5000/app:2.0.0)")
     assert watch.down_nodes() == ("sw2",)
     assert watch.done_on_nodes_left(service())
+    # A node that only missed heartbeats (a loaded machine) comes back: said too.
+    watch.look(cluster([task(1, "sw1"), task(2, "sw2", image=OLD, desired="shutdown"),
+                        task(2, "sw1", tid="new2"), task(3, "sw3")]))
+    assert watch.note().startswith("sw2 went down during the update (node down, ready "
+                                   "again since): task web.2 lost with it")
 
 
 def test_not_done_while_an_old_task_serves_or_a_slot_has_no_new_task() -> None:

@@ -46,6 +46,8 @@ class NodeWatch:
     lost: dict[str, LostTask] = field(default_factory=dict)
     """Task id -> the task lost with its node, in the order found."""
     last: ServiceTasks | None = None
+    down_now: set[str] = field(default_factory=set)
+    """The nodes down at the last look (a loaded node may come back: it is said)."""
     stranded: bool = False
     """Set by the deploy when it stopped waiting for an engine that stays "updating"
     although every task runs the new version on the nodes left."""
@@ -53,6 +55,7 @@ class NodeWatch:
     def look(self, cluster: SwarmCluster) -> None:
         """Take in one reading of the cluster."""
         down = {n.hostname for n in cluster.nodes if n.down}
+        self.down_now = down
         self.seen_ready.update(n.hostname for n in cluster.nodes if not n.down)
         found = cluster.service(self.service)
         if found is None:
@@ -101,7 +104,8 @@ class NodeWatch:
         for node in self.down_nodes():
             tasks = [t for t in self.lost.values() if t.node == node]
             where = "; ".join(_fate(t, current) for t in tasks)
-            parts.append(f"{clean(node, 100)} went down during the update (node down): "
+            state = "node down" if node in self.down_now else "node down, ready again since"
+            parts.append(f"{clean(node, 100)} went down during the update ({state}): "
                          f"{where}")
         return "\n".join(parts)
 
