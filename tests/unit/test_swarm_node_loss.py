@@ -74,3 +74,11 @@ def test_a_node_down_before_opsui_looked_or_a_task_ended_before_is_not_reported(
                                              state="shutdown"),
                         task(2, "sw3", tid="new2"), task(3, "sw3")], down=("sw2",)))
     assert watch.note() == "" and watch.down_nodes() == ()
+
+
+def test_a_task_the_manager_still_wants_on_the_dead_node_serves_nothing() -> None:
+    watch = NodeWatch("web")
+    watch.look(cluster([task(1, "sw1"), task(2, "sw2", image=OLD), task(3, "sw3", image=OLD)]))
+    watch.look(cluster([task(1, "sw1"), task(2, "sw2", image=OLD), task(2, "sw1", tid="n2"),
+                        task(3, "sw3")], down=("sw2",)))
+    assert watch.done_on_nodes_left(service())

@@ -71,23 +71,21 @@ class NodeWatch:
 
     def done_on_nodes_left(self, service: SwarmService) -> bool:
         """A node went down, and every replica of ``service`` runs its image healthy
-        on a node that is still up, none the old one: nothing is left for the engine
-        but the dead node. A new task it cannot place (the nodes left are full) is
-        tolerated when its slot already runs the new version elsewhere."""
+        on a node that is still up, none the old one there: nothing is left for the
+        engine but the dead node. Tasks on a down node serve nothing anyone can see,
+        whatever the manager still wants of them; a new task it cannot place (the
+        nodes left are full) is tolerated when its slot runs the new version already."""
         found = self.last
         if not self.lost or found is None:
             return False
-        gone = set(self.down_nodes())
-        wanted = [t for t in found.tasks if t.desired_state == "running"]
-        if any(t.node in gone for t in wanted if t.state == "running"):
-            return False
-        if any(t.slot is None for t in wanted):  # a global service: one task per node
-            return judge_tasks(found.tasks, service).good
-        serving = {t.slot for t in wanted
+        up = [t for t in found.tasks if t.desired_state == "running"
+              and t.node not in self.down_now]
+        if any(t.slot is None for t in up):  # a global service: one task per node
+            return judge_tasks(tuple(up), service).good
+        serving = {t.slot for t in up
                    if runs_image(t, service.image) and t.state == "running"
                    and t.health in ("healthy", "")}
-        stale = any(t.state == "running" and not runs_image(t, service.image)
-                    for t in wanted)
+        stale = any(t.state == "running" and not runs_image(t, service.image) for t in up)
         return not stale and len(serving) >= service.desired
 
     def tasks_detail(self, service: SwarmService) -> str:
