@@ -667,6 +667,8 @@ class HostMonitor:
             return  # re-read when shown (watch_metrics wakes this loop then)
         if missing and self.settings.enrich_wait_seconds > 0:
             self._watch_known.wait(self.settings.enrich_wait_seconds)
+            if not self._shown.is_set():  # listed before the dashboard said it is hidden
+                return
         watched = self._watched
         missing.sort(key=lambda cid: cid not in watched)  # the rows on screen first
         for start in range(0, len(missing), REREAD_BATCH):
