@@ -105,12 +105,10 @@ listed container (see :attr:`MonitorSettings.enrich_wait_seconds`)."""
 
 
 def build_monitor_factory(
-    config: Config, gate: ActionGate, hosts: Sequence[HostConfig], *, ui: bool = False,
-    glance: bool = True,
+    config: Config, gate: ActionGate, hosts: Sequence[HostConfig], *, ui: bool = False
 ) -> Callable[[MonitorListener], list[HostMonitor]]:
     """Monitors for ``hosts``, given the listener to report to (``ui``: for the dashboard,
-    whose local hosts show a first list before connecting unless ``glance`` is False:
-    ``--open`` needs the engine's log stream at once, not rows)."""
+    whose local hosts show a first list before connecting, see engine_glance)."""
     settings = monitor_settings(config)
     if ui:
         settings = dataclasses.replace(settings, enrich_wait_seconds=UI_ENRICH_WAIT_SECONDS)
@@ -131,7 +129,7 @@ def build_monitor_factory(
                 releases_for=functools.partial(_releases_for, gate=gate, config=config,
                                                docker_host=host.docker_host),
                 connect_queue=queue,
-                glance=_glance_for(host) if ui and glance else None,
+                glance=_glance_for(host) if ui else None,
             )
             for host in hosts
         ]

@@ -93,8 +93,7 @@ def _start_monitors_early(context: Context) -> MonitorFactory:
     app attaches its own listener; attaching waits for that thread.
     """
     held = BufferedListener()
-    factory = build_monitor_factory(context.config, context.gate, context.hosts, ui=True,
-                                    glance=context.args.open is None)
+    factory = build_monitor_factory(context.config, context.gate, context.hosts, ui=True)
     built: list[HostMonitor] = []
     failed: list[Exception] = []
 
@@ -106,6 +105,8 @@ def _start_monitors_early(context: Context) -> MonitorFactory:
             return
         built.extend(monitors)
         for monitor in monitors:
+            if context.args.open is not None:  # its log feed needs the engine at once
+                monitor.connect_now()
             monitor.start()
 
     starter = threading.Thread(target=build_and_start, name="monitors-start", daemon=True)

@@ -157,6 +157,10 @@ class MonitorSettings:
     frame, so those rows are read first and reading the others does not slow that frame."""
 
 
+FEED_CONNECT_WAIT_SECONDS = 30.0
+"""How long a log feed opened on a glance's rows waits for the connection it started."""
+
+
 def link_state_for(error: HostError) -> LinkState:
     """The sidebar state that names this kind of failure."""
     if isinstance(error, HostKeyUnknown):
@@ -231,6 +235,9 @@ class HostMonitor:
         """Set while the glance's rows are shown and the connection is not built yet."""
         self._glance_over = threading.Event()
         """Connect now: the UI drew its first frame, or something needs the engine."""
+        self._glance_done = threading.Event()
+        """Set when no glance's rows stand in for a connection (none, or it was made)."""
+        self._glance_done.set()
         self._connect_queue = connect_queue
         """Shared by the dashboard's monitors: a few connect at once, the shown first."""
         self._backups_for = backups_for
@@ -339,6 +346,20 @@ class HostMonitor:
                             hint=self.status.hint or "Wait for the link to come back.")
         return self.connection.engine
 
+    def connect_now(self) -> None:
+        """Connect right after the glance instead of after the UI's first frame: for a
+        launch that needs the engine at once (``opsui --open`` follows logs)."""
+        self._glance_over.set()
+
+    def _engine_for_feed(self) -> ContainerEngine:
+        """The engine, for a log feed's own thread: while the glance's rows stand in for
+        the connection, the connection starts at once and the feed waits for it (so
+        ``opsui --open`` gets its first lines without a failed try and a back-off)."""
+        if self._glancing.is_set():
+            self._glance_over.set()
+            self._glance_done.wait(FEED_CONNECT_WAIT_SECONDS)
+        return self.engine()
+
     def open_logs(self, target: LogTarget, window: LogWindow | None = None) -> LogTail:
         """A started tail of ``target``: returns at once, readers fill its buffer.
 
@@ -346,7 +367,8 @@ class HostMonitor:
         rebuilds it, the tail finds the new engine and resumes.
         """
         window = window or LogWindow(tail=self.settings.log_tail_lines)
-        return LogTail(self.engine, target, window, capacity=self.settings.log_buffer_lines,
+        return LogTail(self._engine_for_feed, target, window,
+                       capacity=self.settings.log_buffer_lines,
                        markers=self._release_markers(target)).start()
 
     def open_service_logs(self, target: LogTarget, window: LogWindow | None = None
@@ -356,7 +378,7 @@ class HostMonitor:
         from opsui.domain.service_tail import ServiceTail, service_logs_of
 
         window = window or LogWindow(tail=self.settings.log_tail_lines)
-        return ServiceTail(lambda: service_logs_of(self.engine()), target, window,
+        return ServiceTail(lambda: service_logs_of(self._engine_for_feed()), target, window,
                            capacity=self.settings.log_buffer_lines).start()
 
     def _release_markers(self, target: LogTarget) -> ReleaseMarkers | None:
@@ -443,6 +465,7 @@ class HostMonitor:
                 latency = self._connect()
             except HostError as exc:
                 self._glancing.clear()
+                self._glance_done.set()
                 self._close_connection()
                 delay = backoff.next_delay()
                 self._set_status(link_state_for(exc), message=str(exc),
@@ -452,6 +475,7 @@ class HostMonitor:
             backoff.reset()
             was_connected = True
             self._glancing.clear()
+            self._glance_done.set()
             # The host's clock is read after the first list (see _reconcile): /info
             # answers slowly on a busy engine, and not at all on one with a stuck
             # container, where the list still comes at once.
@@ -470,6 +494,7 @@ class HostMonitor:
         rows = self._glance()
         if rows is None:
             return False
+        self._glance_done.clear()
         self._glancing.set()
         self._set_status(LinkState.CONNECTED, (time.monotonic() - started) * 1000)
         self.listener.containers_snapshot(self.name, rows)

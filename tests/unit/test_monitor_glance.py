@@ -16,12 +16,15 @@ from typing import Any
 import pytest
 
 from opsui.domain.errors import HostError
+from opsui.domain.logbuffer import LineKind
+from opsui.domain.logfeed import LogTarget, LogWindow, TargetKind
 from opsui.domain.models import Container, LinkState
 from opsui.domain.monitor import HostMonitor, wait_for
 from opsui.domain.operations.gate import ActionGate
 
 from fakes import FAST, FakeConnection, FakeEngine, container
 
+STAMP = b"2026-11-23T16:58:50.000000001Z "
 SETTINGS = dataclasses.replace(FAST, enrich_wait_seconds=30.0)  # a UI's patience, held long
 
 
@@ -81,6 +84,26 @@ def test_the_engine_asked_for_early_says_still_connecting_and_connects() -> None
             monitor.engine()
         assert connection.connects.wait(5)  # asked for: no waiting for the first frame
         assert wait_for(lambda: _engine_or_none(monitor) is not None, 5)
+    finally:
+        monitor.stop(timeout=2)
+
+
+def test_a_log_feed_opened_on_the_glances_rows_waits_for_the_connection() -> None:
+    """``opsui --open``: the pane opens on the glance's rows; its feed starts the
+    connection and gets the lines, with no failed try ("still connecting") before."""
+    monitor, connection, listener = _monitor([container("a1", "web")])
+    connection.fake_engine.log_lines[container("a1", "web").id] = [STAMP + b"first line"]
+    monitor.start()
+    try:
+        assert wait_for(lambda: bool(listener.snapshots), 5)
+        tail = monitor.open_logs(LogTarget(TargetKind.CONTAINER, ("web",)), LogWindow(tail=10))
+        try:
+            assert wait_for(lambda: tail.buffer.total >= 1, 10)
+            kinds = [kind for _, (_, kind, _) in tail.buffer.entries(0)]
+            assert LineKind.MARKER not in kinds, "the feed failed before it connected"
+        finally:
+            tail.close()
+        assert connection.connects.is_set()
     finally:
         monitor.stop(timeout=2)
 
