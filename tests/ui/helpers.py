@@ -56,15 +56,16 @@ def make_app(*connections: FakeConnection, gate: ActionGate | None = None,
                     theme_dir=NO_USER_THEMES)
 
 
-def unreachable_strips() -> int:
+def unreachable_strips(showing: Callable[[str], bool] = lambda text: True) -> int:
     """Textual strips the next full collection would free: what reference counting could
-    not (a cycle). Collects, so call it when nothing should be pending."""
+    not (a cycle), of those whose text ``showing`` accepts. Collects, so call it when
+    nothing should be pending."""
     from textual.strip import Strip
 
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
-        return sum(isinstance(o, Strip) for o in gc.garbage)
+        return sum(isinstance(o, Strip) and showing(o.text) for o in gc.garbage)
     finally:
         gc.set_debug(0)
         gc.garbage.clear()

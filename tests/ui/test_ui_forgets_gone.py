@@ -152,6 +152,10 @@ async def test_a_following_log_pane_frees_every_line_it_drew() -> None:
                     for n in range(20)])
                 await until(pilot, partial(_shows, app, f"more {batch}.19"),
                             f"batch {batch} drawn")
-            assert unreachable_strips() == 0
+            # the dashboard under the pane may redraw its table once meanwhile (a row's
+            # health changed): those few lines are not the follower's
+            table_lines = ("Name ▼", *(c.name for c in engine.containers.values()))
+            assert unreachable_strips(
+                lambda text: not any(line in text for line in table_lines)) == 0
         finally:
             gc.enable()
