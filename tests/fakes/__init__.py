@@ -25,6 +25,7 @@ from .engine import (
 from .files import FakeHostFiles
 from .host import FakeMetrics, FakeProber, FakeRunner
 from .logs import FakeFeed, LogsApp, stamped
+from .recorder import QUICK_MONITOR, MonitorRecorder
 from .scenarios import (
     BAD,
     FAILED_DUMP,
@@ -43,10 +44,12 @@ from .scenarios import (
 
 __all__ = [
     "BAD", "FAILED_DUMP", "FAST", "FOLDER", "GOOD", "NOW", "OLD", "PG_LIST", "PRE",
+    "QUICK_MONITOR",
     "SHOP_APP", "SHOP_BACKED_UP", "SHOP_HEALTH", "UNCHECKED", "FakeBackupStore",
     "FakeConnection", "FakeEngine", "FakeEvents", "FakeFeed", "FakeHostFiles", "FakeImage",
     "FakeJobs", "FakeLogStream", "FakeMetrics", "FakeProber", "FakeRegistryTags",
-    "FakeRunner", "LogsApp", "ScriptedMonitor", "backups_for", "config", "container",
+    "FakeRunner", "LogsApp", "MonitorRecorder", "ScriptedMonitor", "backups_for", "config",
+    "container",
     "detail_for", "digest_of", "factory", "frozen_clock", "image_id_of", "metrics_sample",
     "seed_backups", "shop_containers", "stamped",
 ]

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 from opsui.domain.errors import AuthFailed, HostKeyUnknown, HostUnreachable
-from opsui.domain.models import (
-    Container,
-    ContainerStats,
-    Health,
-    HostMetrics,
-    HostStatus,
-    HttpHealth,
-    LinkState,
-)
-from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
+from opsui.domain.models import Container, Health, LinkState
+from opsui.domain.monitor import HostMonitor, wait_for
 from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.policy import Action
 
-from fakes import FakeConnection, FakeEngine, container
-
-FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
-                       health_seconds=0.05, link_check_seconds=0.05,
-                       backoff_initial=0.01, backoff_maximum=0.05)
+from fakes import QUICK_MONITOR, FakeConnection, FakeEngine, MonitorRecorder, container
 
 
 class ListingEngine(FakeEngine):
@@ -33,44 +20,9 @@ class ListingEngine(FakeEngine):
         return [dataclasses.replace(c, restart_count=None) for c in super().list_containers()]
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.statuses: list[HostStatus] = []
-        self.rows: dict[str, Container] = {}
-        self.metrics: list[HostMetrics] = []
-        self.stats: list[ContainerStats] = []
-        self.lock = threading.Lock()
-
-    def host_status(self, status: HostStatus) -> None:
-        self.statuses.append(status)
-
-    def containers_snapshot(self, host: str, containers: list[Container]) -> None:
-        with self.lock:
-            self.rows = {c.id: c for c in containers}
-
-    def container_changed(self, host: str, container: Container) -> None:
-        with self.lock:
-            self.rows[container.id] = container
-
-    def container_removed(self, host: str, container_id: str) -> None:
-        with self.lock:
-            self.rows.pop(container_id, None)
-
-    def host_metrics(self, host: str, metrics: HostMetrics) -> None:
-        self.metrics.append(metrics)
-
-    def container_stats(self, host: str, stats: list[ContainerStats]) -> None:
-        self.stats.extend(stats)
-
-    def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None: ...
-
-    def states(self) -> list[LinkState]:
-        return [s.state for s in self.statuses]
-
-
-def start(connection: FakeConnection) -> tuple[HostMonitor, Recorder]:
-    recorder = Recorder()
-    monitor = HostMonitor(connection, recorder, ActionGate(), FAST)
+def start(connection: FakeConnection) -> tuple[HostMonitor, MonitorRecorder]:
+    recorder = MonitorRecorder()
+    monitor = HostMonitor(connection, recorder, ActionGate(), QUICK_MONITOR)
     monitor.start()
     return monitor, recorder
 

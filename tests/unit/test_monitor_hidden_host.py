@@ -8,53 +8,12 @@ import threading
 from opsui.domain.errors import EngineUnavailable
 from opsui.domain.models import (
     Container,
-    ContainerStats,
-    HostMetrics,
-    HostStatus,
-    HttpHealth,
     LinkState,
 )
 from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
 from opsui.domain.operations.gate import ActionGate
 
-from fakes import FakeConnection, FakeEngine, FakeEvents, container
-
-FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
-                       health_seconds=0.05, link_check_seconds=0.05,
-                       backoff_initial=0.01, backoff_maximum=0.05)
-
-
-class Recorder:
-    """The rows and link states a host's monitor reported."""
-
-    def __init__(self) -> None:
-        self.statuses: list[HostStatus] = []
-        self.rows: dict[str, Container] = {}
-        self.lock = threading.Lock()
-
-    def host_status(self, status: HostStatus) -> None:
-        self.statuses.append(status)
-
-    def containers_snapshot(self, host: str, containers: list[Container]) -> None:
-        with self.lock:
-            self.rows = {c.id: c for c in containers}
-
-    def container_changed(self, host: str, container: Container) -> None:
-        with self.lock:
-            self.rows[container.id] = container
-
-    def container_removed(self, host: str, container_id: str) -> None:
-        with self.lock:
-            self.rows.pop(container_id, None)
-
-    def host_metrics(self, host: str, metrics: HostMetrics) -> None: ...
-
-    def container_stats(self, host: str, stats: list[ContainerStats]) -> None: ...
-
-    def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None: ...
-
-    def states(self) -> list[LinkState]:
-        return [s.state for s in self.statuses]
+from fakes import QUICK_MONITOR, FakeConnection, FakeEngine, FakeEvents, MonitorRecorder, container
 
 
 class CountingEngine(FakeEngine):
@@ -104,9 +63,9 @@ class CountingConnection(FakeConnection):
 
 
 def started(engine: CountingEngine, *, shown: bool,
-            settings: MonitorSettings = FAST) -> tuple[HostMonitor, Recorder,
+            settings: MonitorSettings = QUICK_MONITOR) -> tuple[HostMonitor, MonitorRecorder,
                                                        CountingConnection]:
-    recorder = Recorder()
+    recorder = MonitorRecorder()
     connection = CountingConnection(engine)
     monitor = HostMonitor(connection, recorder, ActionGate(), settings)
     monitor.watch_metrics(shown)  # what the dashboard says of a host not on screen
