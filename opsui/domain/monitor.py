@@ -284,6 +284,7 @@ class HostMonitor:
         self._stopped.set()
         self._watch_known.set()
         self._glance_over.set()
+        self._glance_done.set()  # a feed waiting for the connection stops waiting too
         self._link_suspect.set()
         if self._thread is not None:
             self._thread.join(timeout)

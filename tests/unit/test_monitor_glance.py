@@ -108,6 +108,44 @@ def test_a_log_feed_opened_on_the_glances_rows_waits_for_the_connection() -> Non
         monitor.stop(timeout=2)
 
 
+def test_a_feed_waiting_for_the_connection_stops_waiting_when_the_monitor_stops() -> None:
+    """Quitting in the glance's moment: the feed's wait ends with the monitor, not after
+    its 30-s bound (the connection never comes: connecting is held up here)."""
+    held = threading.Event()
+
+    class Held(_CountingConnection):
+        def connect(self) -> None:
+            self.connects.set()
+            held.wait(10)
+            FakeConnection.connect(self)
+
+    connection = Held("local", FakeEngine([container("a1", "web")]))
+    listener = _Listener()
+    monitor = HostMonitor(connection, listener, ActionGate(), SETTINGS,
+                          glance=lambda: [container("a1", "web")])
+    monitor.start()
+    asked: list[str] = []
+
+    def ask() -> None:
+        try:
+            monitor._engine_for_feed()
+        except HostError as exc:
+            asked.append(str(exc))
+
+    feed = threading.Thread(target=ask, daemon=True)
+    try:
+        assert wait_for(lambda: bool(listener.snapshots), 5)
+        feed.start()
+        assert connection.connects.wait(5)  # the feed started the connection, and waits
+        assert feed.is_alive()
+    finally:
+        monitor.stop(timeout=0)
+        feed.join(5)
+        held.set()
+    assert not feed.is_alive()
+    assert asked and "still connecting" in asked[0]
+
+
 def test_without_a_glance_the_host_connects_as_always() -> None:
     monitor, connection, listener = _monitor(None)
     monitor.start()
