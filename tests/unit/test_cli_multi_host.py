@@ -6,50 +6,21 @@ one of them stays that host's own command."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opsui.cli import main
-from opsui.config import Config, HostConfig
-from opsui.domain.operations.app_releases import AppReleases
-from opsui.domain.operations.gate import ActionGate
-from opsui.domain.ports import HostConnection
 
-from fakes import NOW, FakeConnection, FakeEngine, container
-
-APP = "opsui-test/app"
-HOSTS = ("web1", "web2", "web3")
+from fakes import FakeConnection
+from fakes.cli_hosts import APP, three_host_cli
 
 
 @pytest.fixture
 def hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeConnection]:
-    connections = {}
-    for host in HOSTS:
-        engine = FakeEngine([container("w", "web", image=f"{APP}:1.0.0")])
-        engine.add_image(f"{APP}:1.0.0", NOW - timedelta(days=5))
-        engine.add_image(f"{APP}:2.0.0", NOW - timedelta(days=2), on_host=False)
-        connections[host] = FakeConnection(host, engine)
+    connections = three_host_cli(tmp_path, monkeypatch, FakeConnection)
     connections["web2"].fake_engine.unhealthy_images.add(f"{APP}:2.0.0")
-
-    def connect(config: Config, host: HostConfig) -> FakeConnection:
-        return connections[host.name]
-
-    def releases(connection: HostConnection, gate: ActionGate, config: Config,
-                 docker_host: str | None = None, *, tags: Any = None) -> AppReleases:
-        return AppReleases(connection.name, connection.engine, connection.prober,
-                           connection.files, gate, config)
-
-    monkeypatch.setattr("opsui.cli.multi_host.build_connection", connect)
-    monkeypatch.setattr("opsui.cli.multi_host.build_releases", releases)
-    monkeypatch.setattr("opsui.cli.context.build_connection", connect)
-    monkeypatch.setattr("opsui.cli.releases.build_releases", releases)
-    (tmp_path / "opsui.toml").write_text(
-        "".join(f'[hosts.{h}]\ndocker_host = "unix:///run/{h}.sock"\n' for h in HOSTS)
-        + '[apps.web]\nhosts = ["web1", "web2", "web3"]\ncontainer = "web"\n')
-    monkeypatch.chdir(tmp_path)
     return connections
 
 

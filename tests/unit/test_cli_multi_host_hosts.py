@@ -7,22 +7,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from opsui.cli import main
-from opsui.config import Config, HostConfig
+from opsui.config import Config
 from opsui.domain.errors import HostUnreachable
-from opsui.domain.operations.app_releases import AppReleases
-from opsui.domain.operations.gate import ActionGate
 from opsui.domain.operations.lock import DeployLock
-from opsui.domain.ports import HostConnection
 
 from fakes import NOW, FakeConnection, FakeEngine, container
-
-APP = "opsui-test/app"
-HOSTS = ("web1", "web2", "web3")
+from fakes.cli_hosts import APP, HOSTS, three_host_cli
 
 
 class Connection(FakeConnection):
@@ -36,30 +30,7 @@ class Connection(FakeConnection):
 
 @pytest.fixture
 def hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Connection]:
-    connections = {}
-    for host in HOSTS:
-        engine = FakeEngine([container("w", "web", image=f"{APP}:1.0.0")])
-        engine.add_image(f"{APP}:1.0.0", NOW - timedelta(days=5))
-        engine.add_image(f"{APP}:2.0.0", NOW - timedelta(days=2), on_host=False)
-        connections[host] = Connection(host, engine)
-
-    def connect(config: Config, host: HostConfig) -> Connection:
-        return connections[host.name]
-
-    def releases(connection: HostConnection, gate: ActionGate, config: Config,
-                 docker_host: str | None = None, *, tags: Any = None) -> AppReleases:
-        return AppReleases(connection.name, connection.engine, connection.prober,
-                           connection.files, gate, config)
-
-    monkeypatch.setattr("opsui.cli.multi_host.build_connection", connect)
-    monkeypatch.setattr("opsui.cli.multi_host.build_releases", releases)
-    monkeypatch.setattr("opsui.cli.context.build_connection", connect)
-    monkeypatch.setattr("opsui.cli.releases.build_releases", releases)
-    (tmp_path / "opsui.toml").write_text(
-        "".join(f'[hosts.{h}]\ndocker_host = "unix:///run/{h}.sock"\n' for h in HOSTS)
-        + '[apps.web]\nhosts = ["web1", "web2", "web3"]\ncontainer = "web"\n')
-    monkeypatch.chdir(tmp_path)
-    return connections
+    return three_host_cli(tmp_path, monkeypatch, Connection)
 
 
 def holder(connection: Connection) -> str:
