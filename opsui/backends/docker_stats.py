@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from opsui.backends.docker_fields import int_or_none, mapping_or_empty, parse_time
+from opsui.backends.engine_socket import EngineAddress, open_engine_socket
 from opsui.domain.models import ContainerStats
 
 FIRST_FRAME_WAIT = 2.0  # the engine's stats tick is 1 s
@@ -93,7 +94,7 @@ def stats_from_dict(
     return sample, current
 
 
-FeedAddress = str | tuple[str, int]
+FeedAddress = EngineAddress
 """Where a feed connects: a unix socket's path, or a plain-HTTP engine's host and port."""
 MAX_HEAD = 65536
 """An answer's head (status line and headers) longer than this is not the engine's."""
@@ -200,14 +201,8 @@ def open_feed(address: FeedAddress, api_version: str, container_id: str,
     the first frame on its next tick). Raises :class:`FeedRefused` for an error answer
     (404: no such container, 409: not running) and OSError when the engine is away.
     """
-    if isinstance(address, str):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    else:
-        sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET,
-                             socket.SOCK_STREAM)
+    sock = open_engine_socket(address, timeout)
     try:
-        sock.settimeout(timeout)
-        sock.connect(address)
         path = f"/v{api_version}/containers/{quote(container_id, safe='')}/stats"
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: opsui\r\n"
                      f"Accept: application/json\r\n\r\n".encode("ascii"))

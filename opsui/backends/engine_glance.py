@@ -18,11 +18,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from opsui.backends.docker_mapping import container_from_list
+from opsui.backends.engine_socket import EngineAddress, open_engine_socket
 from opsui.domain.models import Container
 
 DEFAULT_SOCKET_PATH = "/var/run/docker.sock"
@@ -31,35 +31,29 @@ GLANCE_TIMEOUT = 1.0
 its "did not answer" message) instead of a second wait."""
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over the engine's Unix socket."""
+class _EngineHTTPConnection(http.client.HTTPConnection):
+    """HTTP on a socket of its own to a plain engine endpoint."""
 
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+    def __init__(self, address: EngineAddress, timeout: float) -> None:
+        super().__init__("docker", timeout=timeout)
+        self._address = address
+        self._seconds = timeout
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+        self.sock = open_engine_socket(self._address, self._seconds)
 
 
-def _connection(docker_host: str | None, timeout: float) -> http.client.HTTPConnection | None:
-    """A connection to the engine ``docker_host`` (or DOCKER_HOST, or the default
-    socket) names, when it is one this module can speak to without the SDK."""
+def _address(docker_host: str | None) -> EngineAddress | None:
+    """The plain endpoint ``docker_host`` (or DOCKER_HOST, or the default socket) names,
+    when it is one this module can speak to without the SDK."""
     if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
         return None  # TLS settings: the SDK's client, configured from them
     url = docker_host or os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET_PATH}"
     parts = urlsplit(url)
     if parts.scheme == "unix" and parts.path:
-        return _UnixHTTPConnection(parts.path, timeout)
+        return parts.path
     if parts.scheme in ("tcp", "http") and parts.hostname:
-        return http.client.HTTPConnection(parts.hostname, parts.port or 2375, timeout=timeout)
+        return (parts.hostname, parts.port or 2375)
     return None
 
 
@@ -67,9 +61,10 @@ def glance_containers(docker_host: str | None,
                       timeout: float = GLANCE_TIMEOUT) -> list[Container] | None:
     """Every container of the engine, as the dashboard's table shows them; None when
     this path cannot tell (the caller connects as usual)."""
-    conn = _connection(docker_host, timeout)
-    if conn is None:
+    address = _address(docker_host)
+    if address is None:
         return None
+    conn = _EngineHTTPConnection(address, timeout)
     try:
         conn.request("GET", "/containers/json?all=1", headers={"Host": "docker"})
         response = conn.getresponse()
