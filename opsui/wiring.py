@@ -116,9 +116,10 @@ def build_monitor_factory(
     def factory(listener: MonitorListener) -> list[HostMonitor]:
         # A dashboard's hosts connect a few at a time, the shown one first (issue 15).
         queue = ConnectQueue() if ui and len(hosts) > 1 else None
+        connections = [build_connection(config, host) for host in hosts]
         return [
             HostMonitor(
-                build_connection(config, host),
+                connection,
                 listener,
                 gate,
                 settings,
@@ -129,18 +130,21 @@ def build_monitor_factory(
                 releases_for=functools.partial(_releases_for, gate=gate, config=config,
                                                docker_host=host.docker_host),
                 connect_queue=queue,
-                glance=_glance_for(host) if ui else None,
+                glance=_glance_for(host, connection) if ui else None,
             )
-            for host in hosts
+            for host, connection in zip(hosts, connections, strict=True)
         ]
 
     return factory
 
 
-def _glance_for(host: HostConfig) -> Callable[[], list[Container] | None] | None:
-    """A local engine's first list without the docker SDK (see engine_glance)."""
+def _glance_for(host: HostConfig, connection: HostConnection
+                ) -> Callable[[], list[Container] | None] | None:
+    """A host's first list without the docker SDK (see engine_glance, ssh_glance)."""
     if host.ssh is not None:
-        return None
+        from opsui.backends.ssh_host import SshHost
+
+        return connection.glance if isinstance(connection, SshHost) else None
     from opsui.backends.engine_glance import glance_containers
 
     return functools.partial(glance_containers, host.docker_host)

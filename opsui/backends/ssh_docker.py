@@ -20,13 +20,9 @@ was most of the launch. A host whose sshd refuses such channels gets dial-stdio 
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
-import shlex
-import socket
 import threading
-import time
 from typing import Any
 
 import docker
@@ -36,20 +32,24 @@ import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 from docker.transport.basehttpadapter import BaseHTTPAdapter
-from paramiko.buffered_pipe import PipeTimeout
 
 from opsui.backends.docker_errors import FROZEN_ENGINE_HINT, timed_out
 from opsui.backends.ssh import DIAL_STDIO, SshConnection
+from opsui.backends.ssh_engine_channel import (
+    DEFAULT_TIMEOUT,
+    DISCOVER_AND_DIAL,
+    DialStdioSocket,
+    EngineEndpoint,
+)
 from opsui.backends.ssh_streamlocal import StreamLocalRefused, open_streamlocal
 from opsui.domain.errors import EngineUnavailable, HostError, HostUnreachable
-from opsui.domain.sanitize import clean, clean_block
+from opsui.domain.sanitize import clean
 
 log = logging.getLogger(__name__)
 
 BASE_URL = "http+docker://ssh"
 """docker-py recognises this prefix as SSH when it looks for the raw stream socket."""
 _PLACEHOLDER_URL = "tcp://127.0.0.1:9"  # never dialled: the adapter below replaces it
-DEFAULT_TIMEOUT = 15
 DEFAULT_POOL_SIZE = 4
 """Idle channels kept per client; each is a dial-stdio process and an sshd session."""
 
@@ -57,202 +57,6 @@ NO_DOCKER_HINT = (
     "opsui runs `docker system dial-stdio` on the host: the docker CLI must be installed "
     "there, the engine running, and the SSH user allowed to use it (docker group)."
 )
-
-
-ENDPOINT_MARK = b"opsui-docker-endpoint="
-DISCOVER_AND_DIAL = "sh -c " + shlex.quote(
-    # In the background, so the first request does not wait for a second docker CLI.
-    '(printf "opsui-docker-endpoint=%s\\n" "$(docker context inspect --format '
-    '"{{.Endpoints.docker.Host}}" 2>/dev/null)" >&2 &); exec docker system dial-stdio')
-"""The first connection: ``docker system dial-stdio``, which also names on stderr the
-endpoint the CLI dials (a POSIX sh whatever the user's login shell is)."""
-ENDPOINT_WAIT_SECONDS = 2.0
-"""How long a second connection waits for the first one's endpoint line."""
-
-
-class DialStdioSocket:
-    """The socket http.client and docker-py expect, backed by one channel: a
-    dial-stdio session, or (``command`` None) a streamlocal channel to the engine."""
-
-    def __init__(self, conn: SshConnection, timeout: float | None,
-                 command: str | None = DIAL_STDIO,
-                 channel: paramiko.Channel | None = None) -> None:
-        self._conn = conn
-        self._command = command
-        self._closed_here = False
-        self.stderr_head = b""
-        """stderr read before the endpoint line (said again when dial-stdio fails)."""
-        if channel is None:
-            channel = conn.exec_channel(command or DIAL_STDIO)
-        self.channel = channel
-        self.channel.settimeout(timeout)
-
-    # socket API used by http.client, urllib3 and docker-py
-    def settimeout(self, timeout: float | None) -> None:
-        self.channel.settimeout(timeout)
-
-    def gettimeout(self) -> float | None:
-        return self.channel.gettimeout()
-
-    def sendall(self, data: bytes) -> None:
-        self.channel.sendall(data)
-
-    def send(self, data: bytes) -> int:
-        return self.channel.send(data)
-
-    def recv(self, size: int) -> bytes:
-        data = self.channel.recv(size)
-        if not data:
-            self._raise_if_failed()
-        return data
-
-    def fileno(self) -> int:
-        return self.channel.fileno()
-
-    def makefile(self, mode: str = "rb", *args: Any,
-                 **kwargs: Any) -> io.BufferedReader[_ChannelIO]:
-        if "w" in mode:
-            raise io.UnsupportedOperation("dial-stdio sockets are written with sendall()")
-        reader = io.BufferedReader(_ChannelIO(self), buffer_size=65536)
-        # docker-py finds the raw socket of a stream as ``response.raw._fp.fp.channel``
-        reader.channel = self  # type: ignore[attr-defined]
-        return reader
-
-    def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._closed_here = True
-        self.channel.close()
-
-    @property
-    def dead(self) -> bool:
-        """Closed, or the remote end finished: not reusable for another request."""
-        return bool(self.channel.closed or self.channel.eof_received)
-
-    def _raise_if_failed(self) -> None:
-        """At EOF: say why, when dial-stdio itself failed (no docker, no engine...)."""
-        if self._closed_here:
-            return
-        if not self._conn.is_alive():
-            # An opsui error passes through urllib3 and requests untouched.
-            raise HostUnreachable(f"{self._conn.label}: SSH connection lost")
-        if self._command is None:  # a socket channel: the engine closed it, no process
-            return
-        if self.channel.status_event.wait(1.0) and self.channel.exit_status_ready():
-            status = self.channel.recv_exit_status()
-            if status not in (0, -1):
-                self.channel.settimeout(1.0)  # stderr is complete once the channel closes
-                detail = " ".join(  # without the endpoint line, if nobody read it
-                    line for line in _stderr(self.channel.recv_stderr, 2000).splitlines()
-                    if not line.startswith(ENDPOINT_MARK.decode()))
-                if self.stderr_head:  # what came before the endpoint line
-                    head = clean_block(self.stderr_head, max_chars=1000).strip()
-                    detail = f"{head} {detail}".strip()
-                raise ConnectionError(
-                    f"{self._conn.label}: `{clean(self._command, 200)}` exited {status}: "
-                    f"{detail or 'no error output'}"
-                )
-
-
-def _stderr(read: Any, limit: int) -> str:
-    chunks = []
-    total = 0
-    while total < limit * 4:
-        try:
-            chunk = read(4096)
-        except (OSError, TimeoutError):
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    return clean_block(b"".join(chunks), max_chars=limit).strip()
-
-
-class _ChannelIO(io.RawIOBase):
-    """Raw reader over the wrapper; ``_sock`` lets CancellableStream.close() find it."""
-
-    def __init__(self, sock: DialStdioSocket) -> None:
-        super().__init__()
-        self._sock = sock
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._sock.recv(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def socket_path(endpoint: str) -> str | None:
-    """The socket of a ``unix://`` endpoint; None for any other kind (tcp, ssh...)."""
-    if not endpoint.startswith("unix://"):
-        return None
-    path = endpoint.removeprefix("unix://")
-    return path if path.startswith("/") and "\x00" not in path else None
-
-
-class EngineEndpoint:
-    """The engine socket the host's docker CLI dials, read from the first connection's
-    stderr (:data:`DISCOVER_AND_DIAL`) once, then kept for the client's connections."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._first: DialStdioSocket | None = None
-        self._known = False
-        self.path: str | None = None
-        """The socket to open streamlocal channels to; None: dial-stdio for each."""
-
-    def watch(self, first: DialStdioSocket) -> None:
-        with self._lock:
-            if self._first is None and not self._known:
-                self._first = first
-
-    def refused(self) -> None:
-        """sshd would not open a channel to the socket: dial-stdio from now on."""
-        with self._lock:
-            self.path = None
-            self._known = True
-
-    def socket(self, wait: float = ENDPOINT_WAIT_SECONDS) -> str | None:
-        """The socket path, reading the first connection's stderr for at most ``wait``."""
-        with self._lock:
-            if self._known:
-                return self.path
-            first = self._first
-            if first is None:
-                return None
-            self._known = True  # looked for once: a missing line means dial-stdio
-            self.path = _read_endpoint(first, wait)
-            return self.path
-
-
-def _read_endpoint(first: DialStdioSocket, wait: float) -> str | None:
-    pipe = first.channel.in_stderr_buffer
-    deadline = time.monotonic() + wait
-    seen = b""
-    while ENDPOINT_MARK not in seen or not seen.split(ENDPOINT_MARK, 1)[1].count(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            first.stderr_head = seen
-            return None
-        try:
-            chunk = pipe.read(4096, remaining)
-        except PipeTimeout:
-            chunk = b""
-            continue
-        if not chunk:  # EOF: the command ended
-            first.stderr_head = seen
-            return None
-        seen += chunk
-    head, _, rest = seen.partition(ENDPOINT_MARK)
-    line, _, tail = rest.partition(b"\n")
-    first.stderr_head = head + tail
-    path = socket_path(line.decode("utf-8", "replace").strip())
-    log.debug("engine endpoint on the host: %r -> socket %r", line, path)
-    return path
 
 
 class _DialStdioConnection(urllib3.connection.HTTPConnection):
@@ -297,15 +101,22 @@ class _DialStdioConnection(urllib3.connection.HTTPConnection):
 
 class _DialStdioPool(urllib3.connectionpool.HTTPConnectionPool):
     def __init__(self, conn: SshConnection, timeout: float | None, maxsize: int,
-                 command: str) -> None:
+                 command: str, endpoint: EngineEndpoint | None = None) -> None:
         super().__init__("localhost", timeout=timeout, maxsize=maxsize)
         self._ssh = conn
         self._timeout = timeout
         self._command = command
         # Only the default command is known to be the CLI's own dial-stdio (a sudo
         # wrapper's socket may not be ours to open).
-        self.endpoint = EngineEndpoint() if command == DIAL_STDIO else None
-        self._first = True
+        # The first channel asks for the endpoint, unless a launch's glance did already
+        # (opsui.backends.ssh_glance) and handed its answer over.
+        self._first = command == DIAL_STDIO and endpoint is None
+        if command != DIAL_STDIO:
+            if endpoint is not None:
+                endpoint.discard()
+            self.endpoint: EngineEndpoint | None = None
+        else:
+            self.endpoint = endpoint or EngineEndpoint()
 
     def _new_conn(self) -> _DialStdioConnection:
         discover, self._first = self._first and self.endpoint is not None, False
@@ -367,11 +178,13 @@ class DialStdioAdapter(BaseHTTPAdapter):
     """requests adapter: every request goes to the one pool of dial-stdio channels."""
 
     def __init__(self, conn: SshConnection, timeout: float | None,
-                 max_pool_size: int = DEFAULT_POOL_SIZE, command: str = DIAL_STDIO) -> None:
+                 max_pool_size: int = DEFAULT_POOL_SIZE, command: str = DIAL_STDIO,
+                 endpoint: EngineEndpoint | None = None) -> None:
         self._ssh = conn
         self._timeout = timeout
         self._max_pool_size = max_pool_size
         self._command = command
+        self._endpoint = endpoint
         self._pool: _DialStdioPool | None = None
         self._pool_lock = threading.Lock()
         super().__init__()
@@ -387,7 +200,7 @@ class DialStdioAdapter(BaseHTTPAdapter):
         with self._pool_lock:
             if self._pool is None:
                 self._pool = _DialStdioPool(self._ssh, self._timeout, self._max_pool_size,
-                                            self._command)
+                                            self._command, self._endpoint)
             return self._pool
 
     def close(self) -> None:
@@ -400,12 +213,14 @@ class DialStdioAdapter(BaseHTTPAdapter):
 
 def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
                       max_pool_size: int = DEFAULT_POOL_SIZE,
-                      command: str = DIAL_STDIO) -> docker.DockerClient:
+                      command: str = DIAL_STDIO,
+                      endpoint: EngineEndpoint | None = None) -> docker.DockerClient:
     """A DockerClient over ``conn``, API version agreed with the remote engine.
 
     ``command`` is what bridges a channel to the engine on the host; the default
     suits a user in the docker group (e.g. ``sudo -n docker system dial-stdio``
-    otherwise).
+    otherwise). ``endpoint``: the engine's socket as a launch's glance found it on
+    this connection (its channels are then streamlocal ones from the first).
 
     ``timeout`` bounds every non-streaming call, so a request on a dying link fails
     instead of hanging; streams disable it (docker-py does) and end when the SSH
@@ -415,12 +230,13 @@ def ssh_docker_client(conn: SshConnection, timeout: int = DEFAULT_TIMEOUT,
     """
     client = docker.DockerClient(base_url=_PLACEHOLDER_URL, version="1.24", timeout=timeout)
     api = client.api
-    adapter = DialStdioAdapter(conn, timeout, max_pool_size, command)
+    adapter = DialStdioAdapter(conn, timeout, max_pool_size, command, endpoint)
     api.mount(BASE_URL, adapter)
     for prefix in ("http://", "https://"):
         api.adapters.pop(prefix, None)  # nothing may fall back to plain TCP
     api.base_url = BASE_URL
-    if adapter.get_connection("").endpoint is None:
+    found = adapter.get_connection("").endpoint
+    if found is None or (endpoint is not None and found.socket() is None):
         # Without the engine's socket every connection is a dial-stdio: the second
         # one (for the first list, while the event stream holds the first) is started
         # now. With it, the later connections are streamlocal channels: one round trip.

@@ -354,12 +354,26 @@ class HostMonitor:
 
     def _engine_for_feed(self) -> ContainerEngine:
         """The engine, for a log feed's own thread: while the glance's rows stand in for
-        the connection, the connection starts at once and the feed waits for it (so
-        ``opsui --open`` gets its first lines without a failed try and a back-off)."""
+        the connection, the connection starts at once, and the feed reads through the
+        connection's early engine (a local plain endpoint's, without the docker SDK:
+        ``opsui --open``'s first lines come while the SDK loads, issue 14) or, without
+        one, waits for the connection (no failed try and back-off)."""
         if self._glancing.is_set():
             self._glance_over.set()
+            early = self._early_feed_engine()
+            if early is not None:
+                return early
             self._glance_done.wait(FEED_CONNECT_WAIT_SECONDS)
         return self.engine()
+
+    def _early_feed_engine(self) -> ContainerEngine | None:
+        """The connection's engine for log feeds before ``connect()`` (see
+        ``LocalHost.feed_engine``); None when it has none."""
+        build = getattr(self.connection, "feed_engine", None)
+        if build is None:
+            return None
+        engine: ContainerEngine | None = build()
+        return engine
 
     def open_logs(self, target: LogTarget, window: LogWindow | None = None) -> LogTail:
         """A started tail of ``target``: returns at once, readers fill its buffer.
@@ -492,7 +506,11 @@ class HostMonitor:
         if self._glance is None:
             return False
         started = time.monotonic()
-        rows = self._glance()
+        if self._connect_queue is None:
+            rows = self._glance()
+        else:  # an SSH host's glance is a connection too: in turn, the shown host first
+            with self._connect_queue.slot(self._shown.is_set, self._stopped):
+                rows = None if self._stopped.is_set() else self._glance()
         if rows is None:
             return False
         self._glance_done.clear()

@@ -33,7 +33,8 @@ from docker.models.containers import Container as DockerContainer
 
 from opsui.backends.ssh import SshConnection, fingerprint, resolve_target, trust_host_key
 from opsui.backends.ssh_docker import ssh_docker_client
-from opsui.backends.ssh_host import SshHost, SshHttpTransport
+from opsui.backends.ssh_host import SshHost
+from opsui.backends.ssh_http import SshHttpTransport
 from opsui.domain.errors import (
     AuthFailed,
     EngineUnavailable,
