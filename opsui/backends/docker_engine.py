@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import docker
 import docker.errors
@@ -61,6 +61,8 @@ from opsui.backends.docker_stats import (
 from opsui.backends.docker_streams import keep_reading
 from opsui.backends.docker_swarm import DockerSwarm, registry_auth_headers
 from opsui.backends.docker_traffic import DockerTraffic
+from opsui.backends.engine_logs import container_path, log_query, open_engine_logs
+from opsui.backends.engine_socket import EngineAddress
 from opsui.backends.registry import ImageRef, newest_first
 from opsui.backends.registry_pull import PullAuth
 from opsui.domain.daemon_pool import DaemonThreadPool
@@ -325,13 +327,20 @@ class DockerEngine:
 
     @functools.cached_property
     def _feed_address(self) -> FeedAddress | None:
-        """Where a feed can connect on its own: the client's unix socket, or a plain-HTTP
-        engine's host and port; None for other transports (TLS, SSH, named pipes)."""
-        if self._max_feeds <= 0:
-            return None
+        """Where a stats feed connects on its own (see :attr:`_plain_address`); None
+        when feeds are off (``max_stats_feeds=0``)."""
+        return self._plain_address if self._max_feeds > 0 else None
+
+    @functools.cached_property
+    def _plain_address(self) -> EngineAddress | None:
+        """Where a request can connect on its own: the client's unix socket, or a
+        plain-HTTP engine's host and port; None for other transports (TLS, SSH's
+        dial-stdio channels, named pipes)."""
         base = str(self._api.base_url)
         if base.startswith("http+docker://"):
             adapter = self._api.adapters.get("http+docker://")
+            if type(adapter).__name__ != "UnixHTTPAdapter":
+                return None
             path = getattr(adapter, "socket_path", None)
             return path if isinstance(path, str) and path else None
         if base.startswith("http://"):
@@ -403,18 +412,24 @@ class DockerEngine:
              tail: int | None = None, follow: bool = True) -> DockerLogStream:
         """See :meth:`opsui.domain.ports.ContainerEngine.logs`.
 
-        A follow stream has no read timeout: a quiet container may say nothing for
-        hours. A dead SSH link is noticed by the connection's watchdog, which closes
-        the channel under the reader.
+        On a plain endpoint (the local socket, plain HTTP) the stream is read on a socket
+        of its own with the standard library (:mod:`~opsui.backends.engine_logs`), the
+        same path a feed takes before this client exists; elsewhere through the SDK's
+        transport. A follow stream has no read timeout: a quiet container may say
+        nothing for hours. A dead SSH link is noticed by the connection's watchdog,
+        which closes the channel under the reader.
         """
+        address = self._plain_address
+        if address is not None:
+            return self._call("logs", lambda: open_engine_logs(
+                address, container_id, tag, since=since, tail=tail, follow=follow,
+                timeout=float(self._api.timeout)), container_id)
+
         def open_stream() -> DockerLogStream:
             tty = bool(mapping_or_empty(
                 self._api.inspect_container(container_id).get("Config")).get("Tty"))
-            params: dict[str, str | int] = {
-                "stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
-                "tail": "all" if tail is None else str(max(0, tail)), "since": since or "0"}
-            path = (f"/v{self._api.api_version}/containers/{quote(container_id, safe='')}"
-                    f"/logs?{urlencode(params)}")
+            path = (f"/v{self._api.api_version}{container_path(container_id, 'logs')}"
+                    f"?{log_query(since, tail, follow)}")
             return open_log_stream(
                 self._api, path, self._plain_pool(f"{self._api.base_url}{path}"), tag,
                 tty=tty, follow=follow,

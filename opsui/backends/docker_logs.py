@@ -6,9 +6,11 @@ a second. Here the reader takes whatever bytes the socket has (``read1``), undoe
 HTTP chunking and Docker's stdout/stderr multiplexing over the whole buffer at once,
 and hands the reader thread a batch of lines.
 
-Each stream is its own HTTP connection: a unix socket locally, a dial-stdio channel
-over SSH (see :mod:`opsui.backends.ssh_docker`), so closing one stream, from any
-thread, ends only that stream.
+Each stream is its own HTTP connection: a socket opsui opens itself to a plain local
+endpoint (see :mod:`~opsui.backends.engine_logs`), a dial-stdio channel over SSH (see
+:mod:`opsui.backends.ssh_docker`), so closing one stream, from any thread, ends only
+that stream. Nothing here loads the docker SDK or requests: a launch's first log lines
+are read with this module before they load (issue 14).
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-from docker.types.daemon import CancellableStream
+from typing import TYPE_CHECKING, Any
 
 from opsui.backends.docker_streams import cancel_stream, keep_reading
 from opsui.domain.logbuffer import LineKind, LogEntry
@@ -34,6 +33,9 @@ _STDOUT, _STDERR = int(LineKind.STDOUT), int(LineKind.STDERR)
 """Plain ints in entries: an enum member would keep every entry tracked by the garbage
 collector, and full collections over 200,000 tracked tuples stall the UI."""
 _TIMESTAMP_WIDTH = STAMP_WIDTH + 1  # and its space
+
+if TYPE_CHECKING:
+    import requests
 
 
 class _Dechunker:
@@ -231,15 +233,21 @@ def open_plain_body(pool: Any, path: str, timeout: float, follow: bool) -> Plain
 
     HTTP/1.0 makes the engine send the body as it is, ended by closing the connection,
     instead of one HTTP chunk per log line. The request is written and the head read
-    here, on the pool's own kind of socket (unix socket, or dial-stdio channel over
-    SSH), because http.client closes a connection whose response will close, and over
-    SSH that would close the channel under the body. The socket is never returned to
-    the pool: the stream owns it, and closing the stream closes it.
+    here, on the pool's own kind of socket (the dial-stdio channel over SSH), because
+    http.client closes a connection whose response will close, and over SSH that would
+    close the channel under the body. The socket is never returned to the pool: the
+    stream owns it, and closing the stream closes it.
     """
     conn = pool._new_conn()
     conn.timeout = timeout
     conn.connect()
-    sock = conn.sock
+    return request_plain_body(conn.sock, path, timeout, follow)
+
+
+def request_plain_body(sock: Any, path: str, timeout: float, follow: bool) -> PlainBody:
+    """``GET path`` in HTTP/1.0 on the connected ``sock``, which the body then owns
+    (closed here on failure). ``timeout`` bounds the answer's head; a followed body
+    has none (a quiet container may say nothing for hours)."""
     try:
         sock.settimeout(timeout)
         sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
@@ -251,7 +259,7 @@ def open_plain_body(pool: Any, path: str, timeout: float, follow: bool) -> Plain
         while reader.readline(_MAX_HEAD) not in (b"\r\n", b"\n", b""):
             pass  # headers: nothing in them is needed
         if follow:
-            sock.settimeout(None)  # a quiet container may say nothing for hours
+            sock.settimeout(None)
     except BaseException:
         shut(sock)
         raise
@@ -268,6 +276,8 @@ def shut(sock: Any) -> None:
 
 def cancel_response(response: requests.Response) -> None:
     """Close a requests streaming response from any thread (the chunked fallback)."""
+    from docker.types.daemon import CancellableStream
+
     cancel_stream(CancellableStream(iter(()), response))
     with contextlib.suppress(Exception):
         response.close()

@@ -11,15 +11,16 @@ import os
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from opsui.backends.docker_credentials import DockerCredentials, LoginPlace, local_reader
 from opsui.backends.host_files import ShellHostFiles
 from opsui.domain.errors import HostError
-from opsui.domain.ports import CommandResult
+from opsui.domain.ports import CommandResult, ContainerEngine
 
 if TYPE_CHECKING:  # loaded by connect(): a launch draws its first rows before them
     from opsui.backends.docker_engine import DockerEngine
+    from opsui.backends.engine_feed import PlainEngine
     from opsui.backends.lazy_prober import LazyProber
     from opsui.backends.metrics import PsutilMetrics
     from opsui.backends.registry import RegistryTags
@@ -115,6 +116,8 @@ class LocalHost:
         self._runner: LocalRunner | None = None
         self._files: ShellHostFiles | None = None
         self._image_tags: RegistryTags | None = None
+        self._feed_engine: PlainEngine | Literal[False] | None = None
+        """Built on the first ask; False: the endpoint has none."""
 
     def connect(self) -> None:
         """Build the engine client (asking the engine its API version) and the rest.
@@ -147,6 +150,17 @@ class LocalHost:
         self._runner = LocalRunner()
         self._files = LocalHostFiles(self._runner, self.name)
         self._image_tags = RegistryTags(credentials=credentials)
+
+    def feed_engine(self) -> ContainerEngine | None:
+        """An engine log feeds can read before :meth:`connect`: a plain endpoint's (the
+        local socket, plain HTTP), spoken with the standard library on sockets of its
+        own (issue 14: ``opsui --open``'s first lines need not wait for the SDK). None
+        for endpoints that need the SDK (TLS)."""
+        if self._feed_engine is None:
+            from opsui.backends.engine_feed import plain_engine
+
+            self._feed_engine = plain_engine(self._docker_host) or False
+        return self._feed_engine or None
 
     def is_alive(self) -> bool:
         """Connected and not closed: there is no link to lose locally (ping tells the rest)."""

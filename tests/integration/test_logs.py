@@ -181,6 +181,7 @@ def test_the_chunked_http11_path_reads_the_same_lines(
         labelled: DockerResources, monkeypatch: pytest.MonkeyPatch) -> None:
     """Engines reached over TCP take requests' HTTP/1.1 path (one chunk per line)."""
     engine = DockerEngine(labelled.client)
+    monkeypatch.setattr(engine, "_plain_address", None)  # not the socket of its own
     monkeypatch.setattr(engine, "_plain_pool", lambda url: None)
     container = labelled.container(APP_HEALTHY, ["-c", "seq 1 5000; echo oops >&2"],
                                    entrypoint=["/bin/sh"])
