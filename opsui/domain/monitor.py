@@ -269,6 +269,8 @@ class HostMonitor:
         self._lock = threading.Lock()
         self._session: _Session | None = None
         self._thread: threading.Thread | None = None
+        self._started_at = time.monotonic()
+        """When start() was called: the log says how long each host took to list."""
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -276,6 +278,7 @@ class HostMonitor:
         """Start supervising (connect, then the jobs); a second call does nothing."""
         if self._thread is not None:
             return
+        self._started_at = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name=f"monitor-{self.name}",
                                         daemon=True)
         self._thread.start()
@@ -517,6 +520,7 @@ class HostMonitor:
         self._glancing.set()
         self._set_status(LinkState.CONNECTED, (time.monotonic() - started) * 1000)
         self.listener.containers_snapshot(self.name, rows)
+        self._log_first_rows(len(rows), "before the docker SDK")
         self._glance_over.wait(self.settings.enrich_wait_seconds)
         return True
 
@@ -705,6 +709,8 @@ class HostMonitor:
             merged = [self._merge(c) for c in listed]
             missing = [c.id for c in listed if c.id not in self._inspected]
         self.listener.containers_snapshot(self.name, merged)
+        if not session.listed.is_set():
+            self._log_first_rows(len(merged), "the session's list")
         session.listed.set()
         self._refresh_clock()  # after the rows: the first frame never waits for /info
         if not self._shown.is_set():
@@ -725,6 +731,12 @@ class HostMonitor:
             finally:  # reported together, so a UI redraws once per batch, not per container
                 for container_id, container in read:
                     self._report(container_id, container)
+
+    def _log_first_rows(self, count: int, how: str) -> None:
+        """When a host's rows came, in the log: with twenty hosts, which one is slow to
+        list (and the fleet bench reads the launch's last host from it)."""
+        log.info("%s: %d containers listed %.2f s after start (%s)", self.name, count,
+                 time.monotonic() - self._started_at, how)
 
     def _refresh_clock(self) -> None:
         """Re-measure the offset on each reconciliation; tell the sidebar when it moved

@@ -161,3 +161,22 @@ def _engine_or_none(monitor: HostMonitor) -> object | None:
         return monitor.engine()
     except HostError:
         return None
+
+
+def test_the_log_says_when_each_host_listed_and_how(caplog: pytest.LogCaptureFixture) -> None:
+    """With twenty hosts the log names the one slow to list (the fleet bench reads it)."""
+    caplog.set_level("INFO", logger="opsui.domain.monitor")
+    monitor, _, listener = _monitor([container("a1", "web"), container("b2", "db")])
+    monitor.start()
+    try:
+        assert wait_for(lambda: listener.snapshots, 5)
+        monitor.watch_stats(["a1"])
+        assert wait_for(lambda: len(listener.snapshots) >= 2, 5)
+    finally:
+        monitor.stop(timeout=2)
+    said = [r.getMessage() for r in caplog.records if "containers listed" in r.getMessage()]
+    assert len(said) == 2, said
+    assert said[0].startswith("local: 2 containers listed ")
+    assert said[0].endswith(" s after start (before the docker SDK)")
+    assert said[1].startswith("local: 1 containers listed ")
+    assert said[1].endswith(" s after start (the session's list)")
