@@ -46,6 +46,7 @@ before/after pair shares the same machine noise.
 from __future__ import annotations
 
 import argparse
+import datetime
 import re
 import statistics
 import subprocess
@@ -108,6 +109,9 @@ class Sweep:
     """CPU of the program's tree from launch to the end, % of one core."""
     losses: int = 0
     """opsui's log lines of the launch saying a link was lost or a call timed out."""
+    listed: float | None = None
+    """Seconds from launch to the last awaited host's first rows, by opsui's log (each
+    monitor logs when its host's rows came); None when the log does not name them all."""
 
 
 def sweep(term: TmuxTerminal, need: dict[str, int], timeout: float = 45.0) -> Sweep:
@@ -176,6 +180,27 @@ def log_losses(log: Path, offset: int) -> tuple[int, int]:
     return sum(1 for line in lines if any(word in line for word in LOST)), len(text)
 
 
+LISTED = re.compile(r"^(\S+ \S+) INFO opsui\.domain\.monitor: (\S+): \d+ containers listed ",
+                    re.M)
+
+
+def log_listed(log: Path, offset: int, hosts: set[str], launched: float) -> float | None:
+    """Seconds from ``launched`` (wall clock) to the last of ``hosts``' first rows, from
+    the lines after ``offset`` in opsui's log; None unless every host has one. Unlike
+    the sweep, this does not depend on how fast ``]`` redraws."""
+    try:
+        text = log.read_bytes()[offset:].decode(errors="replace")
+    except OSError:
+        return None
+    first: dict[str, float] = {}
+    for stamp, host in LISTED.findall(text):
+        when = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        first.setdefault(host, when)
+    if not hosts <= first.keys():
+        return None
+    return max(first[host] for host in hosts) - launched
+
+
 def opsui(name: str, config: Path, hosts: list[str], env: dict[str, str]) -> Tool:
     argv = [sys.executable, "-m", "opsui", "--config", str(config)]
     for host in hosts:
@@ -205,12 +230,14 @@ def launches(tools: list[Tool], needs: dict[str, dict[str, int] | int], runs: in
             log = Path(tool.env.get("XDG_STATE_HOME", "/nonexistent")) / "opsui" / "opsui.log"
             _, offset = log_losses(log, 0)
             term = launch(tool, cwd=cwd)
+            launched = time.time() - (time.perf_counter() - term.started)
             window = CpuWindow(term.pane_pid())
             window.wall = term.started
             try:
                 need = needs[tool.name]
                 if isinstance(need, dict):
                     result = sweep(term, need)
+                    result.listed = log_listed(log, offset, set(need), launched)
                 else:
                     seconds = wait_screen(term, tool.populated, f"{tool.name} populated", 60)
                     result = Sweep(seconds, seconds, 0, 0, {}, 1)
@@ -231,8 +258,10 @@ def describe(result: Sweep) -> str:
     if result.steps == 0:
         return f"{result.upper:.2f}s" + cost
     said = "; ".join(f"{h}: {s}" for h, s in sorted(result.others.items()))
+    listed = ("" if result.listed is None else
+              f"; by opsui's log, the last host's rows came at {result.listed:.2f}s")
     return (f"between {result.lower:.2f}s and {result.upper:.2f}s, {result.seen} hosts seen "
-            f"populated ({result.steps} presses of ], {result.reads} reads)"
+            f"populated ({result.steps} presses of ], {result.reads} reads){listed}"
             + (f"; also shown: {said}" if said else "") + cost)
 
 
@@ -341,8 +370,12 @@ def run(bed: FleetBed, options: argparse.Namespace, lazydocker: str | None,
     print(f"launch -> populated, {options.runs} runs, rotated:", flush=True)
     results = launches(tools, needs, options.runs, str(folder))
     for name, sweeps in results.items():
+        listed = [s.listed for s in sweeps if s.listed is not None]
+        by_log = (f", by its log {statistics.median(listed):.2f}s ({len(listed)} of "
+                  f"{len(sweeps)} runs)" if listed else "")
         print(f"  {name:>16}: median upper {statistics.median(s.upper for s in sweeps):.2f}s, "
-              f"median lower {statistics.median(s.lower for s in sweeps):.2f}s", flush=True)
+              f"median lower {statistics.median(s.lower for s in sweeps):.2f}s{by_log}",
+              flush=True)
     if options.idle > 0:
         print(f"idle side by side ({options.settle:.0f}s settle):", flush=True)
         print_idle(idle(idlers, needs, options.idle, options.settle, str(folder)),

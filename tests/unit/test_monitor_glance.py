@@ -169,7 +169,7 @@ def test_the_log_says_when_each_host_listed_and_how(caplog: pytest.LogCaptureFix
     monitor, _, listener = _monitor([container("a1", "web"), container("b2", "db")])
     monitor.start()
     try:
-        assert wait_for(lambda: listener.snapshots, 5)
+        assert wait_for(lambda: bool(listener.snapshots), 5)
         monitor.watch_stats(["a1"])
         assert wait_for(lambda: len(listener.snapshots) >= 2, 5)
     finally:
