@@ -199,6 +199,7 @@ tail = monitor.open_logs(LogTarget(TargetKind.CONTAINER, (NAME,)), LogWindow(tai
 poll(lambda: "done-marker" in lines(), 15)
 report = {"before_sdk": lines(), "sdk_loaded": "docker" in sys.modules}
 released.set()
+monitor.watch_stats([])  # the UI drew its first frame: the connection may load the SDK
 poll(lambda: type(getattr(monitor.connection, "_engine", None)).__name__ == "DockerEngine",
      30)
 mark = tail.buffer.total
