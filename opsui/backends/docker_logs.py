@@ -233,10 +233,11 @@ def open_plain_body(pool: Any, path: str, timeout: float, follow: bool) -> Plain
 
     HTTP/1.0 makes the engine send the body as it is, ended by closing the connection,
     instead of one HTTP chunk per log line. The request is written and the head read
-    here, on the pool's own kind of socket (the dial-stdio channel over SSH), because
-    http.client closes a connection whose response will close, and over SSH that would
-    close the channel under the body. The socket is never returned to the pool: the
-    stream owns it, and closing the stream closes it.
+    here, on the pool's own kind of socket (a unix socket for a Swarm service's logs,
+    the dial-stdio channel over SSH), because http.client closes a connection whose
+    response will close, and over SSH that would close the channel under the body. The
+    socket is never returned to the pool: the stream owns it, and closing the stream
+    closes it.
     """
     conn = pool._new_conn()
     conn.timeout = timeout
