@@ -21,6 +21,7 @@ from opsui.domain.operations.gate import ActionGate
 from opsui.domain.ports import HostConnection, ImageTags
 
 if TYPE_CHECKING:  # the operations load when an app is first acted on, after the rows
+    from opsui.backends.engine_socket_memory import EngineSocketMemory
     from opsui.backends.ssh_host import SshHost
     from opsui.domain.operations.app_backups import AppBackups
     from opsui.domain.operations.app_releases import AppReleases
@@ -56,7 +57,10 @@ def build_gate(config: Config, hosts: Sequence[HostConfig], read_only: bool) -> 
     )
 
 
-def build_connection(config: Config, host: HostConfig) -> HostConnection:
+def build_connection(config: Config, host: HostConfig,
+                     socket_memory: EngineSocketMemory | None = None) -> HostConnection:
+    """``socket_memory``: the SSH hosts' engine sockets kept between launches, for a
+    dashboard's first lists (see engine_socket_memory)."""
     if host.ssh is None:
         from opsui.backends.local import LocalHost
 
@@ -64,7 +68,18 @@ def build_connection(config: Config, host: HostConfig) -> HostConnection:
     from opsui.backends.ssh_host import SshHost
 
     return SshHost(host.name, host.ssh, known_hosts=config.known_hosts,
-                   ssh_config=config.ssh_config, docker_config=host.docker_config)
+                   ssh_config=config.ssh_config, docker_config=host.docker_config,
+                   socket_memory=socket_memory)
+
+
+def _socket_memory(hosts: Sequence[HostConfig]) -> EngineSocketMemory | None:
+    """One memory for the process's SSH hosts (it is one file); None without any."""
+    if all(host.ssh is None for host in hosts):
+        return None
+    from opsui.backends.engine_socket_memory import FILE_NAME, EngineSocketMemory
+    from opsui.backends.state_folder import user_state_folder
+
+    return EngineSocketMemory(user_state_folder() / FILE_NAME)
 
 
 def monitor_settings(config: Config) -> MonitorSettings:
@@ -116,7 +131,8 @@ def build_monitor_factory(
     def factory(listener: MonitorListener) -> list[HostMonitor]:
         # A dashboard's hosts connect a few at a time, the shown one first (issue 15).
         queue = ConnectQueue() if ui and len(hosts) > 1 else None
-        connections = [build_connection(config, host) for host in hosts]
+        memory = _socket_memory(hosts) if ui else None
+        connections = [build_connection(config, host, memory) for host in hosts]
         return [
             HostMonitor(
                 connection,

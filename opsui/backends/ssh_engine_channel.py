@@ -170,12 +170,13 @@ class EngineEndpoint:
     """The engine socket the host's docker CLI dials, read from the first connection's
     stderr (:data:`DISCOVER_AND_DIAL`) once, then kept for the client's connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | None = None) -> None:
+        """``path``: the socket, already known (asked of the host by other means)."""
         self._lock = threading.Lock()
         self._first: DialStdioSocket | None = None
         self._close_first = False
-        self._known = False
-        self.path: str | None = None
+        self._known = path is not None
+        self.path: str | None = path
         """The socket to open streamlocal channels to; None: dial-stdio for each."""
 
     def watch(self, first: DialStdioSocket, *, close_after: bool = False) -> None:
@@ -239,3 +240,17 @@ def _read_endpoint(first: DialStdioSocket, wait: float) -> str | None:
     path = socket_path(line.decode("utf-8", "replace").strip())
     log.debug("engine endpoint on the host: %r -> socket %r", line, path)
     return path
+
+
+ASK_ENDPOINT = ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"]
+"""The endpoint the host's docker CLI dials, by itself (DISCOVER_AND_DIAL's question)."""
+
+
+def ask_engine_socket(conn: SshConnection, timeout: float) -> str | None:
+    """The socket the host's docker CLI dials now (one exec: the user's shell and the
+    CLI start); None when it dials no Unix socket or could not say."""
+    result = conn.run(ASK_ENDPOINT, timeout=timeout)
+    if result.exit_code != 0:
+        log.info("%s: `docker context inspect` exited %d", conn.label, result.exit_code)
+        return None
+    return socket_path(result.stdout.decode("utf-8", "replace").strip())

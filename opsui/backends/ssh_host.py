@@ -14,6 +14,7 @@ single channel with the standard library; the docker SDK, httpx and the rest loa
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from opsui.domain.sanitize import clean
 
 if TYPE_CHECKING:
     from opsui.backends.docker_engine import DockerEngine
+    from opsui.backends.engine_socket_memory import EngineSocketMemory
     from opsui.backends.host_files import ShellHostFiles
     from opsui.backends.host_shell import PersistentShell
     from opsui.backends.lazy_prober import LazyProber
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from opsui.backends.registry import RegistryTags
     from opsui.backends.ssh_engine_channel import EngineEndpoint
     from opsui.domain.models import Container
+
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Glanced:
@@ -41,6 +46,8 @@ class _Glanced:
     conn: SshConnection | None = None
     endpoint: EngineEndpoint | None = None
     error: HostError | None = None
+    remembered: str | None = None
+    """The socket the rows came from when it was remembered, not asked this launch."""
 
 
 # ------------------------------------------------------------------------- the host
@@ -68,7 +75,10 @@ class SshHost:
     def __init__(self, name: str, target_spec: str, known_hosts: str | None = None,
                  ssh_config: str | None = None, *, connect_timeout: float = 10.0,
                  keepalive: float = 5.0, docker_timeout: int = DEFAULT_TIMEOUT,
-                 docker_config: str | None = None) -> None:
+                 docker_config: str | None = None,
+                 socket_memory: EngineSocketMemory | None = None) -> None:
+        """``socket_memory``: where the engine's socket is kept between launches, so a
+        dashboard's first list needs no shell on the host (see engine_socket_memory)."""
         self.name = name
         self._docker_config = docker_config
         self._spec = target_spec
@@ -77,6 +87,7 @@ class SshHost:
         self._connect_timeout = connect_timeout
         self._keepalive = keepalive
         self._docker_timeout = docker_timeout
+        self._memory = socket_memory
         self._parts: _Parts | None = None
         self._glanced: _Glanced | None = None
         self._lock = threading.Lock()
@@ -104,13 +115,29 @@ class SshHost:
         except HostError as exc:
             self._keep_glanced(_Glanced(error=exc))
             return None
-        found = glance_over(conn)
+        remembered = self._memory.get(_route(target)) if self._memory else None
+        found = glance_over(conn, remembered)
         if found is None:
             self._keep_glanced(_Glanced(conn=conn))
             return None
         rows, endpoint = found
-        self._keep_glanced(_Glanced(conn=conn, endpoint=endpoint))
+        self._keep_glanced(_Glanced(conn=conn, endpoint=endpoint,
+                                    remembered=endpoint.path if endpoint.path == remembered
+                                    else None))
         return rows
+
+    def _ask_socket(self, conn: SshConnection, remembered: str) -> EngineEndpoint | None:
+        """The host's engine socket as its docker CLI names it now; None: the client
+        asks on its first channel, as without a glance."""
+        from opsui.backends.ssh_engine_channel import EngineEndpoint, ask_engine_socket
+
+        asked = ask_engine_socket(conn, self._docker_timeout)
+        if asked != remembered:
+            log.warning("%s: the docker CLI on the host now dials %s, not the remembered "
+                        "unix://%s: the first rows came from the latter; the session lists "
+                        "the engine the CLI names", self.name,
+                        f"unix://{asked}" if asked else "no Unix socket", remembered)
+        return EngineEndpoint(asked) if asked is not None else None
 
     def _keep_glanced(self, glanced: _Glanced) -> None:
         with self._lock:
@@ -142,6 +169,12 @@ class SshHost:
         endpoint = None
         if glanced is not None and glanced.conn is not None and glanced.conn.is_alive():
             conn, endpoint = glanced.conn, glanced.endpoint
+            if glanced.remembered is not None:
+                try:  # only the glance's list trusted the memory: ask before anything else
+                    endpoint = self._ask_socket(conn, glanced.remembered)
+                except BaseException:
+                    conn.close()
+                    raise
         else:
             _give_up(glanced)
             conn = SshConnection(target, self._known_hosts, self._connect_timeout,
@@ -150,6 +183,8 @@ class SshHost:
         try:
             client = ssh_docker_client(conn, timeout=self._docker_timeout,
                                        endpoint=endpoint)
+            if endpoint is not None and self._memory is not None:  # read by now
+                self._memory.put(_route(target), endpoint.path)
             # The SSH user's docker config, read and its helper run ON the host: one
             # exec each, whose output (a secret) comes back over the channel only. Not
             # the kept shell, whose driver puts a command's output in files on the host.
@@ -237,6 +272,12 @@ class SshHost:
         _give_up(glanced)
         if parts is not None:
             _close(parts)
+
+
+def _route(target: SshTarget) -> str:
+    """The host as the socket memory knows it: every hop, so the same address behind
+    two jump hosts is two hosts."""
+    return " > ".join(hop.label for hop in target.route)
 
 
 def _give_up(glanced: _Glanced | None) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import sys
 from pathlib import Path
+
+from opsui.backends.state_folder import user_state_folder
 
 MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 3
@@ -25,12 +26,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def log_folder() -> Path:
     """The user's state folder for opsui (platformdirs' answer, the same XDG rule)."""
-    try:
-        from platformdirs import user_state_path
-    except ImportError:  # pragma: no cover - platformdirs comes with Textual
-        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        return Path(state) / "opsui"
-    return user_state_path("opsui", appauthor=False)
+    return user_state_folder()
 
 
 def file_handler(folder: Path, *, max_bytes: int = MAX_BYTES,

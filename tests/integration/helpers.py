@@ -191,16 +191,16 @@ class Testbed:
         """``ssh://root@127.0.0.1:2222``: a docker base_url for the same engine over SSH."""
         return f"ssh://{self.ssh_user}@{self.ssh_host}:{self.ssh_port}"
 
-    def opsui_ssh_host(self, folder: Path) -> SshHost:
+    def opsui_ssh_host(self, folder: Path, **options: Any) -> SshHost:
         """opsui's SshHost for the test sshd (not connected), with an ssh_config in
-        ``folder`` naming only the test key."""
+        ``folder`` naming only the test key; ``options`` go to SshHost."""
         from opsui.backends.ssh_host import SshHost
 
         config = folder / "ssh_config"
         config.write_text(f"Host {self.ssh_host}\n    IdentityFile {self.ssh_key}\n"
                           "    IdentitiesOnly yes\n")
         return SshHost("bed", self.ssh_url, known_hosts=str(self.ssh_known_hosts),
-                       ssh_config=str(config))
+                       ssh_config=str(config), **options)
 
     def ssh_command(self, *remote: str) -> list[str]:
         """argv running ``remote`` on the test sshd, e.g. ``ssh_command("docker", "ps")``."""

@@ -10,18 +10,23 @@ the test bed's real sshd and engine.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docker.models.containers import Container as DockerContainer
 
+from opsui.backends.engine_socket_memory import EngineSocketMemory
+from opsui.backends.ssh import SshConnection
 from opsui.backends.ssh_host import SshHost
 from opsui.domain.errors import HostUnreachable
 
@@ -116,3 +121,122 @@ def test_an_ssh_launch_shows_rows_before_the_sdk_loads(
     reports = json.loads(out.stdout.strip().splitlines()[-1])
     assert reports[0] == {"rows": [name], "sdk_loaded": False}
     assert reports[1] == {"rows": [name], "sdk_loaded": True}  # the session's own list
+
+
+@pytest.fixture
+def execs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command opsui starts on an SSH host (each one a shell there)."""
+    started: list[str] = []
+    original = SshConnection.exec_channel
+
+    def spy(self: SshConnection, command: str, timeout: float | None = None) -> Any:
+        started.append(command)
+        return original(self, command, timeout)
+
+    monkeypatch.setattr(SshConnection, "exec_channel", spy)
+    return started
+
+
+def _first_launch(testbed: Testbed, folder: Path, memory: EngineSocketMemory) -> None:
+    host = testbed.opsui_ssh_host(folder, socket_memory=memory)
+    try:
+        assert host.glance() is not None
+        host.connect()
+    finally:
+        host.close()
+
+
+def test_a_remembered_socket_lists_without_a_shell_then_is_asked(
+        testbed: Testbed, make_container: MakeContainer, tmp_path: Path,
+        execs: list[str]) -> None:
+    name = str(make_container(name=unique_name("ssh-remembered")).name)
+    memory = EngineSocketMemory(tmp_path / "state" / "engine-sockets.json")
+    _first_launch(testbed, tmp_path, memory)
+    assert json.loads(memory.path.read_text()) == {
+        f"{testbed.ssh_user}@{testbed.ssh_host}:{testbed.ssh_port}": "/var/run/docker.sock"}
+    execs.clear()
+    host = testbed.opsui_ssh_host(tmp_path, socket_memory=memory)
+    try:
+        rows = host.glance()
+        assert rows is not None and name in {c.name for c in rows}
+        assert execs == []  # no shell on the host before the first rows
+        host.connect()
+        assert [c for c in execs if "dial-stdio" in c] == []
+        assert len([c for c in execs if "context inspect" in c]) == 1  # asked, once
+        assert name in {c.name for c in host.engine.list_containers()}
+    finally:
+        host.close()
+
+
+class _Impostor(http.server.BaseHTTPRequestHandler):
+    """An "engine" on another socket that lists one container no real engine has."""
+
+    def do_GET(self) -> None:
+        body = json.dumps([{"Id": "f" * 64, "Names": ["/impostor"], "Image": "x:1",
+                            "ImageID": "sha256:" + "0" * 64, "Command": "x",
+                            "Created": 0, "State": "running", "Status": "Up 1 second",
+                            "Ports": [], "Labels": {}}]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def impostor_socket(tmp_path: Path) -> Iterator[str]:
+    path = str(tmp_path / "impostor.sock")
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    server = Server(path, _Impostor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield path
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_remembered_socket_the_host_no_longer_uses_is_replaced(
+        testbed: Testbed, make_container: MakeContainer, tmp_path: Path,
+        impostor_socket: str, caplog: pytest.LogCaptureFixture) -> None:
+    name = str(make_container(name=unique_name("ssh-moved")).name)
+    memory = EngineSocketMemory(tmp_path / "engine-sockets.json")
+    route = f"{testbed.ssh_user}@{testbed.ssh_host}:{testbed.ssh_port}"
+    memory.put(route, impostor_socket)
+    host = testbed.opsui_ssh_host(tmp_path, socket_memory=memory)
+    try:
+        rows = host.glance()
+        assert rows is not None and [c.name for c in rows] == ["impostor"]
+        host.connect()  # asks the host's CLI before the session reads anything
+        listed = {c.name for c in host.engine.list_containers()}
+        assert name in listed and "impostor" not in listed
+    finally:
+        host.close()
+    assert memory.get(route) == "/var/run/docker.sock"
+    assert any("now dials unix:///var/run/docker.sock, not the remembered "
+               f"unix://{impostor_socket}" in r.getMessage() for r in caplog.records)
+
+
+def test_a_remembered_socket_that_is_gone_is_asked_for_on_the_first_channel(
+        testbed: Testbed, make_container: MakeContainer, tmp_path: Path) -> None:
+    name = str(make_container(name=unique_name("ssh-gone-socket")).name)
+    memory = EngineSocketMemory(tmp_path / "engine-sockets.json")
+    route = f"{testbed.ssh_user}@{testbed.ssh_host}:{testbed.ssh_port}"
+    memory.put(route, str(tmp_path / "no-such.sock"))
+    host = testbed.opsui_ssh_host(tmp_path, socket_memory=memory)
+    try:
+        rows = host.glance()
+        assert rows is not None and name in {c.name for c in rows}
+        host.connect()
+        assert name in {c.name for c in host.engine.list_containers()}
+    finally:
+        host.close()
+    assert memory.get(route) == "/var/run/docker.sock"
