@@ -201,7 +201,9 @@ class SshHost:
             # The state files through one kept shell session: an exec per operation
             # costs ~0.12 s on sshd, and a deploy makes a dozen on its critical path.
             shell = PersistentShell(conn, fallback=conn)
-            parts = _Parts(conn, engine, RemoteMetrics(conn),
+            # The host's /proc read every couple of seconds through the same kept shell:
+            # an exec each would start the user's login shell on the host every time.
+            parts = _Parts(conn, engine, RemoteMetrics(shell),
                            # TLS contexts built when first probing, not on connecting
                            LazyProber(lambda: HttpHealthProber(
                                transport=SshHttpTransport(conn))),

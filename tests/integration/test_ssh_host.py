@@ -316,6 +316,23 @@ def test_container_stats_over_ssh_survive_a_removed_container(
     assert set(samples) == {str(running.id)}
 
 
+def test_remote_metrics_start_no_shell_per_sample(host: SshHost) -> None:
+    """Sampled every couple of seconds: each exec would start the user's login shell
+    (and its .bashrc) on the host; the kept shell answers instead."""
+    host.metrics.sample()  # the kept shell is open from here
+    started: list[str] = []
+    original = host.connection.exec_channel
+
+    def spy(command: str, timeout: float | None = None) -> object:
+        started.append(command)
+        return original(command, timeout)
+
+    host.connection.exec_channel = spy  # type: ignore[method-assign,assignment]
+    for _ in range(3):
+        assert host.metrics.sample().memory_total_bytes > 0
+    assert started == []
+
+
 def test_remote_metrics_are_sane(host: SshHost) -> None:
     first = host.metrics.sample()
     second = host.metrics.sample()
