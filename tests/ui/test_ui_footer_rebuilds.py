@@ -47,3 +47,23 @@ async def test_the_footer_shows_the_keys_where_the_focus_ends(
         await until(pilot, lambda: "Logs" not in screen_text(app), "the filter's keys")
         await pilot.press("escape")  # back to the table, in the same burst of changes
         await until(pilot, lambda: "Logs" in screen_text(app), "the table's keys again")
+
+
+async def test_switching_hosts_keeps_the_same_keys_without_a_rebuild() -> None:
+    """``]`` through twenty hosts: each switch asked for the keys again and rebuilt ~20
+    styled keys and the layout, though they had not changed (a third of a switch's
+    time); a host whose keys differ still gets its own."""
+    app = make_app(FakeConnection("local", FakeEngine(shop_containers())),
+                   FakeConnection("web1", FakeEngine(shop_containers())))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ContainerTable)
+        await until(pilot, lambda: table.row_count == 6, "six rows")
+        await until(pilot, lambda: "Logs" in screen_text(app), "the footer's keys")
+        footer = app.screen.query_one(Footer)
+        keys_before = list(footer.children)
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: "web1 │" in screen_text(app), "web1 shown")
+        await pilot.pause()
+        assert list(footer.children) == keys_before  # the very same key widgets
+        await pilot.press("slash")  # keys that do change are still rebuilt
+        await until(pilot, lambda: "Logs" not in screen_text(app), "the filter's keys")

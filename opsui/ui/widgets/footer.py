@@ -36,10 +36,23 @@ class Footer(TextualFooter):
 
     async def _queued_recompose(self) -> None:
         self._recompose_queued = False
+        keys = self._keys_shown()
+        if keys == self._keys_composed:  # a host switch asks again for the same keys
+            return
         await self.recompose()
+
+    _keys_composed: tuple[object, ...] | None = None
+
+    def _keys_shown(self) -> tuple[object, ...]:
+        """What ``compose`` builds the keys from: equal tuples give the same footer."""
+        return tuple((binding.key, binding.action, binding.description, binding.group,
+                      enabled, tooltip)
+                     for _, binding, enabled, tooltip in self.screen.active_bindings.values()
+                     if binding.show)
 
     async def recompose(self) -> None:
         await super().recompose()
+        self._keys_composed = self._keys_shown() if self._bindings_ready else None
         self._forget_removed_keys()
 
     def _forget_removed_keys(self) -> None:
