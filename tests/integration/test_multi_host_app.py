@@ -266,6 +266,13 @@ def test_lock_and_unlock_act_on_every_host_and_lock_is_all_or_nothing(
     with pytest.raises(ActionRefused, match=r"locked on h3: frozen by bob@desk.*db migration"):
         command("lock")
     assert locks() == [None, None, bob]  # those taken given back; bob's kept
+    for given in releases[:2]:  # and each of their journals says so, after its lock
+        actions = [(r["action"], r["outcome"], r["error"])
+                   for r in given.journal(given.resolve("web")).read().records
+                   if r.get("type") == "action" and r.get("action") in ("lock", "unlock")]
+        assert actions[-2][:2] == ("lock", "ok")
+        assert actions[-1][:2] == ("unlock", "ok")
+        assert actions[-1][2].startswith("given back: web is locked on h3")
     third.release()
 
     assert command("lock") == 0

@@ -237,6 +237,15 @@ class ActionGate:
         self._record(AuditRecord(request, user, machine, datetime.now(UTC), 0.0, "refused",
                                  "not confirmed"), journal)
 
+    def record_consequence(self, request: ActionRequest, detail: str,
+                           journal: Journal | None = None) -> None:
+        """Audit what opsui did by itself as part of an action already confirmed and
+        audited (a refused multi-host lock giving back the hosts it had frozen): no
+        question of its own, and the journal still says the host is free again."""
+        user, machine = operator_identity()
+        self._record(AuditRecord(request, user, machine, datetime.now(UTC), 0.0, "ok",
+                                 detail), journal)
+
     def _record(self, entry: AuditRecord, journal: Journal | None) -> None:
         """Into the app's journal on the host (and the local sink); only locally when
         there is no journal or the host is read-only (nothing on it may change)."""

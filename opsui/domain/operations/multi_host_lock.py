@@ -76,12 +76,16 @@ class MultiHostLock:
                           f"{self.name} --host {releases.host}` only if it is stale."
                     ) from exc
                 taken.append((releases, app, holder))
-        except BaseException:
+        except BaseException as exc:
             for releases, app, holder in reversed(taken):
                 with suppress(OpsuiError):  # unreachable now: its freeze shows who
                     lock = releases.lock_of(app)
                     if lock.holder() == holder:
                         lock.release()
+                        self._gate.record_consequence(
+                            releases.lock_request(app, Action.UNLOCK, message),
+                            f"given back: {clean(str(exc), 300) or type(exc).__name__}",
+                            releases.journal(app))
             raise
         return [(releases.host, holder) for releases, _, holder in taken]
 
