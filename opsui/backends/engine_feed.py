@@ -24,9 +24,8 @@ from opsui.backends.engine_logs import (
     container_path,
     engine_get,
     open_engine_logs,
-    plain_address,
 )
-from opsui.backends.engine_socket import EngineAddress
+from opsui.backends.engine_socket import EngineAddress, plain_address
 from opsui.domain.errors import EngineUnavailable, HostError
 from opsui.domain.host_clock import HostClock
 from opsui.domain.models import Container, ContainerDetail, ContainerStats

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from opsui.backends.docker_mapping import container_from_list
-from opsui.backends.engine_socket import EngineAddress, open_engine_socket
+from opsui.backends.engine_socket import EngineAddress, open_engine_socket, plain_address
 from opsui.domain.models import Container
 
-DEFAULT_SOCKET_PATH = "/var/run/docker.sock"
 GLANCE_TIMEOUT = 1.0
 """Seconds for the whole glance: an engine slower than this gets the regular path (and
 its "did not answer" message) instead of a second wait."""
@@ -43,25 +40,11 @@ class _EngineHTTPConnection(http.client.HTTPConnection):
         self.sock = open_engine_socket(self._address, self._seconds)
 
 
-def _address(docker_host: str | None) -> EngineAddress | None:
-    """The plain endpoint ``docker_host`` (or DOCKER_HOST, or the default socket) names,
-    when it is one this module can speak to without the SDK."""
-    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
-        return None  # TLS settings: the SDK's client, configured from them
-    url = docker_host or os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET_PATH}"
-    parts = urlsplit(url)
-    if parts.scheme == "unix" and parts.path:
-        return parts.path
-    if parts.scheme in ("tcp", "http") and parts.hostname:
-        return (parts.hostname, parts.port or 2375)
-    return None
-
-
 def glance_containers(docker_host: str | None,
                       timeout: float = GLANCE_TIMEOUT) -> list[Container] | None:
     """Every container of the engine, as the dashboard's table shows them; None when
     this path cannot tell (the caller connects as usual)."""
-    address = _address(docker_host)
+    address = plain_address(docker_host)
     if address is None:
         return None
     conn = _EngineHTTPConnection(address, timeout)

@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from opsui.backends.docker_logs import DockerLogStream, request_plain_body, shut
 from opsui.backends.engine_socket import EngineAddress, open_engine_socket
 from opsui.domain.errors import ActionFailed, ContainerGone
 from opsui.domain.sanitize import clean
 
-DEFAULT_SOCKET_PATH = "/var/run/docker.sock"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 """A longer answer to a plain request is not the engine's (a thousand containers list
 in a few MB)."""
@@ -46,20 +44,6 @@ class EngineRefused(Exception):
         super().__init__(f"HTTP {status}")
         self.status = status
         self.reason = engine_reason(status, body)
-
-
-def plain_address(docker_host: str | None) -> EngineAddress | None:
-    """The plain endpoint ``docker_host`` (or DOCKER_HOST, or the default socket) names;
-    None for the ones that need the SDK (TLS settings, ssh://, named pipes)."""
-    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
-        return None
-    url = docker_host or os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET_PATH}"
-    parts = urlsplit(url)
-    if parts.scheme == "unix" and parts.path:
-        return parts.path
-    if parts.scheme in ("tcp", "http") and parts.hostname:
-        return (parts.hostname, parts.port or 2375)
-    return None
 
 
 def engine_reason(status: int, body: bytes) -> str:
