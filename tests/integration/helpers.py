@@ -6,6 +6,7 @@ condition holds and fails with a readable message when it never does.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
+    from opsui.backends.ssh import SshConnection
     from opsui.backends.ssh_host import SshHost
 
 T = TypeVar("T")
@@ -331,3 +333,27 @@ def version_on(port: int) -> str | None:
             return str(json.loads(r.read())["version"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def count_execs(conn: SshConnection) -> list[str]:
+    """From now on, every command ``conn`` starts on its host (each one a login shell
+    there), in order: the list grows as they start."""
+    started: list[str] = []
+    original = conn.exec_channel
+
+    def spy(command: str, timeout: float | None = None) -> Any:
+        started.append(command)
+        return original(command, timeout)
+
+    conn.exec_channel = spy  # type: ignore[method-assign]
+    return started
+
+
+def answer_json(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    """A 200 with a JSON ``body``, for the small HTTP servers tests stand up."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+

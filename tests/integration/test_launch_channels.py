@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Testbed, wait_until
+from .helpers import Testbed, count_execs, wait_until
 from .ssh_home import isolated_home  # noqa: F401  (autouse: an empty ~/.ssh, no agent)
 
 pytestmark = pytest.mark.integration
@@ -27,15 +27,7 @@ def test_subscribing_then_listing_opens_no_new_channel(testbed: Testbed,
         wait_until(lambda: not any(t.name == "dial-stdio-spare"
                                    for t in threading.enumerate()), 10,
                    message="the spare channel")
-        conn = host.connection
-        opened: list[str] = []
-        original = conn.exec_channel
-
-        def spy(command: str, timeout: float | None = None) -> object:
-            opened.append(command)
-            return original(command, timeout)
-
-        conn.exec_channel = spy  # type: ignore[method-assign,assignment]
+        opened = count_execs(host.connection)
         events = host.engine.events()
         try:
             assert host.engine.list_containers() is not None

@@ -30,7 +30,7 @@ from opsui.backends.ssh import SshConnection
 from opsui.backends.ssh_host import SshHost
 from opsui.domain.errors import HostUnreachable
 
-from .helpers import Testbed, unique_name
+from .helpers import Testbed, answer_json, count_execs, unique_name
 from .ssh_home import isolated_home  # noqa: F401  (autouse: an empty ~/.ssh, no agent)
 from .test_launch_glance import LAUNCH
 
@@ -48,15 +48,7 @@ def test_the_glance_lists_what_the_session_lists_on_one_connection(
         mine = [c for c in glanced if c.name == name]
         assert len(mine) == 1
         host.connect()
-        conn = host.connection
-        opened: list[str] = []
-        original = conn.exec_channel
-
-        def spy(command: str, timeout: float | None = None) -> object:
-            opened.append(command)
-            return original(command, timeout)
-
-        conn.exec_channel = spy  # type: ignore[method-assign,assignment]
+        opened = count_execs(host.connection)
         listed = {c.id: c for c in host.engine.list_containers()}
         events = host.engine.events()  # a second channel: the engine's socket, no shell
         events.close()
@@ -176,11 +168,7 @@ class _Impostor(http.server.BaseHTTPRequestHandler):
                             "ImageID": "sha256:" + "0" * 64, "Command": "x",
                             "Created": 0, "State": "running", "Status": "Up 1 second",
                             "Ports": [], "Labels": {}}]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         return

@@ -45,7 +45,15 @@ from opsui.domain.errors import (
 )
 from opsui.domain.models import ContainerEvent, HttpHealth
 
-from .helpers import APP_HEALTHY, Testbed, host_port, sshd_children_serving, wait_until
+from .helpers import (
+    APP_HEALTHY,
+    Testbed,
+    answer_json,
+    count_execs,
+    host_port,
+    sshd_children_serving,
+    wait_until,
+)
 from .ssh_home import isolated_home  # noqa: F401  (autouse: an empty ~/.ssh, no agent)
 
 pytestmark = pytest.mark.integration
@@ -320,14 +328,7 @@ def test_remote_metrics_start_no_shell_per_sample(host: SshHost) -> None:
     """Sampled every couple of seconds: each exec would start the user's login shell
     (and its .bashrc) on the host; the kept shell answers instead."""
     host.metrics.sample()  # the kept shell is open from here
-    started: list[str] = []
-    original = host.connection.exec_channel
-
-    def spy(command: str, timeout: float | None = None) -> object:
-        started.append(command)
-        return original(command, timeout)
-
-    host.connection.exec_channel = spy  # type: ignore[method-assign,assignment]
+    started = count_execs(host.connection)
     for _ in range(3):
         assert host.metrics.sample().memory_total_bytes > 0
     assert started == []
@@ -380,12 +381,7 @@ def https_server(tmp_path: Path) -> Iterator[tuple[int, str]]:
 
     class Health(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b'{"status": "ok", "checks": {"tls": "ok"}}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, b'{"status": "ok", "checks": {"tls": "ok"}}')
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

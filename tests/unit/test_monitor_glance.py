@@ -21,6 +21,7 @@ from opsui.domain.logfeed import LogTarget, LogWindow, TargetKind
 from opsui.domain.models import Container, LinkState
 from opsui.domain.monitor import HostMonitor, wait_for
 from opsui.domain.operations.gate import ActionGate
+from opsui.domain.ports import ContainerEngine
 
 from fakes import FAST, FakeConnection, FakeEngine, container
 
@@ -180,3 +181,45 @@ def test_the_log_says_when_each_host_listed_and_how(caplog: pytest.LogCaptureFix
     assert said[0].endswith(" s after start (before the docker SDK)")
     assert said[1].startswith("local: 1 containers listed ")
     assert said[1].endswith(" s after start (the session's list)")
+
+class _EarlyConnection(_CountingConnection):
+    """``opsui --open`` on a local plain endpoint: its connect() is held until
+    ``released``, and its early engine for log feeds (``LocalHost.feed_engine``, the
+    standard library on sockets of its own: tests/integration/test_engine_logs.py) has
+    the lines, so the feed opened on the glance's rows reads them meanwhile."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.released = threading.Event()
+        self.early = FakeEngine([container("a1", "web")])
+        self.early.log_lines[container("a1", "web").id] = [STAMP + b"first line"]
+
+    def feed_engine(self) -> ContainerEngine:
+        return self.early
+
+    def connect(self) -> None:
+        self.connects.set()
+        self.released.wait(10)
+        super().connect()
+
+
+def test_the_feed_reads_through_the_early_engine_while_the_connection_is_built() -> None:
+    connection = _EarlyConnection("local", FakeEngine([container("a1", "web")]))
+    listener = _Listener()
+    monitor = HostMonitor(connection, listener, ActionGate(), SETTINGS,
+                          glance=lambda: [container("a1", "web")])
+    monitor.connect_now()  # what ``opsui --open`` asks
+    monitor.start()
+    try:
+        assert wait_for(lambda: bool(listener.snapshots), 5)
+        tail = monitor.open_logs(LogTarget(TargetKind.CONTAINER, ("web",)), LogWindow(tail=10))
+        try:
+            assert wait_for(lambda: tail.buffer.total >= 1, 10)
+            assert [raw for _, (_, _, raw) in tail.buffer.entries(0)] == [
+                STAMP + b"first line"]  # no "still connecting", no "lost the engine"
+            assert connection.connects.is_set()  # still connecting
+        finally:
+            tail.close()
+    finally:
+        connection.released.set()
+        monitor.stop(timeout=2)
