@@ -94,19 +94,25 @@ def test_a_log_feed_opened_on_the_glances_rows_waits_for_the_connection() -> Non
     connection and gets the lines, with no failed try ("still connecting") before."""
     monitor, connection, listener = _monitor([container("a1", "web")])
     connection.fake_engine.log_lines[container("a1", "web").id] = [STAMP + b"first line"]
-    monitor.start()
     try:
-        assert wait_for(lambda: bool(listener.snapshots), 5)
-        tail = monitor.open_logs(LogTarget(TargetKind.CONTAINER, ("web",)), LogWindow(tail=10))
-        try:
-            assert wait_for(lambda: tail.buffer.total >= 1, 10)
-            kinds = [kind for _, (_, kind, _) in tail.buffer.entries(0)]
-            assert LineKind.MARKER not in kinds, "the feed failed before it connected"
-        finally:
-            tail.close()
+        kinds = [kind for _, (_, kind, _) in _first_feed_entries(monitor, listener)]
+        assert LineKind.MARKER not in kinds, "the feed failed before it connected"
         assert connection.connects.is_set()
     finally:
         monitor.stop(timeout=2)
+
+
+def _first_feed_entries(monitor: HostMonitor, listener: _Listener) -> list[Any]:
+    """Start ``monitor``, open a log feed on its first rows (as ``opsui --open`` does),
+    and what that feed holds once it has a line."""
+    monitor.start()
+    assert wait_for(lambda: bool(listener.snapshots), 5)
+    tail = monitor.open_logs(LogTarget(TargetKind.CONTAINER, ("web",)), LogWindow(tail=10))
+    try:
+        assert wait_for(lambda: tail.buffer.total >= 1, 10)
+        return list(tail.buffer.entries(0))
+    finally:
+        tail.close()
 
 
 def test_a_feed_waiting_for_the_connection_stops_waiting_when_the_monitor_stops() -> None:
@@ -209,17 +215,10 @@ def test_the_feed_reads_through_the_early_engine_while_the_connection_is_built()
     monitor = HostMonitor(connection, listener, ActionGate(), SETTINGS,
                           glance=lambda: [container("a1", "web")])
     monitor.connect_now()  # what ``opsui --open`` asks
-    monitor.start()
     try:
-        assert wait_for(lambda: bool(listener.snapshots), 5)
-        tail = monitor.open_logs(LogTarget(TargetKind.CONTAINER, ("web",)), LogWindow(tail=10))
-        try:
-            assert wait_for(lambda: tail.buffer.total >= 1, 10)
-            assert [raw for _, (_, _, raw) in tail.buffer.entries(0)] == [
-                STAMP + b"first line"]  # no "still connecting", no "lost the engine"
-            assert connection.connects.is_set()  # still connecting
-        finally:
-            tail.close()
+        assert [raw for _, (_, _, raw) in _first_feed_entries(monitor, listener)] == [
+            STAMP + b"first line"]  # no "still connecting", no "lost the engine"
+        assert connection.connects.is_set()  # still connecting
     finally:
         connection.released.set()
         monitor.stop(timeout=2)
