@@ -5,41 +5,12 @@ Over SSH a sample is a shell on the host; every host every 2 s is work nobody se
 
 from __future__ import annotations
 
-from opsui.domain.models import Container, ContainerStats, HostMetrics, HostStatus, HttpHealth
-from opsui.domain.monitor import HostMonitor, MonitorSettings, wait_for
+from opsui.domain.models import HostMetrics
+from opsui.domain.monitor import HostMonitor, wait_for
 from opsui.domain.operations.gate import ActionGate
 
-from fakes import FakeConnection, FakeEngine, container
+from fakes import QUICK_MONITOR, FakeConnection, FakeEngine, MonitorRecorder, container
 from fakes.common import metrics_sample
-
-FAST = MonitorSettings(refresh_seconds=0.2, stats_seconds=0.05, metrics_seconds=0.05,
-                       health_seconds=0.05, link_check_seconds=0.05,
-                       backoff_initial=0.01, backoff_maximum=0.05)
-
-
-class Recorder:
-    """The listener: keeps the stats and metrics it is given."""
-
-    def __init__(self) -> None:
-        self.metrics: list[HostMetrics] = []
-        self.stats: list[ContainerStats] = []
-
-    def host_status(self, status: HostStatus) -> None: ...
-
-    def containers_snapshot(self, host: str, containers: list[Container]) -> None: ...
-
-    def container_changed(self, host: str, container: Container) -> None: ...
-
-    def container_removed(self, host: str, container_id: str) -> None: ...
-
-    def host_metrics(self, host: str, metrics: HostMetrics) -> None:
-        self.metrics.append(metrics)
-
-    def container_stats(self, host: str, stats: list[ContainerStats]) -> None:
-        self.stats.extend(stats)
-
-    def app_health(self, host: str, app: str, results: tuple[HttpHealth, ...]) -> None: ...
-
 
 WEB = container("w1", "web")
 
@@ -67,8 +38,8 @@ class CountedHost(FakeConnection):
 
 def test_a_host_whose_metrics_are_not_shown_is_not_sampled_until_they_are() -> None:
     host = CountedHost("web7")
-    recorder = Recorder()
-    monitor = HostMonitor(host, recorder, ActionGate(), FAST)
+    recorder = MonitorRecorder()
+    monitor = HostMonitor(host, recorder, ActionGate(), QUICK_MONITOR)
     monitor.watch_metrics(False)
     monitor.watch_stats([WEB.id])
     monitor.start()
